@@ -1,0 +1,155 @@
+//! Wiring shared by every binary: check the input, start the runtime, run
+//! the items, print, and pick the exit code. A binary's `main` is a few lines
+//! on top of this (see `src/bin/`).
+
+use crate::cli::CommonArgs;
+use crate::error::InputError;
+use crate::exit::Exit;
+use crate::input::{Feed, ParseItem, check_items, feed};
+use crate::printer::{Format, Printer, print_input_error};
+use crate::progress::Progress;
+use crate::runner::{Job, RunConfig, run_bounded};
+use crate::stop::{StopToken, watch_deadline, watch_signals};
+use crate::wire::{Finished, Summary, speedup};
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A tool that reads its items straight from the command line and `--input`.
+pub trait Tool: Job + ParseItem<Spec = <Self as Job>::Spec> {
+    /// The binary's name, shown as `"tool"` in the JSON.
+    const NAME: &'static str;
+    /// The tool's own summary fields (flattened into `summary`).
+    type Totals: Serialize + Default + Send;
+    fn tally(&self, totals: &mut Self::Totals, finished: &Finished<<Self as Job>::Report>);
+}
+
+/// Checks the items (pass 1), reporting bad input as exit 2. With no items
+/// at all (no arguments and no `--input`) there is nothing to do: also exit 2.
+pub fn check_or_exit<P: ParseItem>(
+    tool: &'static str,
+    parser: &P,
+    common: &CommonArgs,
+    positional: &[String],
+) -> Result<crate::input::CheckedInput, Exit> {
+    if positional.is_empty() && common.input.is_none() {
+        let error = InputError::new("no items: give them as arguments or with --input FILE (see --help)");
+        print_input_error(tool, &error);
+        return Err(Exit::Usage);
+    }
+    check_items(parser, positional, common.input.as_deref()).map_err(|error| {
+        print_input_error(tool, &error);
+        Exit::Usage
+    })
+}
+
+/// Runs `future` on a fresh multi-threaded runtime. At the end, blocking
+/// threads still stuck (a read on a hung network mount) are abandoned rather
+/// than waited for, so a hung item can never hang the tool's exit.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    output
+}
+
+/// The whole life of a [`Tool`]: check, run, print, exit code.
+pub fn run_tool<T: Tool>(tool: T, common: &CommonArgs, positional: &[String]) -> Exit {
+    let checked = match check_or_exit(T::NAME, &tool, common, positional) {
+        Ok(checked) => checked,
+        Err(exit) => return exit,
+    };
+    let total = checked.total;
+    let tool = Arc::new(tool);
+    let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
+    block_on(async move {
+        let items = feed(checked, tool.clone(), capacity);
+        let mut totals = T::Totals::default();
+        let tallied = tool.clone();
+        execute(
+            T::NAME,
+            tool,
+            items,
+            total,
+            common,
+            &mut totals,
+            |totals, finished| tallied.tally(totals, finished),
+        )
+        .await
+    })
+}
+
+/// Runs already-checked items and prints everything; for tools that build
+/// their own item list (such as glob matches). Must run inside [`block_on`].
+pub async fn execute<J: Job, T: Serialize>(
+    tool: &'static str,
+    job: Arc<J>,
+    items: Feed<J::Spec>,
+    total: u64,
+    common: &CommonArgs,
+    totals: &mut T,
+    mut tally: impl FnMut(&mut T, &Finished<J::Report>),
+) -> Exit {
+    let stop = StopToken::new(common.deadline);
+    if let Err(error) = watch_signals(&stop) {
+        eprintln!("{tool}: cannot watch signals: {error}");
+    }
+    if let Some(after) = common.deadline {
+        watch_deadline(&stop, after);
+    }
+    let late_error = items.late_error.clone();
+    let format = if common.ndjson { Format::Ndjson } else { Format::Document };
+    let mut printer = match Printer::start(tool, format, common.output.as_deref()) {
+        Ok(printer) => printer,
+        Err(error) => {
+            let field = if common.output.is_some() { "--output" } else { "stdout" };
+            print_input_error(tool, &InputError::new(format!("cannot write the output: {error}")).with_field(field));
+            return Exit::Usage;
+        }
+    };
+    let progress = Progress::start(tool, common.progress_choice(), total);
+    let config = RunConfig {
+        concurrency: common.concurrency as usize,
+        fail_fast: common.fail_fast,
+        first: common.first,
+    };
+    let outcome = run_bounded(job, items, &config, &stop, &mut printer, &progress, |finished| {
+        tally(totals, finished)
+    })
+    .await;
+    progress.clear();
+    let run = match outcome {
+        Ok(run) => run,
+        Err(error) => {
+            eprintln!("{tool}: cannot write the output: {error}");
+            return Exit::SomeFailed;
+        }
+    };
+    let elapsed_ms = crate::units::millis(run.elapsed);
+    let summary = Summary {
+        counts: run.counts,
+        elapsed_ms,
+        sum_ms: run.sum_ms,
+        speedup: speedup(run.sum_ms, elapsed_ms),
+        concurrency: config.concurrency,
+        max_in_flight: run.max_in_flight,
+        stopped_by: run.stop.map(|reason| reason.word()),
+        extra: &*totals,
+    };
+    if let Err(error) = printer.finish(&summary) {
+        eprintln!("{tool}: cannot write the output: {error}");
+        return Exit::SomeFailed;
+    }
+    if let Some(error) = late_error.get() {
+        eprintln!("{tool}: {error}");
+        return Exit::Usage;
+    }
+    Exit::for_run(&run.counts, run.stop, common.first)
+}

@@ -1,0 +1,106 @@
+//! The command-line flags every tool shares (see `CONTRACT.md`), and parsing
+//! that turns clap's usage errors into the exit-2 JSON document.
+
+use crate::error::InputError;
+use crate::printer::print_input_error;
+use crate::units::{parse_duration, parse_size};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags of the contract, flattened into each tool's own `Cli`.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Read items from FILE: a JSON array, or NDJSON (one item per line); `-` reads stdin.
+    /// Every item is checked before anything runs.
+    #[arg(long, value_name = "FILE", help_heading = "Input and output")]
+    pub input: Option<PathBuf>,
+
+    /// At most N items in flight at once.
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Running")]
+    pub concurrency: u32,
+
+    /// Whole-run deadline: items still running then end as `timeout` (kind `deadline`),
+    /// items not yet started as `cancelled`. E.g. `--deadline 30s`.
+    #[arg(long, value_name = "DUR", value_parser = duration_arg, help_heading = "Running")]
+    pub deadline: Option<Duration>,
+
+    /// Cancel everything else as soon as one item is not ok (structured concurrency).
+    #[arg(long, conflicts_with = "first", help_heading = "Running")]
+    pub fail_fast: bool,
+
+    /// Cancel everything else as soon as one item is ok (race / hedged requests); exit 0 if one was.
+    #[arg(long, help_heading = "Running")]
+    pub first: bool,
+
+    /// Stream one JSON line per item as it finishes (with its `index`), then one summary line.
+    #[arg(long, help_heading = "Input and output")]
+    pub ndjson: bool,
+
+    /// Write the full JSON (document or NDJSON) to FILE; stdout gets only the summary.
+    #[arg(long, value_name = "FILE", help_heading = "Input and output")]
+    pub output: Option<PathBuf>,
+
+    /// Show progress on stderr (default: only when stderr is a terminal).
+    #[arg(long, overrides_with = "no_progress", help_heading = "Input and output")]
+    pub progress: bool,
+
+    /// Never show progress.
+    #[arg(long, help_heading = "Input and output")]
+    pub no_progress: bool,
+}
+
+impl CommonArgs {
+    /// `Some(true)` / `Some(false)` when a flag decided, `None` to ask the terminal.
+    pub fn progress_choice(&self) -> Option<bool> {
+        if self.no_progress {
+            Some(false)
+        } else if self.progress {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+/// clap value parser for DUR arguments.
+pub fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+/// clap value parser for SIZE arguments.
+pub fn size_arg(text: &str) -> Result<u64, String> {
+    parse_size(text)
+}
+
+/// Parses the command line. `--help` and `--version` print and exit 0; any
+/// usage error prints the exit-2 JSON on stdout (with the offending flag as
+/// `field`) and clap's explanation on stderr, then exits 2.
+pub fn parse_or_exit<C: Parser>(tool: &'static str) -> C {
+    match C::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = error.print();
+                std::process::exit(0);
+            }
+            let rendered = error.render().to_string();
+            let message = rendered
+                .lines()
+                .next()
+                .unwrap_or("bad usage")
+                .trim_start_matches("error: ")
+                .to_string();
+            let mut input_error = InputError::new(message);
+            if let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) {
+                let flag = arg.split([' ', '=']).next().unwrap_or(arg);
+                input_error = input_error.with_field(flag.to_string());
+            }
+            print_input_error(tool, &input_error);
+            eprintln!("{rendered}");
+            std::process::exit(crate::exit::Exit::Usage.code());
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The command line of `async_requests`.
+
+use super::body::BodyMode;
+use super::retry::StatusSet;
+use crate::cli::{CommonArgs, duration_arg, size_arg};
+use clap::Parser;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Three GETs at once, JSON out
+  async_requests https://api.example.com/a https://api.example.com/b https://api.example.com/c
+
+  # The seed's three POSTs against a base URL, with a secret header from the environment
+  async_requests --base-url http://127.0.0.1:8080 -H 'Authorization: Bearer ${API_KEY}' \\
+      --input assets/examples/seed_requests.json
+
+  # A thousand requests, 50 at a time, at most 200 per second, only two fields of each body
+  async_requests --input urls.ndjson -c 50 --rate 200 --pick /id --pick /status --ndjson
+
+  # Retry flaky endpoints harder; treat 404 as ok
+  async_requests --retries 5 --backoff 500ms --accept-status 200-299,404 --input reqs.json
+
+  # Check what would be sent, secrets redacted, without sending anything
+  async_requests --dry-run --input reqs.json
+
+Input items (--input, JSON array or NDJSON): a URL string, or
+  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\"}
+`${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
+
+Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143 interrupted.";
+
+/// Send many HTTP requests concurrently and print one JSON result per request.
+#[derive(Parser, Debug)]
+#[command(name = "async_requests", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct RequestsCli {
+    /// URLs to request (GET unless --method). Relative URLs need --base-url.
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Per attempt: covers connecting, the headers and reading the whole body. E.g. `--timeout 5s`.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration_arg, help_heading = "Running")]
+    pub timeout: Duration,
+
+    /// Default method for items that name none (default: GET, or POST for items with a body).
+    #[arg(long, value_name = "METHOD", help_heading = "Requests")]
+    pub method: Option<String>,
+
+    /// Add a header to every request (repeatable): `-H 'Authorization: Bearer ${TOKEN}'`.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", help_heading = "Requests")]
+    pub headers: Vec<String>,
+
+    /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: `--base-url http://127.0.0.1:8080/v1`.
+    #[arg(long, value_name = "URL", help_heading = "Requests")]
+    pub base_url: Option<String>,
+
+    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only.
+    #[arg(long, value_name = "N", default_value_t = 2, help_heading = "Retries and pacing")]
+    pub retries: u32,
+
+    /// First backoff ceiling; it doubles each retry (up to 10s) and the wait is random below it (full jitter).
+    #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = duration_arg, help_heading = "Retries and pacing")]
+    pub backoff: Duration,
+
+    /// Longest Retry-After to honour; a server asking for more ends the retries.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = duration_arg, help_heading = "Retries and pacing")]
+    pub max_retry_wait: Duration,
+
+    /// Also retry non-idempotent methods (POST, PATCH): only when the server de-duplicates.
+    #[arg(long, help_heading = "Retries and pacing")]
+    pub retry_unsafe: bool,
+
+    /// At most N requests per second across the run (with -c still bounding how many are in flight): `--rate 20`.
+    #[arg(long, value_name = "N", value_parser = positive_rate, help_heading = "Retries and pacing")]
+    pub rate: Option<f64>,
+
+    /// At most N requests in flight to any one host:port: `--per-host 4`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries and pacing")]
+    pub per_host: Option<u32>,
+
+    /// Body bytes kept per response, after decompression; the rest is not downloaded (`truncated: true`).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size_arg, help_heading = "Responses")]
+    pub max_body: u64,
+
+    /// How bodies appear: auto (JSON parsed, text, or base64), text, or none.
+    #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
+    pub body_mode: BodyMode,
+
+    /// Keep only this JSON Pointer (RFC 6901) of a JSON body, repeatable: `--pick /data/0/id --pick /total`.
+    #[arg(long = "pick", value_name = "POINTER", value_parser = json_pointer, help_heading = "Responses")]
+    pub picks: Vec<String>,
+
+    /// Include the response headers (secret ones redacted).
+    #[arg(long, help_heading = "Responses")]
+    pub include_headers: bool,
+
+    /// Redirects to follow; 0 returns the redirect itself. Secret headers never follow to another origin.
+    #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Responses")]
+    pub max_redirects: u32,
+
+    /// Statuses that count as ok: `--accept-status 200-299,404` (also `2xx`, `any`).
+    #[arg(long, value_name = "LIST", default_value = "200-299", help_heading = "Responses")]
+    pub accept_status: StatusSet,
+
+    /// Check the input and print the planned requests (secrets redacted) as `skipped`; send nothing.
+    #[arg(long, help_heading = "Requests")]
+    pub dry_run: bool,
+
+    /// Accept invalid TLS certificates (self-signed test servers only).
+    #[arg(long, help_heading = "Requests")]
+    pub insecure: bool,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => Ok(rate),
+        _ => Err(format!("`{text}` is not a rate in requests per second (e.g. 20 or 0.5)")),
+    }
+}
+
+fn json_pointer(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.starts_with('/') {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not a JSON Pointer: it must start with `/` (e.g. /data/0/id)"))
+    }
+}

@@ -1,0 +1,135 @@
+//! The one shared HTTP client (and its connection pool) of a run, its DNS
+//! resolver, and the translation of transport errors into [`RequestError`].
+//!
+//! Redirects are followed by [`super::fetch`], not by reqwest: reqwest strips
+//! only `Authorization`, `Cookie` and `Proxy-Authorization` when a redirect
+//! leaves the origin, and an `X-Api-Key` header would travel on.
+
+use super::error::RequestError;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::error::Error as StdError;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the run's client: rustls (no system OpenSSL), automatic
+/// gzip/brotli/deflate/zstd decoding, no automatic redirects.
+pub fn build_client(concurrency: usize, insecure: bool) -> Result<reqwest::Client, String> {
+    // Installing twice (several clients in one process) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("async-patterns/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .dns_resolver(Arc::new(LoopbackAwareResolver))
+        .pool_max_idle_per_host(concurrency.max(1))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .tls_danger_accept_invalid_certs(insecure)
+        .build()
+        .map_err(|error| format!("cannot build the HTTP client: {error}"))
+}
+
+/// A DNS failure, recognisable in an error's source chain.
+#[derive(Debug)]
+struct DnsFailure(String);
+
+impl std::fmt::Display for DnsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for DnsFailure {}
+
+/// The system resolver, except for the names RFC 6761 reserves: `localhost`
+/// always means loopback, and `*.invalid` never resolves (answered here, so no
+/// query ever leaves the machine).
+struct LoopbackAwareResolver;
+
+impl Resolve for LoopbackAwareResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            if host == "localhost" || host.ends_with(".localhost") {
+                let addrs: Addrs = Box::new(
+                    [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, 0)),
+                );
+                return Ok(addrs);
+            }
+            if host == "invalid" || host.ends_with(".invalid") {
+                return Err(Box::new(DnsFailure("no such host (.invalid is reserved, RFC 6761)".into())) as _);
+            }
+            match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(found) => {
+                    let addrs: Vec<SocketAddr> = found.collect();
+                    if addrs.is_empty() {
+                        return Err(Box::new(DnsFailure("no addresses".into())) as _);
+                    }
+                    Ok(Box::new(addrs.into_iter()) as Addrs)
+                }
+                Err(error) => Err(Box::new(DnsFailure(error.to_string())) as _),
+            }
+        })
+    }
+}
+
+/// Every error in a chain, looking inside `io::Error`s too (whose `source()`
+/// skips the error they wrap).
+fn chain<'a>(top: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut found = Vec::new();
+    let mut next = Some(top);
+    while let Some(error) = next {
+        found.push(error);
+        next = match error.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => error.source(),
+        };
+        if found.len() > 16 {
+            break;
+        }
+    }
+    found
+}
+
+/// The root cause of an error chain, in words, without the URL (which may
+/// hold secrets): "Connection refused (os error 111)" rather than three
+/// layers of "client error (Connect)".
+fn detail(errors: &[&(dyn StdError + 'static)]) -> String {
+    errors
+        .iter()
+        .rev()
+        .map(|error| error.to_string())
+        .find(|text| !text.trim().is_empty())
+        .unwrap_or_else(|| "unknown error".to_string())
+}
+
+/// Classifies a transport error from sending a request or reading its body.
+/// `authority` is the `host:port` the request went to.
+pub fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> RequestError {
+    let error = error.without_url();
+    let errors = chain(&error);
+    let message = detail(&errors);
+    if let Some(dns) = errors.iter().find_map(|e| e.downcast_ref::<DnsFailure>()) {
+        return RequestError::Dns {
+            host: authority.split(':').next().unwrap_or(authority).to_string(),
+            detail: dns.0.clone(),
+        };
+    }
+    if errors.iter().any(|e| e.is::<rustls::Error>()) {
+        return RequestError::Tls(format!("{authority}: {message}"));
+    }
+    if reading_body || error.is_body() || error.is_decode() {
+        return RequestError::BodyRead(message);
+    }
+    if errors
+        .iter()
+        .any(|e| e.downcast_ref::<hyper::Error>().is_some_and(|hyper| hyper.is_parse()))
+    {
+        return RequestError::Protocol(message);
+    }
+    RequestError::Connect(format!("{authority}: {message}"))
+}

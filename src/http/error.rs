@@ -1,0 +1,69 @@
+//! Why one HTTP request failed, as a typed error with a stable `kind`.
+//!
+//! | kind | meaning | retried |
+//! | --- | --- | --- |
+//! | `dns` | the host name did not resolve | no |
+//! | `connect` | no connection, or it broke before a response | yes |
+//! | `tls` | the TLS handshake or certificate check failed | no |
+//! | `timeout` | no complete response (headers and body) within `--timeout` | yes |
+//! | `http_status` | the status is not in `--accept-status` | 408, 425, 429, 500, 502, 503, 504 |
+//! | `body_read` | the connection broke while reading the body | yes |
+//! | `protocol` | the server's response was not valid HTTP | no |
+//! | `too_many_redirects` | more than `--max-redirects` redirects | no |
+//! | `redirect` | a redirect without a usable `Location` | no |
+//!
+//! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad input
+//! is `invalid_input` and stops the tool before anything is sent.
+
+use crate::error::Failure;
+use crate::units::format_duration;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("cannot resolve host `{host}`: {detail}")]
+    Dns { host: String, detail: String },
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("TLS failure: {0}")]
+    Tls(String),
+    #[error("no complete response within {}", format_duration(*.0))]
+    Timeout(Duration),
+    #[error("HTTP {code} {reason}")]
+    HttpStatus { code: u16, reason: String },
+    #[error("reading the body failed: {0}")]
+    BodyRead(String),
+    #[error("invalid HTTP response: {0}")]
+    Protocol(String),
+    #[error("more than {0} redirects (see --max-redirects)")]
+    TooManyRedirects(u32),
+    #[error("unusable redirect: {0}")]
+    Redirect(String),
+}
+
+impl Failure for RequestError {
+    fn kind(&self) -> &'static str {
+        match self {
+            RequestError::Dns { .. } => "dns",
+            RequestError::Connect(_) => "connect",
+            RequestError::Tls(_) => "tls",
+            RequestError::Timeout(_) => "timeout",
+            RequestError::HttpStatus { .. } => "http_status",
+            RequestError::BodyRead(_) => "body_read",
+            RequestError::Protocol(_) => "protocol",
+            RequestError::TooManyRedirects(_) => "too_many_redirects",
+            RequestError::Redirect(_) => "redirect",
+        }
+    }
+}
+
+impl RequestError {
+    /// Whether trying again might help (the method must also allow it).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RequestError::Connect(_) | RequestError::Timeout(_) | RequestError::BodyRead(_) => true,
+            RequestError::HttpStatus { code, .. } => matches!(code, 408 | 425 | 429 | 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+}

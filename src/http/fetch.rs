@@ -1,0 +1,146 @@
+//! One attempt at one request: send it, follow redirects by hand (dropping
+//! secret headers when a redirect leaves the origin), and read the body up to
+//! `--max-body`, after decompression, without buffering the rest.
+
+use super::client::classify;
+use super::error::RequestError;
+use super::spec::RequestSpec;
+use crate::redact::is_secret_header;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::{Method, StatusCode, Url};
+
+/// Limits of one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct ExchangeLimits {
+    /// `--max-redirects`; 0 returns a redirect response as it is.
+    pub max_redirects: u32,
+    /// `--max-body`: body bytes kept (and read).
+    pub max_body: u64,
+    /// Keep the body bytes (false for `--body none`: read, count, drop).
+    pub keep_body: bool,
+}
+
+/// A complete response.
+#[derive(Debug)]
+pub struct Exchange {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// Where the last request went; differs from the spec's URL after redirects.
+    pub final_url: Url,
+    pub redirects: u32,
+    /// The body as kept (at most `max_body` bytes).
+    pub body: Vec<u8>,
+    /// Bytes of the body read, after decoding.
+    pub body_bytes: u64,
+    pub truncated: bool,
+    /// The size the server declared, when it sent the body unencoded.
+    pub declared_bytes: Option<u64>,
+}
+
+/// Scheme, host and port: what "the same origin" means for credentials.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Sends `spec` once, following redirects. `received` counts body bytes as
+/// they arrive, so a timeout mid-body still accounts for them.
+pub async fn exchange(
+    client: &reqwest::Client,
+    spec: &RequestSpec,
+    limits: ExchangeLimits,
+    received: &mut u64,
+) -> Result<Exchange, RequestError> {
+    let mut method = spec.method.clone();
+    let mut url = spec.url.clone();
+    let mut headers = spec.headers.clone();
+    let mut body = spec.body.as_ref().map(|body| body.bytes.clone());
+    let mut redirects = 0u32;
+    loop {
+        let host = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        let mut request = reqwest::Request::new(method.clone(), url.clone());
+        *request.headers_mut() = headers.clone();
+        if let Some(bytes) = &body {
+            *request.body_mut() = Some(bytes.clone().into());
+        }
+        let mut response = client.execute(request).await.map_err(|error| classify(error, &host, false))?;
+        let status = response.status();
+
+        let location = response.headers().get(LOCATION).cloned();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED && limits.max_redirects > 0 {
+            if let Some(location) = location {
+                if redirects >= limits.max_redirects {
+                    return Err(RequestError::TooManyRedirects(limits.max_redirects));
+                }
+                let target = location
+                    .to_str()
+                    .map_err(|_| RequestError::Redirect("the Location header is not text".into()))?;
+                let next = url
+                    .join(target)
+                    .map_err(|error| RequestError::Redirect(format!("bad Location: {error}")))?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(RequestError::Redirect(format!("refusing to follow a redirect to a {} URL", next.scheme())));
+                }
+                if !same_origin(&url, &next) {
+                    // Credentials were given for one origin only.
+                    let mut kept = HeaderMap::with_capacity(headers.len());
+                    for (name, value) in &headers {
+                        if !is_secret_header(name.as_str()) {
+                            kept.append(name.clone(), value.clone());
+                        }
+                    }
+                    headers = kept;
+                }
+                let becomes_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
+                    || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND) && method == Method::POST);
+                if becomes_get {
+                    method = Method::GET;
+                    body = None;
+                    headers.remove(CONTENT_TYPE);
+                    headers.remove(CONTENT_LENGTH);
+                }
+                redirects += 1;
+                url = next;
+                continue;
+            }
+        }
+
+        let declared_bytes = response.content_length();
+        let mut kept = Vec::new();
+        let mut body_bytes = 0u64;
+        let mut truncated = false;
+        if limits.keep_body {
+            let hint = declared_bytes.unwrap_or(0).min(limits.max_body).min(1 << 20);
+            kept.reserve(usize::try_from(hint).unwrap_or(0));
+        }
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(error) => return Err(classify(error, &host, true)),
+            };
+            *received += chunk.len() as u64;
+            let room = limits.max_body.saturating_sub(body_bytes);
+            let take = (chunk.len() as u64).min(room) as usize;
+            if limits.keep_body {
+                kept.extend_from_slice(&chunk[..take]);
+            }
+            body_bytes += take as u64;
+            if take < chunk.len() {
+                // Over the cap: stop reading; dropping the response closes
+                // the connection instead of downloading the rest.
+                truncated = true;
+                break;
+            }
+        }
+        return Ok(Exchange {
+            status,
+            headers: response.headers().clone(),
+            final_url: url,
+            redirects,
+            body: kept,
+            body_bytes,
+            truncated,
+            declared_bytes,
+        });
+    }
+}

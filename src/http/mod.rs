@@ -1,0 +1,489 @@
+//! `async_requests`: many HTTP requests at once, one JSON result each.
+//!
+//! The seed's `aiohttp` + `gather` script, made safe for a thousand calls:
+//! one shared client and connection pool, bounded concurrency, a per-attempt
+//! timeout that covers the whole body, retries with jittered backoff and
+//! `Retry-After`, a rate limit, capped bodies, and secrets that never reach
+//! the output.
+//!
+//! - [`spec`]: input items → [`spec::RequestSpec`] (with [`template`] for `${ENV}`)
+//! - [`fetch`]: one attempt (redirects, capped body)
+//! - [`retry`]: backoff, `Retry-After`, `--rate`, `--per-host`, `--accept-status`
+//! - [`body`]: how a body appears in the result
+//! - [`client`]: the shared client and transport-error classification
+//! - [`error`]: the error kinds
+
+pub mod args;
+pub mod body;
+pub mod client;
+pub mod error;
+pub mod fetch;
+pub mod retry;
+pub mod spec;
+pub mod template;
+
+pub use error::RequestError;
+
+use crate::app::Tool;
+use crate::error::{ErrorBody, FieldError, InputError};
+use crate::input::{ParseItem, RawItem};
+use crate::redact::{REDACTED, Redactor, SecretSet, is_secret_header};
+use crate::runner::Job;
+use crate::stop::StopToken;
+use crate::units::millis;
+use crate::wire::{Finished, Status};
+use args::RequestsCli;
+use body::{BodyMode, RenderedBody};
+use fetch::{Exchange, ExchangeLimits};
+use retry::{HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use spec::{RequestDefaults, RequestSpec};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// The longest backoff ceiling, however many retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Settings from the command line that shape every request.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub accept: StatusSet,
+    pub limits: ExchangeLimits,
+    pub body_mode: BodyMode,
+    pub picks: Vec<String>,
+    pub include_headers: bool,
+    pub dry_run: bool,
+}
+
+/// One request's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
+#[derive(Debug, Default, Serialize)]
+pub struct RequestReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub method: String,
+    /// The request URL, secrets redacted.
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Where the redirects ended (present only after a redirect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Body bytes read (after decompression); with `truncated`, the bytes kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    /// The full size the server declared, when the body was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub body: RenderedBody,
+    /// Response headers (`--include-headers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Map<String, Value>>,
+    /// Every attempt, when there was more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptRecord>>,
+    /// `--dry-run`: the headers that would be sent (secrets redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_headers: Option<Map<String, Value>>,
+    /// `--dry-run`: the body that would be sent (secrets redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<Value>,
+    /// Attempts sent (for `summary.requests_sent`).
+    #[serde(skip)]
+    pub sent: u32,
+    /// Body bytes received over all attempts (for `summary.bytes_received`).
+    #[serde(skip)]
+    pub received: u64,
+}
+
+/// One attempt of a request that needed more than one.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    /// The wait before the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+    /// Whether that wait came from the server's Retry-After.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<bool>,
+}
+
+/// The summary fields `async_requests` adds.
+#[derive(Debug, Default, Serialize)]
+pub struct RequestTotals {
+    /// Attempts sent, retries included.
+    pub requests_sent: u64,
+    pub retries: u64,
+    /// Response body bytes received, after decompression.
+    pub bytes_received: u64,
+}
+
+/// The `async_requests` tool: shared client, limiters and settings.
+pub struct RequestsTool {
+    settings: HttpSettings,
+    defaults: RequestDefaults,
+    client: reqwest::Client,
+    rate: Option<RateLimiter>,
+    per_host: Option<HostLimiter>,
+    default_secrets: SecretSet,
+    default_redactor: Arc<Redactor>,
+    /// The last merged redactor: items usually share the same secrets.
+    redactor_cache: Mutex<Option<(SecretSet, Arc<Redactor>)>>,
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl RequestsTool {
+    /// Builds the tool from its command line; errors are bad usage (exit 2).
+    pub fn from_cli(cli: &RequestsCli) -> Result<Self, InputError> {
+        let env = &process_env;
+        let method = match &cli.method {
+            Some(name) => Some(
+                reqwest::Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| InputError::new(format!("`{name}` is not an HTTP method")).with_field("--method"))?,
+            ),
+            None => None,
+        };
+        let base_url = match &cli.base_url {
+            Some(base) => {
+                let expanded = template::expand(base, "--base-url", env).map_err(|error| InputError::from_field(error, None))?;
+                reqwest::Url::parse(&expanded.value).map_err(|error| {
+                    InputError::new(format!("`{}` is not a valid URL: {error}", expanded.shown)).with_field("--base-url")
+                })?;
+                Some(expanded)
+            }
+            None => None,
+        };
+        let headers = cli
+            .headers
+            .iter()
+            .map(|text| spec::parse_header_flag(text, env))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| InputError::from_field(error, None))?;
+        let defaults = RequestDefaults { method, base_url, headers };
+        let default_secrets = spec::default_secrets(&defaults);
+        let concurrency = cli.common.concurrency as usize;
+        let client = build_client_or_usage(concurrency, cli.insecure)?;
+        Ok(RequestsTool {
+            settings: HttpSettings {
+                timeout: cli.timeout.max(Duration::from_millis(1)),
+                retry: RetryPolicy {
+                    retries: cli.retries,
+                    base: cli.backoff,
+                    cap: MAX_BACKOFF.max(cli.backoff),
+                    max_wait: cli.max_retry_wait,
+                    retry_unsafe: cli.retry_unsafe,
+                },
+                accept: cli.accept_status.clone(),
+                limits: ExchangeLimits {
+                    max_redirects: cli.max_redirects,
+                    max_body: cli.max_body,
+                    keep_body: cli.body_mode != BodyMode::None,
+                },
+                body_mode: cli.body_mode,
+                picks: cli.picks.clone(),
+                include_headers: cli.include_headers,
+                dry_run: cli.dry_run,
+            },
+            defaults,
+            client,
+            rate: cli.rate.map(RateLimiter::per_second),
+            per_host: cli.per_host.map(|limit| HostLimiter::new(limit as usize)),
+            default_redactor: Arc::new(default_secrets.redactor()),
+            default_secrets,
+            redactor_cache: Mutex::new(None),
+        })
+    }
+
+    /// The redactor for one item: the run's secrets plus the item's own.
+    fn redactor_for(&self, spec: &RequestSpec) -> Arc<Redactor> {
+        if spec.secrets.is_empty() {
+            return self.default_redactor.clone();
+        }
+        let mut merged = self.default_secrets.clone();
+        merged.extend(&spec.secrets);
+        if let Ok(mut cache) = self.redactor_cache.lock() {
+            if let Some((secrets, redactor)) = cache.as_ref() {
+                if *secrets == merged {
+                    return redactor.clone();
+                }
+            }
+            let redactor = Arc::new(merged.redactor());
+            *cache = Some((merged, redactor.clone()));
+            return redactor;
+        }
+        Arc::new(merged.redactor())
+    }
+
+    /// Fills the report from a response, whatever its status.
+    fn describe_response(&self, report: &mut RequestReport, exchange: Exchange, redactor: &Redactor) {
+        report.http_status = Some(exchange.status.as_u16());
+        if exchange.redirects > 0 {
+            report.redirects = Some(exchange.redirects);
+            report.final_url = Some(redactor.scrub_str(exchange.final_url.as_str()).into_owned());
+        }
+        let content_type = exchange
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| redactor.scrub_str(value).into_owned());
+        report.body_bytes = Some(exchange.body_bytes);
+        if exchange.truncated {
+            report.truncated = Some(true);
+            report.full_bytes = exchange.declared_bytes;
+        }
+        report.body = body::render(
+            &exchange.body,
+            content_type.as_deref(),
+            self.settings.body_mode,
+            exchange.truncated,
+            &self.settings.picks,
+            redactor,
+        );
+        report.content_type = content_type;
+        if self.settings.include_headers {
+            let mut shown = Map::new();
+            for (name, value) in &exchange.headers {
+                let text = if is_secret_header(name.as_str()) {
+                    REDACTED.to_string()
+                } else {
+                    redactor.scrub_str(&String::from_utf8_lossy(value.as_bytes())).into_owned()
+                };
+                match shown.get_mut(name.as_str()) {
+                    Some(Value::String(existing)) => {
+                        existing.push_str(", ");
+                        existing.push_str(&text);
+                    }
+                    _ => {
+                        shown.insert(name.as_str().to_string(), Value::String(text));
+                    }
+                }
+            }
+            report.headers = Some(shown);
+        }
+    }
+
+    /// The dry-run result: the request as planned, nothing sent.
+    fn planned(&self, spec: &RequestSpec) -> Finished<RequestReport> {
+        let mut report = self.identity(spec);
+        let headers: Map<String, Value> = spec
+            .shown_headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        report.request_headers = Some(headers);
+        report.request_body = spec.body.as_ref().map(|body| body.shown.clone());
+        Finished::failed(report, Status::Skipped, ErrorBody::new("dry_run", "not sent (--dry-run)"))
+    }
+
+    /// One attempt: wait for the host slot and the rate slot, then exchange
+    /// under the attempt timeout.
+    async fn attempt(&self, spec: &RequestSpec, timeout: Duration, received: &mut u64) -> Result<Exchange, RequestError> {
+        let _host_permit = match &self.per_host {
+            Some(limiter) => limiter.acquire(&host_key(&spec.url)).await,
+            None => None,
+        };
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
+        match tokio::time::timeout(timeout, fetch::exchange(&self.client, spec, self.settings.limits, received)).await {
+            Ok(result) => result,
+            Err(_) => Err(RequestError::Timeout(timeout)),
+        }
+    }
+}
+
+fn build_client_or_usage(concurrency: usize, insecure: bool) -> Result<reqwest::Client, InputError> {
+    client::build_client(concurrency, insecure).map_err(InputError::new)
+}
+
+fn host_key(url: &reqwest::Url) -> String {
+    format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
+}
+
+impl ParseItem for RequestsTool {
+    type Spec = RequestSpec;
+
+    fn parse_item(&self, raw: RawItem) -> Result<RequestSpec, FieldError> {
+        spec::parse_request(raw, &self.defaults, &process_env)
+    }
+}
+
+impl Job for RequestsTool {
+    type Spec = RequestSpec;
+    type Report = RequestReport;
+
+    fn identity(&self, spec: &RequestSpec) -> RequestReport {
+        RequestReport {
+            id: spec.id.clone(),
+            method: spec.method.as_str().to_string(),
+            url: spec.shown_url.clone(),
+            ..RequestReport::default()
+        }
+    }
+
+    async fn run(self: Arc<Self>, spec: RequestSpec, stop: StopToken) -> Finished<RequestReport> {
+        if self.settings.dry_run {
+            return self.planned(&spec);
+        }
+        let mut report = self.identity(&spec);
+        let redactor = self.redactor_for(&spec);
+        let timeout = spec.timeout.unwrap_or(self.settings.timeout);
+        let policy = &self.settings.retry;
+        let mut attempts: Vec<AttemptRecord> = Vec::new();
+        let mut retry = 0u32;
+        loop {
+            let started = Instant::now();
+            let mut received = 0u64;
+            let outcome = stop.race(self.attempt(&spec, timeout, &mut received)).await;
+            report.received += received;
+            report.sent += 1;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(reason) => {
+                    if !attempts.is_empty() {
+                        report.attempts = Some(attempts);
+                    }
+                    return Finished::stopped(report, reason, true);
+                }
+            };
+            // A response whose status is not accepted is a failure that still
+            // carries its body (an API's error message is worth reading).
+            let (failure, response) = match outcome {
+                Ok(exchange) if self.settings.accept.contains(exchange.status.as_u16()) => (None, Some(exchange)),
+                Ok(exchange) => {
+                    let failure = RequestError::HttpStatus {
+                        code: exchange.status.as_u16(),
+                        reason: exchange.status.canonical_reason().unwrap_or("").to_string(),
+                    };
+                    (Some(failure), Some(exchange))
+                }
+                Err(error) => (Some(error), None),
+            };
+            let Some(failure) = failure else {
+                if let Some(exchange) = response {
+                    self.describe_response(&mut report, exchange, &redactor);
+                }
+                if !attempts.is_empty() {
+                    attempts.push(AttemptRecord {
+                        http_status: report.http_status,
+                        elapsed_ms: millis(started.elapsed()),
+                        error: None,
+                        wait_ms: None,
+                        retry_after: None,
+                    });
+                    report.attempts = Some(attempts);
+                }
+                return Finished::ok(report);
+            };
+
+            let error_body = ErrorBody::new(
+                crate::error::Failure::kind(&failure),
+                redactor.scrub_str(&failure.to_string()).into_owned(),
+            );
+            let mut record = AttemptRecord {
+                http_status: response.as_ref().map(|exchange| exchange.status.as_u16()),
+                elapsed_ms: millis(started.elapsed()),
+                error: Some(error_body.clone()),
+                wait_ms: None,
+                retry_after: None,
+            };
+
+            // Decide whether and how long to wait before the next attempt.
+            let mut give_up_note = None;
+            let mut wait = None;
+            if failure.is_transient() && retry < policy.retries && policy.method_allows(&spec.method) {
+                let server_wait = response
+                    .as_ref()
+                    .and_then(|exchange| exchange.headers.get(reqwest::header::RETRY_AFTER))
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                let planned = match server_wait {
+                    Some(server_wait) if server_wait > policy.max_wait => {
+                        give_up_note = Some(format!(
+                            "not retried: Retry-After asks for {}, more than --max-retry-wait {}",
+                            crate::units::format_duration(server_wait),
+                            crate::units::format_duration(policy.max_wait)
+                        ));
+                        None
+                    }
+                    Some(server_wait) => Some((server_wait, true)),
+                    None => Some((policy.backoff(retry + 1), false)),
+                };
+                if let Some((delay, from_server)) = planned {
+                    match stop.remaining() {
+                        Some(left) if delay >= left => {
+                            give_up_note = Some(format!(
+                                "not retried: waiting {} would pass the --deadline",
+                                crate::units::format_duration(delay)
+                            ));
+                        }
+                        _ => {
+                            wait = Some(delay);
+                            record.wait_ms = Some(millis(delay));
+                            record.retry_after = from_server.then_some(true);
+                        }
+                    }
+                }
+            }
+
+            let Some(delay) = wait else {
+                if !attempts.is_empty() {
+                    attempts.push(record);
+                    report.attempts = Some(attempts);
+                }
+                if let Some(exchange) = response {
+                    self.describe_response(&mut report, exchange, &redactor);
+                }
+                if let Some(note) = give_up_note {
+                    report.body.note = Some(match report.body.note.take() {
+                        Some(existing) => format!("{existing}; {note}"),
+                        None => note,
+                    });
+                }
+                let status = if failure.kind_is_timeout() { Status::Timeout } else { Status::Error };
+                return Finished::failed(report, status, error_body);
+            };
+            attempts.push(record);
+            retry += 1;
+            if let Err(reason) = stop.race(tokio::time::sleep(delay)).await {
+                report.attempts = Some(attempts);
+                return Finished::stopped(report, reason, true);
+            }
+        }
+    }
+}
+
+impl RequestError {
+    fn kind_is_timeout(&self) -> bool {
+        matches!(self, RequestError::Timeout(_))
+    }
+}
+
+impl Tool for RequestsTool {
+    const NAME: &'static str = "async_requests";
+    type Totals = RequestTotals;
+
+    fn tally(&self, totals: &mut RequestTotals, finished: &Finished<RequestReport>) {
+        let report = &finished.report;
+        totals.requests_sent += u64::from(report.sent);
+        totals.retries += u64::from(report.sent.saturating_sub(1));
+        totals.bytes_received += report.received;
+    }
+}

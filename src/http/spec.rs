@@ -1,0 +1,535 @@
+//! One planned HTTP request ([`RequestSpec`]), parsed from a positional URL or
+//! an `--input` object:
+//!
+//! ```json
+//! {"id": "summarize", "method": "POST", "url": "/summarize",
+//!  "headers": {"Authorization": "Bearer ${API_KEY}"}, "query": {"lang": "zh"},
+//!  "json": {"text": "..."}, "timeout": "5s"}
+//! ```
+//!
+//! `url` may be relative to `--base-url`, joined the way the seed's
+//! `BASE_URL + endpoint` does (so `/v1` in the base is kept). At most one of
+//! `json`, `body` and `form`; a request with one of them defaults to POST.
+//! Everything is validated here, so a bad item stops the run before any
+//! request is sent.
+
+use super::template::{EnvLookup, Expanded, expand};
+use crate::error::FieldError;
+use crate::input::RawItem;
+use crate::redact::{REDACTED, SecretSet, is_secret_header};
+use crate::units::{duration_from_secs, parse_duration};
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::Url;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// The fields an input object may have.
+pub const FIELDS: &[&str] = &["id", "method", "url", "headers", "query", "json", "body", "form", "timeout"];
+
+/// Settings from the command line that every item starts from.
+#[derive(Debug, Clone, Default)]
+pub struct RequestDefaults {
+    /// `--method`; without it, GET (or POST for items with a body).
+    pub method: Option<Method>,
+    /// `--base-url`, expanded.
+    pub base_url: Option<Expanded>,
+    /// `-H` headers, expanded; an item's own header of the same name wins.
+    pub headers: Vec<HeaderEntry>,
+}
+
+/// One header, ready to send, with the form that may be shown.
+#[derive(Debug, Clone)]
+pub struct HeaderEntry {
+    pub name: HeaderName,
+    pub value: HeaderValue,
+    pub shown: String,
+}
+
+/// A request body, ready to send, with the form that may be shown.
+#[derive(Debug, Clone)]
+pub struct RequestBody {
+    pub bytes: Bytes,
+    pub content_type: Option<&'static str>,
+    pub shown: Value,
+}
+
+/// A fully checked request.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub id: Option<String>,
+    pub method: Method,
+    pub url: Url,
+    /// The URL with secrets replaced by `<redacted>`: what the output shows.
+    pub shown_url: String,
+    pub headers: HeaderMap,
+    /// Headers as a dry run shows them (secrets redacted), item's own first.
+    pub shown_headers: Vec<(String, String)>,
+    pub body: Option<RequestBody>,
+    /// The item's own `timeout`, overriding `--timeout`.
+    pub timeout: Option<Duration>,
+    /// Secrets of this item alone (its expansions and secret header values).
+    pub secrets: SecretSet,
+}
+
+/// Parses one `-H 'Name: value'` flag.
+pub fn parse_header_flag(text: &str, env: EnvLookup<'_>) -> Result<HeaderEntry, FieldError> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(FieldError::new("--header", format!("`{}` is not `Name: value`", shown_header_flag(text))));
+    };
+    header_entry(name.trim(), value.trim(), "--header", env).map(|(entry, _)| entry)
+}
+
+/// A `-H` argument as it may appear in an error message.
+fn shown_header_flag(text: &str) -> String {
+    match text.split_once(':') {
+        Some((name, _)) if is_secret_header(name.trim()) => format!("{}: {REDACTED}", name.trim()),
+        _ => text.chars().take(60).collect(),
+    }
+}
+
+fn header_entry(
+    name: &str,
+    value: &str,
+    field: &str,
+    env: EnvLookup<'_>,
+) -> Result<(HeaderEntry, Expanded), FieldError> {
+    let header_name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| FieldError::new(field, format!("`{name}` is not a valid header name")))?;
+    let expanded = expand(value, field, env)?;
+    let mut header_value = HeaderValue::from_str(&expanded.value)
+        .map_err(|_| FieldError::new(field, format!("the value of header `{name}` has characters a header cannot carry")))?;
+    let secret = is_secret_header(name);
+    header_value.set_sensitive(secret);
+    let shown = if secret { REDACTED.to_string() } else { expanded.shown.clone() };
+    Ok((
+        HeaderEntry {
+            name: header_name,
+            value: header_value,
+            shown,
+        },
+        expanded,
+    ))
+}
+
+/// The secrets the `-H` headers and `--base-url` bring to every item.
+pub fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
+    let mut secrets = SecretSet::default();
+    for header in &defaults.headers {
+        if header.value.is_sensitive() {
+            if let Ok(text) = header.value.to_str() {
+                secrets.add(text);
+            }
+        }
+    }
+    if let Some(base) = &defaults.base_url {
+        base.secrets.iter().for_each(|secret| secrets.add(secret));
+    }
+    secrets
+}
+
+/// Parses one item into a request.
+pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_>) -> Result<RequestSpec, FieldError> {
+    let object = match raw {
+        RawItem::Arg(url) => {
+            let mut object = Map::new();
+            object.insert("url".into(), Value::String(url));
+            object
+        }
+        RawItem::Json(Value::String(url)) => {
+            let mut object = Map::new();
+            object.insert("url".into(), Value::String(url));
+            object
+        }
+        RawItem::Json(Value::Object(object)) => object,
+        RawItem::Json(other) => {
+            return Err(FieldError::whole_item(format!(
+                "an item must be a URL string or an object with `url`, not {}",
+                json_type(&other)
+            )));
+        }
+    };
+    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
+        return Err(FieldError::new(
+            unknown.clone(),
+            format!("unknown field `{unknown}` (expected one of: {})", FIELDS.join(", ")),
+        ));
+    }
+    let mut secrets = SecretSet::default();
+
+    let id = match object.get("id") {
+        None => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Number(id)) => Some(id.to_string()),
+        Some(other) => return Err(FieldError::new("id", format!("must be a string or number, not {}", json_type(other)))),
+    };
+
+    let (url, shown_url) = build_url(&object, defaults, env, &mut secrets)?;
+    let body = build_body(&object, env, &mut secrets)?;
+
+    let method = match object.get("method") {
+        Some(Value::String(name)) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+            .map_err(|_| FieldError::new("method", format!("`{name}` is not an HTTP method")))?,
+        Some(other) => return Err(FieldError::new("method", format!("must be a string, not {}", json_type(other)))),
+        None => match (&defaults.method, &body) {
+            (Some(method), _) => method.clone(),
+            (None, Some(_)) => Method::POST,
+            (None, None) => Method::GET,
+        },
+    };
+
+    let mut headers = HeaderMap::new();
+    let mut shown_headers = Vec::new();
+    match object.get("headers") {
+        None => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                let field = format!("headers.{name}");
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) => number.to_string(),
+                    Value::Bool(flag) => flag.to_string(),
+                    other => return Err(FieldError::new(field, format!("must be a string, not {}", json_type(other)))),
+                };
+                let (entry, expanded) = header_entry(name, &text, &field, env)?;
+                expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+                if entry.value.is_sensitive() {
+                    secrets.add(&expanded.value);
+                }
+                shown_headers.push((entry.name.as_str().to_string(), entry.shown));
+                headers.append(entry.name, entry.value);
+            }
+        }
+        Some(other) => return Err(FieldError::new("headers", format!("must be an object, not {}", json_type(other)))),
+    }
+    for default in &defaults.headers {
+        if !headers.contains_key(&default.name) {
+            shown_headers.push((default.name.as_str().to_string(), default.shown.clone()));
+            headers.insert(default.name.clone(), default.value.clone());
+        }
+    }
+    if let Some(RequestBody { content_type: Some(content_type), .. }) = &body {
+        if !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
+    }
+
+    let timeout = match object.get("timeout") {
+        None => None,
+        Some(Value::Number(seconds)) => {
+            let seconds = seconds.as_f64().unwrap_or(-1.0);
+            Some(duration_from_secs(seconds, &seconds.to_string()).map_err(|message| FieldError::new("timeout", message))?)
+        }
+        Some(Value::String(text)) => Some(parse_duration(text).map_err(|message| FieldError::new("timeout", message))?),
+        Some(other) => {
+            return Err(FieldError::new("timeout", format!("must be seconds or a duration like \"5s\", not {}", json_type(other))));
+        }
+    };
+    if timeout == Some(Duration::ZERO) {
+        return Err(FieldError::new("timeout", "must be more than 0"));
+    }
+
+    Ok(RequestSpec {
+        id,
+        method,
+        url,
+        shown_url,
+        headers,
+        shown_headers,
+        body,
+        timeout,
+        secrets,
+    })
+}
+
+fn build_url(
+    object: &Map<String, Value>,
+    defaults: &RequestDefaults,
+    env: EnvLookup<'_>,
+    secrets: &mut SecretSet,
+) -> Result<(Url, String), FieldError> {
+    let template = match object.get("url") {
+        Some(Value::String(url)) if !url.trim().is_empty() => url.trim(),
+        Some(Value::String(_)) => return Err(FieldError::new("url", "is empty")),
+        Some(other) => return Err(FieldError::new("url", format!("must be a string, not {}", json_type(other)))),
+        None => return Err(FieldError::new("url", "is missing")),
+    };
+    let path = expand(template, "url", env)?;
+    path.secrets.iter().for_each(|secret| secrets.add(secret));
+    let has_scheme = path.value.contains("://");
+    let (mut value, mut shown) = match (&defaults.base_url, has_scheme) {
+        (_, true) => (path.value.clone(), path.shown.clone()),
+        (Some(base), false) => (join(&base.value, &path.value), join(&base.shown, &path.shown)),
+        (None, false) => {
+            return Err(FieldError::new(
+                "url",
+                format!("`{}` is not absolute (http://...) and no --base-url was given", path.shown),
+            ));
+        }
+    };
+    match object.get("query") {
+        None => {}
+        Some(Value::Object(pairs)) => {
+            for (name, item) in pairs {
+                let field = format!("query.{name}");
+                let values: Vec<&Value> = match item {
+                    Value::Array(items) => items.iter().collect(),
+                    single => vec![single],
+                };
+                for item in values {
+                    let text = match item {
+                        Value::String(text) => text.clone(),
+                        Value::Number(number) => number.to_string(),
+                        Value::Bool(flag) => flag.to_string(),
+                        other => return Err(FieldError::new(field, format!("must be a string or number, not {}", json_type(other)))),
+                    };
+                    let expanded = expand(&text, &field, env)?;
+                    expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+                    let secret_name = is_secret_header(name);
+                    if secret_name {
+                        secrets.add(&expanded.value);
+                    }
+                    let separator = if value.contains('?') { '&' } else { '?' };
+                    let encoded_name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                    let encoded_value: String = form_urlencoded::byte_serialize(expanded.value.as_bytes()).collect();
+                    value.push_str(&format!("{separator}{encoded_name}={encoded_value}"));
+                    let shown_value = if secret_name || !expanded.secrets.is_empty() {
+                        REDACTED.to_string()
+                    } else {
+                        encoded_value
+                    };
+                    shown.push_str(&format!("{separator}{encoded_name}={shown_value}"));
+                }
+            }
+        }
+        Some(other) => return Err(FieldError::new("query", format!("must be an object, not {}", json_type(other)))),
+    }
+    let url = Url::parse(&value).map_err(|error| FieldError::new("url", format!("`{shown}` is not a valid URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FieldError::new("url", format!("`{shown}`: only http and https URLs are supported")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        if let Some(password) = url.password() {
+            secrets.add(password);
+        }
+        shown = redact_userinfo(&shown);
+    }
+    Ok((url, redact_secret_query(&shown, secrets)))
+}
+
+/// The seed's `BASE_URL + endpoint`, tolerant of one slash too many or few.
+fn join(base: &str, path: &str) -> String {
+    if path.starts_with('?') {
+        return format!("{base}{path}");
+    }
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+fn redact_userinfo(shown: &str) -> String {
+    match (shown.find("://"), shown.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://{REDACTED}@{}", &shown[..scheme_end], &shown[at + 1..]),
+        _ => shown.to_string(),
+    }
+}
+
+/// Hides the values of query parameters named like secrets (`api_key=...`).
+fn redact_secret_query(shown: &str, secrets: &mut SecretSet) -> String {
+    let Some((head, query)) = shown.split_once('?') else {
+        return shown.to_string();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if is_secret_header(name) && value != REDACTED => {
+                secrets.add(value);
+                format!("{name}={REDACTED}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    let mut out = format!("{head}?{}", pairs.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+fn build_body(object: &Map<String, Value>, env: EnvLookup<'_>, secrets: &mut SecretSet) -> Result<Option<RequestBody>, FieldError> {
+    let given: Vec<&str> = ["json", "body", "form"].into_iter().filter(|key| object.contains_key(*key)).collect();
+    if given.len() > 1 {
+        return Err(FieldError::new(given[1], format!("give only one of json, body and form (found {})", given.join(" and "))));
+    }
+    if let Some(json) = object.get("json") {
+        let mut sent = json.clone();
+        let mut shown = json.clone();
+        expand_json(&mut sent, &mut shown, "json", env, secrets)?;
+        let bytes = serde_json::to_vec(&sent).map_err(|error| FieldError::new("json", error.to_string()))?;
+        return Ok(Some(RequestBody {
+            bytes: Bytes::from(bytes),
+            content_type: Some("application/json"),
+            shown,
+        }));
+    }
+    if let Some(body) = object.get("body") {
+        let Value::String(text) = body else {
+            return Err(FieldError::new("body", format!("must be a string (use `json` for a JSON body), not {}", json_type(body))));
+        };
+        let expanded = expand(text, "body", env)?;
+        expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+        return Ok(Some(RequestBody {
+            bytes: Bytes::from(expanded.value),
+            content_type: None,
+            shown: Value::String(expanded.shown),
+        }));
+    }
+    if let Some(form) = object.get("form") {
+        let Value::Object(pairs) = form else {
+            return Err(FieldError::new("form", format!("must be an object, not {}", json_type(form))));
+        };
+        let mut encoder = form_urlencoded::Serializer::new(String::new());
+        let mut shown = Map::new();
+        for (name, value) in pairs {
+            let field = format!("form.{name}");
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                other => return Err(FieldError::new(field, format!("must be a string or number, not {}", json_type(other)))),
+            };
+            let expanded = expand(&text, &field, env)?;
+            expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+            encoder.append_pair(name, &expanded.value);
+            let shown_value = if is_secret_header(name) { REDACTED.to_string() } else { expanded.shown };
+            if is_secret_header(name) {
+                secrets.add(&expanded.value);
+            }
+            shown.insert(name.clone(), Value::String(shown_value));
+        }
+        return Ok(Some(RequestBody {
+            bytes: Bytes::from(encoder.finish()),
+            content_type: Some("application/x-www-form-urlencoded"),
+            shown: Value::Object(shown),
+        }));
+    }
+    Ok(None)
+}
+
+/// Expands `${NAME}` in every string of a JSON body (keys stay as written).
+fn expand_json(sent: &mut Value, shown: &mut Value, field: &str, env: EnvLookup<'_>, secrets: &mut SecretSet) -> Result<(), FieldError> {
+    match (sent, shown) {
+        (Value::String(text), Value::String(shown_text)) => {
+            let expanded = expand(text, field, env)?;
+            expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+            *text = expanded.value;
+            *shown_text = expanded.shown;
+        }
+        (Value::Array(items), Value::Array(shown_items)) => {
+            for (at, (item, shown_item)) in items.iter_mut().zip(shown_items.iter_mut()).enumerate() {
+                expand_json(item, shown_item, &format!("{field}[{at}]"), env, secrets)?;
+            }
+        }
+        (Value::Object(map), Value::Object(shown_map)) => {
+            for (key, item) in map.iter_mut() {
+                if let Some(shown_item) = shown_map.get_mut(key) {
+                    expand_json(item, shown_item, &format!("{field}.{key}"), env, secrets)?;
+                    if is_secret_header(key) && item.is_string() {
+                        if let Some(text) = item.as_str() {
+                            secrets.add(text);
+                        }
+                        *shown_item = Value::String(REDACTED.to_string());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "API_KEY").then(|| "k3y-v4lue".to_string())
+    }
+
+    fn defaults() -> RequestDefaults {
+        RequestDefaults {
+            base_url: Some(expand("http://127.0.0.1:9/v1", "--base-url", &env).unwrap()),
+            ..RequestDefaults::default()
+        }
+    }
+
+    fn parse(value: Value) -> Result<RequestSpec, FieldError> {
+        parse_request(RawItem::Json(value), &defaults(), &env)
+    }
+
+    #[test]
+    fn seed_style_relative_url_keeps_the_base_path() {
+        let spec = parse(json!({"url": "/summarize", "json": {"text": "hi"}})).unwrap();
+        assert_eq!(spec.url.as_str(), "http://127.0.0.1:9/v1/summarize");
+        assert_eq!(spec.method, Method::POST);
+        assert_eq!(spec.headers[CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn secrets_are_expanded_but_never_shown() {
+        let spec = parse(json!({
+            "url": "/x?api_key=literal-key",
+            "query": {"q": "${API_KEY}", "page": 2},
+            "headers": {"X-Api-Key": "${API_KEY}", "Accept": "text/plain"}
+        }))
+        .unwrap();
+        assert!(spec.url.as_str().contains("q=k3y-v4lue"));
+        assert_eq!(spec.shown_url, "http://127.0.0.1:9/v1/x?api_key=<redacted>&q=<redacted>&page=2");
+        assert!(spec.shown_headers.contains(&("x-api-key".into(), "<redacted>".into())));
+        let redactor = spec.secrets.redactor();
+        assert_eq!(redactor.scrub_str("echo k3y-v4lue literal-key"), "echo <redacted> <redacted>");
+    }
+
+    #[test]
+    fn bad_items_name_their_field() {
+        let cases = [
+            (json!({"url": "/x", "hedaers": {}}), "hedaers"),
+            (json!({"url": 5}), "url"),
+            (json!({"url": "ftp://host/x"}), "url"),
+            (json!({"url": "/x", "method": "BAD METHOD"}), "method"),
+            (json!({"url": "/x", "headers": {"X": "${UNSET_VAR}"}}), "headers.X"),
+            (json!({"url": "/x", "headers": {"bad name": "v"}}), "headers.bad name"),
+            (json!({"url": "/x", "json": {}, "body": "x"}), "body"),
+            (json!({"url": "/x", "timeout": "soon"}), "timeout"),
+            (json!({"url": "/x", "timeout": 0}), "timeout"),
+            (json!({"url": "/x", "json": {"a": ["${NOPE}"]}}), "json.a[0]"),
+        ];
+        for (item, field) in cases {
+            let error = parse(item.clone()).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some(field), "{item}: {}", error.message);
+        }
+        assert!(parse(json!(42)).unwrap_err().field.is_none());
+    }
+
+    #[test]
+    fn relative_url_without_base_is_an_error() {
+        let error = parse_request(RawItem::Arg("/x".into()), &RequestDefaults::default(), &env).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("url"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Why and when a run stops early, shared by the runner and every item.
+//!
+//! A run stops early for one of four reasons: the `--deadline` passed, an item
+//! failed under `--fail-fast`, an item succeeded under `--first`, or the tool
+//! got SIGINT/SIGTERM. The first reason wins and is kept; a
+//! [`CancellationToken`] tells every running item at once.
+//!
+//! Items stop cooperatively: each tool races its work against
+//! [`StopToken::stopped`] so it can clean up (kill a process group, keep the
+//! output captured so far) and still report itself. Python's equivalent is
+//! catching `CancelledError`, cleaning up, and re-raising; in tokio, dropping a
+//! future is the cancellation, so work that needs cleanup must watch a token.
+
+use crate::error::ErrorBody;
+use crate::units::format_duration;
+use crate::wire::Status;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Why a run stopped before every item finished on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--deadline` passed.
+    Deadline { after: Duration },
+    /// `--fail-fast`: the item at `index` was not ok.
+    FailFast { index: usize },
+    /// `--first`: the item at `index` was ok.
+    First { index: usize },
+    /// SIGINT (2) or SIGTERM (15).
+    Interrupted { signal: i32 },
+}
+
+impl StopReason {
+    /// The `summary.stopped_by` word.
+    pub fn word(&self) -> &'static str {
+        match self {
+            StopReason::Deadline { .. } => "deadline",
+            StopReason::FailFast { .. } => "fail_fast",
+            StopReason::First { .. } => "first",
+            StopReason::Interrupted { signal } if *signal == libc::SIGTERM => "sigterm",
+            StopReason::Interrupted { .. } => "sigint",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            StopReason::Deadline { after } => {
+                format!("the run's --deadline of {} passed", format_duration(*after))
+            }
+            StopReason::FailFast { index } => format!("--fail-fast: item {index} was not ok"),
+            StopReason::First { index } => format!("--first: item {index} was ok first"),
+            StopReason::Interrupted { signal } if *signal == libc::SIGTERM => {
+                "interrupted by SIGTERM".to_string()
+            }
+            StopReason::Interrupted { .. } => "interrupted by SIGINT".to_string(),
+        }
+    }
+
+    /// The status and error of an item this stop caught. The deadline turns
+    /// running items into `timeout` (kind `deadline`); everything else, and
+    /// every item that never started, is `cancelled`.
+    pub fn item_outcome(&self, was_running: bool) -> (Status, ErrorBody) {
+        let why = self.describe();
+        match (self, was_running) {
+            (StopReason::Deadline { .. }, true) => (
+                Status::Timeout,
+                ErrorBody::new("deadline", format!("{why} while this item was running")),
+            ),
+            (StopReason::Deadline { .. }, false) => (
+                Status::Cancelled,
+                ErrorBody::new("deadline", format!("not started: {why}")),
+            ),
+            (_, true) => (Status::Cancelled, ErrorBody::new("cancelled", why)),
+            (_, false) => (
+                Status::Cancelled,
+                ErrorBody::new("cancelled", format!("not started: {why}")),
+            ),
+        }
+    }
+}
+
+/// The run-wide stop signal: cheap to clone, one per item.
+#[derive(Clone, Debug)]
+pub struct StopToken {
+    token: CancellationToken,
+    reason: Arc<OnceLock<StopReason>>,
+    deadline: Option<Instant>,
+}
+
+impl StopToken {
+    /// A token whose deadline (if any) counts from now.
+    pub fn new(deadline_after: Option<Duration>) -> Self {
+        StopToken {
+            token: CancellationToken::new(),
+            reason: Arc::new(OnceLock::new()),
+            deadline: deadline_after.map(|after| Instant::now() + after),
+        }
+    }
+
+    /// Stops the run. The first reason is kept; later calls return false.
+    pub fn stop(&self, reason: StopReason) -> bool {
+        let first = self.reason.set(reason).is_ok();
+        self.token.cancel();
+        first
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason.get().copied()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves when the run stops, with the reason.
+    pub async fn stopped(&self) -> StopReason {
+        self.token.cancelled().await;
+        // `stop` sets the reason before it cancels the token.
+        self.reason().unwrap_or(StopReason::Interrupted {
+            signal: libc::SIGINT,
+        })
+    }
+
+    /// Runs `work` until it finishes or the run stops, whichever is first.
+    /// A stop drops `work` (cancelling it) and returns the reason.
+    pub async fn race<F: std::future::Future>(&self, work: F) -> Result<F::Output, StopReason> {
+        tokio::select! {
+            biased;
+            reason = self.stopped() => Err(reason),
+            output = work => Ok(output),
+        }
+    }
+
+    /// When the whole run must end (`--deadline`), if set.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left before the deadline; `None` without a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a stop of the run (exit 130 / 143), so the
+/// results so far still get printed. Installed once, at the start of a run.
+pub fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        let signal = tokio::select! {
+            _ = interrupt.recv() => libc::SIGINT,
+            _ = terminate.recv() => libc::SIGTERM,
+        };
+        stop.stop(StopReason::Interrupted { signal });
+    });
+    Ok(())
+}
+
+/// Stops the run with [`StopReason::Deadline`] when its deadline passes.
+pub fn watch_deadline(stop: &StopToken, after: Duration) {
+    let Some(deadline) = stop.deadline() else {
+        return;
+    };
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => { stop.stop(StopReason::Deadline { after }); }
+            _ = stop.token.cancelled() => {}
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn first_reason_wins() {
+        let stop = StopToken::new(None);
+        assert!(stop.stop(StopReason::FailFast { index: 3 }));
+        assert!(!stop.stop(StopReason::First { index: 1 }));
+        assert_eq!(stop.stopped().await, StopReason::FailFast { index: 3 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_fires_on_time() {
+        let after = Duration::from_secs(5);
+        let stop = StopToken::new(Some(after));
+        watch_deadline(&stop, after);
+        tokio::time::sleep(Duration::from_millis(4999)).await;
+        assert!(!stop.is_stopped());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::task::yield_now().await;
+        assert_eq!(stop.reason(), Some(StopReason::Deadline { after }));
+    }
+
+    #[test]
+    fn deadline_running_is_timeout_not_started_is_cancelled() {
+        let reason = StopReason::Deadline {
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(reason.item_outcome(true).0, Status::Timeout);
+        assert_eq!(reason.item_outcome(true).1.kind, "deadline");
+        assert_eq!(reason.item_outcome(false).0, Status::Cancelled);
+        let fail_fast = StopReason::FailFast { index: 0 };
+        assert_eq!(fail_fast.item_outcome(true).1.kind, "cancelled");
+    }
+}

@@ -1,0 +1,182 @@
+//! The JSON wire format: the one thing every agent parses. Changing a name
+//! here is a breaking change (see `../shared/CONTRACT.md` and the schemas in
+//! `assets/schemas/`).
+//!
+//! ## Document (default)
+//! ```text
+//! {"tool":"async_requests","version":"0.1.0","results":[
+//! {"index":0,"status":"ok","elapsed_ms":1201,...tool fields...},
+//! {"index":1,"status":"error","elapsed_ms":903,...,"error":{"kind":"http_status","message":"HTTP 503 Service Unavailable"}}
+//! ],
+//! "summary":{"total":2,"ok":1,"error":1,"timeout":0,"cancelled":0,"skipped":0,
+//!            "elapsed_ms":1210,"sum_ms":2104,"speedup":1.74,"concurrency":16,"max_in_flight":2,...}}
+//! ```
+//! One result per line, in input order, so the document streams: memory does
+//! not grow with the number of items, and `head` shows the first results.
+//! The summary comes last because it is only known at the end.
+//!
+//! ## NDJSON (`--ndjson`)
+//! `{"type":"result","index":4,...}` lines in completion order, then one
+//! `{"type":"summary","tool":...,"version":...,...summary fields}` line.
+//!
+//! ## `--output FILE`
+//! FILE gets the document (or the NDJSON lines); stdout gets
+//! `{"tool":..,"version":..,"output":"FILE","summary":{...}}`.
+//!
+//! ## Bad usage or input (exit 2)
+//! `{"tool":..,"version":..,"error":{"kind":"invalid_input","message":..,"line":N,"field":".."}}`
+//!
+//! ## Rules
+//! - `status` is one of `ok`, `error`, `timeout`, `cancelled`, `skipped`.
+//! - every item that is not `ok` carries `error.kind` and `error.message`.
+//! - fields that do not apply are left out, never `null`.
+
+use crate::error::{ErrorBody, InputError};
+use crate::stop::StopReason;
+use serde::Serialize;
+
+/// The outcome class of one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Error,
+    Timeout,
+    Cancelled,
+    Skipped,
+}
+
+/// What a tool hands back for one item: its status, the error when not ok,
+/// and the tool's own fields (`report`), flattened into the result line.
+#[derive(Debug)]
+pub struct Finished<R> {
+    pub status: Status,
+    pub error: Option<ErrorBody>,
+    pub report: R,
+}
+
+impl<R> Finished<R> {
+    pub fn ok(report: R) -> Self {
+        Finished {
+            status: Status::Ok,
+            error: None,
+            report,
+        }
+    }
+
+    pub fn failed(report: R, status: Status, error: ErrorBody) -> Self {
+        Finished {
+            status,
+            error: Some(error),
+            report,
+        }
+    }
+
+    /// An item the run stopped: `timeout` (kind `deadline`) when the deadline
+    /// caught it running, `cancelled` otherwise.
+    pub fn stopped(report: R, reason: StopReason, was_running: bool) -> Self {
+        let (status, error) = reason.item_outcome(was_running);
+        Finished::failed(report, status, error)
+    }
+}
+
+/// One line of `results` (or one NDJSON `result` line).
+#[derive(Serialize)]
+pub struct ItemRecord<'a, R: Serialize> {
+    /// `"result"` in NDJSON, absent in the document.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub line_type: Option<&'static str>,
+    pub index: usize,
+    pub status: Status,
+    pub elapsed_ms: u64,
+    #[serde(flatten)]
+    pub report: &'a R,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a ErrorBody>,
+}
+
+/// Items per status. `total` is every item read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub total: u64,
+    pub ok: u64,
+    pub error: u64,
+    pub timeout: u64,
+    pub cancelled: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: Status) {
+        self.total += 1;
+        match status {
+            Status::Ok => self.ok += 1,
+            Status::Error => self.error += 1,
+            Status::Timeout => self.timeout += 1,
+            Status::Cancelled => self.cancelled += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+    }
+
+    pub fn not_ok(&self) -> u64 {
+        self.error + self.timeout + self.cancelled
+    }
+}
+
+/// The run's summary. `extra` holds the tool's own totals (for
+/// `async_requests`: `requests_sent`, `retries`, `bytes_received`).
+#[derive(Serialize)]
+pub struct Summary<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Wall time of the whole run.
+    pub elapsed_ms: u64,
+    /// Sum of the items' own times: what running them one by one would cost.
+    pub sum_ms: u64,
+    /// `sum_ms / elapsed_ms`, two decimals; absent when the run took 0 ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup: Option<f64>,
+    /// The concurrency limit (`-c`).
+    pub concurrency: usize,
+    /// The most items that were actually in flight at once.
+    pub max_in_flight: usize,
+    /// Why the run stopped early: `deadline`, `fail_fast`, `first`,
+    /// `sigint` or `sigterm`; absent when every item ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<&'static str>,
+    #[serde(flatten)]
+    pub extra: &'a T,
+}
+
+/// The NDJSON summary line.
+#[derive(Serialize)]
+pub struct SummaryLine<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    pub line_type: &'static str,
+    pub tool: &'a str,
+    pub version: &'a str,
+    #[serde(flatten)]
+    pub summary: &'a Summary<'a, T>,
+}
+
+/// What stdout gets with `--output FILE`.
+#[derive(Serialize)]
+pub struct OutputPointer<'a, T: Serialize> {
+    pub tool: &'a str,
+    pub version: &'a str,
+    pub output: &'a str,
+    pub summary: &'a Summary<'a, T>,
+}
+
+/// The exit-2 document.
+#[derive(Serialize)]
+pub struct UsageErrorDoc<'a> {
+    pub tool: &'a str,
+    pub version: &'a str,
+    pub error: &'a InputError,
+}
+
+/// Rounds the speedup to two decimals; `None` for a zero-length run.
+pub fn speedup(sum_ms: u64, elapsed_ms: u64) -> Option<f64> {
+    (elapsed_ms > 0).then(|| (sum_ms as f64 / elapsed_ms as f64 * 100.0).round() / 100.0)
+}
