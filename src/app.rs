@@ -34,7 +34,8 @@ pub fn check_or_exit<P: ParseItem>(
     positional: &[String],
 ) -> Result<crate::input::CheckedInput, Exit> {
     if positional.is_empty() && common.input.is_none() {
-        let error = InputError::new("no items: give them as arguments or with --input FILE (see --help)");
+        let error =
+            InputError::new("no items: give them as arguments or with --input FILE (see --help)");
         print_input_error(tool, &error);
         return Err(Exit::Usage);
     }
@@ -48,7 +49,10 @@ pub fn check_or_exit<P: ParseItem>(
 /// threads still stuck (a read on a hung network mount) are abandoned rather
 /// than waited for, so a hung item can never hang the tool's exit.
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start the async runtime: {error}");
@@ -105,12 +109,23 @@ pub async fn execute<J: Job, T: Serialize>(
         watch_deadline(&stop, after);
     }
     let late_error = items.late_error.clone();
-    let format = if common.ndjson { Format::Ndjson } else { Format::Document };
+    let format = if common.ndjson {
+        Format::Ndjson
+    } else {
+        Format::Document
+    };
     let mut printer = match Printer::start(tool, format, common.output.as_deref()) {
         Ok(printer) => printer,
         Err(error) => {
-            let field = if common.output.is_some() { "--output" } else { "stdout" };
-            print_input_error(tool, &InputError::new(format!("cannot write the output: {error}")).with_field(field));
+            let field = if common.output.is_some() {
+                "--output"
+            } else {
+                "stdout"
+            };
+            print_input_error(
+                tool,
+                &InputError::new(format!("cannot write the output: {error}")).with_field(field),
+            );
             return Exit::Usage;
         }
     };
@@ -120,9 +135,15 @@ pub async fn execute<J: Job, T: Serialize>(
         fail_fast: common.fail_fast,
         first: common.first,
     };
-    let outcome = run_bounded(job, items, &config, &stop, &mut printer, &progress, |finished| {
-        tally(totals, finished)
-    })
+    let outcome = run_bounded(
+        job,
+        items,
+        &config,
+        &stop,
+        &mut printer,
+        &progress,
+        |finished| tally(totals, finished),
+    )
     .await;
     progress.clear();
     let run = match outcome {

@@ -44,7 +44,11 @@ pub struct CommonArgs {
     pub output: Option<PathBuf>,
 
     /// Show progress on stderr (default: only when stderr is a terminal).
-    #[arg(long, overrides_with = "no_progress", help_heading = "Input and output")]
+    #[arg(
+        long,
+        overrides_with = "no_progress",
+        help_heading = "Input and output"
+    )]
     pub progress: bool,
 
     /// Never show progress.
@@ -82,7 +86,10 @@ pub fn parse_or_exit<C: Parser>(tool: &'static str) -> C {
     match C::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
                 let _ = error.print();
                 std::process::exit(0);
             }

@@ -1,1 +1,599 @@
-//! placeholder
+//! A small HTTP API on loopback, for the offline demo, the integration tests
+//! and the benchmarks (binary `demo_api`).
+//!
+//! It serves the seed's three endpoints (`/summarize`, `/keywords`,
+//! `/sentiment`, taking about 1.2, 0.9 and 1.1 s) and the awkward servers a
+//! real HTTP client must survive: slow, flaky, rate-limiting, redirecting,
+//! compressing, never-ending and echoing ones. `GET /` lists them all.
+//!
+//! It only ever binds a loopback address: nothing here is meant to be reachable
+//! from another machine.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+
+/// Settings of a demo server.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Multiplies the seed endpoints' delays (tests use a small factor).
+    pub delay_scale: f64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig { delay_scale: 1.0 }
+    }
+}
+
+/// Request counters, exposed at `/stats`.
+#[derive(Default)]
+struct Stats {
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    requests: AtomicU64,
+    arrivals: Mutex<Arrivals>,
+}
+
+/// When requests arrived: enough to check a client's rate limit from the
+/// server's side.
+#[derive(Default)]
+struct Arrivals {
+    first: Option<std::time::Instant>,
+    last: Option<std::time::Instant>,
+    min_gap: Option<Duration>,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight(Arc<Stats>);
+
+impl InFlight {
+    fn enter(stats: &Arc<Stats>) -> Self {
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut arrivals) = stats.arrivals.lock() {
+            let now = std::time::Instant::now();
+            if let Some(last) = arrivals.last {
+                let gap = now.duration_since(last);
+                arrivals.min_gap = Some(arrivals.min_gap.map_or(gap, |min| min.min(gap)));
+            }
+            arrivals.first.get_or_insert(now);
+            arrivals.last = Some(now);
+        }
+        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(stats.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Server {
+    config: DemoConfig,
+    stats: Arc<Stats>,
+    /// Calls seen per `/flaky` id.
+    flaky: Mutex<HashMap<String, u32>>,
+    base_url: String,
+}
+
+type DemoBody = Pin<Box<dyn Body<Data = Bytes, Error = Infallible> + Send>>;
+
+/// A body produced chunk by chunk, optionally with a pause between chunks:
+/// slow bodies, endless bodies and compressed streams without buffering.
+struct GeneratedBody {
+    next_chunk: Box<dyn FnMut() -> Option<Bytes> + Send>,
+    interval: Option<Duration>,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Body for GeneratedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(pause) = self.pause.as_mut() {
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.pause = None;
+        }
+        match (self.next_chunk)() {
+            Some(chunk) => {
+                if let Some(interval) = self.interval {
+                    self.pause = Some(Box::pin(tokio::time::sleep(interval)));
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> DemoBody {
+    Box::pin(Full::new(bytes.into()))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<DemoBody> {
+    let mut response = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn with_type(body: DemoBody, content_type: &'static str) -> Response<DemoBody> {
+    let mut response = Response::new(body);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn query_map(request: &Request<Incoming>) -> HashMap<String, String> {
+    request
+        .uri()
+        .query()
+        .map(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn number<T: std::str::FromStr>(query: &HashMap<String, String>, name: &str, default: T) -> T {
+    query
+        .get(name)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The endpoints, as `GET /` lists them.
+const ENDPOINTS: &[(&str, &str)] = &[
+    (
+        "/summarize, /keywords, /sentiment",
+        "the seed's API: ~1.2 s, 0.9 s, 1.1 s (times --delay-scale); echoes the JSON it got",
+    ),
+    ("/delay/{ms}", "answers after ms milliseconds"),
+    (
+        "/status/{code}?retry_after=S&retry_after_date=S",
+        "answers with that status, optionally with Retry-After (seconds or an HTTP date S seconds ahead)",
+    ),
+    (
+        "/flaky?id=K&fail=N&code=503&retry_after=S",
+        "the first N calls with id K fail with code, then 200",
+    ),
+    (
+        "/bytes/{n}?chunk=SIZE&interval_ms=M&gzip=1",
+        "n bytes of text, in chunks, optionally slow or gzip-compressed",
+    ),
+    (
+        "/zeros/{n}?gzip=1",
+        "n zero bytes (a compression bomb when gzipped)",
+    ),
+    ("/infinite", "a body that never ends"),
+    ("/hang", "never answers"),
+    ("/redirect?to=URL&code=302", "redirects to URL"),
+    ("/redirect/chain/{n}", "n redirects, then /echo"),
+    ("/redirect/loop", "redirects to itself forever"),
+    (
+        "/echo",
+        "the request back as JSON: method, path, query, headers, body",
+    ),
+    ("/json/{n}", "a JSON document with n records (for --pick)"),
+    (
+        "/text, /bad-json, /binary",
+        "plain text, invalid JSON labelled as JSON, non-UTF-8 bytes",
+    ),
+    (
+        "/stats, /stats/reset",
+        "requests seen, the most in flight at once, and arrival spacing",
+    ),
+];
+
+async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<DemoBody> {
+    let path = request.uri().path().to_string();
+    if path == "/stats" {
+        let (span_ms, min_gap_ms) = match server.stats.arrivals.lock() {
+            Ok(arrivals) => (
+                arrivals
+                    .first
+                    .zip(arrivals.last)
+                    .map(|(first, last)| last.duration_since(first).as_millis() as u64),
+                arrivals.min_gap.map(|gap| gap.as_millis() as u64),
+            ),
+            Err(_) => (None, None),
+        };
+        return json_response(
+            StatusCode::OK,
+            &json!({
+                "requests": server.stats.requests.load(Ordering::SeqCst),
+                "in_flight": server.stats.in_flight.load(Ordering::SeqCst),
+                "max_in_flight": server.stats.max_in_flight.load(Ordering::SeqCst),
+                "arrival_span_ms": span_ms,
+                "min_arrival_gap_ms": min_gap_ms,
+            }),
+        );
+    }
+    if path == "/stats/reset" {
+        server.stats.requests.store(0, Ordering::SeqCst);
+        server.stats.max_in_flight.store(0, Ordering::SeqCst);
+        if let Ok(mut arrivals) = server.stats.arrivals.lock() {
+            *arrivals = Arrivals::default();
+        }
+        return json_response(StatusCode::OK, &json!({"reset": true}));
+    }
+    let _in_flight = InFlight::enter(&server.stats);
+    let query = query_map(&request);
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        [""] => {
+            let endpoints: Map<String, Value> = ENDPOINTS
+                .iter()
+                .map(|(path, what)| (path.to_string(), Value::String(what.to_string())))
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({"name": "async-patterns demo API", "endpoints": endpoints}),
+            )
+        }
+        [endpoint @ ("summarize" | "keywords" | "sentiment")] => {
+            let base_ms = match *endpoint {
+                "summarize" => 1200.0,
+                "keywords" => 900.0,
+                _ => 1100.0,
+            };
+            let received = read_json(request).await;
+            tokio::time::sleep(Duration::from_secs_f64(
+                base_ms * server.config.delay_scale / 1000.0,
+            ))
+            .await;
+            let text = received
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let result = match *endpoint {
+                "summarize" => {
+                    json!({"summary": text.split_whitespace().take(6).collect::<Vec<_>>().join(" ")})
+                }
+                "keywords" => {
+                    let top_n = received.get("top_n").and_then(Value::as_u64).unwrap_or(3) as usize;
+                    let mut words: Vec<String> = text
+                        .split_whitespace()
+                        .filter(|word| word.len() > 3)
+                        .map(|word| word.to_lowercase())
+                        .collect();
+                    words.dedup();
+                    words.truncate(top_n);
+                    json!({"keywords": words})
+                }
+                _ => {
+                    let positive = ["high", "quality", "good", "great"]
+                        .iter()
+                        .any(|word| text.to_lowercase().contains(word));
+                    json!({"sentiment": if positive { "positive" } else { "neutral" }, "score": if positive { 0.9 } else { 0.5 }})
+                }
+            };
+            json_response(
+                StatusCode::OK,
+                &json!({"endpoint": format!("/{endpoint}"), "result": result, "received": received}),
+            )
+        }
+        ["delay", ms] => {
+            let ms: u64 = ms.parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            json_response(StatusCode::OK, &json!({"delayed_ms": ms}))
+        }
+        ["status", code] => {
+            let code = code
+                .parse::<u16>()
+                .ok()
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = json_response(code, &json!({"status": code.as_u16()}));
+            add_retry_after(&mut response, &query);
+            response
+        }
+        ["flaky"] => {
+            let key = query.get("id").cloned().unwrap_or_default();
+            let fail: u32 = number(&query, "fail", 1);
+            let code = StatusCode::from_u16(number(&query, "code", 503))
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let seen = {
+                let mut calls = server
+                    .flaky
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let count = calls.entry(key).or_insert(0);
+                *count += 1;
+                *count
+            };
+            if seen <= fail {
+                let mut response = json_response(code, &json!({"attempt": seen, "failing": true}));
+                add_retry_after(&mut response, &query);
+                response
+            } else {
+                json_response(StatusCode::OK, &json!({"attempt": seen, "failing": false}))
+            }
+        }
+        ["bytes", n] => {
+            let total: u64 = n.parse().unwrap_or(0);
+            let chunk: usize = number(&query, "chunk", 16 * 1024).max(1);
+            let interval = query
+                .get("interval_ms")
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis);
+            let pattern = b"abcdefghijklmnopqrstuvwxyz0123456789\n";
+            let mut sent = 0u64;
+            let source = move || {
+                if sent >= total {
+                    return None;
+                }
+                let size = (total - sent).min(chunk as u64) as usize;
+                let bytes: Vec<u8> = (0..size)
+                    .map(|at| pattern[((sent as usize) + at) % pattern.len()])
+                    .collect();
+                sent += size as u64;
+                Some(Bytes::from(bytes))
+            };
+            let gzip = query.contains_key("gzip");
+            let mut response = generated(source, interval, gzip, "text/plain");
+            if !gzip {
+                response
+                    .headers_mut()
+                    .insert("content-length", HeaderValue::from(total));
+            }
+            response
+        }
+        ["zeros", n] => {
+            let total: u64 = n.parse().unwrap_or(0);
+            let mut sent = 0u64;
+            let source = move || {
+                if sent >= total {
+                    return None;
+                }
+                let size = (total - sent).min(64 * 1024);
+                sent += size;
+                Some(Bytes::from(vec![0u8; size as usize]))
+            };
+            generated(
+                source,
+                None,
+                query.contains_key("gzip"),
+                "application/octet-stream",
+            )
+        }
+        ["infinite"] => generated(
+            || Some(Bytes::from_static(&[b'y'; 16 * 1024])),
+            None,
+            false,
+            "text/plain",
+        ),
+        ["hang"] => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            json_response(StatusCode::OK, &json!({}))
+        }
+        ["redirect"] => {
+            let target = query.get("to").cloned().unwrap_or_else(|| "/echo".into());
+            redirect(number(&query, "code", 302), &target)
+        }
+        ["redirect", "loop"] => redirect(302, "/redirect/loop"),
+        ["redirect", "chain", n] => {
+            let left: u32 = n.parse().unwrap_or(0);
+            if left == 0 {
+                redirect(302, "/echo")
+            } else {
+                redirect(302, &format!("/redirect/chain/{}", left - 1))
+            }
+        }
+        ["echo"] => {
+            let method = request.method().to_string();
+            let uri_query = request.uri().query().unwrap_or("").to_string();
+            let mut headers = Map::new();
+            for (name, value) in request.headers() {
+                headers.insert(
+                    name.to_string(),
+                    Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+                );
+            }
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "method": method,
+                    "path": path,
+                    "query": uri_query,
+                    "headers": headers,
+                    "body": String::from_utf8_lossy(&body),
+                    "server": server.base_url,
+                }),
+            )
+        }
+        ["json", n] => {
+            let count: usize = n.parse().unwrap_or(0);
+            let data: Vec<Value> = (0..count)
+                .map(|id| json!({"id": id, "name": format!("item {id}"), "tags": ["a", "b"]}))
+                .collect();
+            json_response(StatusCode::OK, &json!({"total": count, "data": data}))
+        }
+        ["text"] => with_type(
+            full("hello from the demo API\n"),
+            "text/plain; charset=utf-8",
+        ),
+        ["bad-json"] => with_type(full("{\"unterminated\": "), "application/json"),
+        ["binary"] => with_type(
+            full((0..=255u8).collect::<Vec<u8>>()),
+            "application/octet-stream",
+        ),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "no such endpoint", "see": "GET /"}),
+        ),
+    }
+}
+
+fn add_retry_after(response: &mut Response<DemoBody>, query: &HashMap<String, String>) {
+    if let Some(seconds) = query.get("retry_after") {
+        if let Ok(value) = HeaderValue::from_str(seconds) {
+            response.headers_mut().insert("retry-after", value);
+        }
+    }
+    if let Some(seconds) = query
+        .get("retry_after_date")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        // HTTP dates have whole seconds: round up so the wait is never shorter.
+        let when = SystemTime::now() + Duration::from_secs(seconds + 1);
+        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(when)) {
+            response.headers_mut().insert("retry-after", value);
+        }
+    }
+}
+
+fn redirect(code: u16, target: &str) -> Response<DemoBody> {
+    let mut response = Response::new(full(Bytes::new()));
+    *response.status_mut() = StatusCode::from_u16(code)
+        .ok()
+        .filter(StatusCode::is_redirection)
+        .unwrap_or(StatusCode::FOUND);
+    if let Ok(location) = HeaderValue::from_str(target) {
+        response.headers_mut().insert("location", location);
+    }
+    response
+}
+
+/// A generated body, gzip-compressed on the fly when asked.
+fn generated(
+    mut source: impl FnMut() -> Option<Bytes> + Send + 'static,
+    interval: Option<Duration>,
+    gzip: bool,
+    content_type: &'static str,
+) -> Response<DemoBody> {
+    let next_chunk: Box<dyn FnMut() -> Option<Bytes> + Send> = if gzip {
+        let mut encoder = Some(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        Box::new(move || {
+            loop {
+                let active = encoder.as_mut()?;
+                match source() {
+                    Some(chunk) => {
+                        active.write_all(&chunk).ok()?;
+                        let out = std::mem::take(active.get_mut());
+                        if !out.is_empty() {
+                            return Some(Bytes::from(out));
+                        }
+                    }
+                    None => {
+                        let finished = encoder.take()?.finish().ok()?;
+                        return Some(Bytes::from(finished));
+                    }
+                }
+            }
+        })
+    } else {
+        Box::new(source)
+    };
+    let mut response = with_type(
+        Box::pin(GeneratedBody {
+            next_chunk,
+            interval,
+            pause: None,
+        }),
+        content_type,
+    );
+    if gzip {
+        response
+            .headers_mut()
+            .insert("content-encoding", HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+async fn read_json(request: Request<Incoming>) -> Value {
+    let bytes = request
+        .into_body()
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// Binds `addr`, which must be a loopback address.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    if !addr.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{addr} is not a loopback address; the demo API only serves 127.0.0.0/8 and ::1"
+            ),
+        ));
+    }
+    TcpListener::bind(addr).await
+}
+
+/// Serves until the task is dropped.
+pub async fn serve(listener: TcpListener, config: DemoConfig) -> std::io::Result<()> {
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let server = Arc::new(Server {
+        config,
+        stats: Arc::new(Stats::default()),
+        flaky: Mutex::new(HashMap::new()),
+        base_url,
+    });
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors and the like: wait, do not die.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(route(server, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -119,7 +119,9 @@ impl InputError {
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.line, &self.field) {
-            (Some(line), Some(field)) => write!(f, "line {line}, field `{field}`: {}", self.message),
+            (Some(line), Some(field)) => {
+                write!(f, "line {line}, field `{field}`: {}", self.message)
+            }
             (Some(line), None) => write!(f, "line {line}: {}", self.message),
             (None, Some(field)) => write!(f, "`{field}`: {}", self.message),
             (None, None) => f.write_str(&self.message),

@@ -48,9 +48,17 @@ impl Exit {
         }
         let failed = counts.error + counts.timeout + counts.cancelled;
         if first_mode {
-            return if counts.ok > 0 { Exit::Success } else { Exit::SomeFailed };
+            return if counts.ok > 0 {
+                Exit::Success
+            } else {
+                Exit::SomeFailed
+            };
         }
-        if failed == 0 { Exit::Success } else { Exit::SomeFailed }
+        if failed == 0 {
+            Exit::Success
+        } else {
+            Exit::SomeFailed
+        }
     }
 }
 
@@ -75,10 +83,19 @@ mod tests {
 
     #[test]
     fn first_mode_succeeds_when_one_item_won() {
-        let counts = Counts { total: 3, ok: 1, cancelled: 2, ..Counts::default() };
+        let counts = Counts {
+            total: 3,
+            ok: 1,
+            cancelled: 2,
+            ..Counts::default()
+        };
         assert_eq!(Exit::for_run(&counts, None, true), Exit::Success);
         assert_eq!(Exit::for_run(&counts, None, false), Exit::SomeFailed);
-        let skipped = Counts { total: 2, skipped: 2, ..Counts::default() };
+        let skipped = Counts {
+            total: 2,
+            skipped: 2,
+            ..Counts::default()
+        };
         assert_eq!(Exit::for_run(&skipped, None, false), Exit::Success);
     }
 }

@@ -177,7 +177,7 @@ fn open_for_check(path: &Path) -> Result<(Box<dyn BufRead>, PendingSource), Inpu
         })?;
         if metadata.is_dir() {
             return Err(
-                InputError::new(format!("{} is a directory", path.display())).with_field(field)
+                InputError::new(format!("{} is a directory", path.display())).with_field(field),
             );
         }
         if metadata.is_file() {
@@ -189,8 +189,9 @@ fn open_for_check(path: &Path) -> Result<(Box<dyn BufRead>, PendingSource), Inpu
         // A pipe or process substitution: readable once, so spool it.
         Box::new(file)
     };
-    let spool_file = tempfile::tempfile()
-        .map_err(|error| InputError::new(format!("cannot create a spool file for stdin: {error}")))?;
+    let spool_file = tempfile::tempfile().map_err(|error| {
+        InputError::new(format!("cannot create a spool file for stdin: {error}"))
+    })?;
     let spool = SpoolHandle(Arc::new(std::sync::Mutex::new(Some(spool_file))));
     let tee = TeeReader {
         inner: reader,
@@ -257,7 +258,10 @@ pub fn feed<P: ParseItem>(checked: CheckedInput, parser: Arc<P>, capacity: usize
             Some(Source::Path(path)) => match File::open(&path) {
                 Ok(file) => Box::new(BufReader::with_capacity(64 * 1024, file)),
                 Err(error) => {
-                    let _ = late.set(InputError::new(format!("cannot reopen {}: {error}", path.display())));
+                    let _ = late.set(InputError::new(format!(
+                        "cannot reopen {}: {error}",
+                        path.display()
+                    )));
                     return;
                 }
             },
@@ -308,7 +312,10 @@ enum Layout {
     Undecided,
     Lines,
     /// Inside the top-level array; `expect_value` is false right after an element.
-    Array { expect_value: bool, seen_any: bool },
+    Array {
+        expect_value: bool,
+        seen_any: bool,
+    },
     Done,
 }
 
@@ -365,7 +372,10 @@ impl<R: BufRead> JsonItems<R> {
     fn skip_whitespace(&mut self) -> Result<Option<u8>, InputError> {
         loop {
             let line = self.line;
-            let buf = self.reader.fill_buf().map_err(|error| read_error(error, line))?;
+            let buf = self
+                .reader
+                .fill_buf()
+                .map_err(|error| read_error(error, line))?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -498,7 +508,10 @@ impl<R: BufRead> JsonItems<R> {
         let mut escaped = false;
         loop {
             let line = self.line;
-            let buf = self.reader.fill_buf().map_err(|error| read_error(error, line))?;
+            let buf = self
+                .reader
+                .fill_buf()
+                .map_err(|error| read_error(error, line))?;
             if buf.is_empty() {
                 return Ok(()); // parse_value reports the truncated element
             }
@@ -563,11 +576,7 @@ fn read_error(error: io::Error, line: u64) -> InputError {
 }
 
 fn too_large(line: u64) -> InputError {
-    InputError::new(format!(
-        "item is larger than {} MiB",
-        MAX_ITEM_BYTES >> 20
-    ))
-    .at_line(line)
+    InputError::new(format!("item is larger than {} MiB", MAX_ITEM_BYTES >> 20)).at_line(line)
 }
 
 #[cfg(test)]
@@ -587,12 +596,16 @@ mod tests {
     #[test]
     fn ndjson_skips_blank_lines_and_keeps_line_numbers() {
         let got = values("{\"a\":1}\n\n  \n{\"a\":2}\r\n\"x\"\n");
-        assert_eq!(got, vec![(1, json!({"a":1})), (4, json!({"a":2})), (5, json!("x"))]);
+        assert_eq!(
+            got,
+            vec![(1, json!({"a":1})), (4, json!({"a":2})), (5, json!("x"))]
+        );
     }
 
     #[test]
     fn array_elements_carry_their_start_line() {
-        let text = "\u{feff}[\n  {\"url\": \"a,]\\\"\"},\n  \"b\",\n  {\"n\": [1, {\"x\": 2}]}\n]\n";
+        let text =
+            "\u{feff}[\n  {\"url\": \"a,]\\\"\"},\n  \"b\",\n  {\"n\": [1, {\"x\": 2}]}\n]\n";
         let got = values(text);
         assert_eq!(
             got,
@@ -612,7 +625,10 @@ mod tests {
         assert_eq!(error.line, Some(2));
         assert!(error.message.contains("NDJSON"), "{}", error.message);
 
-        let error = items("[\n{\"a\":1},\n{\"a\" 2}\n]").pop().unwrap().unwrap_err();
+        let error = items("[\n{\"a\":1},\n{\"a\" 2}\n]")
+            .pop()
+            .unwrap()
+            .unwrap_err();
         assert_eq!(error.line, Some(3));
 
         for bad in ["[1,]", "[1 2]", "[1", "[1] x", "[,1]"] {

@@ -147,7 +147,11 @@ impl Printer {
         }
         match self.format {
             Format::Document => {
-                self.out.write_all(if self.wrote_any { b"\n],\n\"summary\":" } else { b"],\n\"summary\":" })?;
+                self.out.write_all(if self.wrote_any {
+                    b"\n],\n\"summary\":"
+                } else {
+                    b"],\n\"summary\":"
+                })?;
                 serde_json::to_writer(&mut self.out, summary)?;
                 self.out.write_all(b"}\n")?;
             }

@@ -133,7 +133,9 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|item| self.scrub_json(item)),
             Value::Object(map) => {
-                let needs_key_scrub = map.keys().any(|key| matches!(self.scrub_str(key), Cow::Owned(_)));
+                let needs_key_scrub = map
+                    .keys()
+                    .any(|key| matches!(self.scrub_str(key), Cow::Owned(_)));
                 if needs_key_scrub {
                     let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
                     for (key, mut item) in entries {
@@ -156,7 +158,14 @@ mod tests {
 
     #[test]
     fn secret_headers_by_name() {
-        for name in ["Authorization", "cookie", "X-API-Key", "x-auth-token", "Client-Secret", "Set-Cookie"] {
+        for name in [
+            "Authorization",
+            "cookie",
+            "X-API-Key",
+            "x-auth-token",
+            "Client-Secret",
+            "Set-Cookie",
+        ] {
             assert!(is_secret_header(name), "{name}");
         }
         for name in ["Accept", "Content-Type", "User-Agent", "X-Request-Id"] {
@@ -169,7 +178,10 @@ mod tests {
         let mut secrets = SecretSet::default();
         secrets.add("Bearer s3cr3t/tok en");
         let redactor = secrets.redactor();
-        assert_eq!(redactor.scrub_str("auth=Bearer s3cr3t/tok en!"), "auth=<redacted>!");
+        assert_eq!(
+            redactor.scrub_str("auth=Bearer s3cr3t/tok en!"),
+            "auth=<redacted>!"
+        );
         assert_eq!(redactor.scrub_str("just s3cr3t/tok en"), "just <redacted>");
         assert_eq!(redactor.scrub_str("q=s3cr3t%2Ftok%20en"), "q=<redacted>");
         assert_eq!(redactor.scrub_str("q=s3cr3t%2Ftok+en"), "q=<redacted>");

@@ -29,7 +29,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "us" | "µs" => 0.000_001,
         "m" | "min" | "mins" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{text}` (use ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use ms, s, m or h)"
+            ));
+        }
     };
     duration_from_secs(value * seconds_per_unit, text)
 }
@@ -66,7 +70,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mib" => 1024.0 * 1024.0,
         "g" | "gb" => 1e9,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown size unit `{other}` in `{text}` (use B, KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}` (use B, KiB, MiB, GiB)"
+            ));
+        }
     };
     let bytes = value * multiplier;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
@@ -90,9 +98,8 @@ pub fn format_duration(duration: Duration) -> String {
     } else if ms < 1000 {
         format!("{ms}ms")
     } else {
-        format!("{:.3}s", duration.as_secs_f64())
-            .trim_end_matches('0')
-            .to_string()
+        let seconds = format!("{:.3}", duration.as_secs_f64());
+        format!("{}s", seconds.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 

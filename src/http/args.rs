@@ -50,7 +50,12 @@ pub struct RequestsCli {
     pub method: Option<String>,
 
     /// Add a header to every request (repeatable): `-H 'Authorization: Bearer ${TOKEN}'`.
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", help_heading = "Requests")]
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "'NAME: VALUE'",
+        help_heading = "Requests"
+    )]
     pub headers: Vec<String>,
 
     /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: `--base-url http://127.0.0.1:8080/v1`.
@@ -58,7 +63,12 @@ pub struct RequestsCli {
     pub base_url: Option<String>,
 
     /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only.
-    #[arg(long, value_name = "N", default_value_t = 2, help_heading = "Retries and pacing")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        help_heading = "Retries and pacing"
+    )]
     pub retries: u32,
 
     /// First backoff ceiling; it doubles each retry (up to 10s) and the wait is random below it (full jitter).
@@ -98,11 +108,21 @@ pub struct RequestsCli {
     pub include_headers: bool,
 
     /// Redirects to follow; 0 returns the redirect itself. Secret headers never follow to another origin.
-    #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Responses")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        help_heading = "Responses"
+    )]
     pub max_redirects: u32,
 
     /// Statuses that count as ok: `--accept-status 200-299,404` (also `2xx`, `any`).
-    #[arg(long, value_name = "LIST", default_value = "200-299", help_heading = "Responses")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "200-299",
+        help_heading = "Responses"
+    )]
     pub accept_status: StatusSet,
 
     /// Check the input and print the planned requests (secrets redacted) as `skipped`; send nothing.
@@ -117,7 +137,9 @@ pub struct RequestsCli {
 fn positive_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => Ok(rate),
-        _ => Err(format!("`{text}` is not a rate in requests per second (e.g. 20 or 0.5)")),
+        _ => Err(format!(
+            "`{text}` is not a rate in requests per second (e.g. 20 or 0.5)"
+        )),
     }
 }
 
@@ -125,6 +147,8 @@ fn json_pointer(text: &str) -> Result<String, String> {
     if text.is_empty() || text.starts_with('/') {
         Ok(text.to_string())
     } else {
-        Err(format!("`{text}` is not a JSON Pointer: it must start with `/` (e.g. /data/0/id)"))
+        Err(format!(
+            "`{text}` is not a JSON Pointer: it must start with `/` (e.g. /data/0/id)"
+        ))
     }
 }

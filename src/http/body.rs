@@ -38,17 +38,30 @@ pub struct RenderedBody {
 /// Whether a Content-Type announces JSON (`application/json`, `+json`).
 fn is_json_type(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|value| {
-        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
     })
 }
 
-/// The longest prefix that is valid UTF-8 when the body was cut mid-character.
+/// The body as text: valid UTF-8 without NUL bytes (NUL marks binary data,
+/// as `grep` and `git` decide), allowing a character cut by the size cap.
 fn utf8_prefix(bytes: &[u8], truncated: bool) -> Option<&str> {
+    if memchr::memchr(0, bytes).is_some() {
+        return None;
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => Some(text),
         // A cut in the last (at most 3) bytes is the cap's doing, not the server's.
-        Err(error) if truncated && error.error_len().is_none() && bytes.len() - error.valid_up_to() < 4 => {
+        Err(error)
+            if truncated
+                && error.error_len().is_none()
+                && bytes.len() - error.valid_up_to() < 4 =>
+        {
             std::str::from_utf8(&bytes[..error.valid_up_to()]).ok()
         }
         Err(_) => None,
@@ -76,7 +89,11 @@ pub fn render(
         return out;
     }
     let looks_json = is_json_type(content_type)
-        || (content_type.is_none() && bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[')));
+        || (content_type.is_none()
+            && bytes
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|b| matches!(b, b'{' | b'[')));
     if looks_json && !bytes.is_empty() {
         if truncated {
             out.note = Some("body cut at --max-body, so it was not parsed as JSON".into());
@@ -92,7 +109,9 @@ pub fn render(
                     return out;
                 }
                 Err(error) => {
-                    out.note = Some(format!("the body is not valid JSON ({error}); shown as text"));
+                    out.note = Some(format!(
+                        "the body is not valid JSON ({error}); shown as text"
+                    ));
                 }
             }
         }
@@ -131,15 +150,36 @@ mod tests {
     use serde_json::json;
 
     fn auto(body: &[u8], content_type: Option<&str>) -> RenderedBody {
-        render(body, content_type, BodyMode::Auto, false, &[], &Redactor::default())
+        render(
+            body,
+            content_type,
+            BodyMode::Auto,
+            false,
+            &[],
+            &Redactor::default(),
+        )
     }
 
     #[test]
     fn json_text_and_binary() {
-        assert_eq!(auto(br#"{"a":1}"#, Some("application/json")).json, Some(json!({"a":1})));
-        assert_eq!(auto(br#"{"a":1}"#, Some("application/problem+json; charset=utf-8")).json, Some(json!({"a":1})));
-        assert_eq!(auto(b"hello", Some("text/plain")).text.as_deref(), Some("hello"));
+        assert_eq!(
+            auto(br#"{"a":1}"#, Some("application/json")).json,
+            Some(json!({"a":1}))
+        );
+        assert_eq!(
+            auto(
+                br#"{"a":1}"#,
+                Some("application/problem+json; charset=utf-8")
+            )
+            .json,
+            Some(json!({"a":1}))
+        );
+        assert_eq!(
+            auto(b"hello", Some("text/plain")).text.as_deref(),
+            Some("hello")
+        );
         assert!(auto(&[0xff, 0x00, 0xfe], None).base64.is_some());
+        assert!(auto(&[0, 0, 0], Some("text/plain")).base64.is_some());
     }
 
     #[test]
@@ -153,14 +193,28 @@ mod tests {
     fn a_cut_multibyte_character_stays_text() {
         let body = "héllo".as_bytes();
         let cut = &body[..2]; // 'h' and half of 'é'
-        let shown = render(cut, Some("text/plain"), BodyMode::Auto, true, &[], &Redactor::default());
+        let shown = render(
+            cut,
+            Some("text/plain"),
+            BodyMode::Auto,
+            true,
+            &[],
+            &Redactor::default(),
+        );
         assert_eq!(shown.text.as_deref(), Some("h"));
     }
 
     #[test]
     fn pick_keeps_only_the_pointed_values() {
         let picks = vec!["/data/0/id".to_string(), "/missing".to_string()];
-        let shown = render(br#"{"data":[{"id":7,"big":"x"}]}"#, Some("application/json"), BodyMode::Auto, false, &picks, &Redactor::default());
+        let shown = render(
+            br#"{"data":[{"id":7,"big":"x"}]}"#,
+            Some("application/json"),
+            BodyMode::Auto,
+            false,
+            &picks,
+            &Redactor::default(),
+        );
         assert_eq!(shown.json, None);
         assert_eq!(shown.picked.unwrap()["/data/0/id"], json!(7));
         assert!(shown.note.unwrap().contains("/missing"));
@@ -170,7 +224,17 @@ mod tests {
     fn echoed_secrets_are_scrubbed() {
         let mut secrets = SecretSet::default();
         secrets.add("Bearer abc123xyz");
-        let shown = render(br#"{"headers":{"authorization":"Bearer abc123xyz"}}"#, Some("application/json"), BodyMode::Auto, false, &[], &secrets.redactor());
-        assert_eq!(shown.json, Some(json!({"headers":{"authorization":"<redacted>"}})));
+        let shown = render(
+            br#"{"headers":{"authorization":"Bearer abc123xyz"}}"#,
+            Some("application/json"),
+            BodyMode::Auto,
+            false,
+            &[],
+            &secrets.redactor(),
+        );
+        assert_eq!(
+            shown.json,
+            Some(json!({"headers":{"authorization":"<redacted>"}}))
+        );
     }
 }

@@ -54,14 +54,19 @@ impl Resolve for LoopbackAwareResolver {
         Box::pin(async move {
             if host == "localhost" || host.ends_with(".localhost") {
                 let addrs: Addrs = Box::new(
-                    [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
-                        .into_iter()
-                        .map(|ip| SocketAddr::new(ip, 0)),
+                    [
+                        IpAddr::V4(Ipv4Addr::LOCALHOST),
+                        IpAddr::V6(Ipv6Addr::LOCALHOST),
+                    ]
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 0)),
                 );
                 return Ok(addrs);
             }
             if host == "invalid" || host.ends_with(".invalid") {
-                return Err(Box::new(DnsFailure("no such host (.invalid is reserved, RFC 6761)".into())) as _);
+                return Err(Box::new(DnsFailure(
+                    "no such host (.invalid is reserved, RFC 6761)".into(),
+                )) as _);
             }
             match tokio::net::lookup_host((host.as_str(), 0)).await {
                 Ok(found) => {
@@ -84,7 +89,10 @@ fn chain<'a>(top: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'stat
     let mut next = Some(top);
     while let Some(error) = next {
         found.push(error);
-        next = match error.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+        next = match error
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             Some(inner) => Some(inner as &(dyn StdError + 'static)),
             None => error.source(),
         };
@@ -125,10 +133,10 @@ pub fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> R
     if reading_body || error.is_body() || error.is_decode() {
         return RequestError::BodyRead(message);
     }
-    if errors
-        .iter()
-        .any(|e| e.downcast_ref::<hyper::Error>().is_some_and(|hyper| hyper.is_parse()))
-    {
+    if errors.iter().any(|e| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(|hyper| hyper.is_parse())
+    }) {
         return RequestError::Protocol(message);
     }
     RequestError::Connect(format!("{authority}: {message}"))

@@ -62,7 +62,9 @@ impl RequestError {
     pub fn is_transient(&self) -> bool {
         match self {
             RequestError::Connect(_) | RequestError::Timeout(_) | RequestError::BodyRead(_) => true,
-            RequestError::HttpStatus { code, .. } => matches!(code, 408 | 425 | 429 | 500 | 502 | 503 | 504),
+            RequestError::HttpStatus { code, .. } => {
+                matches!(code, 408 | 425 | 429 | 500 | 502 | 503 | 504)
+            }
             _ => false,
         }
     }

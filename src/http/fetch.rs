@@ -39,7 +39,9 @@ pub struct Exchange {
 
 /// Scheme, host and port: what "the same origin" means for credentials.
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Sends `spec` once, following redirects. `received` counts body bytes as
@@ -56,29 +58,40 @@ pub async fn exchange(
     let mut body = spec.body.as_ref().map(|body| body.bytes.clone());
     let mut redirects = 0u32;
     loop {
-        let host = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
         let mut request = reqwest::Request::new(method.clone(), url.clone());
         *request.headers_mut() = headers.clone();
         if let Some(bytes) = &body {
             *request.body_mut() = Some(bytes.clone().into());
         }
-        let mut response = client.execute(request).await.map_err(|error| classify(error, &host, false))?;
+        let mut response = client
+            .execute(request)
+            .await
+            .map_err(|error| classify(error, &host, false))?;
         let status = response.status();
 
         let location = response.headers().get(LOCATION).cloned();
-        if status.is_redirection() && status != StatusCode::NOT_MODIFIED && limits.max_redirects > 0 {
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED && limits.max_redirects > 0
+        {
             if let Some(location) = location {
                 if redirects >= limits.max_redirects {
                     return Err(RequestError::TooManyRedirects(limits.max_redirects));
                 }
-                let target = location
-                    .to_str()
-                    .map_err(|_| RequestError::Redirect("the Location header is not text".into()))?;
+                let target = location.to_str().map_err(|_| {
+                    RequestError::Redirect("the Location header is not text".into())
+                })?;
                 let next = url
                     .join(target)
                     .map_err(|error| RequestError::Redirect(format!("bad Location: {error}")))?;
                 if !matches!(next.scheme(), "http" | "https") {
-                    return Err(RequestError::Redirect(format!("refusing to follow a redirect to a {} URL", next.scheme())));
+                    return Err(RequestError::Redirect(format!(
+                        "refusing to follow a redirect to a {} URL",
+                        next.scheme()
+                    )));
                 }
                 if !same_origin(&url, &next) {
                     // Credentials were given for one origin only.
@@ -91,7 +104,8 @@ pub async fn exchange(
                     headers = kept;
                 }
                 let becomes_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
-                    || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND) && method == Method::POST);
+                    || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                        && method == Method::POST);
                 if becomes_get {
                     method = Method::GET;
                     body = None;
@@ -109,7 +123,10 @@ pub async fn exchange(
         let mut body_bytes = 0u64;
         let mut truncated = false;
         if limits.keep_body {
-            let hint = declared_bytes.unwrap_or(0).min(limits.max_body).min(1 << 20);
+            let hint = declared_bytes
+                .unwrap_or(0)
+                .min(limits.max_body)
+                .min(1 << 20);
             kept.reserve(usize::try_from(hint).unwrap_or(0));
         }
         loop {

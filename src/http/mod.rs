@@ -155,16 +155,22 @@ impl RequestsTool {
         let env = &process_env;
         let method = match &cli.method {
             Some(name) => Some(
-                reqwest::Method::from_bytes(name.to_ascii_uppercase().as_bytes())
-                    .map_err(|_| InputError::new(format!("`{name}` is not an HTTP method")).with_field("--method"))?,
+                reqwest::Method::from_bytes(name.to_ascii_uppercase().as_bytes()).map_err(
+                    |_| {
+                        InputError::new(format!("`{name}` is not an HTTP method"))
+                            .with_field("--method")
+                    },
+                )?,
             ),
             None => None,
         };
         let base_url = match &cli.base_url {
             Some(base) => {
-                let expanded = template::expand(base, "--base-url", env).map_err(|error| InputError::from_field(error, None))?;
+                let expanded = template::expand(base, "--base-url", env)
+                    .map_err(|error| InputError::from_field(error, None))?;
                 reqwest::Url::parse(&expanded.value).map_err(|error| {
-                    InputError::new(format!("`{}` is not a valid URL: {error}", expanded.shown)).with_field("--base-url")
+                    InputError::new(format!("`{}` is not a valid URL: {error}", expanded.shown))
+                        .with_field("--base-url")
                 })?;
                 Some(expanded)
             }
@@ -176,7 +182,11 @@ impl RequestsTool {
             .map(|text| spec::parse_header_flag(text, env))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| InputError::from_field(error, None))?;
-        let defaults = RequestDefaults { method, base_url, headers };
+        let defaults = RequestDefaults {
+            method,
+            base_url,
+            headers,
+        };
         let default_secrets = spec::default_secrets(&defaults);
         let concurrency = cli.common.concurrency as usize;
         let client = build_client_or_usage(concurrency, cli.insecure)?;
@@ -232,7 +242,12 @@ impl RequestsTool {
     }
 
     /// Fills the report from a response, whatever its status.
-    fn describe_response(&self, report: &mut RequestReport, exchange: Exchange, redactor: &Redactor) {
+    fn describe_response(
+        &self,
+        report: &mut RequestReport,
+        exchange: Exchange,
+        redactor: &Redactor,
+    ) {
         report.http_status = Some(exchange.status.as_u16());
         if exchange.redirects > 0 {
             report.redirects = Some(exchange.redirects);
@@ -263,7 +278,9 @@ impl RequestsTool {
                 let text = if is_secret_header(name.as_str()) {
                     REDACTED.to_string()
                 } else {
-                    redactor.scrub_str(&String::from_utf8_lossy(value.as_bytes())).into_owned()
+                    redactor
+                        .scrub_str(&String::from_utf8_lossy(value.as_bytes()))
+                        .into_owned()
                 };
                 match shown.get_mut(name.as_str()) {
                     Some(Value::String(existing)) => {
@@ -289,12 +306,21 @@ impl RequestsTool {
             .collect();
         report.request_headers = Some(headers);
         report.request_body = spec.body.as_ref().map(|body| body.shown.clone());
-        Finished::failed(report, Status::Skipped, ErrorBody::new("dry_run", "not sent (--dry-run)"))
+        Finished::failed(
+            report,
+            Status::Skipped,
+            ErrorBody::new("dry_run", "not sent (--dry-run)"),
+        )
     }
 
     /// One attempt: wait for the host slot and the rate slot, then exchange
     /// under the attempt timeout.
-    async fn attempt(&self, spec: &RequestSpec, timeout: Duration, received: &mut u64) -> Result<Exchange, RequestError> {
+    async fn attempt(
+        &self,
+        spec: &RequestSpec,
+        timeout: Duration,
+        received: &mut u64,
+    ) -> Result<Exchange, RequestError> {
         let _host_permit = match &self.per_host {
             Some(limiter) => limiter.acquire(&host_key(&spec.url)).await,
             None => None,
@@ -302,19 +328,31 @@ impl RequestsTool {
         if let Some(rate) = &self.rate {
             rate.acquire().await;
         }
-        match tokio::time::timeout(timeout, fetch::exchange(&self.client, spec, self.settings.limits, received)).await {
+        match tokio::time::timeout(
+            timeout,
+            fetch::exchange(&self.client, spec, self.settings.limits, received),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
         }
     }
 }
 
-fn build_client_or_usage(concurrency: usize, insecure: bool) -> Result<reqwest::Client, InputError> {
+fn build_client_or_usage(
+    concurrency: usize,
+    insecure: bool,
+) -> Result<reqwest::Client, InputError> {
     client::build_client(concurrency, insecure).map_err(InputError::new)
 }
 
 fn host_key(url: &reqwest::Url) -> String {
-    format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 impl ParseItem for RequestsTool {
@@ -366,7 +404,9 @@ impl Job for RequestsTool {
             // A response whose status is not accepted is a failure that still
             // carries its body (an API's error message is worth reading).
             let (failure, response) = match outcome {
-                Ok(exchange) if self.settings.accept.contains(exchange.status.as_u16()) => (None, Some(exchange)),
+                Ok(exchange) if self.settings.accept.contains(exchange.status.as_u16()) => {
+                    (None, Some(exchange))
+                }
                 Ok(exchange) => {
                     let failure = RequestError::HttpStatus {
                         code: exchange.status.as_u16(),
@@ -408,7 +448,10 @@ impl Job for RequestsTool {
             // Decide whether and how long to wait before the next attempt.
             let mut give_up_note = None;
             let mut wait = None;
-            if failure.is_transient() && retry < policy.retries && policy.method_allows(&spec.method) {
+            if failure.is_transient()
+                && retry < policy.retries
+                && policy.method_allows(&spec.method)
+            {
                 let server_wait = response
                     .as_ref()
                     .and_then(|exchange| exchange.headers.get(reqwest::header::RETRY_AFTER))
@@ -457,7 +500,11 @@ impl Job for RequestsTool {
                         None => note,
                     });
                 }
-                let status = if failure.kind_is_timeout() { Status::Timeout } else { Status::Error };
+                let status = if failure.kind_is_timeout() {
+                    Status::Timeout
+                } else {
+                    Status::Error
+                };
                 return Finished::failed(report, status, error_body);
             };
             attempts.push(record);

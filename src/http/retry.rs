@@ -34,7 +34,12 @@ impl RetryPolicy {
         self.retry_unsafe
             || matches!(
                 *method,
-                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+                Method::GET
+                    | Method::HEAD
+                    | Method::OPTIONS
+                    | Method::TRACE
+                    | Method::PUT
+                    | Method::DELETE
             )
     }
 
@@ -42,7 +47,10 @@ impl RetryPolicy {
     pub fn backoff(&self, retry: u32) -> Duration {
         let ceiling = self
             .base
-            .saturating_mul(1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX))
+            .saturating_mul(
+                1u32.checked_shl(retry.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
             .min(self.cap);
         ceiling.mul_f64(fastrand::f64())
     }
@@ -77,7 +85,9 @@ impl RateLimiter {
     /// Waits for this request's slot.
     pub async fn acquire(&self) {
         let slot = {
-            let Ok(mut next) = self.next_slot.lock() else { return };
+            let Ok(mut next) = self.next_slot.lock() else {
+                return;
+            };
             let now = Instant::now();
             let slot = (*next).max(now);
             *next = slot + self.interval;
@@ -122,13 +132,17 @@ pub struct StatusSet {
 
 impl Default for StatusSet {
     fn default() -> Self {
-        StatusSet { ranges: vec![(200, 299)] }
+        StatusSet {
+            ranges: vec![(200, 299)],
+        }
     }
 }
 
 impl StatusSet {
     pub fn contains(&self, code: u16) -> bool {
-        self.ranges.iter().any(|&(low, high)| (low..=high).contains(&code))
+        self.ranges
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&code))
     }
 }
 
@@ -138,7 +152,11 @@ impl std::str::FromStr for StatusSet {
     /// `200-299,404`, `2xx,404`, `any`.
     fn from_str(text: &str) -> Result<Self, String> {
         let mut ranges = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             let parse = |code: &str| -> Result<u16, String> {
                 code.trim()
                     .parse::<u16>()
@@ -148,8 +166,13 @@ impl std::str::FromStr for StatusSet {
             };
             let range = if part.eq_ignore_ascii_case("any") {
                 (100, 599)
-            } else if let Some(class) = part.strip_suffix("xx").or_else(|| part.strip_suffix("XX")) {
-                let digit: u16 = class.parse().ok().filter(|d| (1..=5).contains(d)).ok_or_else(|| format!("`{part}` is not a status class like 2xx"))?;
+            } else if let Some(class) = part.strip_suffix("xx").or_else(|| part.strip_suffix("XX"))
+            {
+                let digit: u16 = class
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=5).contains(d))
+                    .ok_or_else(|| format!("`{part}` is not a status class like 2xx"))?;
                 (digit * 100, digit * 100 + 99)
             } else if let Some((low, high)) = part.split_once('-') {
                 let (low, high) = (parse(low)?, parse(high)?);
@@ -192,7 +215,8 @@ mod tests {
             assert!(policy.backoff(3) <= Duration::from_millis(400));
             assert!(policy.backoff(30) <= Duration::from_secs(1));
         }
-        let waits: std::collections::HashSet<Duration> = (0..50).map(|_| policy.backoff(4)).collect();
+        let waits: std::collections::HashSet<Duration> =
+            (0..50).map(|_| policy.backoff(4)).collect();
         assert!(waits.len() > 10, "full jitter spreads the waits");
     }
 
@@ -210,8 +234,14 @@ mod tests {
     fn retry_after_seconds_and_http_date() {
         let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 

@@ -26,7 +26,9 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// The fields an input object may have.
-pub const FIELDS: &[&str] = &["id", "method", "url", "headers", "query", "json", "body", "form", "timeout"];
+pub const FIELDS: &[&str] = &[
+    "id", "method", "url", "headers", "query", "json", "body", "form", "timeout",
+];
 
 /// Settings from the command line that every item starts from.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +78,10 @@ pub struct RequestSpec {
 /// Parses one `-H 'Name: value'` flag.
 pub fn parse_header_flag(text: &str, env: EnvLookup<'_>) -> Result<HeaderEntry, FieldError> {
     let Some((name, value)) = text.split_once(':') else {
-        return Err(FieldError::new("--header", format!("`{}` is not `Name: value`", shown_header_flag(text))));
+        return Err(FieldError::new(
+            "--header",
+            format!("`{}` is not `Name: value`", shown_header_flag(text)),
+        ));
     };
     header_entry(name.trim(), value.trim(), "--header", env).map(|(entry, _)| entry)
 }
@@ -98,11 +103,19 @@ fn header_entry(
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| FieldError::new(field, format!("`{name}` is not a valid header name")))?;
     let expanded = expand(value, field, env)?;
-    let mut header_value = HeaderValue::from_str(&expanded.value)
-        .map_err(|_| FieldError::new(field, format!("the value of header `{name}` has characters a header cannot carry")))?;
+    let mut header_value = HeaderValue::from_str(&expanded.value).map_err(|_| {
+        FieldError::new(
+            field,
+            format!("the value of header `{name}` has characters a header cannot carry"),
+        )
+    })?;
     let secret = is_secret_header(name);
     header_value.set_sensitive(secret);
-    let shown = if secret { REDACTED.to_string() } else { expanded.shown.clone() };
+    let shown = if secret {
+        REDACTED.to_string()
+    } else {
+        expanded.shown.clone()
+    };
     Ok((
         HeaderEntry {
             name: header_name,
@@ -130,7 +143,11 @@ pub fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
 }
 
 /// Parses one item into a request.
-pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_>) -> Result<RequestSpec, FieldError> {
+pub fn parse_request(
+    raw: RawItem,
+    defaults: &RequestDefaults,
+    env: EnvLookup<'_>,
+) -> Result<RequestSpec, FieldError> {
     let object = match raw {
         RawItem::Arg(url) => {
             let mut object = Map::new();
@@ -153,7 +170,10 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
     if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
         return Err(FieldError::new(
             unknown.clone(),
-            format!("unknown field `{unknown}` (expected one of: {})", FIELDS.join(", ")),
+            format!(
+                "unknown field `{unknown}` (expected one of: {})",
+                FIELDS.join(", ")
+            ),
         ));
     }
     let mut secrets = SecretSet::default();
@@ -162,7 +182,12 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
         None => None,
         Some(Value::String(id)) => Some(id.clone()),
         Some(Value::Number(id)) => Some(id.to_string()),
-        Some(other) => return Err(FieldError::new("id", format!("must be a string or number, not {}", json_type(other)))),
+        Some(other) => {
+            return Err(FieldError::new(
+                "id",
+                format!("must be a string or number, not {}", json_type(other)),
+            ));
+        }
     };
 
     let (url, shown_url) = build_url(&object, defaults, env, &mut secrets)?;
@@ -171,7 +196,12 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
     let method = match object.get("method") {
         Some(Value::String(name)) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
             .map_err(|_| FieldError::new("method", format!("`{name}` is not an HTTP method")))?,
-        Some(other) => return Err(FieldError::new("method", format!("must be a string, not {}", json_type(other)))),
+        Some(other) => {
+            return Err(FieldError::new(
+                "method",
+                format!("must be a string, not {}", json_type(other)),
+            ));
+        }
         None => match (&defaults.method, &body) {
             (Some(method), _) => method.clone(),
             (None, Some(_)) => Method::POST,
@@ -190,10 +220,18 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
                     Value::String(text) => text.clone(),
                     Value::Number(number) => number.to_string(),
                     Value::Bool(flag) => flag.to_string(),
-                    other => return Err(FieldError::new(field, format!("must be a string, not {}", json_type(other)))),
+                    other => {
+                        return Err(FieldError::new(
+                            field,
+                            format!("must be a string, not {}", json_type(other)),
+                        ));
+                    }
                 };
                 let (entry, expanded) = header_entry(name, &text, &field, env)?;
-                expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+                expanded
+                    .secrets
+                    .iter()
+                    .for_each(|secret| secrets.add(secret));
                 if entry.value.is_sensitive() {
                     secrets.add(&expanded.value);
                 }
@@ -201,7 +239,12 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
                 headers.append(entry.name, entry.value);
             }
         }
-        Some(other) => return Err(FieldError::new("headers", format!("must be an object, not {}", json_type(other)))),
+        Some(other) => {
+            return Err(FieldError::new(
+                "headers",
+                format!("must be an object, not {}", json_type(other)),
+            ));
+        }
     }
     for default in &defaults.headers {
         if !headers.contains_key(&default.name) {
@@ -209,9 +252,14 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
             headers.insert(default.name.clone(), default.value.clone());
         }
     }
-    if let Some(RequestBody { content_type: Some(content_type), .. }) = &body {
+    if let Some(RequestBody {
+        content_type: Some(content_type),
+        ..
+    }) = &body
+    {
         if !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            shown_headers.push((CONTENT_TYPE.as_str().to_string(), content_type.to_string()));
         }
     }
 
@@ -219,11 +267,22 @@ pub fn parse_request(raw: RawItem, defaults: &RequestDefaults, env: EnvLookup<'_
         None => None,
         Some(Value::Number(seconds)) => {
             let seconds = seconds.as_f64().unwrap_or(-1.0);
-            Some(duration_from_secs(seconds, &seconds.to_string()).map_err(|message| FieldError::new("timeout", message))?)
+            Some(
+                duration_from_secs(seconds, &seconds.to_string())
+                    .map_err(|message| FieldError::new("timeout", message))?,
+            )
         }
-        Some(Value::String(text)) => Some(parse_duration(text).map_err(|message| FieldError::new("timeout", message))?),
+        Some(Value::String(text)) => {
+            Some(parse_duration(text).map_err(|message| FieldError::new("timeout", message))?)
+        }
         Some(other) => {
-            return Err(FieldError::new("timeout", format!("must be seconds or a duration like \"5s\", not {}", json_type(other))));
+            return Err(FieldError::new(
+                "timeout",
+                format!(
+                    "must be seconds or a duration like \"5s\", not {}",
+                    json_type(other)
+                ),
+            ));
         }
     };
     if timeout == Some(Duration::ZERO) {
@@ -252,7 +311,12 @@ fn build_url(
     let template = match object.get("url") {
         Some(Value::String(url)) if !url.trim().is_empty() => url.trim(),
         Some(Value::String(_)) => return Err(FieldError::new("url", "is empty")),
-        Some(other) => return Err(FieldError::new("url", format!("must be a string, not {}", json_type(other)))),
+        Some(other) => {
+            return Err(FieldError::new(
+                "url",
+                format!("must be a string, not {}", json_type(other)),
+            ));
+        }
         None => return Err(FieldError::new("url", "is missing")),
     };
     let path = expand(template, "url", env)?;
@@ -260,11 +324,17 @@ fn build_url(
     let has_scheme = path.value.contains("://");
     let (mut value, mut shown) = match (&defaults.base_url, has_scheme) {
         (_, true) => (path.value.clone(), path.shown.clone()),
-        (Some(base), false) => (join(&base.value, &path.value), join(&base.shown, &path.shown)),
+        (Some(base), false) => (
+            join(&base.value, &path.value),
+            join(&base.shown, &path.shown),
+        ),
         (None, false) => {
             return Err(FieldError::new(
                 "url",
-                format!("`{}` is not absolute (http://...) and no --base-url was given", path.shown),
+                format!(
+                    "`{}` is not absolute (http://...) and no --base-url was given",
+                    path.shown
+                ),
             ));
         }
     };
@@ -282,17 +352,27 @@ fn build_url(
                         Value::String(text) => text.clone(),
                         Value::Number(number) => number.to_string(),
                         Value::Bool(flag) => flag.to_string(),
-                        other => return Err(FieldError::new(field, format!("must be a string or number, not {}", json_type(other)))),
+                        other => {
+                            return Err(FieldError::new(
+                                field,
+                                format!("must be a string or number, not {}", json_type(other)),
+                            ));
+                        }
                     };
                     let expanded = expand(&text, &field, env)?;
-                    expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+                    expanded
+                        .secrets
+                        .iter()
+                        .for_each(|secret| secrets.add(secret));
                     let secret_name = is_secret_header(name);
                     if secret_name {
                         secrets.add(&expanded.value);
                     }
                     let separator = if value.contains('?') { '&' } else { '?' };
-                    let encoded_name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
-                    let encoded_value: String = form_urlencoded::byte_serialize(expanded.value.as_bytes()).collect();
+                    let encoded_name: String =
+                        form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                    let encoded_value: String =
+                        form_urlencoded::byte_serialize(expanded.value.as_bytes()).collect();
                     value.push_str(&format!("{separator}{encoded_name}={encoded_value}"));
                     let shown_value = if secret_name || !expanded.secrets.is_empty() {
                         REDACTED.to_string()
@@ -303,11 +383,21 @@ fn build_url(
                 }
             }
         }
-        Some(other) => return Err(FieldError::new("query", format!("must be an object, not {}", json_type(other)))),
+        Some(other) => {
+            return Err(FieldError::new(
+                "query",
+                format!("must be an object, not {}", json_type(other)),
+            ));
+        }
     }
-    let url = Url::parse(&value).map_err(|error| FieldError::new("url", format!("`{shown}` is not a valid URL: {error}")))?;
+    let url = Url::parse(&value).map_err(|error| {
+        FieldError::new("url", format!("`{shown}` is not a valid URL: {error}"))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(FieldError::new("url", format!("`{shown}`: only http and https URLs are supported")));
+        return Err(FieldError::new(
+            "url",
+            format!("`{shown}`: only http and https URLs are supported"),
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         if let Some(password) = url.password() {
@@ -323,12 +413,18 @@ fn join(base: &str, path: &str) -> String {
     if path.starts_with('?') {
         return format!("{base}{path}");
     }
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 fn redact_userinfo(shown: &str) -> String {
     match (shown.find("://"), shown.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://{REDACTED}@{}", &shown[..scheme_end], &shown[at + 1..]),
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://{REDACTED}@{}", &shown[..scheme_end], &shown[at + 1..])
+        }
         _ => shown.to_string(),
     }
 }
@@ -360,16 +456,30 @@ fn redact_secret_query(shown: &str, secrets: &mut SecretSet) -> String {
     out
 }
 
-fn build_body(object: &Map<String, Value>, env: EnvLookup<'_>, secrets: &mut SecretSet) -> Result<Option<RequestBody>, FieldError> {
-    let given: Vec<&str> = ["json", "body", "form"].into_iter().filter(|key| object.contains_key(*key)).collect();
+fn build_body(
+    object: &Map<String, Value>,
+    env: EnvLookup<'_>,
+    secrets: &mut SecretSet,
+) -> Result<Option<RequestBody>, FieldError> {
+    let given: Vec<&str> = ["json", "body", "form"]
+        .into_iter()
+        .filter(|key| object.contains_key(*key))
+        .collect();
     if given.len() > 1 {
-        return Err(FieldError::new(given[1], format!("give only one of json, body and form (found {})", given.join(" and "))));
+        return Err(FieldError::new(
+            given[1],
+            format!(
+                "give only one of json, body and form (found {})",
+                given.join(" and ")
+            ),
+        ));
     }
     if let Some(json) = object.get("json") {
         let mut sent = json.clone();
         let mut shown = json.clone();
         expand_json(&mut sent, &mut shown, "json", env, secrets)?;
-        let bytes = serde_json::to_vec(&sent).map_err(|error| FieldError::new("json", error.to_string()))?;
+        let bytes = serde_json::to_vec(&sent)
+            .map_err(|error| FieldError::new("json", error.to_string()))?;
         return Ok(Some(RequestBody {
             bytes: Bytes::from(bytes),
             content_type: Some("application/json"),
@@ -378,10 +488,19 @@ fn build_body(object: &Map<String, Value>, env: EnvLookup<'_>, secrets: &mut Sec
     }
     if let Some(body) = object.get("body") {
         let Value::String(text) = body else {
-            return Err(FieldError::new("body", format!("must be a string (use `json` for a JSON body), not {}", json_type(body))));
+            return Err(FieldError::new(
+                "body",
+                format!(
+                    "must be a string (use `json` for a JSON body), not {}",
+                    json_type(body)
+                ),
+            ));
         };
         let expanded = expand(text, "body", env)?;
-        expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+        expanded
+            .secrets
+            .iter()
+            .for_each(|secret| secrets.add(secret));
         return Ok(Some(RequestBody {
             bytes: Bytes::from(expanded.value),
             content_type: None,
@@ -390,7 +509,10 @@ fn build_body(object: &Map<String, Value>, env: EnvLookup<'_>, secrets: &mut Sec
     }
     if let Some(form) = object.get("form") {
         let Value::Object(pairs) = form else {
-            return Err(FieldError::new("form", format!("must be an object, not {}", json_type(form))));
+            return Err(FieldError::new(
+                "form",
+                format!("must be an object, not {}", json_type(form)),
+            ));
         };
         let mut encoder = form_urlencoded::Serializer::new(String::new());
         let mut shown = Map::new();
@@ -400,12 +522,24 @@ fn build_body(object: &Map<String, Value>, env: EnvLookup<'_>, secrets: &mut Sec
                 Value::String(text) => text.clone(),
                 Value::Number(number) => number.to_string(),
                 Value::Bool(flag) => flag.to_string(),
-                other => return Err(FieldError::new(field, format!("must be a string or number, not {}", json_type(other)))),
+                other => {
+                    return Err(FieldError::new(
+                        field,
+                        format!("must be a string or number, not {}", json_type(other)),
+                    ));
+                }
             };
             let expanded = expand(&text, &field, env)?;
-            expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+            expanded
+                .secrets
+                .iter()
+                .for_each(|secret| secrets.add(secret));
             encoder.append_pair(name, &expanded.value);
-            let shown_value = if is_secret_header(name) { REDACTED.to_string() } else { expanded.shown };
+            let shown_value = if is_secret_header(name) {
+                REDACTED.to_string()
+            } else {
+                expanded.shown
+            };
             if is_secret_header(name) {
                 secrets.add(&expanded.value);
             }
@@ -421,16 +555,26 @@ fn build_body(object: &Map<String, Value>, env: EnvLookup<'_>, secrets: &mut Sec
 }
 
 /// Expands `${NAME}` in every string of a JSON body (keys stay as written).
-fn expand_json(sent: &mut Value, shown: &mut Value, field: &str, env: EnvLookup<'_>, secrets: &mut SecretSet) -> Result<(), FieldError> {
+fn expand_json(
+    sent: &mut Value,
+    shown: &mut Value,
+    field: &str,
+    env: EnvLookup<'_>,
+    secrets: &mut SecretSet,
+) -> Result<(), FieldError> {
     match (sent, shown) {
         (Value::String(text), Value::String(shown_text)) => {
             let expanded = expand(text, field, env)?;
-            expanded.secrets.iter().for_each(|secret| secrets.add(secret));
+            expanded
+                .secrets
+                .iter()
+                .for_each(|secret| secrets.add(secret));
             *text = expanded.value;
             *shown_text = expanded.shown;
         }
         (Value::Array(items), Value::Array(shown_items)) => {
-            for (at, (item, shown_item)) in items.iter_mut().zip(shown_items.iter_mut()).enumerate() {
+            for (at, (item, shown_item)) in items.iter_mut().zip(shown_items.iter_mut()).enumerate()
+            {
                 expand_json(item, shown_item, &format!("{field}[{at}]"), env, secrets)?;
             }
         }
@@ -500,10 +644,19 @@ mod tests {
         }))
         .unwrap();
         assert!(spec.url.as_str().contains("q=k3y-v4lue"));
-        assert_eq!(spec.shown_url, "http://127.0.0.1:9/v1/x?api_key=<redacted>&q=<redacted>&page=2");
-        assert!(spec.shown_headers.contains(&("x-api-key".into(), "<redacted>".into())));
+        assert_eq!(
+            spec.shown_url,
+            "http://127.0.0.1:9/v1/x?api_key=<redacted>&q=<redacted>&page=2"
+        );
+        assert!(
+            spec.shown_headers
+                .contains(&("x-api-key".into(), "<redacted>".into()))
+        );
         let redactor = spec.secrets.redactor();
-        assert_eq!(redactor.scrub_str("echo k3y-v4lue literal-key"), "echo <redacted> <redacted>");
+        assert_eq!(
+            redactor.scrub_str("echo k3y-v4lue literal-key"),
+            "echo <redacted> <redacted>"
+        );
     }
 
     #[test]
@@ -513,23 +666,38 @@ mod tests {
             (json!({"url": 5}), "url"),
             (json!({"url": "ftp://host/x"}), "url"),
             (json!({"url": "/x", "method": "BAD METHOD"}), "method"),
-            (json!({"url": "/x", "headers": {"X": "${UNSET_VAR}"}}), "headers.X"),
-            (json!({"url": "/x", "headers": {"bad name": "v"}}), "headers.bad name"),
+            (
+                json!({"url": "/x", "headers": {"X": "${UNSET_VAR}"}}),
+                "headers.X",
+            ),
+            (
+                json!({"url": "/x", "headers": {"bad name": "v"}}),
+                "headers.bad name",
+            ),
             (json!({"url": "/x", "json": {}, "body": "x"}), "body"),
             (json!({"url": "/x", "timeout": "soon"}), "timeout"),
             (json!({"url": "/x", "timeout": 0}), "timeout"),
-            (json!({"url": "/x", "json": {"a": ["${NOPE}"]}}), "json.a[0]"),
+            (
+                json!({"url": "/x", "json": {"a": ["${NOPE}"]}}),
+                "json.a[0]",
+            ),
         ];
         for (item, field) in cases {
             let error = parse(item.clone()).unwrap_err();
-            assert_eq!(error.field.as_deref(), Some(field), "{item}: {}", error.message);
+            assert_eq!(
+                error.field.as_deref(),
+                Some(field),
+                "{item}: {}",
+                error.message
+            );
         }
         assert!(parse(json!(42)).unwrap_err().field.is_none());
     }
 
     #[test]
     fn relative_url_without_base_is_an_error() {
-        let error = parse_request(RawItem::Arg("/x".into()), &RequestDefaults::default(), &env).unwrap_err();
+        let error = parse_request(RawItem::Arg("/x".into()), &RequestDefaults::default(), &env)
+            .unwrap_err();
         assert_eq!(error.field.as_deref(), Some("url"));
     }
 }

@@ -42,17 +42,26 @@ pub fn expand(template: &str, field: &str, env: EnvLookup<'_>) -> Result<Expande
             rest = after;
         } else if let Some(after) = from_dollar.strip_prefix("${") {
             let Some(close) = after.find('}') else {
-                return Err(FieldError::new(field, "unterminated `${` (write `$${` for a literal `${`)"));
+                return Err(FieldError::new(
+                    field,
+                    "unterminated `${` (write `$${` for a literal `${`)",
+                ));
             };
             let name = &after[..close];
             let valid = !name.is_empty()
                 && !name.starts_with(|c: char| c.is_ascii_digit())
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(FieldError::new(field, format!("`${{{name}}}` is not a valid variable name")));
+                return Err(FieldError::new(
+                    field,
+                    format!("`${{{name}}}` is not a valid variable name"),
+                ));
             }
             let Some(value) = env(name) else {
-                return Err(FieldError::new(field, format!("environment variable `{name}` is not set")));
+                return Err(FieldError::new(
+                    field,
+                    format!("environment variable `{name}` is not set"),
+                ));
             };
             out.value.push_str(&value);
             out.shown.push_str(REDACTED);

@@ -1,0 +1,891 @@
+//! `async_requests` end to end: the real binary against the real `demo_api`
+//! on 127.0.0.1.
+
+mod common;
+
+use common::wire::{
+    OutputPointer, RequestResult, RequestsDoc, RequestsLine, RequestsSummary, UsageError,
+};
+use common::{DemoServer, closed_port, tool, wait_until, write_file};
+use serde_json::json;
+use std::time::Duration;
+
+fn requests() -> common::Tool {
+    tool("async_requests").args(["--no-progress"])
+}
+
+fn statuses(doc: &RequestsDoc) -> Vec<&str> {
+    doc.results
+        .iter()
+        .map(|result| result.status.as_str())
+        .collect()
+}
+
+#[test]
+fn seed_example_runs_the_three_calls_at_once() {
+    let server = DemoServer::start_with(&["--delay-scale", "0.2"]);
+    let out = requests()
+        .args([
+            "--base-url",
+            &server.url,
+            "--input",
+            "assets/examples/seed_requests.json",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.tool, "async_requests");
+    assert_eq!(statuses(&doc), ["ok", "ok", "ok"]);
+    let ids: Vec<_> = doc.results.iter().map(|r| r.id.clone().unwrap()).collect();
+    assert_eq!(ids, ["summarize", "keywords", "sentiment"]);
+    for (index, result) in doc.results.iter().enumerate() {
+        assert_eq!(result.index, index);
+        assert_eq!(result.method, "POST");
+        assert_eq!(result.http_status, Some(200));
+    }
+    // The JSON body is parsed, not an escaped string.
+    assert_eq!(
+        doc.results[1].json.as_ref().unwrap()["received"]["top_n"],
+        json!(5)
+    );
+    assert_eq!(
+        server.max_in_flight(),
+        3,
+        "all three were in flight together"
+    );
+    assert_eq!(doc.summary.total, 3);
+    assert_eq!(doc.summary.requests_sent, 3);
+    assert!(doc.summary.sum_ms >= doc.summary.elapsed_ms);
+}
+
+#[test]
+fn concurrency_is_bounded_on_the_server_side() {
+    let server = DemoServer::start();
+    let urls: Vec<String> = (0..24).map(|_| server.at("/delay/60")).collect();
+    let out = requests().args(["-c", "4"]).args(&urls).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.ok, 24);
+    assert_eq!(doc.summary.concurrency, 4);
+    let seen = server.max_in_flight();
+    assert!(seen <= 4, "server saw {seen} requests at once with -c 4");
+    assert!(seen >= 2, "requests should overlap (saw {seen})");
+    assert!(doc.summary.max_in_flight <= 4);
+}
+
+#[test]
+fn per_host_limit_is_bounded_on_the_server_side() {
+    let server = DemoServer::start();
+    let urls: Vec<String> = (0..10).map(|_| server.at("/delay/50")).collect();
+    let out = requests()
+        .args(["-c", "10", "--per-host", "2"])
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(server.max_in_flight() <= 2);
+}
+
+#[test]
+fn rate_limit_spaces_requests_on_the_server_side() {
+    let server = DemoServer::start();
+    let urls: Vec<String> = (0..5).map(|_| server.at("/delay/0")).collect();
+    let out = requests()
+        .args(["-c", "5", "--rate", "20"])
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stats = server.get_json("/stats");
+    // 5 requests at 20/s: 4 gaps of 50 ms; scheduling can only make them longer.
+    let span = stats["arrival_span_ms"].as_u64().unwrap();
+    assert!(span >= 190, "5 requests at 20/s arrived within {span} ms");
+}
+
+#[test]
+fn flaky_endpoint_succeeds_after_retries_and_records_each_attempt() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--retries", "2", "--backoff", "10ms"])
+        .arg(server.at("/flaky?id=a&fail=2"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    let attempts = doc.results[0].attempts.as_ref().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0].http_status, Some(503));
+    assert_eq!(attempts[0].error.as_ref().unwrap().kind, "http_status");
+    assert!(
+        attempts[0].wait_ms.unwrap() <= 10,
+        "full jitter stays under the first ceiling"
+    );
+    assert_eq!(attempts[2].http_status, Some(200));
+    assert_eq!(doc.summary.requests_sent, 3);
+    assert_eq!(doc.summary.retries, 2);
+
+    let out = requests()
+        .args(["--retries", "1", "--backoff", "10ms"])
+        .arg(server.at("/flaky?id=b&fail=5"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "error");
+    assert_eq!(result.error.as_ref().unwrap().kind, "http_status");
+    assert_eq!(result.http_status, Some(503));
+    assert_eq!(result.attempts.as_ref().unwrap().len(), 2);
+    // The failing response's body is still there to read.
+    assert_eq!(result.json.as_ref().unwrap()["failing"], json!(true));
+}
+
+#[test]
+fn post_is_not_retried_unless_asked() {
+    let server = DemoServer::start();
+    let item = |id: &str| {
+        json!({"url": server.at(&format!("/flaky?id={id}&fail=1")), "json": {"x": 1}}).to_string()
+    };
+    let out = requests()
+        .args(["--backoff", "10ms", "--input", "-"])
+        .stdin(item("post1"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].method, "POST");
+    assert!(doc.results[0].attempts.is_none());
+    assert_eq!(doc.summary.requests_sent, 1);
+
+    let out = requests()
+        .args(["--backoff", "10ms", "--retry-unsafe", "--input", "-"])
+        .stdin(item("post2"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}
+
+#[test]
+fn retry_after_is_honoured_in_seconds_and_as_a_date() {
+    let server = DemoServer::start();
+    let out = requests()
+        .arg(server.at("/flaky?id=s&fail=1&code=429&retry_after=1"))
+        .arg(server.at("/flaky?id=d&fail=1&code=503&retry_after_date=1"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    let first = &doc.results[0].attempts.as_ref().unwrap()[0];
+    assert_eq!(first.http_status, Some(429));
+    assert_eq!(first.wait_ms, Some(1000));
+    assert_eq!(first.retry_after, Some(true));
+    let dated = &doc.results[1].attempts.as_ref().unwrap()[0];
+    assert_eq!(dated.retry_after, Some(true));
+    let wait = dated.wait_ms.unwrap();
+    assert!(
+        (500..=2100).contains(&wait),
+        "HTTP-date Retry-After gave {wait} ms"
+    );
+}
+
+#[test]
+fn retry_after_never_waits_past_the_deadline_or_the_cap() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--deadline", "5s"])
+        .arg(server.at("/status/503?retry_after=30"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.error.as_ref().unwrap().kind, "http_status");
+    assert!(
+        result.note.as_ref().unwrap().contains("--deadline"),
+        "{:?}",
+        result.note
+    );
+    assert_eq!(doc.summary.requests_sent, 1);
+
+    let out = requests()
+        .args(["--max-retry-wait", "2s"])
+        .arg(server.at("/status/503?retry_after=30"))
+        .run();
+    let doc: RequestsDoc = out.json();
+    assert!(
+        doc.results[0]
+            .note
+            .as_ref()
+            .unwrap()
+            .contains("--max-retry-wait")
+    );
+    assert_eq!(doc.summary.requests_sent, 1);
+}
+
+#[test]
+fn timeout_covers_a_slow_body() {
+    let server = DemoServer::start();
+    // Headers come at once; the body trickles in over ~2 s.
+    let out = requests()
+        .args(["--timeout", "300ms", "--retries", "0"])
+        .arg(server.at("/bytes/200?chunk=10&interval_ms=100"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    assert_eq!(result.error.as_ref().unwrap().kind, "timeout");
+    assert!(
+        doc.summary.bytes_received > 0,
+        "the first chunks were counted"
+    );
+}
+
+#[test]
+fn huge_and_endless_bodies_stay_capped() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--max-body", "64KiB", "--timeout", "20s"])
+        .arg(server.at("/infinite"))
+        .arg(server.at("/zeros/2000000000?gzip=1"))
+        .arg(server.at("/bytes/100000"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let endless = &doc.results[0];
+    assert_eq!(endless.truncated, Some(true));
+    assert_eq!(endless.body_bytes, Some(65536));
+    assert_eq!(endless.text.as_ref().unwrap().len(), 65536);
+    // A gzip bomb: the cap counts decoded bytes.
+    let bomb = &doc.results[1];
+    assert_eq!(bomb.truncated, Some(true));
+    assert_eq!(bomb.body_bytes, Some(65536));
+    assert!(bomb.base64.is_some(), "zero bytes are binary");
+    let plain = &doc.results[2];
+    assert_eq!(
+        plain.full_bytes,
+        Some(100000),
+        "the declared size is reported"
+    );
+    assert!(
+        doc.summary.bytes_received < 4 * 1024 * 1024,
+        "did not download the rest"
+    );
+}
+
+#[test]
+fn compressed_bodies_are_decoded() {
+    let server = DemoServer::start();
+    let out = requests().arg(server.at("/bytes/1000?gzip=1")).run();
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].body_bytes, Some(1000));
+    assert!(
+        doc.results[0]
+            .text
+            .as_ref()
+            .unwrap()
+            .starts_with("abcdefghij")
+    );
+}
+
+#[test]
+fn bodies_appear_as_json_text_base64_or_not_at_all() {
+    let server = DemoServer::start();
+    let out = requests()
+        .arg(server.at("/json/2"))
+        .arg(server.at("/text"))
+        .arg(server.at("/binary"))
+        .arg(server.at("/bad-json"))
+        .run();
+    assert_eq!(out.code, 0);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].json.as_ref().unwrap()["total"], json!(2));
+    assert_eq!(
+        doc.results[1].text.as_deref(),
+        Some("hello from the demo API\n")
+    );
+    assert_eq!(doc.results[2].base64.as_ref().unwrap().len(), 344);
+    let bad = &doc.results[3];
+    assert_eq!(bad.status, "ok", "an unparsable JSON body is still ok");
+    assert!(bad.text.is_some() && bad.note.as_ref().unwrap().contains("not valid JSON"));
+
+    let out = requests()
+        .args(["--body", "none"])
+        .arg(server.at("/json/2"))
+        .run();
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert!(result.json.is_none() && result.text.is_none());
+    assert!(result.body_bytes.unwrap() > 0);
+
+    let out = requests()
+        .args(["--body", "text"])
+        .arg(server.at("/json/1"))
+        .run();
+    let doc: RequestsDoc = out.json();
+    assert!(
+        doc.results[0]
+            .text
+            .as_ref()
+            .unwrap()
+            .starts_with("{\"total\":1")
+    );
+}
+
+#[test]
+fn pick_keeps_only_the_pointed_values() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args([
+            "--pick",
+            "/total",
+            "--pick",
+            "/data/1/name",
+            "--pick",
+            "/nope",
+        ])
+        .arg(server.at("/json/3"))
+        .run();
+    assert_eq!(out.code, 0);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert!(result.json.is_none());
+    let picked = result.picked.as_ref().unwrap();
+    assert_eq!(picked["/total"], json!(3));
+    assert_eq!(picked["/data/1/name"], json!("item 1"));
+    assert!(!picked.contains_key("/nope"));
+    assert!(result.note.as_ref().unwrap().contains("/nope"));
+}
+
+#[test]
+fn accept_status_and_error_kinds() {
+    let server = DemoServer::start();
+    let port = closed_port();
+    let out = requests()
+        .args([
+            "--retries",
+            "0",
+            "--accept-status",
+            "200-299,404",
+            "--max-redirects",
+            "3",
+        ])
+        .arg(server.at("/status/404"))
+        .arg(server.at("/status/500"))
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg("http://no-such-host.invalid/")
+        .arg(format!("https://{}/text", server.authority()))
+        .arg(server.at("/redirect/loop"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    let kinds: Vec<Option<&str>> = doc
+        .results
+        .iter()
+        .map(|r| r.error.as_ref().map(|e| e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            Some("http_status"),
+            Some("connect"),
+            Some("dns"),
+            Some("tls"),
+            Some("too_many_redirects")
+        ]
+    );
+    assert_eq!(
+        doc.results[1].error.as_ref().unwrap().message,
+        "HTTP 500 Internal Server Error"
+    );
+    assert_eq!(doc.summary.ok, 1);
+    assert_eq!(doc.summary.error, 5);
+}
+
+#[test]
+fn redirects_keep_secrets_within_their_origin() {
+    let origin = DemoServer::start();
+    let other = DemoServer::start();
+    let headers = [
+        "-H",
+        "Authorization: Bearer topsecret-bearer",
+        "-H",
+        "X-Api-Key: topsecret-apikey",
+        "-H",
+        "Cookie: session=topsecret-cookie",
+        "-H",
+        "X-Trace: visible-trace",
+    ];
+    let cross = origin.at(&format!("/redirect?to={}", other.at("/echo")));
+    let same = origin.at("/redirect?to=/echo");
+    let out = requests().args(headers).arg(&cross).arg(&same).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+
+    let moved = &doc.results[0];
+    assert_eq!(moved.redirects, Some(1));
+    assert_eq!(moved.final_url.as_deref(), Some(other.at("/echo").as_str()));
+    let seen = moved.json.as_ref().unwrap()["headers"].as_object().unwrap();
+    for secret in ["authorization", "x-api-key", "cookie"] {
+        assert!(
+            !seen.contains_key(secret),
+            "{secret} crossed to another origin: {seen:?}"
+        );
+    }
+    assert_eq!(seen["x-trace"], json!("visible-trace"));
+
+    // Same origin: the credentials were sent (and their echo is redacted).
+    let stayed = moved_headers(&doc.results[1]);
+    assert_eq!(stayed["authorization"], json!("<redacted>"));
+    assert_eq!(stayed["x-api-key"], json!("<redacted>"));
+    assert!(!out.mentions("topsecret"), "a secret reached the output");
+}
+
+fn moved_headers(result: &RequestResult) -> serde_json::Map<String, serde_json::Value> {
+    result.json.as_ref().unwrap()["headers"]
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let server = DemoServer::start();
+    let item = json!({
+        "id": "echo",
+        "url": "/echo?api_key=${API_KEY}&plain=1",
+        "headers": {"X-Session-Token": "literal-session-value"},
+        "json": {"password": "${DB_PASSWORD}", "note": "key is ${API_KEY}"}
+    });
+    let out = requests()
+        .env("API_KEY", "k-0123456789abcdef")
+        .env("DB_PASSWORD", "hunter2-hunter2")
+        .args([
+            "--base-url",
+            &server.url,
+            "-H",
+            "Authorization: Bearer ${API_KEY}",
+            "--include-headers",
+            "--input",
+            "-",
+        ])
+        .stdin(item.to_string())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for secret in [
+        "k-0123456789abcdef",
+        "hunter2-hunter2",
+        "literal-session-value",
+    ] {
+        assert!(!out.mentions(secret), "{secret} leaked:\n{}", out.stdout);
+    }
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(
+        result.url,
+        format!("{}/echo?api_key=<redacted>&plain=1", server.url)
+    );
+    let echoed = result.json.as_ref().unwrap();
+    assert_eq!(echoed["headers"]["authorization"], json!("<redacted>"));
+    assert!(echoed["body"].as_str().unwrap().contains("<redacted>"));
+    assert!(
+        echoed["query"]
+            .as_str()
+            .unwrap()
+            .contains("api_key=<redacted>")
+    );
+
+    // The dry run shows the plan with the same redactions and sends nothing.
+    let before = server.requests_seen();
+    let out = requests()
+        .env("API_KEY", "k-0123456789abcdef")
+        .env("DB_PASSWORD", "hunter2-hunter2")
+        .args([
+            "--dry-run",
+            "--base-url",
+            &server.url,
+            "-H",
+            "Authorization: Bearer ${API_KEY}",
+            "--input",
+            "-",
+        ])
+        .stdin(item.to_string())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.requests_seen(), before, "--dry-run sent a request");
+    for secret in [
+        "k-0123456789abcdef",
+        "hunter2-hunter2",
+        "literal-session-value",
+    ] {
+        assert!(!out.mentions(secret), "{secret} leaked in the dry run");
+    }
+    let doc: RequestsDoc = out.json();
+    let planned = &doc.results[0];
+    assert_eq!(planned.status, "skipped");
+    assert_eq!(planned.error.as_ref().unwrap().kind, "dry_run");
+    assert_eq!(planned.method, "POST");
+    let headers = planned.request_headers.as_ref().unwrap();
+    assert_eq!(headers["authorization"], json!("<redacted>"));
+    assert_eq!(headers["x-session-token"], json!("<redacted>"));
+    assert_eq!(headers["content-type"], json!("application/json"));
+    assert_eq!(
+        planned.request_body.as_ref().unwrap(),
+        &json!({"password": "<redacted>", "note": "key is <redacted>"})
+    );
+}
+
+#[test]
+fn bad_input_exits_2_and_sends_nothing() {
+    let server = DemoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let good = json!({"url": server.at("/echo")}).to_string();
+    // (args, stdin, expected line, expected field)
+    type BadCase<'a> = (Vec<String>, Option<String>, Option<u64>, Option<&'a str>);
+    let cases: Vec<BadCase> = vec![
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!(
+                "{good}\n{good}\n{{\"url\": \"/x\", \"hedaers\": {{}}}}\n"
+            )),
+            Some(3),
+            Some("hedaers"),
+        ),
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!("{good}\n{{\"url\": \n")),
+            Some(2),
+            None,
+        ),
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!(
+                "[{good},\n{{\"url\": \"{}\", \"headers\": {{\"X\": \"${{NOT_SET_ANYWHERE}}\"}}}}]",
+                server.at("/")
+            )),
+            Some(2),
+            Some("headers.X"),
+        ),
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!("{good}\n{{\"url\": \"ftp://x/\"}}\n")),
+            Some(2),
+            Some("url"),
+        ),
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!("{good}\n{{\"url\": \"/relative\"}}\n")),
+            Some(2),
+            Some("url"),
+        ),
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!("{good}\n[1, 2]\n")),
+            Some(2),
+            None,
+        ),
+        (
+            vec![
+                "--input".into(),
+                dir.path().join("missing.json").display().to_string(),
+            ],
+            None,
+            None,
+            Some("--input"),
+        ),
+        (
+            vec![server.at("/echo"), "not a url".into()],
+            None,
+            None,
+            Some("args[1].url"),
+        ),
+        (
+            vec!["--timeout".into(), "soon".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--timeout"),
+        ),
+        (
+            vec!["--accept-status".into(), "600".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--accept-status"),
+        ),
+        (
+            vec!["--pick".into(), "total".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--pick"),
+        ),
+        (
+            vec!["-H".into(), "NoColon".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--header"),
+        ),
+        (
+            vec!["--first".into(), "--fail-fast".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--first"),
+        ),
+        (
+            vec!["--bogus-flag".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--bogus-flag"),
+        ),
+        (vec![], None, None, None),
+    ];
+    for (args, stdin, line, field) in cases {
+        let mut run = requests().args(&args);
+        if let Some(input) = &stdin {
+            run = run.stdin(input.clone());
+        }
+        let out = run.run();
+        assert_eq!(
+            out.code, 2,
+            "{args:?} should exit 2:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        let doc: UsageError = out.json();
+        assert_eq!(doc.tool, "async_requests");
+        assert_eq!(doc.error.kind, "invalid_input");
+        assert!(!doc.error.message.is_empty());
+        assert_eq!(doc.error.line, line, "{args:?}: {}", doc.error.message);
+        if let Some(field) = field {
+            assert_eq!(
+                doc.error.field.as_deref(),
+                Some(field),
+                "{args:?}: {}",
+                doc.error.message
+            );
+        }
+        assert!(!out.stderr.is_empty(), "stderr explains in words");
+    }
+    assert_eq!(
+        server.requests_seen(),
+        0,
+        "bad input must not send anything"
+    );
+    let _ = write_file(dir.path(), "unused", "");
+}
+
+#[test]
+fn input_as_json_array_from_a_file_and_ndjson_from_stdin() {
+    let server = DemoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let array = format!(
+        "[\n  \"{}\",\n  {{\"id\": 7, \"url\": \"/json/1\", \"query\": {{\"page\": 2, \"tag\": [\"a\", \"b c\"]}}}}\n]\n",
+        server.at("/text")
+    );
+    let path = write_file(dir.path(), "items.json", &array);
+    let out = requests()
+        .args(["--base-url", &server.url, "--input"])
+        .arg(&path)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results.len(), 2);
+    assert_eq!(doc.results[1].id.as_deref(), Some("7"));
+    assert_eq!(
+        doc.results[1].url,
+        format!("{}/json/1?page=2&tag=a&tag=b+c", server.url)
+    );
+
+    let ndjson = format!(
+        "{}\n\n{}\n",
+        json!(server.at("/text")),
+        json!({"url": server.at("/json/0")})
+    );
+    let out = requests().args(["--input", "-"]).stdin(ndjson).run();
+    assert_eq!(out.code, 0);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.total, 2);
+}
+
+#[test]
+fn ndjson_streams_results_as_they_finish() {
+    let server = DemoServer::start();
+    let out = requests()
+        .arg("--ndjson")
+        .arg(server.at("/delay/600"))
+        .arg(server.at("/delay/0"))
+        .arg(server.at("/status/500"))
+        .args(["--retries", "0"])
+        .run();
+    assert_eq!(out.code, 1);
+    let lines: Vec<RequestsLine> = out.lines();
+    assert_eq!(lines.len(), 4);
+    let mut order = Vec::new();
+    for line in &lines[..3] {
+        let RequestsLine::Result(result) = line else {
+            panic!("expected a result line")
+        };
+        assert_eq!(result.line_type.as_deref(), Some("result"));
+        order.push(result.index);
+    }
+    assert_eq!(order.last(), Some(&0), "the slow first item finishes last");
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 1, 2], "each item exactly once");
+    let RequestsLine::Summary(summary) = &lines[3] else {
+        panic!("the last line is the summary")
+    };
+    assert_eq!(summary.line_type.as_deref(), Some("summary"));
+    assert_eq!(summary.tool.as_deref(), Some("async_requests"));
+    assert_eq!((summary.ok, summary.error), (2, 1));
+}
+
+#[test]
+fn output_file_gets_the_document_and_stdout_the_summary() {
+    let server = DemoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.json");
+    let out = requests()
+        .arg("--output")
+        .arg(&path)
+        .arg(server.at("/json/1"))
+        .run();
+    assert_eq!(out.code, 0);
+    let pointer: OutputPointer<RequestsSummary> = out.json();
+    assert_eq!(pointer.output, path.display().to_string());
+    assert_eq!(pointer.summary.ok, 1);
+    let doc: RequestsDoc = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc.results[0].http_status, Some(200));
+}
+
+#[test]
+fn fail_fast_cancels_the_rest() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--fail-fast", "--retries", "0", "-c", "2"])
+        .arg(server.at("/delay/20000"))
+        .arg(server.at("/status/500"))
+        .arg(server.at("/delay/20000"))
+        .arg(server.at("/delay/20000"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(
+        statuses(&doc),
+        ["cancelled", "error", "cancelled", "cancelled"]
+    );
+    assert_eq!(doc.results[0].error.as_ref().unwrap().kind, "cancelled");
+    assert!(
+        doc.results[2]
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .starts_with("not started")
+    );
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("fail_fast"));
+    assert!(
+        out.elapsed < Duration::from_secs(15),
+        "the 20 s requests were not awaited"
+    );
+}
+
+#[test]
+fn first_success_wins_the_race() {
+    let server = DemoServer::start();
+    let out = requests()
+        .arg("--first")
+        .arg(server.at("/delay/20000"))
+        .arg(server.at("/delay/10"))
+        .arg(server.at("/delay/20000"))
+        .run();
+    assert_eq!(out.code, 0, "a won race exits 0");
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["cancelled", "ok", "cancelled"]);
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("first"));
+}
+
+#[test]
+fn deadline_times_out_running_items_and_cancels_waiting_ones() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--deadline", "500ms", "-c", "1"])
+        .arg(server.at("/delay/0"))
+        .arg(server.at("/delay/20000"))
+        .arg(server.at("/delay/0"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "timeout", "cancelled"]);
+    assert_eq!(doc.results[1].error.as_ref().unwrap().kind, "deadline");
+    assert_eq!(doc.results[2].error.as_ref().unwrap().kind, "deadline");
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("deadline"));
+}
+
+#[test]
+fn sigint_prints_partial_results_and_exits_130() {
+    let server = DemoServer::start();
+    let running = requests()
+        .arg(server.at("/delay/0"))
+        .arg(server.at("/delay/30000"))
+        .arg(server.at("/delay/30000"))
+        .spawn();
+    wait_until(
+        Duration::from_secs(20),
+        "both slow requests in flight",
+        || server.get_json("/stats")["in_flight"].as_u64() == Some(2),
+    );
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "cancelled", "cancelled"]);
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("sigint"));
+}
+
+#[test]
+fn sigterm_exits_143() {
+    let server = DemoServer::start();
+    let running = requests().arg(server.at("/delay/30000")).spawn();
+    wait_until(Duration::from_secs(20), "the request in flight", || {
+        server.get_json("/stats")["in_flight"].as_u64() == Some(1)
+    });
+    running.signal(libc::SIGTERM);
+    let out = running.wait();
+    assert_eq!(out.code, 143);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("sigterm"));
+}
+
+#[test]
+fn help_documents_every_flag_with_examples() {
+    let out = tool("async_requests").arg("--help").run();
+    assert_eq!(out.code, 0);
+    for flag in [
+        "--input",
+        "--concurrency",
+        "--timeout",
+        "--deadline",
+        "--fail-fast",
+        "--first",
+        "--ndjson",
+        "--output",
+        "--progress",
+        "--no-progress",
+        "--method",
+        "--header",
+        "--base-url",
+        "--retries",
+        "--backoff",
+        "--max-retry-wait",
+        "--retry-unsafe",
+        "--rate",
+        "--per-host",
+        "--max-body",
+        "--body",
+        "--pick",
+        "--include-headers",
+        "--max-redirects",
+        "--accept-status",
+        "--dry-run",
+        "--insecure",
+    ] {
+        assert!(out.stdout.contains(flag), "--help does not mention {flag}");
+    }
+    assert!(out.stdout.contains("Examples:"));
+    let version = tool("async_requests").arg("--version").run();
+    assert_eq!(
+        version.stdout.trim(),
+        format!("async_requests {}", env!("CARGO_PKG_VERSION"))
+    );
+}
