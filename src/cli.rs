@@ -13,11 +13,11 @@ use std::time::Duration;
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
     /// Read items from FILE: a JSON array, or NDJSON (one item per line); `-` reads stdin.
-    /// Every item is checked before anything runs.
+    /// Every item is checked before anything runs. E.g. `--input items.ndjson`, `--input -`.
     #[arg(long, value_name = "FILE", help_heading = "Input and output")]
     pub input: Option<PathBuf>,
 
-    /// At most N items in flight at once.
+    /// At most N items in flight at once. E.g. `-c 50`.
     #[arg(short = 'c', long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Running")]
     pub concurrency: u32,
@@ -40,6 +40,7 @@ pub struct CommonArgs {
     pub ndjson: bool,
 
     /// Write the full JSON (document or NDJSON) to FILE; stdout gets only the summary.
+    /// E.g. `--output results.json` (saves tokens: read only what you need from the file).
     #[arg(long, value_name = "FILE", help_heading = "Input and output")]
     pub output: Option<PathBuf>,
 

@@ -45,7 +45,7 @@ pub struct RequestsCli {
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration_arg, help_heading = "Running")]
     pub timeout: Duration,
 
-    /// Default method for items that name none (default: GET, or POST for items with a body).
+    /// Default method for items that name none (default: GET, or POST for items with a body): `--method HEAD`.
     #[arg(long, value_name = "METHOD", help_heading = "Requests")]
     pub method: Option<String>,
 
@@ -62,7 +62,7 @@ pub struct RequestsCli {
     #[arg(long, value_name = "URL", help_heading = "Requests")]
     pub base_url: Option<String>,
 
-    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only.
+    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only: `--retries 5`.
     #[arg(
         long,
         value_name = "N",
@@ -71,11 +71,11 @@ pub struct RequestsCli {
     )]
     pub retries: u32,
 
-    /// First backoff ceiling; it doubles each retry (up to 10s) and the wait is random below it (full jitter).
+    /// First backoff ceiling; it doubles each retry (up to 10s) and the wait is random below it (full jitter): `--backoff 1s`.
     #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = duration_arg, help_heading = "Retries and pacing")]
     pub backoff: Duration,
 
-    /// Longest Retry-After to honour; a server asking for more ends the retries.
+    /// Longest Retry-After to honour; a server asking for more ends the retries: `--max-retry-wait 5m`.
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = duration_arg, help_heading = "Retries and pacing")]
     pub max_retry_wait: Duration,
 
@@ -91,11 +91,11 @@ pub struct RequestsCli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries and pacing")]
     pub per_host: Option<u32>,
 
-    /// Body bytes kept per response, after decompression; the rest is not downloaded (`truncated: true`).
+    /// Body bytes kept per response, after decompression; the rest is not downloaded (`truncated: true`): `--max-body 64KiB`.
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size_arg, help_heading = "Responses")]
     pub max_body: u64,
 
-    /// How bodies appear: auto (JSON parsed, text, or base64), text, or none.
+    /// How bodies appear: auto (JSON parsed, text, or base64), text, or none: `--body none` for status checks.
     #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
     pub body_mode: BodyMode,
 
@@ -107,7 +107,7 @@ pub struct RequestsCli {
     #[arg(long, help_heading = "Responses")]
     pub include_headers: bool,
 
-    /// Redirects to follow; 0 returns the redirect itself. Secret headers never follow to another origin.
+    /// Redirects to follow; 0 returns the redirect itself. Secret headers never follow to another origin: `--max-redirects 0`.
     #[arg(
         long,
         value_name = "N",

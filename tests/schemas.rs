@@ -1,0 +1,107 @@
+//! Each tool's real output validates against its JSON Schema in
+//! `assets/schemas/` (document, NDJSON lines, `--output` pointer, exit-2
+//! error), and the schemas reject what they should.
+
+mod common;
+
+use common::schema::{assert_valid, validator};
+use common::{DemoServer, tool};
+use serde_json::{Value, json};
+
+fn stdout_json(out: &common::Output) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|error| panic!("{error}: {}", out.stdout))
+}
+
+#[test]
+fn async_requests_output_matches_its_schema() {
+    let server = DemoServer::start();
+    let schema = validator("async_requests.schema.json", None);
+    let line_schema = validator("async_requests.schema.json", Some("ndjson_line"));
+    let urls = [
+        server.at("/json/2"),
+        server.at("/text"),
+        server.at("/binary"),
+        server.at("/bad-json"),
+        server.at("/redirect/chain/1"),
+        server.at("/flaky?id=schema&fail=1"),
+        server.at("/status/404"),
+        server.at("/infinite"),
+        "http://nowhere.invalid/".to_string(),
+    ];
+    let common_args = [
+        "--no-progress",
+        "--backoff",
+        "1ms",
+        "--max-body",
+        "4KiB",
+        "--include-headers",
+    ];
+
+    let out = tool("async_requests").args(common_args).args(&urls).run();
+    assert_eq!(out.code, 1);
+    assert_valid(&schema, &stdout_json(&out), "document");
+
+    let out = tool("async_requests")
+        .args(common_args)
+        .args(["--ndjson", "--pick", "/total"])
+        .args(&urls)
+        .run();
+    for line in out.stdout.lines() {
+        let value: Value = serde_json::from_str(line).unwrap();
+        assert_valid(&line_schema, &value, "NDJSON line");
+        assert_valid(&schema, &value, "NDJSON line against the top level");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.json");
+    let out = tool("async_requests")
+        .args(common_args)
+        .arg("--output")
+        .arg(&path)
+        .args(&urls)
+        .run();
+    assert_valid(&schema, &stdout_json(&out), "--output pointer");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_valid(&schema, &file, "--output file");
+
+    let out = tool("async_requests")
+        .args(["--dry-run", "-H", "Authorization: x", &server.at("/echo")])
+        .run();
+    assert_valid(&schema, &stdout_json(&out), "dry run");
+
+    let out = tool("async_requests")
+        .args([
+            "--deadline",
+            "300ms",
+            "-c",
+            "1",
+            &server.at("/delay/5000"),
+            &server.at("/text"),
+        ])
+        .run();
+    assert_valid(&schema, &stdout_json(&out), "deadline");
+
+    let out = tool("async_requests")
+        .args(["--timeout", "nope", "http://x/"])
+        .run();
+    assert_eq!(out.code, 2);
+    assert_valid(&schema, &stdout_json(&out), "usage error");
+}
+
+#[test]
+fn schemas_reject_what_the_contract_forbids() {
+    let schema = validator("async_requests.schema.json", Some("result"));
+    let good =
+        json!({"index": 0, "status": "ok", "elapsed_ms": 1, "method": "GET", "url": "http://x/"});
+    assert!(schema.is_valid(&good));
+    let cases = [
+        json!({"index": 0, "status": "error", "elapsed_ms": 1, "method": "GET", "url": "http://x/"}),
+        json!({"index": 0, "status": "ok", "elapsed_ms": 1, "method": "GET", "url": "http://x/", "error": {"kind": "x", "message": "m"}}),
+        json!({"index": 0, "status": "fine", "elapsed_ms": 1, "method": "GET", "url": "http://x/"}),
+        json!({"index": 0, "status": "ok", "elapsed_ms": 1, "method": "GET", "url": "http://x/", "surprise": 1}),
+        json!({"index": 0, "status": "ok", "elapsed_ms": 1, "method": "GET", "url": "http://x/", "http_status": null}),
+    ];
+    for case in cases {
+        assert!(!schema.is_valid(&case), "should be rejected: {case}");
+    }
+}
