@@ -146,18 +146,25 @@ impl StopToken {
 }
 
 /// Turns SIGINT and SIGTERM into a stop of the run (exit 130 / 143), so the
-/// results so far still get printed. Installed once, at the start of a run.
+/// results so far still get printed. A second signal means "now": the tool
+/// exits at once, printing nothing more. Installed once, at the start of a run.
 pub fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let stop = stop.clone();
     tokio::spawn(async move {
-        let signal = tokio::select! {
-            _ = interrupt.recv() => libc::SIGINT,
-            _ = terminate.recv() => libc::SIGTERM,
+        let mut next_signal = async || {
+            tokio::select! {
+                _ = interrupt.recv() => libc::SIGINT,
+                _ = terminate.recv() => libc::SIGTERM,
+            }
         };
+        let signal = next_signal().await;
         stop.stop(StopReason::Interrupted { signal });
+        let again = next_signal().await;
+        eprintln!("second signal: exiting without waiting for running items");
+        std::process::exit(128 + again);
     });
     Ok(())
 }

@@ -1,0 +1,417 @@
+"""Benchmark harness (bench/run): our tools against the seed's Python patterns
+and standard tools, alternating tools within each round, and BENCHMARKS.md.
+
+Every figure is a median over rounds of wall time (perf_counter around the
+process) and the peak RSS of the process tree (ru_maxrss from wait4). Peers
+that cannot be installed are skipped with a note, never faked.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+PEERS = ROOT / "bench" / "peers"
+
+
+def log(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def measure(command, *, env=None, stdout=subprocess.DEVNULL, cwd=None, timeout=600):
+    """Runs one command; returns (wall seconds, peak RSS in MiB, exit code).
+
+    The peak RSS comes from GNU time (-f %M), which forks from a small process:
+    ru_maxrss of a child forked straight from this Python process would start
+    at Python's own size.
+    """
+    with tempfile.NamedTemporaryFile(prefix="bench-rss-") as rss_file:
+        wrapped = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *command] if os.path.exists(GNU_TIME) else command
+        started = time.perf_counter()
+        process = subprocess.Popen(wrapped, stdout=stdout, stderr=subprocess.DEVNULL,
+                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            code = process.wait()
+        wall = time.perf_counter() - started
+        try:
+            lines = Path(rss_file.name).read_text().split()
+            rss_mib = int(lines[-1]) / 1024.0
+        except (ValueError, IndexError):
+            rss_mib = float("nan")
+    return wall, rss_mib, code
+
+
+class Contender:
+    def __init__(self, name, command, ours=False, env=None, note="", expect_codes=(0,)):
+        self.name, self.command, self.ours, self.env, self.note = name, command, ours, env, note
+        self.expect_codes = expect_codes
+        self.walls, self.rss, self.codes = [], [], []
+
+
+class Workload:
+    def __init__(self, number, title, target, bound):
+        self.number, self.title, self.target, self.bound = number, title, target, bound
+        self.contenders, self.skipped, self.extra_rows = [], [], []
+
+
+def have(command):
+    return shutil.which(command) is not None
+
+
+def pip_install(module, package):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        log(f"bench: installing {package} with pip")
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return result.returncode == 0
+
+
+def ensure_peer(command, how):
+    """Installs a peer if missing; returns its path or None."""
+    if have(command):
+        return shutil.which(command)
+    log(f"bench: installing {command} ({' '.join(how)})")
+    subprocess.run(how, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cargo_bin = Path.home() / ".cargo" / "bin" / command
+    if cargo_bin.exists():
+        return str(cargo_bin)
+    return shutil.which(command)
+
+
+def start_demo_api(extra=()):
+    process = subprocess.Popen([str(BIN / "demo_api"), *extra], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    url = process.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        raise SystemExit(f"demo_api did not start: {url!r}")
+    return process, url
+
+
+def machine():
+    mem_kib = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+# ---------------------------------------------------------------- workloads
+
+def http_contenders(workload, url_path, count, concurrency, work, url, *, output_file=True):
+    """Ours, the seed's aiohttp pattern, curl --parallel and oha on one endpoint."""
+    urls = [f"{url}{url_path}"] * count
+    ndjson = work / f"urls-{workload.number}.ndjson"
+    ndjson.write_text("".join(json.dumps(u) + "\n" for u in urls))
+    plain = work / f"urls-{workload.number}.txt"
+    plain.write_text("".join(u + "\n" for u in urls))
+    ours = [str(BIN / "async_requests"), "--no-progress", "--input", str(ndjson), "-c", str(concurrency)]
+    ours += ["--output", str(work / "ours.json")] if output_file else ["--ndjson"]
+    workload.contenders.append(Contender("async_requests", ours, ours=True))
+    if pip_install("aiohttp", "aiohttp"):
+        workload.contenders.append(Contender(
+            "python aiohttp+gather", [sys.executable, str(PEERS / "aiohttp_gather.py"), str(plain),
+                                     str(concurrency), str(work / "py.json")],
+            note="the seed's pattern with a Semaphore"))
+    else:
+        workload.skipped.append("python aiohttp: pip install aiohttp failed")
+    if have("curl"):
+        config = work / f"curl-{workload.number}.cfg"
+        config.write_text("".join(f'url = "{u}"\noutput = "/dev/null"\n' for u in urls))
+        workload.contenders.append(Contender(
+            "curl --parallel", ["curl", "--silent", "--parallel", "--parallel-max", str(concurrency),
+                                "--config", str(config)],
+            note="bodies to /dev/null"))
+    else:
+        workload.skipped.append("curl: not installed")
+    oha = OHA[0]
+    if oha:
+        workload.contenders.append(Contender(
+            "oha", [oha, "--no-tui", "-n", str(count), "-c", str(concurrency), f"{url}{url_path}"],
+            note="counts only, keeps no bodies"))
+    else:
+        workload.skipped.append("oha: `cargo install oha` failed")
+
+
+OHA = [None]
+
+
+def workload_1(quick, work, url):
+    count = 50 if quick else 1000
+    w = Workload(1, f"{count} requests to a 100 ms endpoint at -c 100",
+                 "ideal 1.0 s (10 waves of 100 ms); ours within 5 % of ideal",
+                 "the 100 ms server delay: 10 waves of 100 requests; the rest is connection set-up and scheduling")
+    http_contenders(w, "/delay/100", count, 100, work, url)
+    return w
+
+
+def workload_2(quick, work, url):
+    count = 500 if quick else 20000
+    w = Workload(2, f"{count} requests to a zero-delay endpoint at -c 64, full JSON output to a file",
+                 "at least 2x curl's throughput, at least 60 % of oha's",
+                 "the demo server and the client share 2 cores; oha keeps nothing, we parse and print every body")
+    http_contenders(w, "/delay/0", count, 64, work, url)
+    return w
+
+
+def workload_3(quick, work, url):
+    sizes = [1000, 5000] if quick else [10_000, 100_000, 1_000_000]
+    w = Workload(3, "requests streamed: --input NDJSON, --ndjson out, RSS as the count grows",
+                 "peak RSS under 64 MB, flat from 10k to 1M",
+                 "memory depends on -c (64 here), not on the item count: two input passes, bounded channel, NDJSON written as results finish")
+    for size in sizes:
+        path = work / f"stream-{size}.ndjson"
+        line = json.dumps({"url": f"{url}/delay/0"}) + "\n"
+        with open(path, "w") as handle:
+            for _ in range(size):
+                handle.write(line)
+        w.contenders.append(Contender(
+            f"async_requests x{size:,}", [str(BIN / "async_requests"), "--no-progress", "--input", str(path),
+                                          "-c", "64", "--ndjson", "--body", "none"], ours=True))
+    return w
+
+
+def workload_4(quick, work, url):
+    size_mb = 16 if quick else 1024
+    w = Workload(4, f"one {size_mb} MiB text file (cached): lines, characters, bytes",
+                 "about `wc -lc`'s time while also counting characters; peak RSS under 32 MB",
+                 "memory bandwidth of one core: the file is in the page cache; `wc -lc` counts no characters")
+    if not (BIN / "async_file_reader").exists():
+        w.skipped.append("async_file_reader is not built yet")
+        return w
+    big = work / "big.txt"
+    block = ("The quick brown fox jumps over the lazy dog. ÀÉÎÕÜ ünïcödé 日本語テキスト\n" * 1024).encode()
+    with open(big, "wb") as handle:
+        written = 0
+        while written < size_mb * 1024 * 1024:
+            handle.write(block)
+            written += len(block)
+    subprocess.run(["cat", str(big)], stdout=subprocess.DEVNULL)  # into the page cache
+    utf8 = dict(os.environ, LC_ALL="C.UTF-8")
+    w.contenders.append(Contender("async_file_reader", [str(BIN / "async_file_reader"), "--no-progress", str(big)], ours=True))
+    w.contenders.append(Contender("wc -lc", ["wc", "-lc", str(big)], env=utf8, note="no character count"))
+    w.contenders.append(Contender("wc -lmc", ["wc", "-lmc", str(big)], env=utf8))
+    if pip_install("aiofiles", "aiofiles"):
+        w.contenders.append(Contender("python aiofiles (seed)", [sys.executable, str(PEERS / "aiofiles_gather.py"), str(big)],
+                                      note="reads the whole file into memory, as the seed does"))
+    return w
+
+
+def workload_5(quick, work, url):
+    count = 500 if quick else 10_000
+    w = Workload(5, f"{count:,} files of 10 KB",
+                 "under a quarter of `wc -lmc`'s time",
+                 "opening and reading many small files: system calls and two cores")
+    if not (BIN / "async_file_reader").exists():
+        w.skipped.append("async_file_reader is not built yet")
+        return w
+    folder = work / "many"
+    folder.mkdir(exist_ok=True)
+    text = ("line of text with ünïcödé\n" * 400)[:10_000]
+    listing = []
+    for index in range(count):
+        path = folder / f"f{index:05}.txt"
+        path.write_text(text)
+        listing.append(str(path))
+    (work / "many.list").write_text("\n".join(listing) + "\n")
+    utf8 = dict(os.environ, LC_ALL="C.UTF-8")
+    w.contenders.append(Contender("async_file_reader", [str(BIN / "async_file_reader"), "--no-progress", "--root", str(folder),
+                                                        "*.txt", "--output", str(work / "files.json")], ours=True))
+    w.contenders.append(Contender("wc -lmc", ["sh", "-c", f"wc -lmc {folder}/*.txt"], env=utf8))
+    if pip_install("aiofiles", "aiofiles"):
+        w.contenders.append(Contender("python aiofiles (seed)", [sys.executable, str(PEERS / "aiofiles_gather.py"), "@" + str(work / "many.list")]))
+    return w
+
+
+def workload_6(quick, work, url):
+    count = 20 if quick else 200
+    w = Workload(6, f"{count} commands at -c {count}, half `sleep 0.05`, half `sleep 10`, timeout 0.5 s",
+                 "close to 0.5 s in all",
+                 "the 0.5 s timeout itself, plus the 0.1 s grace for TERM to KILL where a command ignores TERM")
+    if not (BIN / "async_timeout").exists():
+        w.skipped.append("async_timeout is not built yet")
+        return w
+    commands = ["sleep 0.05" if index % 2 == 0 else "sleep 10" for index in range(count)]
+    (work / "cmds.txt").write_text("\n".join(commands) + "\n")
+    (work / "cmds.json").write_text(json.dumps([{"cmd": command} for command in commands]))
+    w.contenders.append(Contender("async_timeout", [str(BIN / "async_timeout"), "--no-progress", "-c", str(count),
+                                                    "--timeout", "0.5s", "--grace", "0.1s", "--input", str(work / "cmds.json")],
+                                  ours=True, expect_codes=(1,)))
+    parallel = ensure_peer("parallel", ["apt-get", "install", "-y", "-qq", "parallel"])
+    if parallel:
+        w.contenders.append(Contender("GNU parallel --timeout", ["sh", "-c", f"{parallel} --will-cite -j {count} --timeout 0.5 < {work}/cmds.txt"],
+                                      expect_codes=(0, 1, 100) + tuple(range(1, 255))))
+    else:
+        w.skipped.append("GNU parallel: apt-get install parallel failed")
+    w.contenders.append(Contender("xargs -P + timeout", ["sh", "-c", f"xargs -P {count} -I{{}} timeout -k 0.1 0.5 sh -c '{{}}' < {work}/cmds.txt"],
+                                  expect_codes=tuple(range(0, 256))))
+    w.contenders.append(Contender("python asyncio.wait_for", [sys.executable, str(PEERS / "asyncio_wait_for.py"), str(work / "cmds.txt"), "0.5"]))
+    return w
+
+
+def workload_7(quick, work, url):
+    w = Workload(7, "start-up: --version, and a one-item run",
+                 "well under Python's import of aiohttp",
+                 "process start and runtime set-up; the one-item run includes one loopback request")
+    w.contenders.append(Contender("async_requests --version", [str(BIN / "async_requests"), "--version"], ours=True))
+    w.contenders.append(Contender("async_requests, one request", [str(BIN / "async_requests"), "--no-progress", f"{url}/delay/0"], ours=True))
+    if pip_install("aiohttp", "aiohttp"):
+        w.contenders.append(Contender("python3 -c 'import aiohttp'", [sys.executable, "-c", "import aiohttp"]))
+        one = work / "one.txt"
+        one.write_text(f"{url}/delay/0\n")
+        w.contenders.append(Contender("python aiohttp, one request", [sys.executable, str(PEERS / "aiohttp_gather.py"), str(one), "1", str(work / "one.json")]))
+    return w
+
+
+def workload_8(quick, work, url):
+    files = 20 if quick else 1000
+    w = Workload(8, f"find_blocking_calls over {files * 100:,} lines of Python and Rust",
+                 "about a second on 2 cores",
+                 "tree-sitter parsing, two files at a time per core")
+    if not (BIN / "find_blocking_calls").exists():
+        w.skipped.append("find_blocking_calls is not built yet")
+        return w
+    tree = work / "code"
+    tree.mkdir(exist_ok=True)
+    python = "".join(
+        f"async def handler_{i}(session):\n    await asyncio.sleep(0)\n    data = await session.get('u')\n    return data\n\n"
+        for i in range(20))
+    rust = "".join(
+        f"async fn handler_{i}(x: u64) -> u64 {{\n    tokio::time::sleep(std::time::Duration::from_millis(x)).await;\n    x + 1\n}}\n\n"
+        for i in range(20))
+    for index in range(files // 2):
+        (tree / f"m{index}.py").write_text("import asyncio\n" + python)
+        (tree / f"m{index}.rs").write_text(rust)
+    w.contenders.append(Contender("find_blocking_calls", [str(BIN / "find_blocking_calls"), "--no-progress", str(tree),
+                                                          "--output", str(work / "blocking.json")], ours=True))
+    w.contenders.append(Contender("grep -rn (no parsing)", ["grep", "-rnE", r"time\.sleep|requests\.|std::thread::sleep", str(tree)],
+                                  expect_codes=(0, 1), note="finds text, cannot tell async from sync"))
+    return w
+
+
+WORKLOADS = [workload_1, workload_2, workload_3, workload_4, workload_5, workload_6, workload_7, workload_8]
+
+
+# ---------------------------------------------------------------- running
+
+def run_workload(workload, rounds):
+    if not workload.contenders:
+        return
+    log(f"bench: workload {workload.number}: {workload.title}")
+    for round_number in range(rounds):
+        for contender in workload.contenders:
+            wall, rss, code = measure(contender.command, env=contender.env)
+            contender.walls.append(wall)
+            contender.rss.append(rss)
+            contender.codes.append(code)
+            log(f"  round {round_number + 1}: {contender.name}: {wall:.3f} s, {rss:.1f} MiB, exit {code}")
+
+
+def report(workloads, info, rounds, quick):
+    lines = ["# Benchmarks", ""]
+    lines += [f"Generated by `bash bench/run{' --quick' if quick else ''}` on {time.strftime('%Y-%m-%d')}. "
+              f"Every figure is the median of {rounds} rounds; tools alternate within each round. "
+              "Peak RSS is the process tree's maximum resident set (ru_maxrss). Ratios are the peer's time over ours "
+              "(above 1: we are faster).", ""]
+    lines += ["## Machine", "", "| | |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in info.items()]
+    lines += [""]
+    for workload in workloads:
+        lines += [f"## {workload.number}. {workload.title}", "", f"Target: {workload.target}.", ""]
+        if workload.contenders:
+            ours = next((c for c in workload.contenders if c.ours), None)
+            ours_wall = statistics.median(ours.walls) if ours and ours.walls else None
+            lines += ["| tool | median wall | peak RSS | peer time / ours | exit codes | note |",
+                      "| --- | ---: | ---: | ---: | --- | --- |"]
+            for contender in workload.contenders:
+                if not contender.walls:
+                    continue
+                wall = statistics.median(contender.walls)
+                rss = max(contender.rss)
+                ratio = "" if contender.ours or not ours_wall else f"{wall / ours_wall:.2f}x"
+                codes = ",".join(sorted({str(code) for code in contender.codes}))
+                bad = any(code not in contender.expect_codes for code in contender.codes)
+                note = contender.note + (" (unexpected exit code)" if bad else "")
+                name = f"**{contender.name}**" if contender.ours else contender.name
+                lines.append(f"| {name} | {wall:.3f} s | {rss:.1f} MiB | {ratio} | {codes} | {note} |")
+            lines.append("")
+        for skipped in workload.skipped:
+            lines.append(f"- skipped: {skipped}")
+        lines += [f"What bounds it: {workload.bound}.", ""]
+    lines += ["## Reproduce", "", "```sh", "bash bench/run            # full run, writes BENCHMARKS.md",
+              "bash bench/run --quick    # a one-round smoke test with tiny sizes", "bash bench/run --only 2,4  # some workloads",
+              "```", "", "Peers are installed when missing (pip: aiohttp, aiofiles; apt: parallel; cargo: oha) "
+              "and skipped with a note when they cannot be.", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one round")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--only", default="", help="comma-separated workload numbers")
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    rounds = args.rounds or (1 if args.quick else 3)
+    only = {int(part) for part in args.only.split(",") if part.strip()}
+
+    log("bench: building release binaries")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True,
+                   stdout=sys.stderr)
+    if not args.quick:
+        OHA[0] = ensure_peer("oha", ["cargo", "install", "--quiet", "--locked", "oha"])
+    else:
+        OHA[0] = shutil.which("oha")
+
+    server, url = start_demo_api()
+    workloads = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="async-patterns-bench-") as scratch:
+            work = Path(scratch)
+            for make in WORKLOADS:
+                number = int(make.__name__.split("_")[1])
+                if only and number not in only:
+                    continue
+                workload = make(args.quick, work, url)
+                run_workload(workload, rounds)
+                workloads.append(workload)
+    finally:
+        server.terminate()
+        server.wait()
+    text = report(workloads, machine(), rounds, args.quick)
+    Path(args.output).write_text(text)
+    log(f"bench: wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
