@@ -300,7 +300,12 @@ fn run_python_blocks(guide: &str) {
                 "{label}: aiohttp is not installed, and ASYNC_PATTERNS_REQUIRE_PY_DEPS is set \
                  (pip install aiohttp)"
             );
-            eprintln!("NOTE: skipped {label}: aiohttp is not installed (pip install aiohttp)");
+            // Straight to stderr: libtest captures eprintln!, and this note
+            // must show even when the test passes.
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOTE: skipped {label}: aiohttp is not installed (pip install aiohttp)"
+            );
             continue;
         }
         let script = dir.path().join(format!("block_{}.py", block.line));
