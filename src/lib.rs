@@ -27,6 +27,8 @@
 pub mod app;
 pub mod cli;
 pub mod demo_api;
+#[cfg(doctest)]
+mod doc_references;
 pub mod error;
 pub mod exit;
 pub mod http;
