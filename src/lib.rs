@@ -25,6 +25,7 @@
 //! exit codes once, in [`exit`].
 
 pub mod app;
+pub mod blocking;
 pub mod cli;
 pub mod demo_api;
 pub mod error;
