@@ -862,9 +862,8 @@ const PATH_TYPE: &str = "pathlib.Path";
 
 fn is_async(definition: Node<'_>) -> bool {
     let mut cursor = definition.walk();
-    let found = definition
+    definition
         .children(&mut cursor)
         .take_while(|child| child.kind() != "def")
-        .any(|child| child.kind() == "async");
-    found
+        .any(|child| child.kind() == "async")
 }

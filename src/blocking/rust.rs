@@ -167,12 +167,10 @@ impl<'t> Analyzer<'t, '_> {
                 let name = full.rsplit("::").next().unwrap_or(&full).to_string();
                 self.imports.bind(&name, full);
             }
-            "self" => {
-                // `use std::io::{self, Read}` binds `io`.
-                if !prefix.is_empty() {
-                    let name = prefix.rsplit("::").next().unwrap_or(prefix).to_string();
-                    self.imports.bind(&name, prefix.to_string());
-                }
+            // `use std::io::{self, Read}` binds `io`.
+            "self" if !prefix.is_empty() => {
+                let name = prefix.rsplit("::").next().unwrap_or(prefix).to_string();
+                self.imports.bind(&name, prefix.to_string());
             }
             "use_as_clause" => {
                 let (Some(path), Some(alias)) = (
@@ -597,19 +595,10 @@ impl<'t> Analyzer<'t, '_> {
             .map(|name| self.text(name))
             .unwrap_or_default();
         let qualified = format!("{}{name}", self.prefix());
-        let is_async = {
-            let mut cursor = node.walk();
-            let modifiers = node
-                .children(&mut cursor)
-                .find(|child| child.kind() == "function_modifiers");
-            modifiers.is_some_and(|modifiers| {
-                let mut inner = modifiers.walk();
-                let found = modifiers
-                    .children(&mut inner)
-                    .any(|child| child.kind() == "async");
-                found
-            })
-        };
+        let is_async = node
+            .named_children(&mut node.walk())
+            .find(|child| child.kind() == "function_modifiers")
+            .is_some_and(|modifiers| has_child(modifiers, "async"));
         let saved_locals = std::mem::take(&mut self.locals);
         self.collect_locals(node);
         let outer = std::mem::replace(&mut self.context, is_async.then_some(qualified));
@@ -623,13 +612,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn closure(&mut self, node: Node<'t>) {
-        let is_async = {
-            let mut cursor = node.walk();
-            let found = node
-                .children(&mut cursor)
-                .any(|child| child.kind() == "async");
-            found
-        };
+        let is_async = has_child(node, "async");
         let inner = if is_async {
             Some(format!("{}{{async closure}}", self.prefix()))
         } else if self.context.is_some() && self.runs_in_place(node) {
@@ -863,4 +846,10 @@ fn join(prefix: &str, path: &str) -> String {
         (false, true) => prefix.to_string(),
         (false, false) => format!("{prefix}::{path}"),
     }
+}
+
+/// Whether `node` has a direct child of kind `kind` (keywords included).
+fn has_child(node: Node<'_>, kind: &str) -> bool {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).any(|child| child.kind() == kind)
 }
