@@ -439,3 +439,53 @@ fn a_parse_past_the_timeout_is_abandoned() {
     assert_eq!(doc.results[0].kind(), Some("timeout"));
     assert!(out.elapsed < common::WATCHDOG);
 }
+
+#[test]
+fn gitignore_is_honoured_unless_no_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("generated")).unwrap();
+    write_file(dir.path(), ".gitignore", "generated/\n");
+    write_file(
+        &dir.path().join("generated"),
+        "client.py",
+        "import requests\nasync def f():\n    requests.get('x')\n",
+    );
+    write_file(dir.path(), "app.rs", "async fn f() {}\n");
+    let out = scanner().arg(dir.path()).run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results.len(), 1);
+    assert_eq!(doc.summary.files.rust, 1);
+
+    let out = scanner().arg("--no-ignore").arg(dir.path()).run();
+    assert_eq!(out.code, 1);
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results.len(), 2);
+    assert_eq!(doc.summary.findings, 1);
+}
+
+#[test]
+fn glob_patterns_select_python_and_rust_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+    write_file(
+        &dir.path().join("a/b"),
+        "deep.py",
+        "async def f():\n    input()\n",
+    );
+    write_file(&dir.path().join("a"), "top.rs", "fn main() {}\n");
+    write_file(&dir.path().join("a"), "readme.md", "input()\n");
+    let out = scanner()
+        .current_dir(dir.path())
+        .args(["a/**/*", "a/{b/deep.py,top.rs}"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let doc: BlockingDoc = out.json();
+    let paths: Vec<&str> = doc.results.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["a/b/deep.py", "a/top.rs"], "each file once, no .md");
+
+    let out = scanner().current_dir(dir.path()).arg("a/[").run();
+    assert_eq!(out.code, 2, "a bad pattern is bad input");
+    let error: UsageError = out.json();
+    assert_eq!(error.error.field.as_deref(), Some("args[0]"));
+}

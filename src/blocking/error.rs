@@ -6,7 +6,8 @@
 //! | `parse` | error | the file is not valid Python / Rust (the message says where) |
 //! | `io` | error | the file or directory could not be read |
 //! | `not_found` | error | a path given as an item does not exist |
-//! | `no_match` | error | a glob pattern matched no Python or Rust file |
+//! | `permission_denied`, `io` | error | a directory could not be walked (from [`crate::walk`]) |
+//! | `no_match` | error | a glob pattern (or directory) holds no Python or Rust file |
 //! | `unsupported` | error | a file given by name is neither `.py` nor `.rs` |
 //! | `timeout` | timeout | parsing took longer than `--timeout` |
 //! | `too_large` | skipped | the file is larger than `--max-file-size` (not read) |
@@ -31,10 +32,12 @@ pub enum ScanError {
     Io { path: String, detail: String },
     #[error("{0} does not exist")]
     NotFound(String),
-    #[error("the pattern `{0}` matched no .py or .rs file")]
+    #[error("`{0}` matched no .py or .rs file")]
     NoMatch(String),
     #[error("{0} is not a Python (.py) or Rust (.rs) file")]
     Unsupported(String),
+    #[error(transparent)]
+    Walk(crate::walk::WalkError),
     #[error("parsing took longer than --timeout {}", format_duration(*.0))]
     Timeout(Duration),
     #[error("{size} bytes is more than --max-file-size {limit}: not scanned")]
@@ -50,6 +53,7 @@ impl Failure for ScanError {
             ScanError::NotFound(_) => "not_found",
             ScanError::NoMatch(_) => "no_match",
             ScanError::Unsupported(_) => "unsupported",
+            ScanError::Walk(error) => error.kind(),
             ScanError::Timeout(_) => "timeout",
             ScanError::TooLarge { .. } => "too_large",
         }

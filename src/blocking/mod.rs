@@ -32,10 +32,11 @@ use crate::input::{Feed, ParseItem, RawItem, feed};
 use crate::printer::print_input_error;
 use crate::runner::Job;
 use crate::stop::StopToken;
+use crate::walk::WalkOptions;
 use crate::wire::{Finished, Status};
 use args::BlockingCli;
 use finding::Finding;
-use items::{FileSpec, WalkOptions};
+use items::FileSpec;
 use rules::Language;
 use serde::Serialize;
 use serde_json::Value;
@@ -105,7 +106,9 @@ impl BlockingTool {
 }
 
 /// An item as given: a path, a directory or a glob pattern.
-pub struct ItemParser;
+pub struct ItemParser {
+    pub walk: WalkOptions,
+}
 
 impl ParseItem for ItemParser {
     type Spec = String;
@@ -131,6 +134,7 @@ impl ParseItem for ItemParser {
         if text.is_empty() {
             return Err(FieldError::whole_item("empty path"));
         }
+        items::check_item(&text, &self.walk).map_err(FieldError::whole_item)?;
         Ok(text)
     }
 }
@@ -339,7 +343,10 @@ pub fn main_with(cli: BlockingCli) -> Exit {
             return Exit::Usage;
         }
     }
-    let checked = match check_or_exit(NAME, &ItemParser, &cli.common, &cli.paths) {
+    let parser = ItemParser {
+        walk: items::walk_options(cli.hidden, !cli.no_ignore),
+    };
+    let checked = match check_or_exit(NAME, &parser, &cli.common, &cli.paths) {
         Ok(checked) => checked,
         Err(exit) => return exit,
     };
@@ -348,13 +355,10 @@ pub fn main_with(cli: BlockingCli) -> Exit {
         max_file_size: cli.max_file_size,
         only_rules: cli.only_rules.iter().cloned().collect(),
     };
-    let options = WalkOptions {
-        hidden: cli.hidden,
-        gitignore: !cli.no_ignore,
-    };
+    let options = parser.walk.clone();
     let common = cli.common;
     block_on(async move {
-        let mut given = feed(checked, Arc::new(ItemParser), 64);
+        let mut given = feed(checked, Arc::new(parser), 64);
         let mut patterns = Vec::new();
         while let Some((_, pattern)) = given.next().await {
             patterns.push(pattern);
@@ -363,14 +367,8 @@ pub fn main_with(cli: BlockingCli) -> Exit {
             print_input_error(NAME, error);
             return Exit::Usage;
         }
-        let expanded = tokio::task::spawn_blocking(move || {
-            let mut files = Vec::new();
-            for pattern in &patterns {
-                items::expand(pattern, options, &mut files);
-            }
-            files
-        })
-        .await;
+        let expanded =
+            tokio::task::spawn_blocking(move || items::expand(&patterns, &options)).await;
         let files = match expanded {
             Ok(files) => files,
             Err(error) => {
