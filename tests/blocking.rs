@@ -489,3 +489,48 @@ fn glob_patterns_select_python_and_rust_files() {
     let error: UsageError = out.json();
     assert_eq!(error.error.field.as_deref(), Some("args[0]"));
 }
+
+/// The speed goal (a 100k-line tree in about a second on 2 cores) is a
+/// benchmark, not a test: `cargo test --release --test blocking -- --ignored
+/// --nocapture benchmark`. It copies the corpus into a tree of about 100,000
+/// lines and prints lines per second.
+#[test]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn benchmark_100k_line_tree() {
+    let mut sources = Vec::new();
+    for language in ["python", "rust"] {
+        for entry in std::fs::read_dir(Path::new(CORPUS).join(language)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let extension = path.extension().unwrap().to_str().unwrap().to_string();
+            sources.push((extension, text));
+        }
+    }
+    sources.sort();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = 0;
+    let mut files = 0;
+    while lines < 100_000 {
+        let (extension, text) = &sources[files % sources.len()];
+        let package = dir.path().join(format!("pkg{}", files / 50));
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join(format!("m{files}.{extension}")), text).unwrap();
+        lines += text.lines().count();
+        files += 1;
+    }
+    for concurrency in ["2", "16"] {
+        let started = std::time::Instant::now();
+        let out = scanner().args(["-c", concurrency]).arg(dir.path()).run();
+        let elapsed = started.elapsed();
+        assert_eq!(out.code, 1);
+        let doc: BlockingDoc = out.json();
+        assert_eq!(doc.summary.lines as usize, lines);
+        eprintln!(
+            "benchmark: {files} files, {lines} lines, -c {concurrency}: {:.2} s wall \
+             ({:.0} lines/s), {} findings",
+            elapsed.as_secs_f64(),
+            lines as f64 / elapsed.as_secs_f64(),
+            doc.summary.findings
+        );
+    }
+}
