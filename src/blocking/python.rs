@@ -867,3 +867,53 @@ fn is_async(definition: Node<'_>) -> bool {
         .take_while(|child| child.kind() != "def")
         .any(|child| child.kind() == "async")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::blocking::rules::Language;
+    use crate::blocking::scan::scan_source;
+
+    /// `(line, resolved)` of every finding.
+    fn found(text: &str) -> Vec<(u64, String)> {
+        scan_source("t.py", text.as_bytes(), Language::Python, &mut || true)
+            .expect("not abandoned")
+            .expect("parses")
+            .findings
+            .into_iter()
+            .map(|finding| (finding.line, finding.resolved))
+            .collect()
+    }
+
+    #[test]
+    fn an_optional_import_set_to_none_still_resolves() {
+        let text = "try:\n    import requests\nexcept ImportError:\n    requests = None\n\nasync def f():\n    requests.get('u')\n";
+        assert_eq!(found(text), [(7, "requests.get".to_string())]);
+    }
+
+    #[test]
+    fn a_name_imported_two_ways_resolves_to_nothing() {
+        let text = "import sys\nif sys.version_info > (3,):\n    from time import sleep\nelse:\n    from asyncio import sleep\n\nasync def f():\n    sleep(1)\n";
+        assert_eq!(found(text), []);
+    }
+
+    #[test]
+    fn global_names_skip_the_local_binding() {
+        let text = "import time\n\nasync def f():\n    global time\n    time.sleep(1)\n\nasync def g(time):\n    time.sleep(1)\n";
+        assert_eq!(found(text), [(5, "time.sleep".to_string())]);
+    }
+
+    #[test]
+    fn function_names_follow_python_qualnames() {
+        let text = "import time\nclass A:\n    async def m(self):\n        async def inner():\n            time.sleep(1)\n        await inner()\n";
+        let scan = scan_source("t.py", text.as_bytes(), Language::Python, &mut || true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(scan.findings[0].function, "A.m.<locals>.inner");
+    }
+
+    #[test]
+    fn awaited_calls_and_referenced_functions_are_not_calls() {
+        let text = "import time, asyncio\nasync def f(loop):\n    await asyncio.to_thread(time.sleep, 1)\n    await loop.run_in_executor(None, time.sleep, 1)\n    await asyncio.wait_for(asyncio.sleep(1), 2)\n";
+        assert_eq!(found(text), []);
+    }
+}

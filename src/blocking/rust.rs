@@ -853,3 +853,55 @@ fn has_child(node: Node<'_>, kind: &str) -> bool {
     let mut cursor = node.walk();
     node.children(&mut cursor).any(|child| child.kind() == kind)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::blocking::rules::Language;
+    use crate::blocking::scan::scan_source;
+
+    fn found(text: &str) -> Vec<(u64, String)> {
+        scan_source("t.rs", text.as_bytes(), Language::Rust, &mut || true)
+            .expect("not abandoned")
+            .expect("parses")
+            .findings
+            .into_iter()
+            .map(|finding| (finding.line, finding.resolved))
+            .collect()
+    }
+
+    #[test]
+    fn glob_imports_of_known_modules_resolve() {
+        let text = "use std::thread::*;\nasync fn f() {\n    sleep(d);\n}\n";
+        assert_eq!(found(text), [(3, "std::thread::sleep".to_string())]);
+    }
+
+    #[test]
+    fn a_name_imported_two_ways_resolves_to_nothing() {
+        let text = "mod a { use std::thread::sleep; }\nuse tokio::time::sleep;\nasync fn f() {\n    sleep(d);\n}\n";
+        assert_eq!(found(text), []);
+    }
+
+    #[test]
+    fn a_local_shadows_an_imported_function() {
+        let text =
+            "use std::thread::sleep;\nasync fn f() {\n    let sleep = |d| d;\n    sleep(d);\n}\n";
+        assert_eq!(found(text), []);
+    }
+
+    #[test]
+    fn parameter_types_type_their_methods() {
+        let text = "use std::process::Command;\nasync fn f(cmd: &mut Command, other: &mut tokio::process::Command) {\n    cmd.output();\n    other.output().await;\n}\n";
+        assert_eq!(
+            found(text),
+            [(3, "std::process::Command::output".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_guard_moved_away_ends_before_the_await() {
+        let text = "async fn f(m: &std::sync::Mutex<u8>) {\n    let g = m.lock().unwrap();\n    consume(g);\n    x().await;\n}\n";
+        assert_eq!(found(text), []);
+        let text = "async fn f(m: &std::sync::Mutex<u8>) {\n    let g = m.lock().unwrap();\n    if ready() { x().await; }\n}\n";
+        assert_eq!(found(text), [(2, "std::sync::Mutex::lock".to_string())]);
+    }
+}
