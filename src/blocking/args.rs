@@ -22,7 +22,8 @@ Items: files, directories (walked for .py and .rs files, skipping hidden and
 .gitignore'd ones unless --hidden / --no-ignore) and glob patterns.
 Each result is one file: status ok (clean), or error with kind blocking_calls
 and its `findings` (path, line, column, function, call, resolved, rule,
-message, suggestion). Other kinds: parse, io, not_found, no_match,
+message, suggestion; line and column are 1-based, column in characters).
+Other kinds: parse, io, permission_denied, not_found, no_match,
 unsupported; timeout; too_large (skipped).
 A trailing `# blocking: ok` / `// blocking: ok` comment silences a line.
 
