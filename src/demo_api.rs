@@ -56,6 +56,8 @@ struct Stats {
 struct Arrivals {
     first: Option<std::time::Instant>,
     last: Option<std::time::Instant>,
+    /// The last arrival on the wall clock, for clients comparing with their own.
+    last_unix: Option<SystemTime>,
     min_gap: Option<Duration>,
 }
 
@@ -73,6 +75,7 @@ impl InFlight {
             }
             arrivals.first.get_or_insert(now);
             arrivals.last = Some(now);
+            arrivals.last_unix = Some(SystemTime::now());
         }
         let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -220,15 +223,19 @@ const ENDPOINTS: &[(&str, &str)] = &[
 async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<DemoBody> {
     let path = request.uri().path().to_string();
     if path == "/stats" {
-        let (span_ms, min_gap_ms) = match server.stats.arrivals.lock() {
+        let (span_ms, min_gap_ms, last_unix_ms) = match server.stats.arrivals.lock() {
             Ok(arrivals) => (
                 arrivals
                     .first
                     .zip(arrivals.last)
                     .map(|(first, last)| last.duration_since(first).as_millis() as u64),
                 arrivals.min_gap.map(|gap| gap.as_millis() as u64),
+                arrivals
+                    .last_unix
+                    .and_then(|when| when.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .map(|since| since.as_millis() as u64),
             ),
-            Err(_) => (None, None),
+            Err(_) => (None, None, None),
         };
         return json_response(
             StatusCode::OK,
@@ -238,6 +245,7 @@ async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<Demo
                 "max_in_flight": server.stats.max_in_flight.load(Ordering::SeqCst),
                 "arrival_span_ms": span_ms,
                 "min_arrival_gap_ms": min_gap_ms,
+                "last_arrival_unix_ms": last_unix_ms,
             }),
         );
     }

@@ -25,6 +25,7 @@
 //! exit codes once, in [`exit`].
 
 pub mod app;
+pub mod blocking;
 pub mod cli;
 pub mod demo_api;
 #[cfg(doctest)]
@@ -39,6 +40,7 @@ pub mod redact;
 pub mod runner;
 pub mod stop;
 pub mod units;
+pub mod walk;
 pub mod wire;
 
 /// The crate version every tool reports in its JSON (`"version"`).

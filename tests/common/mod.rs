@@ -9,6 +9,7 @@
 
 pub mod schema;
 pub mod wire;
+pub mod wire_blocking;
 
 use serde::de::DeserializeOwned;
 use std::io::{BufRead, BufReader, Read, Write};

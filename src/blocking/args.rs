@@ -1,0 +1,67 @@
+//! The command line of `find_blocking_calls`.
+
+use crate::cli::{CommonArgs, duration_arg, size_arg};
+use clap::Parser;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Scan a project (directories are walked; .gitignore is honoured)
+  find_blocking_calls src/ app/
+
+  # Only some files, by glob; one JSON line per file as it is scanned
+  find_blocking_calls 'services/**/*.py' --ndjson
+
+  # The rule table (ids, matched calls, why, the async replacement) as JSON
+  find_blocking_calls --rules
+
+  # Files listed by another tool: a JSON array or NDJSON of paths or {\"path\": ...}
+  git diff --name-only | jq -R . | find_blocking_calls --input -
+
+Items: files, directories (walked for .py and .rs files, skipping hidden and
+.gitignore'd ones unless --hidden / --no-ignore) and glob patterns.
+Each result is one file: status ok (clean), or error with kind blocking_calls
+and its `findings` (path, line, column, function, call, resolved, rule,
+message, suggestion; line and column are 1-based, column in characters).
+Other kinds: parse, io, permission_denied, not_found, no_match,
+unsupported; timeout; too_large (skipped).
+A trailing `# blocking: ok` / `// blocking: ok` comment silences a line.
+
+Exit codes: 0 nothing found, 1 findings (or a file could not be scanned),
+2 bad usage or input, 130/143 interrupted.";
+
+/// Find blocking calls (time.sleep, requests, std::fs, ...) inside async Python and Rust code.
+#[derive(Parser, Debug)]
+#[command(name = "find_blocking_calls", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct BlockingCli {
+    /// Files, directories or glob patterns to scan.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Per file: parsing longer than this ends the file as `timeout`. E.g. `--timeout 2s`.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = duration_arg, help_heading = "Running")]
+    pub timeout: Duration,
+
+    /// Print the rule table as one JSON document and exit.
+    #[arg(long, help_heading = "Scanning")]
+    pub rules: bool,
+
+    /// Only these rules (repeatable): `--rule py-time-sleep --rule rs-std-fs`.
+    #[arg(long = "rule", value_name = "ID", help_heading = "Scanning")]
+    pub only_rules: Vec<String>,
+
+    /// Files larger than this are not read (`skipped`, kind `too_large`).
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = size_arg, help_heading = "Scanning")]
+    pub max_file_size: u64,
+
+    /// Also walk hidden files and directories (names starting with `.`).
+    #[arg(long, help_heading = "Scanning")]
+    pub hidden: bool,
+
+    /// Do not honour .gitignore files when walking directories.
+    #[arg(long, help_heading = "Scanning")]
+    pub no_ignore: bool,
+}

@@ -1,0 +1,188 @@
+//! One finding, and what turns an analyzer's hit into it: 1-based line and
+//! column, the call as written, and the `blocking: ok` suppression comment.
+
+use super::rules::Rule;
+use serde::Serialize;
+use tree_sitter::{Node, Tree};
+
+/// The longest `call` text shown; longer callees are cut with `…`.
+const MAX_CALL_CHARS: usize = 120;
+
+/// A blocking call inside async code, as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub path: String,
+    /// 1-based line of the call.
+    pub line: u64,
+    /// 1-based column of the call, in characters.
+    pub column: u64,
+    /// The enclosing async function (`Class.method`, `outer.<locals>.inner`,
+    /// `Type::method`, `main::{async block}`).
+    pub function: String,
+    /// The callee as written (`r.get`, `thread::sleep`).
+    pub call: String,
+    /// The callee after resolving imports and aliases (`requests.get`,
+    /// `std::thread::sleep`), or `*.name` for a method matched by name alone.
+    pub resolved: String,
+    pub rule: &'static str,
+    /// One line: what is wrong and why.
+    pub message: String,
+    /// The async replacement.
+    pub suggestion: &'static str,
+}
+
+/// What an analyzer reports; [`Hit::into_finding`] completes it.
+#[derive(Debug)]
+pub struct Hit<'tree> {
+    /// The node the finding points at (the call).
+    pub node: Node<'tree>,
+    /// The callee node, whose text becomes `call`.
+    pub callee: Node<'tree>,
+    pub function: String,
+    pub resolved: String,
+    pub rule: &'static Rule,
+    /// Extra words for the message (such as where the `.await` is).
+    pub detail: Option<String>,
+}
+
+impl Hit<'_> {
+    pub fn into_finding(self, path: &str, source: &[u8]) -> Finding {
+        let start = self.node.start_position();
+        let line_start = self.node.start_byte() - start.column;
+        let column = String::from_utf8_lossy(&source[line_start..self.node.start_byte()])
+            .chars()
+            .count() as u64
+            + 1;
+        let call = shorten(&collapse_whitespace(&text_of(self.callee, source)));
+        let mut message = if call == self.resolved {
+            format!(
+                "`{call}` in async function `{}`; {}",
+                self.function, self.rule.why
+            )
+        } else {
+            format!(
+                "`{call}` ({}) in async function `{}`; {}",
+                self.resolved, self.function, self.rule.why
+            )
+        };
+        if let Some(detail) = self.detail {
+            message.push_str(" (");
+            message.push_str(&detail);
+            message.push(')');
+        }
+        Finding {
+            path: path.to_string(),
+            line: start.row as u64 + 1,
+            column,
+            function: self.function,
+            call,
+            resolved: self.resolved,
+            rule: self.rule.id,
+            message,
+            suggestion: self.rule.replacement,
+        }
+    }
+}
+
+/// The source text of a node (lossy: names in odd encodings never fail a scan).
+pub fn text_of<'a>(node: Node<'_>, source: &'a [u8]) -> std::borrow::Cow<'a, str> {
+    String::from_utf8_lossy(&source[node.byte_range()])
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for ch in text.chars() {
+        if ch.is_whitespace() {
+            space = true;
+        } else {
+            // Keep one space only between two words, not around dots or `::`.
+            if space && !out.is_empty() && !matches!(ch, '.' | ':' | ')' | ']') {
+                let last = out.chars().next_back();
+                if !matches!(last, Some('.' | ':' | '(' | '[')) {
+                    out.push(' ');
+                }
+            }
+            space = false;
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_CALL_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_CALL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Whether a `blocking: ok` comment sits on the first or last line of `node`.
+/// Only real comments count: the words inside a string do not.
+pub fn is_suppressed(tree: &Tree, source: &[u8], node: Node<'_>) -> bool {
+    let first = node.start_position().row;
+    let last = node.end_position().row;
+    suppressed_line(tree, source, node.start_byte(), first)
+        || (last != first && suppressed_line(tree, source, node.end_byte(), last))
+}
+
+/// `at` is any byte on the line `row`.
+fn suppressed_line(tree: &Tree, source: &[u8], at: usize, row: usize) -> bool {
+    let at = at.min(source.len());
+    let line_start = memchr::memrchr(b'\n', &source[..at]).map_or(0, |i| i + 1);
+    let line_end = memchr::memchr(b'\n', &source[at..]).map_or(source.len(), |i| at + i);
+    let line = &source[line_start..line_end];
+    let finder = memchr::memmem::Finder::new(b"blocking:");
+    for found in finder.find_iter(line) {
+        let byte = line_start + found;
+        let Some(comment) = tree.root_node().descendant_for_byte_range(byte, byte + 1) else {
+            continue;
+        };
+        if !comment.kind().contains("comment") || comment.start_position().row > row {
+            continue;
+        }
+        let text = text_of(comment, source);
+        let body = text
+            .trim_start_matches('#')
+            .trim_start_matches("//")
+            .trim_start_matches("/*")
+            .trim_start();
+        if let Some(rest) = body.strip_prefix("blocking:") {
+            let rest = rest.trim_start();
+            if rest.starts_with("ok")
+                && !rest[2..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whitespace_in_calls_is_collapsed() {
+        assert_eq!(
+            collapse_whitespace("Path(p)\n    .read_text"),
+            "Path(p).read_text"
+        );
+        assert_eq!(
+            collapse_whitespace("std::thread ::sleep"),
+            "std::thread::sleep"
+        );
+        assert_eq!(collapse_whitespace("a(b, c).d"), "a(b, c).d");
+    }
+
+    #[test]
+    fn long_calls_are_cut() {
+        let long = "x".repeat(500);
+        let cut = shorten(&long);
+        assert_eq!(cut.chars().count(), MAX_CALL_CHARS);
+        assert!(cut.ends_with('…'));
+    }
+}

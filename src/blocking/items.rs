@@ -1,0 +1,184 @@
+//! From the items given (paths, directories, glob patterns) to the files
+//! scanned, one result each, through the shared [`crate::walk`] module.
+//!
+//! Order: items in input order, each item's files sorted; a file reached by
+//! two items is scanned once. A directory is walked for `.py`, `.pyi` and
+//! `.rs` files (hidden and `.gitignore`d entries skipped unless asked); a
+//! pattern keeps only the Python and Rust files it matches; a file named
+//! literally is scanned whatever its name, or reported `unsupported`.
+
+use super::error::ScanError;
+use super::rules::Language;
+use crate::walk::{self, WalkOptions};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The extensions a walked directory is searched for.
+const EXTENSIONS: &[&str] = &["py", "pyi", "rs"];
+
+/// One file to scan, or an item that could not become one.
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    /// The path to open.
+    pub path: PathBuf,
+    /// The path as printed (as the user wrote it).
+    pub shown: String,
+    pub language: Option<Language>,
+    /// Set when there is nothing to scan (missing path, empty glob, ...).
+    pub problem: Option<ScanError>,
+}
+
+impl FileSpec {
+    fn file(path: PathBuf, shown: &Path) -> FileSpec {
+        FileSpec {
+            language: Language::of_path(shown),
+            path,
+            shown: shown.display().to_string(),
+            problem: None,
+        }
+    }
+
+    fn problem(shown: String, problem: ScanError) -> FileSpec {
+        FileSpec {
+            path: PathBuf::from(&shown),
+            shown,
+            language: None,
+            problem: Some(problem),
+        }
+    }
+}
+
+/// How items are expanded: the shared walker's options for this tool.
+pub fn walk_options(hidden: bool, respect_gitignore: bool) -> WalkOptions {
+    WalkOptions {
+        hidden,
+        respect_gitignore,
+        extensions: Some(EXTENSIONS.iter().map(|ext| ext.to_string()).collect()),
+        walk_directories: true,
+        ..WalkOptions::new(".")
+    }
+}
+
+/// Checks one item before anything runs (a glob pattern must compile).
+pub fn check_item(item: &str, options: &WalkOptions) -> Result<(), String> {
+    walk::check_target(&walk::Target::Auto(item.to_string()), options)
+}
+
+/// The files the items stand for. Blocking (it walks directories).
+pub fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for item in items {
+        let is_pattern = walk::is_pattern(item) && !options.resolve(Path::new(item)).exists();
+        let expansion = match walk::expand(std::slice::from_ref(item), options) {
+            Ok(expansion) => expansion,
+            Err(error) => {
+                // Checked before the run; only a race with the file system gets here.
+                out.push(FileSpec::problem(
+                    item.clone(),
+                    ScanError::NoMatch(format!("{item} ({})", error.reason)),
+                ));
+                continue;
+            }
+        };
+        let mut matched = 0;
+        for shown in expansion.files {
+            let path = options.resolve(&shown);
+            let spec = FileSpec::file(path, &shown);
+            if is_pattern && spec.language.is_none() {
+                continue;
+            }
+            matched += 1;
+            if !seen.insert(spec.path.clone()) {
+                continue;
+            }
+            out.push(literal_problem(spec));
+        }
+        for error in expansion.errors {
+            if error.loses_files() {
+                matched += 1;
+                let shown = error.path().display().to_string();
+                out.push(FileSpec::problem(shown, ScanError::Walk(error)));
+            }
+        }
+        if matched == 0 {
+            out.push(FileSpec::problem(
+                item.clone(),
+                ScanError::NoMatch(item.clone()),
+            ));
+        }
+    }
+    out
+}
+
+/// A literal path that is missing, or not Python or Rust, is reported as such.
+fn literal_problem(spec: FileSpec) -> FileSpec {
+    if std::fs::metadata(&spec.path).is_err() && std::fs::symlink_metadata(&spec.path).is_err() {
+        let shown = spec.shown.clone();
+        return FileSpec::problem(shown.clone(), ScanError::NotFound(shown));
+    }
+    if spec.language.is_none() {
+        let shown = spec.shown.clone();
+        return FileSpec::problem(shown.clone(), ScanError::Unsupported(shown));
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(specs: &[FileSpec]) -> Vec<(String, Option<&'static str>)> {
+        use crate::error::Failure;
+        specs
+            .iter()
+            .map(|spec| {
+                (
+                    spec.shown.clone(),
+                    spec.problem.as_ref().map(|problem| problem.kind()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn directories_patterns_and_literals() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/deep")).unwrap();
+        std::fs::create_dir_all(root.join("build")).unwrap();
+        for file in [
+            "src/a.py",
+            "src/deep/b.rs",
+            "src/notes.md",
+            "build/gen.py",
+            "x.txt",
+        ] {
+            std::fs::write(root.join(file), "").unwrap();
+        }
+        std::fs::write(root.join(".gitignore"), "build/\n").unwrap();
+        let options = WalkOptions {
+            root: root.to_path_buf(),
+            ..walk_options(false, true)
+        };
+        let items: Vec<String> = ["src", "src/**/*", "x.txt", "missing.py", "none/*.py", "."]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let specs = expand(&items, &options);
+        assert_eq!(
+            shown(&specs),
+            [
+                ("src/a.py".to_string(), None),
+                ("src/deep/b.rs".to_string(), None),
+                // `src/**/*` adds nothing new (and drops notes.md).
+                ("x.txt".to_string(), Some("unsupported")),
+                ("missing.py".to_string(), Some("not_found")),
+                ("none/*.py".to_string(), Some("no_match")),
+                // `.` adds nothing new either: build/ is .gitignore'd.
+            ]
+        );
+        assert!(check_item("src/[", &options).is_err());
+        assert!(check_item("src/{a,b}.py", &options).is_ok());
+    }
+}

@@ -1,0 +1,393 @@
+//! `find_blocking_calls`: blocking calls inside async Python and Rust code,
+//! one JSON result per file.
+//!
+//! The seeds' warning ("`time.sleep` or `requests.get` inside `async def`
+//! freezes every other task") made checkable: files are parsed with
+//! tree-sitter (not matched with regexes), imports and aliases are resolved,
+//! and only calls lexically inside a coroutine count; a `def` nested in an
+//! `async def`, or a closure handed to a thread, does not.
+//!
+//! - [`rules`]: the rule table (one entry per rule) and the known object types
+//! - [`python`], [`rust`]: the analyzers (scopes, name resolution, what is "inside")
+//! - [`scan`]: parse one file, analyze, apply `blocking: ok` suppressions
+//! - [`finding`]: what a finding holds and prints
+//! - [`items`]: paths, directories and globs → files
+//! - [`error`]: the error kinds
+
+pub mod args;
+pub mod error;
+pub mod finding;
+pub mod items;
+pub mod python;
+pub mod rules;
+pub mod rust;
+pub mod scan;
+
+pub use error::ScanError;
+
+use crate::app::{block_on, check_or_exit, execute};
+use crate::error::{ErrorBody, FieldError, InputError};
+use crate::exit::Exit;
+use crate::input::{Feed, ParseItem, RawItem, feed};
+use crate::printer::print_input_error;
+use crate::runner::Job;
+use crate::stop::StopToken;
+use crate::walk::WalkOptions;
+use crate::wire::{Finished, Status};
+use args::BlockingCli;
+use finding::Finding;
+use items::FileSpec;
+use rules::Language;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The binary's name, shown as `"tool"`.
+pub const NAME: &str = "find_blocking_calls";
+
+/// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
+#[derive(Debug, Default, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    /// `python` or `rust`; absent when the item is not a file of either.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
+    /// Lines in the file (when it was read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u64>,
+    /// The findings, in line order (when the file was scanned; empty when clean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<Finding>>,
+    /// Findings silenced by a `blocking: ok` comment (when the file was scanned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
+}
+
+/// The summary fields `find_blocking_calls` adds.
+#[derive(Debug, Default, Serialize)]
+pub struct ScanTotals {
+    /// Findings over all files.
+    pub findings: u64,
+    /// Findings silenced by `blocking: ok` comments.
+    pub suppressed: u64,
+    /// Lines scanned.
+    pub lines: u64,
+    /// Files scanned, per language.
+    pub files: FileCounts,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FileCounts {
+    pub python: u64,
+    pub rust: u64,
+}
+
+/// Settings that shape every file's scan.
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    pub timeout: Duration,
+    pub max_file_size: u64,
+    /// Only findings of these rules (all when empty).
+    pub only_rules: HashSet<String>,
+}
+
+/// The `find_blocking_calls` tool.
+pub struct BlockingTool {
+    settings: ScanSettings,
+}
+
+impl BlockingTool {
+    pub fn new(settings: ScanSettings) -> Self {
+        BlockingTool { settings }
+    }
+}
+
+/// An item as given: a path, a directory or a glob pattern.
+pub struct ItemParser {
+    pub walk: WalkOptions,
+}
+
+impl ParseItem for ItemParser {
+    type Spec = String;
+
+    fn parse_item(&self, raw: RawItem) -> Result<String, FieldError> {
+        let text = match raw {
+            RawItem::Arg(text) | RawItem::Json(Value::String(text)) => text,
+            RawItem::Json(Value::Object(object)) => match object.get("path") {
+                Some(Value::String(path)) => path.clone(),
+                Some(_) => return Err(FieldError::new("path", "must be a string")),
+                None => {
+                    return Err(FieldError::whole_item(
+                        "an item is a path string or an object with a \"path\" string",
+                    ));
+                }
+            },
+            RawItem::Json(_) => {
+                return Err(FieldError::whole_item(
+                    "an item is a path string or an object with a \"path\" string",
+                ));
+            }
+        };
+        if text.is_empty() {
+            return Err(FieldError::whole_item("empty path"));
+        }
+        items::check_item(&text, &self.walk).map_err(FieldError::whole_item)?;
+        Ok(text)
+    }
+}
+
+impl Job for BlockingTool {
+    type Spec = FileSpec;
+    type Report = FileReport;
+
+    fn identity(&self, spec: &FileSpec) -> FileReport {
+        FileReport {
+            path: spec.shown.clone(),
+            language: spec.language,
+            ..FileReport::default()
+        }
+    }
+
+    async fn run(self: Arc<Self>, spec: FileSpec, stop: StopToken) -> Finished<FileReport> {
+        let report = self.identity(&spec);
+        if let Some(problem) = spec.problem.clone() {
+            return Finished::failed(report, Status::Error, ErrorBody::from_failure(&problem));
+        }
+        let settings = self.settings.clone();
+        let watcher = stop.clone();
+        let work = tokio::task::spawn_blocking(move || scan_file(&spec, &settings, &watcher));
+        match stop.race(work).await {
+            Err(reason) => Finished::stopped(report, reason, true),
+            Ok(Err(join_error)) => Finished::failed(
+                report,
+                Status::Error,
+                ErrorBody::new(
+                    "internal",
+                    format!("internal error (a bug, please report it): {join_error}"),
+                ),
+            ),
+            Ok(Ok(finished)) => match finished {
+                FileOutcome::Done(finished) => finished,
+                FileOutcome::Stopped => match stop.reason() {
+                    Some(reason) => Finished::stopped(report, reason, true),
+                    None => Finished::failed(
+                        report,
+                        Status::Timeout,
+                        ErrorBody::from_failure(&ScanError::Timeout(self.settings.timeout)),
+                    ),
+                },
+            },
+        }
+    }
+}
+
+enum FileOutcome {
+    Done(Finished<FileReport>),
+    /// The parse was abandoned: the run stopped, or `--timeout` passed.
+    Stopped,
+}
+
+/// Reads, parses and analyzes one file (on a blocking thread).
+fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> FileOutcome {
+    let mut report = FileReport {
+        path: spec.shown.clone(),
+        language: spec.language,
+        ..FileReport::default()
+    };
+    let Some(language) = spec.language else {
+        let error = ScanError::Unsupported(spec.shown.clone());
+        return FileOutcome::Done(Finished::failed(
+            report,
+            Status::Error,
+            ErrorBody::from_failure(&error),
+        ));
+    };
+    let io_error = |error: std::io::Error| ScanError::Io {
+        path: spec.shown.clone(),
+        detail: error.to_string(),
+    };
+    let size = match std::fs::metadata(&spec.path) {
+        Ok(metadata) => metadata.len(),
+        Err(error) => {
+            let error = io_error(error);
+            return FileOutcome::Done(Finished::failed(
+                report,
+                Status::Error,
+                ErrorBody::from_failure(&error),
+            ));
+        }
+    };
+    if size > settings.max_file_size {
+        let error = ScanError::TooLarge {
+            size,
+            limit: settings.max_file_size,
+        };
+        return FileOutcome::Done(Finished::failed(
+            report,
+            Status::Skipped,
+            ErrorBody::from_failure(&error),
+        ));
+    }
+    let source = match read_capped(&spec.path, settings.max_file_size) {
+        Ok(source) => source,
+        Err(error) => {
+            let error = io_error(error);
+            return FileOutcome::Done(Finished::failed(
+                report,
+                Status::Error,
+                ErrorBody::from_failure(&error),
+            ));
+        }
+    };
+    let deadline = Instant::now() + settings.timeout;
+    let mut keep_going = || !stop.is_stopped() && Instant::now() < deadline;
+    let scanned = match scan::scan_source(&spec.shown, &source, language, &mut keep_going) {
+        Ok(scanned) => scanned,
+        Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
+    };
+    report.lines = Some(scan::count_lines(&source));
+    let mut scanned = match scanned {
+        Ok(scanned) => scanned,
+        Err(error) => {
+            return FileOutcome::Done(Finished::failed(
+                report,
+                Status::Error,
+                ErrorBody::from_failure(&error),
+            ));
+        }
+    };
+    if !settings.only_rules.is_empty() {
+        scanned
+            .findings
+            .retain(|finding| settings.only_rules.contains(finding.rule));
+    }
+    let count = scanned.findings.len();
+    report.suppressed = Some(scanned.suppressed);
+    report.findings = Some(scanned.findings);
+    FileOutcome::Done(if count == 0 {
+        Finished::ok(report)
+    } else {
+        Finished::failed(
+            report,
+            Status::Error,
+            ErrorBody::from_failure(&ScanError::BlockingCalls { count }),
+        )
+    })
+}
+
+/// Reads at most `limit` bytes (the file may have grown since it was measured).
+fn read_capped(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut source = Vec::new();
+    file.take(limit).read_to_end(&mut source)?;
+    Ok(source)
+}
+
+fn tally(totals: &mut ScanTotals, finished: &Finished<FileReport>) {
+    let report = &finished.report;
+    if let Some(findings) = &report.findings {
+        totals.findings += findings.len() as u64;
+        totals.suppressed += report.suppressed.unwrap_or(0);
+        totals.lines += report.lines.unwrap_or(0);
+        match report.language {
+            Some(Language::Python) => totals.files.python += 1,
+            Some(Language::Rust) => totals.files.rust += 1,
+            None => {}
+        }
+    }
+}
+
+/// Prints the rule table (`--rules`).
+fn print_rules() -> Exit {
+    #[derive(Serialize)]
+    struct RulesDoc {
+        tool: &'static str,
+        version: &'static str,
+        #[serde(flatten)]
+        table: rules::RuleTable,
+    }
+    let doc = RulesDoc {
+        tool: NAME,
+        version: crate::VERSION,
+        table: rules::table(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut stdout, &doc)
+        .map_err(std::io::Error::other)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => Exit::Success,
+        Err(error) => {
+            eprintln!("{NAME}: cannot write the output: {error}");
+            Exit::SomeFailed
+        }
+    }
+}
+
+/// The whole life of `find_blocking_calls`: check, expand, scan, print, exit code.
+pub fn main_with(cli: BlockingCli) -> Exit {
+    if cli.rules {
+        return print_rules();
+    }
+    let known: HashSet<&str> = rules::RULES.iter().map(|rule| rule.id).collect();
+    for id in &cli.only_rules {
+        if !known.contains(id.as_str()) {
+            let error = InputError::new(format!("unknown rule `{id}` (see --rules for the list)"))
+                .with_field("--rule");
+            print_input_error(NAME, &error);
+            return Exit::Usage;
+        }
+    }
+    let parser = ItemParser {
+        walk: items::walk_options(cli.hidden, !cli.no_ignore),
+    };
+    let checked = match check_or_exit(NAME, &parser, &cli.common, &cli.paths) {
+        Ok(checked) => checked,
+        Err(exit) => return exit,
+    };
+    let settings = ScanSettings {
+        timeout: cli.timeout.max(Duration::from_millis(1)),
+        max_file_size: cli.max_file_size,
+        only_rules: cli.only_rules.iter().cloned().collect(),
+    };
+    let options = parser.walk.clone();
+    let common = cli.common;
+    block_on(async move {
+        let mut given = feed(checked, Arc::new(parser), 64);
+        let mut patterns = Vec::new();
+        while let Some((_, pattern)) = given.next().await {
+            patterns.push(pattern);
+        }
+        if let Some(error) = given.late_error.get() {
+            print_input_error(NAME, error);
+            return Exit::Usage;
+        }
+        let expanded =
+            tokio::task::spawn_blocking(move || items::expand(&patterns, &options)).await;
+        let files = match expanded {
+            Ok(files) => files,
+            Err(error) => {
+                eprintln!("{NAME}: listing the files failed: {error}");
+                return Exit::SomeFailed;
+            }
+        };
+        let total = files.len() as u64;
+        let tool = Arc::new(BlockingTool::new(settings));
+        let mut totals = ScanTotals::default();
+        execute(
+            NAME,
+            tool,
+            Feed::from_specs(files),
+            total,
+            &common,
+            &mut totals,
+            tally,
+        )
+        .await
+    })
+}

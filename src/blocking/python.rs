@@ -1,0 +1,919 @@
+//! Python: blocking calls inside `async def` bodies.
+//!
+//! Names are resolved the way Python does (LEGB, without the class scope):
+//! each function's own bindings, then the enclosing functions', then the
+//! module's (imports with their aliases, `from M import *` for modules in the
+//! rule table), then builtins. A call is matched on its canonical path, so
+//! `r.get` after `import requests as r` is `requests.get`, and a method call on
+//! an object of a known type (`Path(p).read_text()`, or `conn` after
+//! `conn = sqlite3.connect(...)`) is `Type.method`.
+//!
+//! A name bound in two different ways (an import and an assignment, two
+//! different imports) resolves to nothing: precision before recall.
+//!
+//! What counts as inside the coroutine: the `async def` body, including
+//! comprehensions and lambdas handed to a builtin that calls them at once
+//! (`sorted(key=lambda ...)`); not a nested `def` (it runs when called,
+//! perhaps in a thread), nor any other lambda (it may be handed to
+//! `run_in_executor`), nor a call that is itself awaited.
+
+use super::finding::{Hit, text_of};
+use super::rules::{Check, Language, Rule, RuleIndex};
+use std::collections::{HashMap, HashSet};
+use tree_sitter::{Node, Tree};
+
+/// Deeper syntax trees are not followed (the walk is recursive).
+const MAX_DEPTH: usize = 400;
+
+/// Builtins that call a lambda argument before they return.
+const CALLS_AT_ONCE: &[&str] = &[
+    "builtins.map",
+    "builtins.filter",
+    "builtins.sorted",
+    "builtins.min",
+    "builtins.max",
+    "builtins.any",
+    "builtins.all",
+    "builtins.sum",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.set",
+    "builtins.dict",
+    "functools.reduce",
+];
+
+/// What a name is bound to in one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Binding {
+    /// A module, function or class, by canonical path (from an import).
+    Path(String),
+    /// An object of a known type.
+    Instance(&'static str),
+    /// An undecorated `async def` of this file.
+    AsyncDef,
+    /// Anything else: a parameter, an untyped value, a def, a class.
+    Other,
+}
+
+/// What an expression evaluates to, as far as the tool can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Path(String),
+    Instance(&'static str),
+    Coroutine,
+    Unknown,
+}
+
+#[derive(Debug, Default)]
+struct Scope {
+    names: HashMap<String, Binding>,
+    globals: HashSet<String>,
+    /// Modules of `from M import *` (module scope only).
+    stars: Vec<String>,
+}
+
+impl Scope {
+    fn bind(&mut self, name: &str, binding: Binding) {
+        match self.names.get_mut(name) {
+            None => {
+                self.names.insert(name.to_string(), binding);
+            }
+            Some(old) if *old == binding => {}
+            Some(old) => *old = Binding::Other,
+        }
+    }
+}
+
+/// The methods of one class, for `self.method()` calls.
+#[derive(Debug, Default)]
+struct ClassInfo {
+    async_methods: HashSet<String>,
+    other_methods: HashSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartKind {
+    Function,
+    Class,
+}
+
+struct Analyzer<'t, 's> {
+    source: &'s [u8],
+    index: &'static RuleIndex,
+    not_awaited: &'static Rule,
+    scopes: Vec<Scope>,
+    qualname: Vec<(String, PartKind)>,
+    classes: Vec<ClassInfo>,
+    /// The async function whose body is being walked, if any.
+    context: Option<String>,
+    depth: usize,
+    hits: Vec<Hit<'t>>,
+}
+
+/// Every blocking call inside async code in a parsed Python file.
+pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
+    let index = RuleIndex::get();
+    let Some(not_awaited) = super::rules::RULES
+        .iter()
+        .find(|rule| rule.language == Language::Python && rule.check == Check::NotAwaited)
+    else {
+        return Vec::new();
+    };
+    let mut analyzer = Analyzer {
+        source,
+        index,
+        not_awaited,
+        scopes: Vec::new(),
+        qualname: Vec::new(),
+        classes: Vec::new(),
+        context: None,
+        depth: 0,
+        hits: Vec::new(),
+    };
+    let root = tree.root_node();
+    analyzer.scopes.push(Scope::default());
+    analyzer.collect(root);
+    analyzer.walk_children(root);
+    analyzer.hits
+}
+
+impl<'t> Analyzer<'t, '_> {
+    fn text(&self, node: Node<'_>) -> String {
+        text_of(node, self.source).into_owned()
+    }
+
+    // ---- bindings ----
+
+    /// Records the bindings of one scope body (module or function), in
+    /// source order, into the innermost scope. Nested defs and classes bind
+    /// their name only; their bodies are other scopes.
+    fn collect(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            self.collect_statement(child);
+        }
+    }
+
+    fn collect_statement(&mut self, node: Node<'t>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        self.collect_statement_inner(node);
+        self.depth -= 1;
+    }
+
+    fn collect_statement_inner(&mut self, node: Node<'t>) {
+        match node.kind() {
+            "import_statement" => self.collect_import(node),
+            "import_from_statement" => self.collect_import_from(node),
+            "function_definition" => {
+                if let Some(name) = node.child_by_field_name("name") {
+                    let binding = if is_async(node) {
+                        Binding::AsyncDef
+                    } else {
+                        Binding::Other
+                    };
+                    let name = self.text(name);
+                    self.top().bind(&name, binding);
+                }
+            }
+            "decorated_definition" => {
+                // A decorator may turn a coroutine function into anything.
+                if let Some(definition) = node.child_by_field_name("definition") {
+                    if let Some(name) = definition.child_by_field_name("name") {
+                        let name = self.text(name);
+                        self.top().bind(&name, Binding::Other);
+                    }
+                }
+            }
+            "class_definition" => {
+                if let Some(name) = node.child_by_field_name("name") {
+                    let name = self.text(name);
+                    self.top().bind(&name, Binding::Other);
+                }
+            }
+            "expression_statement" => {
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    match child.kind() {
+                        "assignment" => {
+                            self.collect_assignment(child);
+                        }
+                        "augmented_assignment" => self.collect_augmented(child),
+                        "call" => self.collect_setblocking(child),
+                        _ => {}
+                    }
+                }
+            }
+            "global_statement" => {
+                let mut cursor = node.walk();
+                let names: Vec<String> = node
+                    .named_children(&mut cursor)
+                    .filter(|child| child.kind() == "identifier")
+                    .map(|child| self.text(child))
+                    .collect();
+                self.top().globals.extend(names);
+            }
+            "for_statement" => {
+                if let Some(left) = node.child_by_field_name("left") {
+                    self.bind_pattern_other(left);
+                }
+                self.collect_blocks(node);
+            }
+            "with_statement" => {
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    if child.kind() == "with_clause" {
+                        let mut items = child.walk();
+                        for item in child.named_children(&mut items) {
+                            self.collect_with_item(item);
+                        }
+                    }
+                }
+                self.collect_blocks(node);
+            }
+            "if_statement"
+            | "while_statement"
+            | "try_statement"
+            | "elif_clause"
+            | "else_clause"
+            | "except_clause"
+            | "finally_clause"
+            | "except_group_clause"
+            | "match_statement"
+            | "case_clause"
+            | "block" => {
+                if matches!(node.kind(), "except_clause" | "except_group_clause") {
+                    let mut cursor = node.walk();
+                    for child in node.named_children(&mut cursor) {
+                        if child.kind() == "as_pattern" {
+                            if let Some(alias) = child.child_by_field_name("alias") {
+                                self.bind_pattern_other(alias);
+                            }
+                        }
+                    }
+                }
+                self.collect_blocks(node);
+            }
+            _ => {}
+        }
+    }
+
+    /// Collects the statements of the blocks and clauses under a compound statement.
+    fn collect_blocks(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "block" => self.collect(child),
+                "elif_clause"
+                | "else_clause"
+                | "except_clause"
+                | "finally_clause"
+                | "except_group_clause"
+                | "case_clause" => self.collect_statement(child),
+                _ => {}
+            }
+        }
+    }
+
+    fn top(&mut self) -> &mut Scope {
+        if self.scopes.is_empty() {
+            self.scopes.push(Scope::default());
+        }
+        let last = self.scopes.len() - 1;
+        &mut self.scopes[last]
+    }
+
+    fn collect_import(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        for name in node.children_by_field_name("name", &mut cursor) {
+            match name.kind() {
+                "dotted_name" => {
+                    let dotted = self.text(name);
+                    let head = dotted.split('.').next().unwrap_or("").to_string();
+                    self.top().bind(&head, Binding::Path(head.clone()));
+                }
+                "aliased_import" => {
+                    let (Some(path), Some(alias)) = (
+                        name.child_by_field_name("name"),
+                        name.child_by_field_name("alias"),
+                    ) else {
+                        continue;
+                    };
+                    let path = self.text(path);
+                    let alias = self.text(alias);
+                    self.top().bind(&alias, Binding::Path(path));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn collect_import_from(&mut self, node: Node<'t>) {
+        let module = node
+            .child_by_field_name("module_name")
+            .filter(|module| module.kind() == "dotted_name")
+            .map(|module| self.text(module));
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            if child.kind() == "wildcard_import" {
+                if let Some(module) = &module {
+                    let module = module.clone();
+                    self.top().stars.push(module);
+                }
+            }
+        }
+        let mut cursor = node.walk();
+        for name in node.children_by_field_name("name", &mut cursor) {
+            let (imported, bound) = match name.kind() {
+                "dotted_name" => (self.text(name), self.text(name)),
+                "aliased_import" => {
+                    let (Some(path), Some(alias)) = (
+                        name.child_by_field_name("name"),
+                        name.child_by_field_name("alias"),
+                    ) else {
+                        continue;
+                    };
+                    (self.text(path), self.text(alias))
+                }
+                _ => continue,
+            };
+            // Relative imports (`from . import x`) never name a library.
+            let binding = match &module {
+                Some(module) => Binding::Path(format!("{module}.{imported}")),
+                None => Binding::Other,
+            };
+            self.top().bind(&bound, binding);
+        }
+    }
+
+    /// `a = b = value`, `x: T = value`, `x: T`: binds each plain-name target.
+    fn collect_assignment(&mut self, node: Node<'t>) -> Option<Binding> {
+        let right = node.child_by_field_name("right");
+        let binding = match right {
+            Some(right) if right.kind() == "assignment" => self.collect_assignment(right),
+            Some(right) if right.kind() == "none" => None,
+            Some(right) => Some(match self.eval(right) {
+                Value::Instance(kind) => Binding::Instance(kind),
+                Value::Coroutine => Binding::AsyncDef,
+                _ => Binding::Other,
+            }),
+            None => None,
+        };
+        let annotated = node
+            .child_by_field_name("type")
+            .and_then(|annotation| self.annotation_type(annotation))
+            .map(Binding::Instance);
+        let binding = match (annotated, binding) {
+            (Some(annotated), _) => Some(annotated),
+            (None, binding) => binding,
+        };
+        if let Some(left) = node.child_by_field_name("left") {
+            match (left.kind(), &binding) {
+                ("identifier", Some(binding)) => {
+                    let name = self.text(left);
+                    self.top().bind(&name, binding.clone());
+                }
+                ("identifier", None) => {}
+                _ => self.bind_pattern_other(left),
+            }
+        }
+        binding
+    }
+
+    fn collect_augmented(&mut self, node: Node<'t>) {
+        let Some(left) = node.child_by_field_name("left") else {
+            return;
+        };
+        if left.kind() != "identifier" {
+            return;
+        }
+        let operator = node
+            .child_by_field_name("operator")
+            .map(|op| self.text(op))
+            .unwrap_or_default();
+        let name = self.text(left);
+        let keeps_path =
+            operator == "/=" && self.top().names.get(&name) == Some(&Binding::Instance(PATH_TYPE));
+        if !keeps_path {
+            self.top().bind(&name, Binding::Other);
+        }
+    }
+
+    /// `sock.setblocking(False)`: the socket no longer blocks, so its type is forgotten.
+    fn collect_setblocking(&mut self, call: Node<'t>) {
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        if function.kind() != "attribute" {
+            return;
+        }
+        let (Some(object), Some(attribute)) = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        if object.kind() == "identifier" && self.text(attribute) == "setblocking" {
+            let name = self.text(object);
+            self.top().bind(&name, Binding::Other);
+        }
+    }
+
+    fn collect_with_item(&mut self, item: Node<'t>) {
+        let Some(value) = item.child_by_field_name("value") else {
+            return;
+        };
+        if value.kind() != "as_pattern" {
+            return;
+        }
+        let (Some(expression), Some(alias)) =
+            (value.named_child(0), value.child_by_field_name("alias"))
+        else {
+            return;
+        };
+        let target = alias.named_child(0).unwrap_or(alias);
+        if target.kind() == "identifier" {
+            let binding = match self.eval(expression) {
+                Value::Instance(kind) => Binding::Instance(kind),
+                _ => Binding::Other,
+            };
+            let name = self.text(target);
+            self.top().bind(&name, binding);
+        } else {
+            self.bind_pattern_other(target);
+        }
+    }
+
+    /// Binds every name in a target pattern to [`Binding::Other`].
+    fn bind_pattern_other(&mut self, node: Node<'t>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        if node.kind() == "identifier" {
+            let name = self.text(node);
+            self.top().bind(&name, Binding::Other);
+            return;
+        }
+        if matches!(node.kind(), "attribute" | "subscript") {
+            return;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        self.depth += 1;
+        for child in children {
+            self.bind_pattern_other(child);
+        }
+        self.depth -= 1;
+    }
+
+    /// Parameters: annotated ones with a known type are typed, the rest [`Binding::Other`].
+    fn collect_parameters(&mut self, parameters: Node<'t>) {
+        let mut cursor = parameters.walk();
+        let children: Vec<Node<'t>> = parameters.named_children(&mut cursor).collect();
+        for parameter in children {
+            match parameter.kind() {
+                "identifier" => self.bind_pattern_other(parameter),
+                "typed_parameter" | "typed_default_parameter" => {
+                    let name = parameter
+                        .child_by_field_name("name")
+                        .or_else(|| parameter.named_child(0));
+                    let annotated = parameter
+                        .child_by_field_name("type")
+                        .and_then(|annotation| self.annotation_type(annotation));
+                    if let Some(name) = name {
+                        if name.kind() == "identifier" {
+                            let binding = annotated.map_or(Binding::Other, Binding::Instance);
+                            let name = self.text(name);
+                            self.top().bind(&name, binding);
+                        } else {
+                            self.bind_pattern_other(name);
+                        }
+                    }
+                }
+                "default_parameter" => {
+                    if let Some(name) = parameter.child_by_field_name("name") {
+                        self.bind_pattern_other(name);
+                    }
+                }
+                _ => self.bind_pattern_other(parameter),
+            }
+        }
+    }
+
+    /// The known type an annotation names (`Path`, `pathlib.Path`).
+    fn annotation_type(&self, annotation: Node<'_>) -> Option<&'static str> {
+        let expression = if annotation.kind() == "type" {
+            annotation.named_child(0)?
+        } else {
+            annotation
+        };
+        match self.eval(expression) {
+            Value::Path(path) => self.index.known_type(Language::Python, &path),
+            _ => None,
+        }
+    }
+
+    // ---- evaluation ----
+
+    fn lookup(&self, name: &str) -> Value {
+        let mut module_only = false;
+        for (depth, scope) in self.scopes.iter().enumerate().rev() {
+            if module_only && depth != 0 {
+                continue;
+            }
+            if depth != 0 && scope.globals.contains(name) {
+                module_only = true;
+                continue;
+            }
+            if let Some(binding) = scope.names.get(name) {
+                return match binding {
+                    Binding::Path(path) => Value::Path(path.clone()),
+                    Binding::Instance(kind) => Value::Instance(kind),
+                    Binding::AsyncDef => Value::Coroutine,
+                    Binding::Other => Value::Unknown,
+                };
+            }
+        }
+        if let Some(module) = self.scopes.first() {
+            for star in &module.stars {
+                let path = format!("{star}.{name}");
+                if self.index.is_known_name(Language::Python, &path) {
+                    return Value::Path(path);
+                }
+            }
+        }
+        Value::Path(format!("builtins.{name}"))
+    }
+
+    fn eval(&self, node: Node<'_>) -> Value {
+        self.eval_depth(node, 0)
+    }
+
+    fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        match node.kind() {
+            "identifier" => self.lookup(&text_of(node, self.source)),
+            "attribute" => {
+                let (Some(object), Some(attribute)) = (
+                    node.child_by_field_name("object"),
+                    node.child_by_field_name("attribute"),
+                ) else {
+                    return Value::Unknown;
+                };
+                let attribute = text_of(attribute, self.source);
+                match self.eval_depth(object, depth + 1) {
+                    Value::Path(path) => Value::Path(format!("{path}.{attribute}")),
+                    Value::Instance(kind) => Value::Path(format!("{kind}.{attribute}")),
+                    _ => Value::Unknown,
+                }
+            }
+            "call" => {
+                let Some(function) = node.child_by_field_name("function") else {
+                    return Value::Unknown;
+                };
+                match self.eval_depth(function, depth + 1) {
+                    Value::Path(path) => self
+                        .index
+                        .produces(Language::Python, &path)
+                        .map_or(Value::Unknown, Value::Instance),
+                    _ => Value::Unknown,
+                }
+            }
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => self.eval_depth(inner, depth + 1),
+                None => Value::Unknown,
+            },
+            "binary_operator" => {
+                let is_slash = node
+                    .child_by_field_name("operator")
+                    .is_some_and(|op| op.kind() == "/");
+                let left = node.child_by_field_name("left");
+                match left {
+                    Some(left)
+                        if is_slash
+                            && self.eval_depth(left, depth + 1) == Value::Instance(PATH_TYPE) =>
+                    {
+                        Value::Instance(PATH_TYPE)
+                    }
+                    _ => Value::Unknown,
+                }
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    // ---- the walk ----
+
+    fn walk_children(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        if !cursor.goto_first_child() {
+            return;
+        }
+        loop {
+            let child = cursor.node();
+            if child.is_named() {
+                self.walk(child);
+            }
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+    }
+
+    fn walk(&mut self, node: Node<'t>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match node.kind() {
+            "function_definition" => self.function(node),
+            "class_definition" => self.class(node),
+            "lambda" => self.lambda(node),
+            "call" => {
+                if self.context.is_some() {
+                    self.check_call(node);
+                }
+                self.walk_children(node);
+            }
+            "expression_statement" => {
+                if self.context.is_some() {
+                    self.check_statement(node);
+                }
+                self.walk_children(node);
+            }
+            "comment" | "integer" | "float" => {}
+            _ => self.walk_children(node),
+        }
+        self.depth -= 1;
+    }
+
+    fn qualified(&self, name: &str) -> String {
+        let mut out = String::new();
+        for (part, kind) in &self.qualname {
+            out.push_str(part);
+            out.push('.');
+            if *kind == PartKind::Function {
+                out.push_str("<locals>.");
+            }
+        }
+        out.push_str(name);
+        out
+    }
+
+    fn function(&mut self, node: Node<'t>) {
+        // Defaults and annotations run in the enclosing scope.
+        if let Some(parameters) = node.child_by_field_name("parameters") {
+            self.walk_children(parameters);
+        }
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        let name = node
+            .child_by_field_name("name")
+            .map(|name| self.text(name))
+            .unwrap_or_default();
+        let qualified = self.qualified(&name);
+        self.scopes.push(Scope::default());
+        if let Some(parameters) = node.child_by_field_name("parameters") {
+            self.collect_parameters(parameters);
+        }
+        self.collect(body);
+        let inner = is_async(node).then(|| qualified.clone());
+        let outer = std::mem::replace(&mut self.context, inner);
+        self.qualname.push((name, PartKind::Function));
+        self.walk(body);
+        self.qualname.pop();
+        self.context = outer;
+        self.scopes.pop();
+    }
+
+    fn class(&mut self, node: Node<'t>) {
+        let name = node
+            .child_by_field_name("name")
+            .map(|name| self.text(name))
+            .unwrap_or_default();
+        let mut info = ClassInfo::default();
+        if let Some(body) = node.child_by_field_name("body") {
+            let mut cursor = body.walk();
+            for statement in body.named_children(&mut cursor) {
+                let (definition, decorated) = match statement.kind() {
+                    "function_definition" => (statement, false),
+                    "decorated_definition" => match statement.child_by_field_name("definition") {
+                        Some(definition) => (definition, true),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                let Some(method) = definition.child_by_field_name("name") else {
+                    continue;
+                };
+                let method = self.text(method);
+                if is_async(definition) && !decorated {
+                    info.async_methods.insert(method);
+                } else {
+                    info.other_methods.insert(method);
+                }
+            }
+        }
+        self.classes.push(info);
+        self.qualname.push((name, PartKind::Class));
+        self.walk_children(node);
+        self.qualname.pop();
+        self.classes.pop();
+    }
+
+    fn lambda(&mut self, node: Node<'t>) {
+        let inline = self.context.is_some() && self.called_at_once(node);
+        self.scopes.push(Scope::default());
+        if let Some(parameters) = node.child_by_field_name("parameters") {
+            self.collect_parameters(parameters);
+        }
+        let outer = if inline {
+            self.context.clone()
+        } else {
+            self.context.take()
+        };
+        if let Some(body) = node.child_by_field_name("body") {
+            self.walk(body);
+        }
+        self.context = outer;
+        self.scopes.pop();
+    }
+
+    /// Whether a lambda is an argument of a builtin that calls it right away.
+    fn called_at_once(&self, lambda: Node<'_>) -> bool {
+        let mut parent = lambda.parent();
+        if parent.is_some_and(|p| p.kind() == "keyword_argument") {
+            parent = parent.and_then(|p| p.parent());
+        }
+        let Some(arguments) = parent.filter(|p| p.kind() == "argument_list") else {
+            return false;
+        };
+        let Some(function) = arguments
+            .parent()
+            .and_then(|call| call.child_by_field_name("function"))
+        else {
+            return false;
+        };
+        matches!(self.eval(function), Value::Path(path) if CALLS_AT_ONCE.contains(&path.as_str()))
+    }
+
+    fn check_call(&mut self, call: Node<'t>) {
+        if call.parent().is_some_and(|parent| parent.kind() == "await") {
+            return;
+        }
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        let resolved = self.eval(function);
+        let mut found = match &resolved {
+            Value::Path(path) => self
+                .index
+                .rule_for_call(Language::Python, path)
+                .map(|rule| (rule, path.clone())),
+            _ => None,
+        };
+        if found.is_none() && function.kind() == "attribute" {
+            if let Some(attribute) = function.child_by_field_name("attribute") {
+                let method = self.text(attribute);
+                found = self
+                    .index
+                    .rule_for_method(Language::Python, &method)
+                    .map(|rule| (rule, format!("*.{method}")));
+            }
+        }
+        let Some((rule, resolved)) = found else {
+            return;
+        };
+        if rule.check != Check::Call {
+            return;
+        }
+        self.hit(call, function, resolved, rule, None);
+    }
+
+    /// A statement that is only a call to a coroutine function: never awaited.
+    fn check_statement(&mut self, statement: Node<'t>) {
+        if statement.named_child_count() != 1 {
+            return;
+        }
+        let Some(call) = statement.named_child(0).filter(|c| c.kind() == "call") else {
+            return;
+        };
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        let resolved = match self.eval(function) {
+            Value::Path(path) => match self.index.rule_for_call(Language::Python, &path) {
+                Some(rule) if rule.check == Check::NotAwaited => Some(path),
+                _ => None,
+            },
+            Value::Coroutine => Some(self.text(function)),
+            _ => self.own_coroutine_method(function),
+        };
+        if let Some(resolved) = resolved {
+            let rule = self.not_awaited;
+            self.hit(call, function, resolved, rule, None);
+        }
+    }
+
+    /// `self.name` where the enclosing class defines `async def name` (and no other `name`).
+    fn own_coroutine_method(&self, function: Node<'_>) -> Option<String> {
+        if function.kind() != "attribute" {
+            return None;
+        }
+        let object = function.child_by_field_name("object")?;
+        let attribute = function.child_by_field_name("attribute")?;
+        if object.kind() != "identifier" || text_of(object, self.source) != "self" {
+            return None;
+        }
+        let class = self.classes.last()?;
+        let method = self.text(attribute);
+        (class.async_methods.contains(&method) && !class.other_methods.contains(&method))
+            .then(|| format!("self.{method}"))
+    }
+
+    fn hit(
+        &mut self,
+        call: Node<'t>,
+        callee: Node<'t>,
+        resolved: String,
+        rule: &'static Rule,
+        detail: Option<String>,
+    ) {
+        let Some(function) = self.context.clone() else {
+            return;
+        };
+        self.hits.push(Hit {
+            node: call,
+            callee,
+            function,
+            resolved,
+            rule,
+            detail,
+        });
+    }
+}
+
+const PATH_TYPE: &str = "pathlib.Path";
+
+fn is_async(definition: Node<'_>) -> bool {
+    let mut cursor = definition.walk();
+    definition
+        .children(&mut cursor)
+        .take_while(|child| child.kind() != "def")
+        .any(|child| child.kind() == "async")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::blocking::rules::Language;
+    use crate::blocking::scan::scan_source;
+
+    /// `(line, resolved)` of every finding.
+    fn found(text: &str) -> Vec<(u64, String)> {
+        scan_source("t.py", text.as_bytes(), Language::Python, &mut || true)
+            .expect("not abandoned")
+            .expect("parses")
+            .findings
+            .into_iter()
+            .map(|finding| (finding.line, finding.resolved))
+            .collect()
+    }
+
+    #[test]
+    fn an_optional_import_set_to_none_still_resolves() {
+        let text = "try:\n    import requests\nexcept ImportError:\n    requests = None\n\nasync def f():\n    requests.get('u')\n";
+        assert_eq!(found(text), [(7, "requests.get".to_string())]);
+    }
+
+    #[test]
+    fn a_name_imported_two_ways_resolves_to_nothing() {
+        let text = "import sys\nif sys.version_info > (3,):\n    from time import sleep\nelse:\n    from asyncio import sleep\n\nasync def f():\n    sleep(1)\n";
+        assert_eq!(found(text), []);
+    }
+
+    #[test]
+    fn global_names_skip_the_local_binding() {
+        let text = "import time\n\nasync def f():\n    global time\n    time.sleep(1)\n\nasync def g(time):\n    time.sleep(1)\n";
+        assert_eq!(found(text), [(5, "time.sleep".to_string())]);
+    }
+
+    #[test]
+    fn function_names_follow_python_qualnames() {
+        let text = "import time\nclass A:\n    async def m(self):\n        async def inner():\n            time.sleep(1)\n        await inner()\n";
+        let scan = scan_source("t.py", text.as_bytes(), Language::Python, &mut || true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(scan.findings[0].function, "A.m.<locals>.inner");
+    }
+
+    #[test]
+    fn awaited_calls_and_referenced_functions_are_not_calls() {
+        let text = "import time, asyncio\nasync def f(loop):\n    await asyncio.to_thread(time.sleep, 1)\n    await loop.run_in_executor(None, time.sleep, 1)\n    await asyncio.wait_for(asyncio.sleep(1), 2)\n";
+        assert_eq!(found(text), []);
+    }
+}

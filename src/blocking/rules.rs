@@ -1,0 +1,782 @@
+//! The rule table: every blocking call the tool knows, in one place.
+//!
+//! A rule names canonical call paths (`time.sleep`, `std::thread::sleep`),
+//! the way an import-resolved call is spelled whatever alias the file used.
+//! Methods are `Type.method` / `Type::method`, where `Type` comes from
+//! [`PRODUCERS`]: the calls known to return an object of that type, so
+//! `Path("a").read_text()` and `let c = Command::new("ls"); c.output()` both
+//! resolve. A path `*.name` matches a method `name` on any receiver; it is
+//! kept for names that mean one thing only (`block_on`, `run_until_complete`).
+//!
+//! Adding a rule is one entry in [`RULES`]; teaching the tool a new object
+//! type is one entry in [`PRODUCERS`]. `--rules` prints both tables.
+
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+/// The languages the tool reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Python,
+    Rust,
+}
+
+impl Language {
+    /// The language of a path, from its extension.
+    pub fn of_path(path: &std::path::Path) -> Option<Language> {
+        match path.extension()?.to_str()? {
+            "py" | "pyi" => Some(Language::Python),
+            "rs" => Some(Language::Rust),
+            _ => None,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Rust => "rust",
+        }
+    }
+}
+
+/// What a rule looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// A call to one of `calls`, not itself awaited.
+    Call,
+    /// A call to a known coroutine function (one of `calls`, or an `async def`
+    /// of the same file) used as a whole statement: it never runs.
+    NotAwaited,
+    /// A `let guard = lock.lock().unwrap()` still alive at a later `.await`.
+    GuardAcrossAwait,
+}
+
+/// One entry of the rule table.
+#[derive(Debug, Serialize)]
+pub struct Rule {
+    /// Stable id, shown as `rule` in each finding.
+    pub id: &'static str,
+    pub language: Language,
+    pub check: Check,
+    /// Canonical call paths the rule matches.
+    pub calls: &'static [&'static str],
+    /// Why it is a problem inside async code (one line).
+    pub why: &'static str,
+    /// The async replacement, shown as `suggestion`.
+    pub replacement: &'static str,
+}
+
+use Check::*;
+use Language::*;
+
+/// Every rule. Order matters only when two rules name the same call (the first wins).
+pub static RULES: &[Rule] = &[
+    // ---- Python ----
+    Rule {
+        id: "py-time-sleep",
+        language: Python,
+        check: Call,
+        calls: &["time.sleep"],
+        why: "time.sleep blocks the event loop: no other task runs until it returns",
+        replacement: "await asyncio.sleep(...)",
+    },
+    Rule {
+        id: "py-requests",
+        language: Python,
+        check: Call,
+        calls: &[
+            "requests.get",
+            "requests.post",
+            "requests.put",
+            "requests.patch",
+            "requests.delete",
+            "requests.head",
+            "requests.options",
+            "requests.request",
+            "requests.Session.get",
+            "requests.Session.post",
+            "requests.Session.put",
+            "requests.Session.patch",
+            "requests.Session.delete",
+            "requests.Session.head",
+            "requests.Session.options",
+            "requests.Session.request",
+            "requests.Session.send",
+        ],
+        why: "requests is synchronous: the whole event loop waits for the network",
+        replacement: "async with aiohttp.ClientSession() as s: await s.get(...) (or httpx.AsyncClient)",
+    },
+    Rule {
+        id: "py-httpx-sync",
+        language: Python,
+        check: Call,
+        calls: &[
+            "httpx.get",
+            "httpx.post",
+            "httpx.put",
+            "httpx.patch",
+            "httpx.delete",
+            "httpx.head",
+            "httpx.options",
+            "httpx.request",
+            "httpx.stream",
+            "httpx.Client.get",
+            "httpx.Client.post",
+            "httpx.Client.put",
+            "httpx.Client.patch",
+            "httpx.Client.delete",
+            "httpx.Client.head",
+            "httpx.Client.options",
+            "httpx.Client.request",
+            "httpx.Client.send",
+        ],
+        why: "httpx's module functions and httpx.Client are synchronous: the event loop waits for the network",
+        replacement: "async with httpx.AsyncClient() as c: await c.get(...)",
+    },
+    Rule {
+        id: "py-urllib",
+        language: Python,
+        check: Call,
+        calls: &["urllib.request.urlopen", "urllib.request.urlretrieve"],
+        why: "urllib.request is synchronous: the event loop waits for the network",
+        replacement: "await s.get(...) with aiohttp, or await asyncio.to_thread(urllib.request.urlopen, ...)",
+    },
+    Rule {
+        id: "py-open",
+        language: Python,
+        check: Call,
+        calls: &["builtins.open", "io.open", "codecs.open"],
+        why: "open() and reads/writes on its file object are blocking disk I/O on the event loop",
+        replacement: "async with aiofiles.open(...) as f: await f.read(), or await asyncio.to_thread(...)",
+    },
+    Rule {
+        id: "py-pathlib-io",
+        language: Python,
+        check: Call,
+        calls: &[
+            "pathlib.Path.read_text",
+            "pathlib.Path.read_bytes",
+            "pathlib.Path.write_text",
+            "pathlib.Path.write_bytes",
+            "pathlib.Path.open",
+        ],
+        why: "pathlib reads and writes are blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread(path.read_text) (or anyio.Path / aiofiles)",
+    },
+    Rule {
+        id: "py-shutil",
+        language: Python,
+        check: Call,
+        calls: &[
+            "shutil.copy",
+            "shutil.copy2",
+            "shutil.copyfile",
+            "shutil.copytree",
+            "shutil.rmtree",
+            "shutil.move",
+        ],
+        why: "shutil copies and deletes are blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread(shutil.copy, ...)",
+    },
+    Rule {
+        id: "py-subprocess",
+        language: Python,
+        check: Call,
+        calls: &[
+            "subprocess.run",
+            "subprocess.call",
+            "subprocess.check_call",
+            "subprocess.check_output",
+            "subprocess.getoutput",
+            "subprocess.getstatusoutput",
+            "subprocess.Popen.wait",
+            "subprocess.Popen.communicate",
+            "os.system",
+        ],
+        why: "waiting for a child process blocks the event loop until the process ends",
+        replacement: "proc = await asyncio.create_subprocess_exec(...); await proc.communicate()",
+    },
+    Rule {
+        id: "py-socket",
+        language: Python,
+        check: Call,
+        calls: &[
+            "socket.create_connection",
+            "socket.getaddrinfo",
+            "socket.gethostbyname",
+            "socket.gethostbyname_ex",
+            "socket.gethostbyaddr",
+            "socket.socket.connect",
+            "socket.socket.accept",
+            "socket.socket.recv",
+            "socket.socket.recv_into",
+            "socket.socket.recvfrom",
+            "socket.socket.send",
+            "socket.socket.sendall",
+            "socket.socket.sendto",
+        ],
+        why: "a blocking socket call (or DNS lookup) stops the event loop until the peer answers",
+        replacement: "reader, writer = await asyncio.open_connection(...) (or await loop.getaddrinfo / loop.sock_recv)",
+    },
+    Rule {
+        id: "py-input",
+        language: Python,
+        check: Call,
+        calls: &["builtins.input"],
+        why: "input() waits for the terminal with the event loop stopped",
+        replacement: "await asyncio.to_thread(input, ...)",
+    },
+    Rule {
+        id: "py-sync-db",
+        language: Python,
+        check: Call,
+        calls: &[
+            "sqlite3.connect",
+            "sqlite3.Connection.execute",
+            "sqlite3.Connection.executemany",
+            "sqlite3.Connection.executescript",
+            "sqlite3.Connection.commit",
+            "sqlite3.Cursor.execute",
+            "sqlite3.Cursor.executemany",
+            "sqlite3.Cursor.executescript",
+            "sqlite3.Cursor.fetchone",
+            "sqlite3.Cursor.fetchall",
+            "sqlite3.Cursor.fetchmany",
+            "psycopg2.connect",
+            "psycopg2.extensions.connection.commit",
+            "psycopg2.extensions.cursor.execute",
+            "psycopg2.extensions.cursor.executemany",
+            "psycopg2.extensions.cursor.fetchone",
+            "psycopg2.extensions.cursor.fetchall",
+            "psycopg2.extensions.cursor.fetchmany",
+            "pymysql.connect",
+            "pymysql.connections.Connection.commit",
+            "pymysql.cursors.Cursor.execute",
+            "pymysql.cursors.Cursor.executemany",
+            "pymysql.cursors.Cursor.fetchone",
+            "pymysql.cursors.Cursor.fetchall",
+            "pymysql.cursors.Cursor.fetchmany",
+        ],
+        why: "a synchronous database driver blocks the event loop for every query",
+        replacement: "an async driver: aiosqlite, asyncpg or psycopg (async), aiomysql; or await asyncio.to_thread(...)",
+    },
+    Rule {
+        id: "py-asyncio-run-in-coroutine",
+        language: Python,
+        check: Call,
+        calls: &["asyncio.run", "*.run_until_complete"],
+        why: "starting an event loop inside a coroutine fails (a loop is already running) or blocks it",
+        replacement: "await the coroutine directly (or asyncio.create_task(...))",
+    },
+    Rule {
+        id: "py-coroutine-not-awaited",
+        language: Python,
+        check: NotAwaited,
+        calls: &[
+            "asyncio.sleep",
+            "asyncio.wait_for",
+            "asyncio.wait",
+            "asyncio.gather",
+            "asyncio.shield",
+            "asyncio.open_connection",
+            "asyncio.start_server",
+            "asyncio.create_subprocess_exec",
+            "asyncio.create_subprocess_shell",
+            "asyncio.to_thread",
+        ],
+        why: "a coroutine called without await never runs (and its errors are lost)",
+        replacement: "await ... (or asyncio.create_task(...) to run it in the background)",
+    },
+    // ---- Rust ----
+    Rule {
+        id: "rs-thread-sleep",
+        language: Rust,
+        check: Call,
+        calls: &["std::thread::sleep", "std::thread::sleep_ms"],
+        why: "std::thread::sleep parks the executor thread: every task on it stops",
+        replacement: "tokio::time::sleep(...).await",
+    },
+    Rule {
+        id: "rs-std-fs",
+        language: Rust,
+        check: Call,
+        calls: &[
+            "std::fs::read",
+            "std::fs::read_to_string",
+            "std::fs::write",
+            "std::fs::read_dir",
+            "std::fs::copy",
+            "std::fs::create_dir",
+            "std::fs::create_dir_all",
+            "std::fs::remove_file",
+            "std::fs::remove_dir",
+            "std::fs::remove_dir_all",
+            "std::fs::rename",
+            "std::fs::metadata",
+            "std::fs::symlink_metadata",
+            "std::fs::canonicalize",
+            "std::fs::hard_link",
+            "std::fs::read_link",
+            "std::fs::set_permissions",
+            "std::fs::exists",
+            "std::fs::File::open",
+            "std::fs::File::create",
+            "std::fs::File::create_new",
+            "std::fs::OpenOptions::open",
+            "std::fs::File::read_to_string",
+            "std::fs::File::read_to_end",
+            "std::fs::File::read_exact",
+            "std::fs::File::write_all",
+            "std::fs::File::sync_all",
+            "std::fs::File::sync_data",
+            "std::fs::File::set_len",
+        ],
+        why: "std::fs is blocking disk I/O on an executor thread",
+        replacement: "tokio::fs::...(...).await (or tokio::task::spawn_blocking)",
+    },
+    Rule {
+        id: "rs-stdin",
+        language: Rust,
+        check: Call,
+        calls: &[
+            "std::io::Stdin::read_line",
+            "std::io::Stdin::read_to_string",
+            "std::io::Stdin::read_to_end",
+            "std::io::Stdin::lines",
+            "std::io::StdinLock::read_line",
+            "std::io::StdinLock::read_to_string",
+            "std::io::StdinLock::read_to_end",
+            "std::io::StdinLock::lines",
+        ],
+        why: "reading std::io::stdin waits for the terminal on an executor thread",
+        replacement: "tokio::io::BufReader::new(tokio::io::stdin()).lines() with .next_line().await",
+    },
+    Rule {
+        id: "rs-reqwest-blocking",
+        language: Rust,
+        check: Call,
+        calls: &[
+            "reqwest::blocking::get",
+            "reqwest::blocking::Client::new",
+            "reqwest::blocking::Client::builder",
+            "reqwest::blocking::Client::execute",
+            "reqwest::blocking::RequestBuilder::send",
+        ],
+        why: "reqwest::blocking waits for the network on an executor thread (and panics when created or dropped inside a runtime)",
+        replacement: "reqwest::Client: client.get(url).send().await",
+    },
+    Rule {
+        id: "rs-std-net",
+        language: Rust,
+        check: Call,
+        calls: &[
+            "std::net::TcpStream::connect",
+            "std::net::TcpStream::connect_timeout",
+            "std::net::TcpStream::read",
+            "std::net::TcpStream::read_exact",
+            "std::net::TcpStream::read_to_end",
+            "std::net::TcpStream::read_to_string",
+            "std::net::TcpStream::write",
+            "std::net::TcpStream::write_all",
+            "std::net::TcpStream::peek",
+            "std::net::TcpListener::accept",
+            "std::net::TcpListener::incoming",
+            "std::net::UdpSocket::recv",
+            "std::net::UdpSocket::recv_from",
+            "std::net::UdpSocket::send",
+            "std::net::UdpSocket::send_to",
+            "*.to_socket_addrs",
+        ],
+        why: "std::net sockets (and ToSocketAddrs DNS lookups) block the executor thread until the peer answers",
+        replacement: "tokio::net::{TcpStream, TcpListener, UdpSocket, lookup_host} with .await",
+    },
+    Rule {
+        id: "rs-std-process",
+        language: Rust,
+        check: Call,
+        calls: &[
+            "std::process::Command::output",
+            "std::process::Command::status",
+            "std::process::Child::wait",
+            "std::process::Child::wait_with_output",
+        ],
+        why: "waiting for a std::process child blocks the executor thread until it exits",
+        replacement: "tokio::process::Command::new(...).output().await",
+    },
+    Rule {
+        id: "rs-block-on",
+        language: Rust,
+        check: Call,
+        calls: &[
+            "futures::executor::block_on",
+            "futures_executor::block_on",
+            "pollster::block_on",
+            "async_std::task::block_on",
+            "smol::block_on",
+            "*.block_on",
+        ],
+        why: "block_on inside async code blocks the executor thread (tokio panics: a runtime cannot start from within a runtime)",
+        replacement: "future.await",
+    },
+    Rule {
+        id: "rs-mutex-guard-across-await",
+        language: Rust,
+        check: GuardAcrossAwait,
+        calls: &["std::sync::Mutex::lock"],
+        why: "a std::sync::Mutex guard held across .await blocks every other task that wants the lock (and makes the future !Send)",
+        replacement: "drop the guard before the .await (scope it in a block), or use tokio::sync::Mutex",
+    },
+];
+
+/// A call (or, with `via_slash`, Python's `/` on such an object) known to
+/// return an object of type `gives`.
+#[derive(Debug, Serialize)]
+pub struct Producer {
+    pub language: Language,
+    pub call: &'static str,
+    pub gives: &'static str,
+}
+
+const fn py(call: &'static str, gives: &'static str) -> Producer {
+    Producer {
+        language: Python,
+        call,
+        gives,
+    }
+}
+
+const fn rs(call: &'static str, gives: &'static str) -> Producer {
+    Producer {
+        language: Rust,
+        call,
+        gives,
+    }
+}
+
+/// Calls whose result type the tool knows. A method listed with its own type
+/// (`std::process::Command::arg` gives `std::process::Command`) is a builder.
+pub static PRODUCERS: &[Producer] = &[
+    py("pathlib.Path", "pathlib.Path"),
+    py("pathlib.PosixPath", "pathlib.Path"),
+    py("pathlib.WindowsPath", "pathlib.Path"),
+    py("pathlib.Path.cwd", "pathlib.Path"),
+    py("pathlib.Path.home", "pathlib.Path"),
+    py("pathlib.Path.joinpath", "pathlib.Path"),
+    py("pathlib.Path.with_name", "pathlib.Path"),
+    py("pathlib.Path.with_suffix", "pathlib.Path"),
+    py("pathlib.Path.with_stem", "pathlib.Path"),
+    py("pathlib.Path.resolve", "pathlib.Path"),
+    py("pathlib.Path.absolute", "pathlib.Path"),
+    py("pathlib.Path.expanduser", "pathlib.Path"),
+    py("requests.Session", "requests.Session"),
+    py("requests.session", "requests.Session"),
+    py("httpx.Client", "httpx.Client"),
+    py("subprocess.Popen", "subprocess.Popen"),
+    py("socket.socket", "socket.socket"),
+    py("socket.create_connection", "socket.socket"),
+    py("sqlite3.connect", "sqlite3.Connection"),
+    py("sqlite3.Connection.cursor", "sqlite3.Cursor"),
+    py("sqlite3.Connection.execute", "sqlite3.Cursor"),
+    py("sqlite3.Cursor.execute", "sqlite3.Cursor"),
+    py("psycopg2.connect", "psycopg2.extensions.connection"),
+    py(
+        "psycopg2.extensions.connection.cursor",
+        "psycopg2.extensions.cursor",
+    ),
+    py("pymysql.connect", "pymysql.connections.Connection"),
+    py("pymysql.Connect", "pymysql.connections.Connection"),
+    py(
+        "pymysql.connections.Connection",
+        "pymysql.connections.Connection",
+    ),
+    py(
+        "pymysql.connections.Connection.cursor",
+        "pymysql.cursors.Cursor",
+    ),
+    rs("std::process::Command::new", "std::process::Command"),
+    rs("std::process::Command::arg", "std::process::Command"),
+    rs("std::process::Command::args", "std::process::Command"),
+    rs("std::process::Command::env", "std::process::Command"),
+    rs("std::process::Command::envs", "std::process::Command"),
+    rs("std::process::Command::env_remove", "std::process::Command"),
+    rs("std::process::Command::env_clear", "std::process::Command"),
+    rs(
+        "std::process::Command::current_dir",
+        "std::process::Command",
+    ),
+    rs("std::process::Command::stdin", "std::process::Command"),
+    rs("std::process::Command::stdout", "std::process::Command"),
+    rs("std::process::Command::stderr", "std::process::Command"),
+    rs("std::process::Command::spawn", "std::process::Child"),
+    rs("std::fs::File::open", "std::fs::File"),
+    rs("std::fs::File::create", "std::fs::File"),
+    rs("std::fs::File::create_new", "std::fs::File"),
+    rs("std::fs::OpenOptions::new", "std::fs::OpenOptions"),
+    rs("std::fs::File::options", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::read", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::write", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::append", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::truncate", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::create", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::create_new", "std::fs::OpenOptions"),
+    rs("std::fs::OpenOptions::open", "std::fs::File"),
+    rs("std::net::TcpStream::connect", "std::net::TcpStream"),
+    rs(
+        "std::net::TcpStream::connect_timeout",
+        "std::net::TcpStream",
+    ),
+    rs("std::net::TcpListener::bind", "std::net::TcpListener"),
+    rs("std::net::UdpSocket::bind", "std::net::UdpSocket"),
+    rs("std::io::stdin", "std::io::Stdin"),
+    rs("std::io::Stdin::lock", "std::io::StdinLock"),
+    rs(
+        "reqwest::blocking::Client::new",
+        "reqwest::blocking::Client",
+    ),
+    rs(
+        "reqwest::blocking::Client::builder",
+        "reqwest::blocking::ClientBuilder",
+    ),
+    rs(
+        "reqwest::blocking::ClientBuilder::new",
+        "reqwest::blocking::ClientBuilder",
+    ),
+    rs(
+        "reqwest::blocking::ClientBuilder::timeout",
+        "reqwest::blocking::ClientBuilder",
+    ),
+    rs(
+        "reqwest::blocking::ClientBuilder::user_agent",
+        "reqwest::blocking::ClientBuilder",
+    ),
+    rs(
+        "reqwest::blocking::ClientBuilder::default_headers",
+        "reqwest::blocking::ClientBuilder",
+    ),
+    rs(
+        "reqwest::blocking::ClientBuilder::build",
+        "reqwest::blocking::Client",
+    ),
+    rs(
+        "reqwest::blocking::Client::get",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::Client::post",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::Client::put",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::Client::patch",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::Client::delete",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::Client::head",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::Client::request",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::header",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::headers",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::json",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::body",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::query",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::form",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::timeout",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::bearer_auth",
+        "reqwest::blocking::RequestBuilder",
+    ),
+    rs(
+        "reqwest::blocking::RequestBuilder::basic_auth",
+        "reqwest::blocking::RequestBuilder",
+    ),
+];
+
+/// The tables, indexed for lookups during a scan.
+pub struct RuleIndex {
+    /// Canonical call path → rule, per language.
+    calls: HashMap<(Language, &'static str), &'static Rule>,
+    /// Method name (from `*.name`) → rule, per language.
+    any_receiver: HashMap<(Language, &'static str), &'static Rule>,
+    producers: HashMap<(Language, &'static str), &'static str>,
+    types: HashMap<Language, HashSet<&'static str>>,
+    /// Modules that appear in some table (for `from M import *` / `use M::*`).
+    modules: HashSet<(Language, String)>,
+}
+
+impl RuleIndex {
+    pub fn get() -> &'static RuleIndex {
+        static INDEX: OnceLock<RuleIndex> = OnceLock::new();
+        INDEX.get_or_init(RuleIndex::build)
+    }
+
+    fn build() -> RuleIndex {
+        let mut index = RuleIndex {
+            calls: HashMap::new(),
+            any_receiver: HashMap::new(),
+            producers: HashMap::new(),
+            types: HashMap::new(),
+            modules: HashSet::new(),
+        };
+        for rule in RULES {
+            for &call in rule.calls {
+                if let Some(method) = call.strip_prefix("*.") {
+                    index
+                        .any_receiver
+                        .entry((rule.language, method))
+                        .or_insert(rule);
+                } else {
+                    index.calls.entry((rule.language, call)).or_insert(rule);
+                    index.add_modules(rule.language, call);
+                }
+            }
+        }
+        for producer in PRODUCERS {
+            index
+                .producers
+                .insert((producer.language, producer.call), producer.gives);
+            index
+                .types
+                .entry(producer.language)
+                .or_default()
+                .insert(producer.gives);
+            index.add_modules(producer.language, producer.call);
+        }
+        index
+    }
+
+    fn add_modules(&mut self, language: Language, call: &str) {
+        let separator = separator(language);
+        let mut end = 0;
+        while let Some(found) = call[end..].find(separator) {
+            end += found;
+            self.modules.insert((language, call[..end].to_string()));
+            end += separator.len();
+        }
+    }
+
+    /// The rule for a call with canonical path `path`.
+    pub fn rule_for_call(&self, language: Language, path: &str) -> Option<&'static Rule> {
+        self.calls.get(&(language, path)).copied()
+    }
+
+    /// The rule for a method `name` on a receiver of unknown type.
+    pub fn rule_for_method(&self, language: Language, name: &str) -> Option<&'static Rule> {
+        self.any_receiver.get(&(language, name)).copied()
+    }
+
+    /// What type the call `path` returns, if known.
+    pub fn produces(&self, language: Language, path: &str) -> Option<&'static str> {
+        self.producers.get(&(language, path)).copied()
+    }
+
+    /// The interned name of a known type (for annotations such as `p: Path`).
+    pub fn known_type(&self, language: Language, path: &str) -> Option<&'static str> {
+        self.types.get(&language)?.get(path).copied()
+    }
+
+    /// Whether `path` is a module (or type) some table entry lives in.
+    pub fn is_known_module(&self, language: Language, path: &str) -> bool {
+        self.modules.contains(&(language, path.to_string()))
+    }
+
+    /// Whether `path` names anything in the tables (a call or a producer).
+    pub fn is_known_name(&self, language: Language, path: &str) -> bool {
+        self.calls.contains_key(&(language, path))
+            || self.producers.contains_key(&(language, path))
+            || self.is_known_module(language, path)
+    }
+}
+
+/// The path separator of a language: `.` or `::`.
+pub fn separator(language: Language) -> &'static str {
+    match language {
+        Language::Python => ".",
+        Language::Rust => "::",
+    }
+}
+
+/// The rule table as `--rules` prints it.
+#[derive(Serialize)]
+pub struct RuleTable {
+    pub rules: &'static [Rule],
+    pub types: &'static [Producer],
+}
+
+pub fn table() -> RuleTable {
+    RuleTable {
+        rules: RULES,
+        types: PRODUCERS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_rules_are_complete() {
+        let mut seen = HashSet::new();
+        for rule in RULES {
+            assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
+            assert!(!rule.calls.is_empty(), "{} matches nothing", rule.id);
+            assert!(!rule.why.is_empty() && !rule.replacement.is_empty());
+            let prefix = match rule.language {
+                Language::Python => "py-",
+                Language::Rust => "rs-",
+            };
+            assert!(rule.id.starts_with(prefix), "{}", rule.id);
+        }
+    }
+
+    #[test]
+    fn methods_use_known_types() {
+        let index = RuleIndex::get();
+        assert_eq!(
+            index.produces(Language::Python, "pathlib.Path"),
+            Some("pathlib.Path")
+        );
+        assert!(index.is_known_module(Language::Python, "time"));
+        assert!(index.is_known_module(Language::Rust, "std::thread"));
+        assert!(index.rule_for_method(Language::Rust, "block_on").is_some());
+        assert!(
+            index
+                .known_type(Language::Rust, "std::process::Command")
+                .is_some()
+        );
+    }
+}

@@ -1,0 +1,907 @@
+//! Rust: blocking calls inside `async fn` bodies, async blocks and async closures.
+//!
+//! Paths are resolved through the file's `use` declarations (groups, `self`,
+//! aliases and globs of modules in the rule table), so `thread::sleep` after
+//! `use std::thread;` is `std::thread::sleep`, and `fs::read` after
+//! `use tokio::fs;` is `tokio::fs::read` (not a finding). A path whose first
+//! segment is not imported is taken as absolute (`std::...`, `reqwest::...`).
+//! Method calls resolve through the type of their receiver when the tool
+//! knows it: a producer call in the same expression
+//! (`Command::new("ls").arg("-l").output()`), or a local binding with one
+//! known type (`let mut cmd = Command::new(..)`, `stream: &mut TcpStream`),
+//! looking through `?`, `.unwrap()` and `.expect(..)`.
+//!
+//! Inside the async body, closures passed to a method (`.map(|p| ...)`) run
+//! right there and are checked; closures given to a function
+//! (`spawn_blocking(|| ...)`, `thread::spawn`), bound to a variable or passed
+//! to a method named like a thread hand-off (`spawn`, `block_in_place`, ...)
+//! are not, nor are nested `fn` items. Calls that are awaited never match.
+//!
+//! Limits: macro bodies (`tokio::select!`, `println!`) are token trees to
+//! tree-sitter and are not looked into; struct fields have no known type.
+
+use super::finding::{Hit, text_of};
+use super::rules::{Check, Language, Rule, RuleIndex};
+use std::collections::HashMap;
+use tree_sitter::{Node, Tree};
+
+/// Deeper syntax trees are not followed (the walk is recursive).
+const MAX_DEPTH: usize = 400;
+
+/// Methods that hand a closure to another thread (or run it as blocking work).
+const HANDOFF_METHODS: &[&str] = &[
+    "spawn",
+    "spawn_blocking",
+    "spawn_scoped",
+    "spawn_fifo",
+    "spawn_local",
+    "block_in_place",
+    "install",
+    "scope",
+    "execute",
+    "run",
+    "submit",
+];
+
+/// Methods that pass the type of their receiver through (`Result<T>` → `T`).
+const PASS_THROUGH: &[&str] = &["unwrap", "expect"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Local {
+    Instance(&'static str),
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Path(String),
+    Instance(&'static str),
+    Unknown,
+}
+
+/// The `use` declarations of a file.
+#[derive(Debug, Default)]
+struct Imports {
+    /// Name → full path; `None` when two imports disagree.
+    names: HashMap<String, Option<String>>,
+    /// Modules of `use m::*`.
+    globs: Vec<String>,
+}
+
+impl Imports {
+    fn bind(&mut self, name: &str, path: String) {
+        if name == "_" {
+            return;
+        }
+        match self.names.get_mut(name) {
+            None => {
+                self.names.insert(name.to_string(), Some(path));
+            }
+            Some(Some(old)) if *old == path => {}
+            Some(old) => *old = None,
+        }
+    }
+}
+
+struct Analyzer<'t, 's> {
+    source: &'s [u8],
+    index: &'static RuleIndex,
+    guard_rule: Option<&'static Rule>,
+    imports: Imports,
+    /// The locals of the innermost `fn` item (closures and blocks flattened in).
+    locals: HashMap<String, Local>,
+    /// Enclosing modules, impl types, traits and fns, for `function` names.
+    qualname: Vec<String>,
+    context: Option<String>,
+    depth: usize,
+    hits: Vec<Hit<'t>>,
+}
+
+/// Every blocking call inside async code in a parsed Rust file.
+pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
+    let index = RuleIndex::get();
+    let guard_rule = super::rules::RULES
+        .iter()
+        .find(|rule| rule.language == Language::Rust && rule.check == Check::GuardAcrossAwait);
+    let mut analyzer = Analyzer {
+        source,
+        index,
+        guard_rule,
+        imports: Imports::default(),
+        locals: HashMap::new(),
+        qualname: Vec::new(),
+        context: None,
+        depth: 0,
+        hits: Vec::new(),
+    };
+    let root = tree.root_node();
+    analyzer.collect_imports(root);
+    analyzer.walk_children(root);
+    analyzer.hits
+}
+
+impl<'t> Analyzer<'t, '_> {
+    fn text(&self, node: Node<'_>) -> String {
+        text_of(node, self.source).into_owned()
+    }
+
+    // ---- imports ----
+
+    fn collect_imports(&mut self, root: Node<'_>) {
+        let mut cursor = root.walk();
+        let mut descending = true;
+        loop {
+            let node = cursor.node();
+            if descending && node.kind() == "use_declaration" {
+                if let Some(argument) = node.child_by_field_name("argument") {
+                    self.use_tree(argument, "");
+                }
+                descending = false;
+            }
+            if descending && node.kind() != "macro_invocation" && cursor.goto_first_child() {
+                continue;
+            }
+            if cursor.goto_next_sibling() {
+                descending = true;
+                continue;
+            }
+            loop {
+                if !cursor.goto_parent() {
+                    return;
+                }
+                if cursor.goto_next_sibling() {
+                    descending = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn use_tree(&mut self, node: Node<'_>, prefix: &str) {
+        match node.kind() {
+            "identifier" | "scoped_identifier" | "crate" | "super" => {
+                let Some(path) = self.path_text(node) else {
+                    return;
+                };
+                let full = join(prefix, &path);
+                let name = full.rsplit("::").next().unwrap_or(&full).to_string();
+                self.imports.bind(&name, full);
+            }
+            // `use std::io::{self, Read}` binds `io`.
+            "self" if !prefix.is_empty() => {
+                let name = prefix.rsplit("::").next().unwrap_or(prefix).to_string();
+                self.imports.bind(&name, prefix.to_string());
+            }
+            "use_as_clause" => {
+                let (Some(path), Some(alias)) = (
+                    node.child_by_field_name("path"),
+                    node.child_by_field_name("alias"),
+                ) else {
+                    return;
+                };
+                let path = if path.kind() == "self" {
+                    Some(String::new())
+                } else {
+                    self.path_text(path)
+                };
+                let Some(path) = path else {
+                    return;
+                };
+                let full = join(prefix, &path);
+                let alias = self.text(alias);
+                self.imports.bind(&alias, full);
+            }
+            "scoped_use_list" => {
+                let inner = match node.child_by_field_name("path") {
+                    Some(path) => match self.path_text(path) {
+                        Some(path) => join(prefix, &path),
+                        None => return,
+                    },
+                    None => prefix.to_string(),
+                };
+                if let Some(list) = node.child_by_field_name("list") {
+                    self.use_tree(list, &inner);
+                }
+            }
+            "use_list" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                for child in children {
+                    self.use_tree(child, prefix);
+                }
+            }
+            "use_wildcard" => {
+                let module = match node.named_child(0) {
+                    Some(path) => match self.path_text(path) {
+                        Some(path) => join(prefix, &path),
+                        None => return,
+                    },
+                    None => prefix.to_string(),
+                };
+                self.imports.globs.push(module);
+            }
+            _ => {}
+        }
+    }
+
+    /// `a::b::c` as written (a leading `::` dropped); `None` for paths
+    /// through types (`<T as Trait>::f`, `Vec::<u8>::new`).
+    fn path_text(&self, node: Node<'_>) -> Option<String> {
+        match node.kind() {
+            "identifier" | "type_identifier" | "crate" | "self" | "super" => Some(self.text(node)),
+            "scoped_identifier" | "scoped_type_identifier" => {
+                let name = self.text(node.child_by_field_name("name")?);
+                match node.child_by_field_name("path") {
+                    Some(path) => Some(format!("{}::{name}", self.path_text(path)?)),
+                    None => Some(name),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The canonical path of a path expression: its first segment through the imports.
+    fn resolve_path(&self, written: &str) -> Option<String> {
+        let (head, rest) = match written.split_once("::") {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (written, None),
+        };
+        let base = match self.imports.names.get(head) {
+            Some(Some(full)) => full.clone(),
+            Some(None) => return None,
+            None => {
+                let from_glob = self.imports.globs.iter().find_map(|module| {
+                    let candidate = format!("{module}::{head}");
+                    self.index
+                        .is_known_name(Language::Rust, &candidate)
+                        .then_some(candidate)
+                });
+                from_glob.unwrap_or_else(|| head.to_string())
+            }
+        };
+        Some(match rest {
+            Some(rest) => format!("{base}::{rest}"),
+            None => base,
+        })
+    }
+
+    /// The known type a type annotation names (`&mut Command`, `std::fs::File`).
+    fn annotation_type(&self, node: Node<'_>) -> Option<&'static str> {
+        match node.kind() {
+            "reference_type" => self.annotation_type(node.child_by_field_name("type")?),
+            "type_identifier" | "scoped_type_identifier" => {
+                let written = self.path_text(node)?;
+                let full = self.resolve_path(&written)?;
+                self.index.known_type(Language::Rust, &full)
+            }
+            _ => None,
+        }
+    }
+
+    // ---- locals ----
+
+    fn bind_local(&mut self, name: String, local: Local) {
+        match self.locals.get_mut(&name) {
+            None => {
+                self.locals.insert(name, local);
+            }
+            Some(old) if *old == local => {}
+            Some(old) => *old = Local::Other,
+        }
+    }
+
+    fn bind_pattern_other(&mut self, pattern: Node<'_>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        if pattern.kind() == "identifier" {
+            let name = self.text(pattern);
+            self.bind_local(name, Local::Other);
+            return;
+        }
+        let mut cursor = pattern.walk();
+        let children: Vec<Node<'_>> = pattern.named_children(&mut cursor).collect();
+        for child in children {
+            // `Some(x)`: the `type` of a tuple-struct pattern is not a binding.
+            if child.kind() == "identifier"
+                && pattern.kind() == "tuple_struct_pattern"
+                && pattern.child_by_field_name("type") == Some(child)
+            {
+                continue;
+            }
+            self.depth += 1;
+            self.bind_pattern_other(child);
+            self.depth -= 1;
+        }
+    }
+
+    /// A binding with an optional annotation and an optional value.
+    fn bind_typed(
+        &mut self,
+        pattern: Node<'_>,
+        annotation: Option<Node<'_>>,
+        value: Option<Node<'_>>,
+    ) {
+        if pattern.kind() != "identifier" {
+            self.bind_pattern_other(pattern);
+            return;
+        }
+        let kind = annotation
+            .and_then(|annotation| self.annotation_type(annotation))
+            .or_else(|| match value.map(|value| self.eval(value)) {
+                Some(Value::Instance(kind)) => Some(kind),
+                _ => None,
+            });
+        let name = self.text(pattern);
+        self.bind_local(name, kind.map_or(Local::Other, Local::Instance));
+    }
+
+    /// The locals of one `fn` item, in source order (nested `fn` items excluded).
+    fn collect_locals(&mut self, function: Node<'_>) {
+        self.locals.clear();
+        if let Some(parameters) = function.child_by_field_name("parameters") {
+            let mut cursor = parameters.walk();
+            let children: Vec<Node<'_>> = parameters.named_children(&mut cursor).collect();
+            for parameter in children {
+                if parameter.kind() == "parameter" {
+                    if let Some(pattern) = parameter.child_by_field_name("pattern") {
+                        self.bind_typed(pattern, parameter.child_by_field_name("type"), None);
+                    }
+                }
+            }
+        }
+        if let Some(body) = function.child_by_field_name("body") {
+            self.collect_locals_in(body, 0);
+        }
+    }
+
+    fn collect_locals_in(&mut self, node: Node<'_>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match node.kind() {
+            "function_item" | "impl_item" | "trait_item" | "mod_item" | "macro_invocation" => {
+                return;
+            }
+            "let_declaration" => {
+                // The value is evaluated before the new binding exists.
+                if let Some(value) = node.child_by_field_name("value") {
+                    self.collect_locals_in(value, depth + 1);
+                }
+                if let Some(pattern) = node.child_by_field_name("pattern") {
+                    self.bind_typed(
+                        pattern,
+                        node.child_by_field_name("type"),
+                        node.child_by_field_name("value"),
+                    );
+                }
+                if let Some(alternative) = node.child_by_field_name("alternative") {
+                    self.collect_locals_in(alternative, depth + 1);
+                }
+                return;
+            }
+            "closure_parameters" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                for parameter in children {
+                    match parameter.kind() {
+                        "parameter" => {
+                            if let Some(pattern) = parameter.child_by_field_name("pattern") {
+                                self.bind_typed(
+                                    pattern,
+                                    parameter.child_by_field_name("type"),
+                                    None,
+                                );
+                            }
+                        }
+                        _ => self.bind_pattern_other(parameter),
+                    }
+                }
+                return;
+            }
+            "for_expression" | "let_condition" | "match_arm" => {
+                if let Some(pattern) = node.child_by_field_name("pattern") {
+                    self.bind_pattern_other(pattern);
+                }
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        for child in children {
+            self.collect_locals_in(child, depth + 1);
+        }
+    }
+
+    // ---- evaluation ----
+
+    fn eval(&self, node: Node<'_>) -> Value {
+        self.eval_depth(node, 0)
+    }
+
+    fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        match node.kind() {
+            "identifier" => {
+                let name = text_of(node, self.source);
+                match self.locals.get(name.as_ref()) {
+                    Some(Local::Instance(kind)) => Value::Instance(kind),
+                    Some(Local::Other) => Value::Unknown,
+                    None => self.resolve_path(&name).map_or(Value::Unknown, Value::Path),
+                }
+            }
+            "scoped_identifier" => match self.path_text(node) {
+                Some(written) => self
+                    .resolve_path(&written)
+                    .map_or(Value::Unknown, Value::Path),
+                None => Value::Unknown,
+            },
+            "generic_function" => match node.child_by_field_name("function") {
+                Some(function) => self.eval_depth(function, depth + 1),
+                None => Value::Unknown,
+            },
+            "field_expression" => {
+                let (Some(value), Some(field)) = (
+                    node.child_by_field_name("value"),
+                    node.child_by_field_name("field"),
+                ) else {
+                    return Value::Unknown;
+                };
+                match self.eval_depth(value, depth + 1) {
+                    Value::Instance(kind) => {
+                        Value::Path(format!("{kind}::{}", text_of(field, self.source)))
+                    }
+                    _ => Value::Unknown,
+                }
+            }
+            "call_expression" => {
+                let Some(function) = node.child_by_field_name("function") else {
+                    return Value::Unknown;
+                };
+                if function.kind() == "field_expression" {
+                    let field = function.child_by_field_name("field");
+                    let value = function.child_by_field_name("value");
+                    if let (Some(field), Some(value)) = (field, value) {
+                        if PASS_THROUGH.contains(&text_of(field, self.source).as_ref()) {
+                            return match self.eval_depth(value, depth + 1) {
+                                Value::Instance(kind) => Value::Instance(kind),
+                                _ => Value::Unknown,
+                            };
+                        }
+                    }
+                }
+                match self.eval_depth(function, depth + 1) {
+                    Value::Path(path) => self
+                        .index
+                        .produces(Language::Rust, &path)
+                        .map_or(Value::Unknown, Value::Instance),
+                    _ => Value::Unknown,
+                }
+            }
+            "try_expression" | "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => self.eval_depth(inner, depth + 1),
+                None => Value::Unknown,
+            },
+            "reference_expression" => match node.child_by_field_name("value") {
+                Some(inner) => self.eval_depth(inner, depth + 1),
+                None => Value::Unknown,
+            },
+            _ => Value::Unknown,
+        }
+    }
+
+    // ---- the walk ----
+
+    fn walk_children(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        if !cursor.goto_first_child() {
+            return;
+        }
+        loop {
+            let child = cursor.node();
+            if child.is_named() {
+                self.walk(child);
+            }
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+    }
+
+    fn walk(&mut self, node: Node<'t>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match node.kind() {
+            "function_item" => self.function(node),
+            "closure_expression" => self.closure(node),
+            "async_block" => {
+                let name = format!("{}{{async block}}", self.prefix());
+                let outer = self.context.replace(name);
+                self.walk_children(node);
+                self.context = outer;
+            }
+            "impl_item" => {
+                let name = node
+                    .child_by_field_name("type")
+                    .map(|kind| self.type_name(kind))
+                    .unwrap_or_default();
+                self.nested(node, name);
+            }
+            "trait_item" | "mod_item" => {
+                let name = node
+                    .child_by_field_name("name")
+                    .map(|name| self.text(name))
+                    .unwrap_or_default();
+                self.nested(node, name);
+            }
+            "call_expression" => {
+                if self.context.is_some() {
+                    self.check_call(node);
+                }
+                self.walk_children(node);
+            }
+            "block" => {
+                if self.context.is_some() {
+                    self.check_guards(node);
+                }
+                self.walk_children(node);
+            }
+            "macro_invocation" | "line_comment" | "block_comment" | "string_literal"
+            | "use_declaration" | "attribute_item" => {}
+            _ => self.walk_children(node),
+        }
+        self.depth -= 1;
+    }
+
+    /// `Type::`, `module::fn::` ... for names of things inside.
+    fn prefix(&self) -> String {
+        let mut out = String::new();
+        for part in &self.qualname {
+            out.push_str(part);
+            out.push_str("::");
+        }
+        out
+    }
+
+    fn type_name(&self, kind: Node<'_>) -> String {
+        match kind.kind() {
+            "generic_type" => kind
+                .child_by_field_name("type")
+                .map(|inner| self.type_name(inner))
+                .unwrap_or_default(),
+            "scoped_type_identifier" => kind
+                .child_by_field_name("name")
+                .map(|name| self.text(name))
+                .unwrap_or_default(),
+            _ => self.text(kind),
+        }
+    }
+
+    fn nested(&mut self, node: Node<'t>, name: String) {
+        self.qualname.push(name);
+        let outer = self.context.take();
+        self.walk_children(node);
+        self.context = outer;
+        self.qualname.pop();
+    }
+
+    fn function(&mut self, node: Node<'t>) {
+        let name = node
+            .child_by_field_name("name")
+            .map(|name| self.text(name))
+            .unwrap_or_default();
+        let qualified = format!("{}{name}", self.prefix());
+        let is_async = node
+            .named_children(&mut node.walk())
+            .find(|child| child.kind() == "function_modifiers")
+            .is_some_and(|modifiers| has_child(modifiers, "async"));
+        let saved_locals = std::mem::take(&mut self.locals);
+        self.collect_locals(node);
+        let outer = std::mem::replace(&mut self.context, is_async.then_some(qualified));
+        self.qualname.push(name);
+        if let Some(body) = node.child_by_field_name("body") {
+            self.walk(body);
+        }
+        self.qualname.pop();
+        self.context = outer;
+        self.locals = saved_locals;
+    }
+
+    fn closure(&mut self, node: Node<'t>) {
+        let is_async = has_child(node, "async");
+        let inner = if is_async {
+            Some(format!("{}{{async closure}}", self.prefix()))
+        } else if self.context.is_some() && self.runs_in_place(node) {
+            self.context.clone()
+        } else {
+            None
+        };
+        let outer = std::mem::replace(&mut self.context, inner);
+        if let Some(body) = node.child_by_field_name("body") {
+            self.walk(body);
+        }
+        self.context = outer;
+    }
+
+    /// Whether a closure is an argument of a method that is not a thread hand-off.
+    fn runs_in_place(&self, closure: Node<'_>) -> bool {
+        let Some(arguments) = closure.parent().filter(|p| p.kind() == "arguments") else {
+            return false;
+        };
+        let Some(function) = arguments
+            .parent()
+            .filter(|call| call.kind() == "call_expression")
+            .and_then(|call| call.child_by_field_name("function"))
+        else {
+            return false;
+        };
+        if function.kind() != "field_expression" {
+            return false;
+        }
+        let Some(method) = function.child_by_field_name("field") else {
+            return false;
+        };
+        let method = text_of(method, self.source);
+        !HANDOFF_METHODS.contains(&method.as_ref())
+            && !method.contains("blocking")
+            && !method.contains("thread")
+    }
+
+    fn check_call(&mut self, call: Node<'t>) {
+        if call
+            .parent()
+            .is_some_and(|parent| parent.kind() == "await_expression")
+        {
+            return;
+        }
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        let mut found = match self.eval(function) {
+            Value::Path(path) => self
+                .index
+                .rule_for_call(Language::Rust, &path)
+                .map(|rule| (rule, path)),
+            _ => None,
+        };
+        if found.is_none() && function.kind() == "field_expression" {
+            if let Some(field) = function.child_by_field_name("field") {
+                let method = self.text(field);
+                found = self
+                    .index
+                    .rule_for_method(Language::Rust, &method)
+                    .map(|rule| (rule, format!("*.{method}")));
+            }
+        }
+        let Some((rule, resolved)) = found else {
+            return;
+        };
+        if rule.check != Check::Call {
+            return;
+        }
+        self.hit(call, function, resolved, rule, None);
+    }
+
+    // ---- std::sync::Mutex guards across .await ----
+
+    /// `let guard = m.lock().unwrap();` followed, in the same block and
+    /// before the guard is dropped or moved, by an `.await` of this future.
+    fn check_guards(&mut self, block: Node<'t>) {
+        let Some(rule) = self.guard_rule else {
+            return;
+        };
+        let mut cursor = block.walk();
+        let statements: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
+        for (at, statement) in statements.iter().enumerate() {
+            if statement.kind() != "let_declaration" {
+                continue;
+            }
+            let Some((guard, lock_call, lock_callee)) = self.guard_binding(*statement) else {
+                continue;
+            };
+            let mut ended = false;
+            let mut awaited = None;
+            for later in &statements[at + 1..] {
+                self.scan_guard_use(*later, &guard, &mut ended, &mut awaited, 0);
+                if ended || awaited.is_some() {
+                    break;
+                }
+            }
+            if let Some(line) = awaited {
+                let detail = format!("guard `{guard}` is still held at the .await on line {line}");
+                self.hit(
+                    lock_call,
+                    lock_callee,
+                    "std::sync::Mutex::lock".to_string(),
+                    rule,
+                    Some(detail),
+                );
+            }
+        }
+    }
+
+    /// For `let name = x.lock().unwrap()` (or `.expect(..)`): the name, the
+    /// `lock()` call and its callee.
+    fn guard_binding(&self, statement: Node<'t>) -> Option<(String, Node<'t>, Node<'t>)> {
+        let pattern = statement.child_by_field_name("pattern")?;
+        if pattern.kind() != "identifier" {
+            return None;
+        }
+        let value = statement.child_by_field_name("value")?;
+        if value.kind() != "call_expression" {
+            return None;
+        }
+        let unwrap = value.child_by_field_name("function")?;
+        if unwrap.kind() != "field_expression" {
+            return None;
+        }
+        let unwrap_name = text_of(unwrap.child_by_field_name("field")?, self.source);
+        if !matches!(unwrap_name.as_ref(), "unwrap" | "expect" | "unwrap_or_else") {
+            return None;
+        }
+        let lock_call = unwrap.child_by_field_name("value")?;
+        if lock_call.kind() != "call_expression" {
+            return None;
+        }
+        let lock_callee = lock_call.child_by_field_name("function")?;
+        if lock_callee.kind() != "field_expression" {
+            return None;
+        }
+        let lock_name = text_of(lock_callee.child_by_field_name("field")?, self.source);
+        let no_arguments = lock_call
+            .child_by_field_name("arguments")
+            .is_some_and(|arguments| arguments.named_child_count() == 0);
+        if lock_name != "lock" || !no_arguments {
+            return None;
+        }
+        Some((self.text(pattern), lock_call, lock_callee))
+    }
+
+    /// Walks `node` in source order until the guard ends (dropped or moved)
+    /// or an `.await` of this future is reached (its line goes to `awaited`).
+    fn scan_guard_use(
+        &self,
+        node: Node<'_>,
+        guard: &str,
+        ended: &mut bool,
+        awaited: &mut Option<u64>,
+        depth: usize,
+    ) {
+        if *ended || awaited.is_some() || depth > MAX_DEPTH {
+            return;
+        }
+        match node.kind() {
+            // Not run by this future (or not now).
+            "closure_expression" | "async_block" | "function_item" | "macro_invocation" => {
+                return;
+            }
+            "await_expression" => {
+                *awaited = Some(node.end_position().row as u64 + 1);
+                return;
+            }
+            "call_expression" => {
+                if let Some(arguments) = node.child_by_field_name("arguments") {
+                    let mut cursor = arguments.walk();
+                    let moved = arguments.named_children(&mut cursor).any(|argument| {
+                        argument.kind() == "identifier" && text_of(argument, self.source) == guard
+                    });
+                    if moved {
+                        *ended = true;
+                        return;
+                    }
+                }
+            }
+            "let_declaration" | "return_expression" => {
+                let value = node
+                    .child_by_field_name("value")
+                    .or_else(|| node.named_child(0));
+                if value.is_some_and(|value| {
+                    value.kind() == "identifier" && text_of(value, self.source) == guard
+                }) {
+                    *ended = true;
+                    return;
+                }
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        for child in children {
+            self.scan_guard_use(child, guard, ended, awaited, depth + 1);
+            if *ended || awaited.is_some() {
+                return;
+            }
+        }
+    }
+
+    fn hit(
+        &mut self,
+        call: Node<'t>,
+        callee: Node<'t>,
+        resolved: String,
+        rule: &'static Rule,
+        detail: Option<String>,
+    ) {
+        let Some(function) = self.context.clone() else {
+            return;
+        };
+        self.hits.push(Hit {
+            node: call,
+            callee,
+            function,
+            resolved,
+            rule,
+            detail,
+        });
+    }
+}
+
+fn join(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}::{path}"),
+    }
+}
+
+/// Whether `node` has a direct child of kind `kind` (keywords included).
+fn has_child(node: Node<'_>, kind: &str) -> bool {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).any(|child| child.kind() == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::blocking::rules::Language;
+    use crate::blocking::scan::scan_source;
+
+    fn found(text: &str) -> Vec<(u64, String)> {
+        scan_source("t.rs", text.as_bytes(), Language::Rust, &mut || true)
+            .expect("not abandoned")
+            .expect("parses")
+            .findings
+            .into_iter()
+            .map(|finding| (finding.line, finding.resolved))
+            .collect()
+    }
+
+    #[test]
+    fn glob_imports_of_known_modules_resolve() {
+        let text = "use std::thread::*;\nasync fn f() {\n    sleep(d);\n}\n";
+        assert_eq!(found(text), [(3, "std::thread::sleep".to_string())]);
+    }
+
+    #[test]
+    fn a_name_imported_two_ways_resolves_to_nothing() {
+        let text = "mod a { use std::thread::sleep; }\nuse tokio::time::sleep;\nasync fn f() {\n    sleep(d);\n}\n";
+        assert_eq!(found(text), []);
+    }
+
+    #[test]
+    fn a_local_shadows_an_imported_function() {
+        let text =
+            "use std::thread::sleep;\nasync fn f() {\n    let sleep = |d| d;\n    sleep(d);\n}\n";
+        assert_eq!(found(text), []);
+    }
+
+    #[test]
+    fn parameter_types_type_their_methods() {
+        let text = "use std::process::Command;\nasync fn f(cmd: &mut Command, other: &mut tokio::process::Command) {\n    cmd.output();\n    other.output().await;\n}\n";
+        assert_eq!(
+            found(text),
+            [(3, "std::process::Command::output".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_guard_moved_away_ends_before_the_await() {
+        let text = "async fn f(m: &std::sync::Mutex<u8>) {\n    let g = m.lock().unwrap();\n    consume(g);\n    x().await;\n}\n";
+        assert_eq!(found(text), []);
+        let text = "async fn f(m: &std::sync::Mutex<u8>) {\n    let g = m.lock().unwrap();\n    if ready() { x().await; }\n}\n";
+        assert_eq!(found(text), [(2, "std::sync::Mutex::lock".to_string())]);
+    }
+}
