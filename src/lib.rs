@@ -37,6 +37,7 @@ pub mod redact;
 pub mod runner;
 pub mod stop;
 pub mod units;
+pub mod walk;
 pub mod wire;
 
 /// The crate version every tool reports in its JSON (`"version"`).

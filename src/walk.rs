@@ -1,0 +1,1068 @@
+//! Turning items (paths, directories, glob patterns) into a sorted,
+//! de-duplicated list of files, without ever looping on a symlink cycle.
+//!
+//! Shared by every tool that works on files. The seed used Python's `glob`,
+//! which has no `{a,b}` and follows symlinked directories into cycles; here
+//! patterns are compiled by `globset` (with `*` kept inside one path
+//! component) and directories are walked by the `ignore` crate's walker,
+//! which detects loops when it follows links and can honour `.gitignore`.
+//!
+//! Rules (the same for every tool):
+//! - An item without glob metacharacters (`* ? [ ] { } \`) is a literal path,
+//!   taken as is, hidden or not, existing or not (the tool reports
+//!   `not_found` itself). So is an item that names an existing file even
+//!   though it contains metacharacters (`report[1].txt`). A literal
+//!   directory is walked only with [`WalkOptions::walk_directories`].
+//! - Patterns support `*`, `?`, `[...]`, `**` (any depth) and `{a,b}`; `*`
+//!   does not cross `/`. A pattern is relative to [`WalkOptions::root`].
+//! - Patterns and directory walks yield regular files and symlinks to them
+//!   (a dangling symlink too, so the tool can report it); never directories,
+//!   FIFOs, sockets or devices.
+//! - Hidden entries (name starting with `.`) are skipped unless
+//!   [`WalkOptions::hidden`] is set or the pattern names them with a
+//!   component that starts with a literal `.` (`.github/**/*.yml`, `**/.env`).
+//! - Symlinked directories are descended only with
+//!   [`WalkOptions::follow_links`]; a cycle is then reported as a
+//!   [`WalkError::SymlinkLoop`] and skipped.
+//! - Paths come out as the user wrote them, relative to the root
+//!   (`src/a.rs`, not `/home/me/project/src/a.rs`); `.` components are
+//!   dropped. [`WalkOptions::resolve`] gives the path to open.
+
+use globset::{Candidate, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use ignore::{DirEntry, WalkBuilder};
+use serde::ser::SerializeStruct;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// The characters that make an item a glob pattern.
+const GLOB_META: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
+
+/// Brace alternatives beyond which the hidden-file rule stops looking at
+/// each one and lets the pattern see hidden entries.
+const MAX_BRACE_EXPANSION: usize = 256;
+
+/// How items are expanded.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// What relative items and patterns are relative to.
+    pub root: PathBuf,
+    /// Match hidden entries (names starting with `.`) everywhere.
+    pub hidden: bool,
+    /// Descend into symlinked directories (cycles are detected and skipped).
+    pub follow_links: bool,
+    /// Skip what `.gitignore`, `.ignore` and `.git/info/exclude` exclude
+    /// (also outside a git repository).
+    pub respect_gitignore: bool,
+    /// When walking a literal directory, keep only these file extensions
+    /// (without the dot: `["py", "pyi"]`). Patterns are not filtered.
+    pub extensions: Option<Vec<String>>,
+    /// A literal directory is walked for its files (recursively). Without
+    /// it a directory is passed through as is, for the tool to report.
+    pub walk_directories: bool,
+}
+
+impl WalkOptions {
+    /// Options with everything off, relative to `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        WalkOptions {
+            root: root.into(),
+            hidden: false,
+            follow_links: false,
+            respect_gitignore: false,
+            extensions: None,
+            walk_directories: false,
+        }
+    }
+
+    /// The path to open for a path of [`Expansion::files`].
+    pub fn resolve(&self, shown: &Path) -> PathBuf {
+        if shown.is_absolute() {
+            shown.to_path_buf()
+        } else {
+            self.root.join(shown)
+        }
+    }
+}
+
+/// One item to expand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A pattern if it has glob metacharacters (and names no existing
+    /// file), a literal path otherwise.
+    Auto(String),
+    /// Always a literal path, whatever characters it contains.
+    Literal(PathBuf),
+}
+
+/// What the items expanded to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expansion {
+    /// Sorted (component by component) and de-duplicated.
+    pub files: Vec<PathBuf>,
+    /// Patterns (and walked directories) that yielded no file, in input order.
+    pub unmatched: Vec<String>,
+    /// Problems met while walking; none of them stops the walk.
+    pub errors: Vec<WalkError>,
+}
+
+/// A bad pattern: bad input, reported before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{pattern}` is not a valid glob pattern: {reason}")]
+pub struct PatternError {
+    /// Position of the item in the list given to [`expand_targets`].
+    pub index: usize,
+    pub pattern: String,
+    pub reason: String,
+}
+
+/// A problem met while walking a directory. Never fatal: the walk goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalkError {
+    #[error("symbolic link loop: {} leads back to {}", path.display(), ancestor.display())]
+    SymlinkLoop { path: PathBuf, ancestor: PathBuf },
+    #[error("cannot read {}: permission denied", path.display())]
+    PermissionDenied { path: PathBuf },
+    #[error("cannot read {}: {detail}", path.display())]
+    Io { path: PathBuf, detail: String },
+}
+
+impl WalkError {
+    /// The path the problem is about, as shown to the user.
+    pub fn path(&self) -> &Path {
+        match self {
+            WalkError::SymlinkLoop { path, .. }
+            | WalkError::PermissionDenied { path }
+            | WalkError::Io { path, .. } => path,
+        }
+    }
+
+    /// Whether files may be missing because of it (a skipped cycle loses
+    /// nothing: its files are reached through the ancestor).
+    pub fn loses_files(&self) -> bool {
+        !matches!(self, WalkError::SymlinkLoop { .. })
+    }
+}
+
+impl crate::error::Failure for WalkError {
+    fn kind(&self) -> &'static str {
+        match self {
+            WalkError::SymlinkLoop { .. } => "symlink_loop",
+            WalkError::PermissionDenied { .. } => "permission_denied",
+            WalkError::Io { .. } => "io",
+        }
+    }
+}
+
+/// Serialised as `{"path": ..., "kind": ..., "message": ...}`.
+impl serde::Serialize for WalkError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use crate::error::Failure;
+        let mut record = serializer.serialize_struct("WalkError", 3)?;
+        record.serialize_field("path", &self.path().to_string_lossy())?;
+        record.serialize_field("kind", self.kind())?;
+        record.serialize_field("message", &self.to_string())?;
+        record.end()
+    }
+}
+
+/// Whether `text` has glob metacharacters.
+pub fn is_pattern(text: &str) -> bool {
+    text.contains(GLOB_META)
+}
+
+/// Checks one item before anything runs: a pattern must compile (unless
+/// it names an existing file, which makes it a literal path).
+pub fn check_target(target: &Target, options: &WalkOptions) -> Result<(), String> {
+    match target {
+        Target::Literal(_) => Ok(()),
+        Target::Auto(text) if text.is_empty() => Err("an empty path".to_string()),
+        Target::Auto(text) => {
+            if !is_pattern(text) || names_existing(text, options) {
+                return Ok(());
+            }
+            compile(text).map(|_| ())
+        }
+    }
+}
+
+/// [`expand_targets`] for plain strings (each one [`Target::Auto`]).
+pub fn expand(patterns: &[String], options: &WalkOptions) -> Result<Expansion, PatternError> {
+    let targets: Vec<Target> = patterns.iter().cloned().map(Target::Auto).collect();
+    expand_targets(&targets, options)
+}
+
+/// Expands every item: literal paths as they are, directories walked (with
+/// [`WalkOptions::walk_directories`]), patterns matched by walking from
+/// their literal prefix. Blocking: call it on a blocking thread.
+pub fn expand_targets(
+    targets: &[Target],
+    options: &WalkOptions,
+) -> Result<Expansion, PatternError> {
+    let mut files = BTreeSet::new();
+    let mut unmatched = Vec::new();
+    let mut errors = Vec::new();
+    for (index, target) in targets.iter().enumerate() {
+        let found = match target {
+            Target::Literal(path) => take_literal(path, options, &mut files, &mut errors),
+            Target::Auto(text) => {
+                if !is_pattern(text) || names_existing(text, options) {
+                    take_literal(Path::new(text), options, &mut files, &mut errors)
+                } else {
+                    let pattern = Pattern::new(text).map_err(|reason| PatternError {
+                        index,
+                        pattern: text.clone(),
+                        reason,
+                    })?;
+                    pattern.walk(options, &mut files, &mut errors)
+                }
+            }
+        };
+        if found == 0 {
+            let shown = match target {
+                Target::Auto(text) => text.clone(),
+                Target::Literal(path) => path.to_string_lossy().into_owned(),
+            };
+            unmatched.push(shown);
+        }
+    }
+    Ok(Expansion {
+        files: files.into_iter().collect(),
+        unmatched,
+        errors,
+    })
+}
+
+fn names_existing(text: &str, options: &WalkOptions) -> bool {
+    std::fs::symlink_metadata(options.resolve(Path::new(text))).is_ok()
+}
+
+/// Adds a literal item; returns how many files it yielded (a literal that
+/// is not a walked directory always counts as one, existing or not).
+fn take_literal(
+    path: &Path,
+    options: &WalkOptions,
+    files: &mut BTreeSet<PathBuf>,
+    errors: &mut Vec<WalkError>,
+) -> usize {
+    let shown = normalize(path);
+    if options.walk_directories {
+        let full = options.resolve(&shown);
+        if full.is_dir() {
+            return walk_directory(&shown, &full, options, files, errors);
+        }
+    }
+    files.insert(shown);
+    1
+}
+
+/// Drops `.` components and doubled or trailing slashes; keeps `..` (which
+/// cannot be resolved without following symlinks). An empty result is `.`.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// `shown` joined with a path found below it (`.` joined with `a` is `a`).
+fn below(shown: &Path, relative: &Path) -> PathBuf {
+    if shown == Path::new(".") {
+        relative.to_path_buf()
+    } else {
+        shown.join(relative)
+    }
+}
+
+fn walk_directory(
+    shown: &Path,
+    full: &Path,
+    options: &WalkOptions,
+    files: &mut BTreeSet<PathBuf>,
+    errors: &mut Vec<WalkError>,
+) -> usize {
+    let hidden = options.hidden;
+    let walker = walker(full, options, None, move |entry| {
+        hidden || entry.depth() == 0 || !is_hidden(entry)
+    });
+    let extensions = options.extensions.as_ref().map(|list| {
+        list.iter()
+            .map(|ext| ext.trim_start_matches('.').to_string())
+            .collect::<Vec<_>>()
+    });
+    let mut found = 0;
+    for entry in walker {
+        let Some(relative) = visit(entry, full, shown, options, errors) else {
+            continue;
+        };
+        if let Some(extensions) = &extensions {
+            let ext = relative.extension().and_then(|ext| ext.to_str());
+            if !ext.is_some_and(|ext| extensions.iter().any(|wanted| wanted == ext)) {
+                continue;
+            }
+        }
+        files.insert(below(shown, &relative));
+        found += 1;
+    }
+    found
+}
+
+/// Builds the walker shared by directory walks and pattern walks.
+fn walker(
+    start: &Path,
+    options: &WalkOptions,
+    max_depth: Option<usize>,
+    keep: impl Fn(&DirEntry) -> bool + Send + Sync + 'static,
+) -> ignore::Walk {
+    let gitignore = options.respect_gitignore;
+    WalkBuilder::new(start)
+        .standard_filters(false)
+        .hidden(false)
+        .parents(gitignore)
+        .ignore(gitignore)
+        .git_ignore(gitignore)
+        .git_global(gitignore)
+        .git_exclude(gitignore)
+        .require_git(false)
+        .follow_links(options.follow_links)
+        .max_depth(max_depth)
+        .filter_entry(keep)
+        .build()
+}
+
+fn is_hidden(entry: &DirEntry) -> bool {
+    entry.file_name().as_encoded_bytes().first() == Some(&b'.')
+}
+
+/// One walker entry: its path relative to the walk's start when it is a
+/// file to keep, `None` otherwise (errors are recorded on the way).
+fn visit(
+    entry: Result<DirEntry, ignore::Error>,
+    start: &Path,
+    shown: &Path,
+    options: &WalkOptions,
+    errors: &mut Vec<WalkError>,
+) -> Option<PathBuf> {
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(error) => {
+            return match walk_error(error, start, shown) {
+                Problem::Dangling(path) => path
+                    .strip_prefix(start)
+                    .ok()
+                    .filter(|relative| !relative.as_os_str().is_empty())
+                    .map(Path::to_path_buf),
+                Problem::Error(error) => {
+                    errors.push(error);
+                    None
+                }
+                Problem::Nothing => None,
+            };
+        }
+    };
+    let file_type = entry.file_type()?;
+    let is_file = if file_type.is_file() {
+        true
+    } else if file_type.is_symlink() && !options.follow_links {
+        // A link to a file is a file; a link to a directory is not followed;
+        // a dangling link is kept so that the tool reports it.
+        match std::fs::metadata(entry.path()) {
+            Ok(target) => target.is_file(),
+            Err(_) => true,
+        }
+    } else {
+        false
+    };
+    if !is_file {
+        return None;
+    }
+    let relative = entry.path().strip_prefix(start).ok()?;
+    if relative.as_os_str().is_empty() {
+        // The start itself is a file: not something found below it.
+        return None;
+    }
+    Some(relative.to_path_buf())
+}
+
+/// What a walker error turns out to be.
+enum Problem {
+    /// A dangling symlink met while following links: a file, for the tool
+    /// to report (as it is when links are not followed).
+    Dangling(PathBuf),
+    Error(WalkError),
+    /// Nothing worth reporting (a file deleted during the walk, a broken
+    /// ignore file).
+    Nothing,
+}
+
+/// Converts a walker error into ours, with paths shown relative to the root.
+fn walk_error(error: ignore::Error, start: &Path, shown: &Path) -> Problem {
+    let show = |path: &Path| match path.strip_prefix(start) {
+        Ok(relative) if relative.as_os_str().is_empty() => shown.to_path_buf(),
+        Ok(relative) => below(shown, relative),
+        Err(_) => path.to_path_buf(),
+    };
+    let mut path = None;
+    let mut error = error;
+    loop {
+        match error {
+            ignore::Error::WithPath { path: at, err } => {
+                path.get_or_insert(at);
+                error = *err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                error = *err;
+            }
+            ignore::Error::Loop { ancestor, child } => {
+                return Problem::Error(WalkError::SymlinkLoop {
+                    path: show(&child),
+                    ancestor: show(&ancestor),
+                });
+            }
+            ignore::Error::Io(io) => {
+                let at = path.unwrap_or_else(|| start.to_path_buf());
+                return match io.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        let is_link = std::fs::symlink_metadata(&at)
+                            .is_ok_and(|meta| meta.file_type().is_symlink());
+                        if is_link {
+                            Problem::Dangling(at)
+                        } else {
+                            Problem::Nothing
+                        }
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        Problem::Error(WalkError::PermissionDenied { path: show(&at) })
+                    }
+                    _ => Problem::Error(WalkError::Io {
+                        path: show(&at),
+                        detail: io.to_string(),
+                    }),
+                };
+            }
+            _ => return Problem::Nothing,
+        }
+    }
+}
+
+/// Compiles one pattern the way every pattern is compiled.
+fn compile(text: &str) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(text)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|glob| glob.compile_matcher())
+        .map_err(|error| error.kind().to_string())
+}
+
+/// A compiled pattern and where to walk for it.
+struct Pattern {
+    matcher: GlobMatcher,
+    /// The literal leading directories (`src` for `src/**/*.rs`), normalised.
+    base: PathBuf,
+    /// How deep below `base` a match can be; `None` with `**`.
+    max_depth: Option<usize>,
+    /// Which hidden names the pattern asks for; `None`: any.
+    hidden_names: Option<Arc<GlobSet>>,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Result<Self, String> {
+        compile(text)?;
+        let components = split_components(text);
+        let literal_prefix = components
+            .iter()
+            .take_while(|component| !is_pattern(component))
+            .count();
+        // The last component is what is matched; it cannot be the base.
+        let literal_prefix = literal_prefix.min(components.len().saturating_sub(1));
+        let absolute = text.starts_with('/');
+        let mut base = PathBuf::from(if absolute { "/" } else { "" });
+        for component in &components[..literal_prefix] {
+            if !component.is_empty() && *component != "." {
+                base.push(component);
+            }
+        }
+        let rest = &components[literal_prefix..];
+        let rest_text = rest.join("/");
+        let max_depth = if rest.iter().any(|component| component.contains("**"))
+            || slash_in_braces(&rest_text)
+        {
+            None
+        } else {
+            Some(rest.len())
+        };
+        // Match against `base/rest`, the way found paths are shown.
+        let normalized = if base.as_os_str().is_empty() {
+            rest_text
+        } else if base == Path::new("/") {
+            format!("/{rest_text}")
+        } else {
+            format!("{}/{rest_text}", base.to_string_lossy())
+        };
+        let matcher = compile(&normalized)?;
+        if base.as_os_str().is_empty() {
+            base.push(".");
+        }
+        Ok(Pattern {
+            matcher,
+            base,
+            max_depth,
+            hidden_names: hidden_names(text).map(Arc::new),
+        })
+    }
+
+    /// Walks from the base; returns how many files matched.
+    fn walk(
+        &self,
+        options: &WalkOptions,
+        files: &mut BTreeSet<PathBuf>,
+        errors: &mut Vec<WalkError>,
+    ) -> usize {
+        let start = options.resolve(&self.base);
+        if !start.is_dir() {
+            return 0;
+        }
+        let hidden_names = if options.hidden {
+            None
+        } else {
+            self.hidden_names.clone()
+        };
+        let walker = walker(&start, options, self.max_depth, move |entry| {
+            if entry.depth() == 0 || !is_hidden(entry) {
+                return true;
+            }
+            match &hidden_names {
+                None => true,
+                Some(names) => names.is_match(entry.file_name()),
+            }
+        });
+        let mut found = 0;
+        for entry in walker {
+            let Some(relative) = visit(entry, &start, &self.base, options, errors) else {
+                continue;
+            };
+            let shown = below(&self.base, &relative);
+            if self
+                .matcher
+                .is_match_candidate(&Candidate::new(shown.as_path()))
+            {
+                files.insert(shown);
+                found += 1;
+            }
+        }
+        found
+    }
+}
+
+/// Splits a pattern on `/`, except inside `{...}` and `[...]`.
+fn split_components(text: &str) -> Vec<&str> {
+    let mut components = Vec::new();
+    let mut start = 0;
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => skip_class(&mut chars),
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '/' if depth == 0 => {
+                components.push(&text[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    components.push(&text[start..]);
+    components
+}
+
+/// Skips a `[...]` class, whose `]` right after `[` or `[!` is literal.
+fn skip_class(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
+    if matches!(chars.peek(), Some((_, '!' | '^'))) {
+        chars.next();
+    }
+    if matches!(chars.peek(), Some((_, ']'))) {
+        chars.next();
+    }
+    for (_, c) in chars.by_ref() {
+        if c == ']' {
+            return;
+        }
+    }
+}
+
+/// Whether a `/` appears inside a `{...}` group (so the depth of a match
+/// cannot be read off the components).
+fn slash_in_braces(text: &str) -> bool {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => skip_class(&mut chars),
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '/' if depth > 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The hidden names a pattern asks for: its components (in every brace
+/// alternative) that start with a literal `.`. `None` when the pattern has
+/// too many alternatives to look at: it then sees every hidden entry.
+fn hidden_names(text: &str) -> Option<GlobSet> {
+    let alternatives = expand_braces(text, MAX_BRACE_EXPANSION)?;
+    let mut set = GlobSetBuilder::new();
+    for alternative in &alternatives {
+        for component in alternative.split('/') {
+            if component.starts_with('.') && component != "." && component != ".." {
+                let glob = GlobBuilder::new(component)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .ok()?;
+                set.add(glob);
+            }
+        }
+    }
+    set.build().ok()
+}
+
+/// Expands `{a,b}` groups (nested too) into every alternative; `None` past
+/// `limit` alternatives. Escapes and `[...]` classes are kept as they are.
+fn expand_braces(text: &str, limit: usize) -> Option<Vec<String>> {
+    let Some((open, close)) = first_brace_group(text) else {
+        return Some(vec![text.to_string()]);
+    };
+    let prefix = &text[..open];
+    let suffix = &text[close + 1..];
+    let mut out = Vec::new();
+    for alternative in split_alternatives(&text[open + 1..close]) {
+        let joined = format!("{prefix}{alternative}{suffix}");
+        out.extend(expand_braces(&joined, limit)?);
+        if out.len() > limit {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// The byte offsets of the first top-level `{` and its matching `}`.
+fn first_brace_group(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut open = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => skip_class(&mut chars),
+            '{' => {
+                if depth == 0 {
+                    open = Some(at);
+                }
+                depth += 1;
+            }
+            '}' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    return open.map(|open| (open, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits the inside of a brace group on its top-level commas.
+fn split_alternatives(inside: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut chars = inside.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => skip_class(&mut chars),
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(&inside[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inside[start..]);
+    parts
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Auto(text) => f.write_str(text),
+            Target::Literal(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// A tree in a temp dir: `paths` ending in `/` are directories.
+    fn tree(paths: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for path in paths {
+            let full = dir.path().join(path);
+            if path.ends_with('/') {
+                fs::create_dir_all(&full).unwrap();
+            } else {
+                fs::create_dir_all(full.parent().unwrap()).unwrap();
+                fs::write(&full, path).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn run(dir: &Path, patterns: &[&str], tweak: impl FnOnce(&mut WalkOptions)) -> Expansion {
+        let mut options = WalkOptions::new(dir);
+        tweak(&mut options);
+        let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+        expand(&patterns, &options).unwrap()
+    }
+
+    fn names(expansion: &Expansion) -> Vec<String> {
+        expansion
+            .files
+            .iter()
+            .map(|path| path.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn star_stays_in_one_component_and_double_star_goes_deep() {
+        let dir = tree(&[
+            "a.rs",
+            "src/b.rs",
+            "src/deep/c.rs",
+            "src/deep/er/d.rs",
+            "e.txt",
+        ]);
+        assert_eq!(names(&run(dir.path(), &["*.rs"], |_| {})), ["a.rs"]);
+        assert_eq!(names(&run(dir.path(), &["src/*.rs"], |_| {})), ["src/b.rs"]);
+        assert_eq!(
+            names(&run(dir.path(), &["**/*.rs"], |_| {})),
+            ["a.rs", "src/b.rs", "src/deep/c.rs", "src/deep/er/d.rs"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["src/**/*.rs"], |_| {})),
+            ["src/b.rs", "src/deep/c.rs", "src/deep/er/d.rs"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["src/*/?.rs"], |_| {})),
+            ["src/deep/c.rs"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["[ae].*"], |_| {})),
+            ["a.rs", "e.txt"]
+        );
+    }
+
+    #[test]
+    fn braces_including_slashes_and_nesting() {
+        let dir = tree(&[
+            "a.rs",
+            "b.toml",
+            "c.md",
+            "src/x.rs",
+            "tests/y.rs",
+            "docs/z.rs",
+        ]);
+        assert_eq!(
+            names(&run(dir.path(), &["*.{rs,toml}"], |_| {})),
+            ["a.rs", "b.toml"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["{src,tests}/*.rs"], |_| {})),
+            ["src/x.rs", "tests/y.rs"]
+        );
+        assert_eq!(
+            names(&run(
+                dir.path(),
+                &["{a.rs,src/x.rs,{c,b}.{md,toml}}"],
+                |_| {}
+            )),
+            ["a.rs", "b.toml", "c.md", "src/x.rs"]
+        );
+    }
+
+    #[test]
+    fn matches_are_sorted_and_deduplicated_across_items() {
+        let dir = tree(&["b/2.txt", "b/1.txt", "a-b.txt", "a/z.txt"]);
+        let got = run(
+            dir.path(),
+            &["b/*.txt", "**/*.txt", "./b/1.txt", "b//2.txt"],
+            |_| {},
+        );
+        // Component order: `a/z.txt` before `a-b.txt`.
+        assert_eq!(names(&got), ["a/z.txt", "a-b.txt", "b/1.txt", "b/2.txt"]);
+        assert!(got.unmatched.is_empty());
+    }
+
+    #[test]
+    fn unmatched_patterns_are_listed_in_input_order() {
+        let dir = tree(&["a.txt"]);
+        let got = run(
+            dir.path(),
+            &["*.rs", "a.txt", "missing/**/*.txt", "*.txt"],
+            |_| {},
+        );
+        assert_eq!(names(&got), ["a.txt"]);
+        assert_eq!(got.unmatched, ["*.rs", "missing/**/*.txt"]);
+    }
+
+    #[test]
+    fn literal_paths_pass_through_even_when_missing_or_hidden() {
+        let dir = tree(&[".env", "sub/"]);
+        let got = run(dir.path(), &[".env", "nope.txt", "sub", "./"], |_| {});
+        assert_eq!(names(&got), [".", ".env", "nope.txt", "sub"]);
+        assert!(got.unmatched.is_empty());
+    }
+
+    #[test]
+    fn an_existing_file_with_glob_characters_is_literal() {
+        let dir = tree(&["report[1].txt", "report1.txt"]);
+        let got = run(dir.path(), &["report[1].txt"], |_| {});
+        assert_eq!(names(&got), ["report[1].txt"]);
+        let options = WalkOptions::new(dir.path());
+        assert!(check_target(&Target::Auto("report[1].txt".into()), &options).is_ok());
+        assert!(check_target(&Target::Auto("other[1.txt".into()), &options).is_err());
+    }
+
+    #[test]
+    fn literal_targets_are_never_patterns() {
+        let dir = tree(&["a1.txt"]);
+        let options = WalkOptions::new(dir.path());
+        let got = expand_targets(&[Target::Literal("a?.txt".into())], &options).unwrap();
+        assert_eq!(names(&got), ["a?.txt"]);
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_naming_the_item() {
+        let dir = tree(&[]);
+        let options = WalkOptions::new(dir.path());
+        for bad in ["src/[abc", "{a,b", "a}b", "trailing\\"] {
+            let error = expand(&["ok.txt".to_string(), bad.to_string()], &options).unwrap_err();
+            assert_eq!(error.index, 1, "{bad}");
+            assert_eq!(error.pattern, bad);
+            assert!(check_target(&Target::Auto(bad.into()), &options).is_err());
+        }
+        assert!(check_target(&Target::Auto(String::new()), &options).is_err());
+    }
+
+    #[test]
+    fn hidden_entries_only_when_asked_for() {
+        let dir = tree(&[
+            "a.yml",
+            ".hidden.yml",
+            ".github/workflows/ci.yml",
+            ".github/workflows/.secret.yml",
+            "src/.env",
+            "src/x/.env",
+            ".git/config",
+        ]);
+        assert_eq!(names(&run(dir.path(), &["**/*.yml"], |_| {})), ["a.yml"]);
+        assert_eq!(names(&run(dir.path(), &["*"], |_| {})), ["a.yml"]);
+        assert_eq!(
+            names(&run(dir.path(), &[".*"], |_| {})),
+            [".hidden.yml"],
+            "a leading literal dot asks for hidden names"
+        );
+        assert_eq!(
+            names(&run(dir.path(), &[".github/**/*.yml"], |_| {})),
+            [".github/workflows/ci.yml"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["**/.env"], |_| {})),
+            ["src/.env", "src/x/.env"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["{.github,src}/**/*.yml"], |_| {})),
+            [".github/workflows/ci.yml"]
+        );
+        assert_eq!(
+            names(&run(dir.path(), &["**/*.yml"], |o| o.hidden = true)),
+            [
+                ".github/workflows/.secret.yml",
+                ".github/workflows/ci.yml",
+                ".hidden.yml",
+                "a.yml"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_cycles_never_loop() {
+        let dir = tree(&["top/a.txt", "top/sub/b.txt"]);
+        std::os::unix::fs::symlink("..", dir.path().join("top/sub/back")).unwrap();
+        std::os::unix::fs::symlink("a.txt", dir.path().join("top/link.txt")).unwrap();
+        std::os::unix::fs::symlink("gone.txt", dir.path().join("top/dangling.txt")).unwrap();
+
+        // Not following: the linked directory is not entered; links to
+        // files (even dangling ones) are files.
+        let got = run(dir.path(), &["top/**/*.txt"], |_| {});
+        assert_eq!(
+            names(&got),
+            [
+                "top/a.txt",
+                "top/dangling.txt",
+                "top/link.txt",
+                "top/sub/b.txt"
+            ]
+        );
+        assert!(got.errors.is_empty(), "{:?}", got.errors);
+
+        // Following: the cycle is found, reported and skipped.
+        let got = run(dir.path(), &["top/**/*.txt"], |o| o.follow_links = true);
+        assert_eq!(
+            names(&got),
+            [
+                "top/a.txt",
+                "top/dangling.txt",
+                "top/link.txt",
+                "top/sub/b.txt"
+            ]
+        );
+        assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+        let error = &got.errors[0];
+        assert_eq!(crate::error::Failure::kind(error), "symlink_loop");
+        assert_eq!(error.path(), Path::new("top/sub/back"));
+        assert!(!error.loses_files());
+        let json = serde_json::to_value(error).unwrap();
+        assert_eq!(json["kind"], "symlink_loop");
+        assert_eq!(json["path"], "top/sub/back");
+    }
+
+    #[test]
+    fn directories_are_walked_only_when_asked() {
+        let dir = tree(&[
+            "src/a.py",
+            "src/b.rs",
+            "src/.hidden.py",
+            "src/deep/c.py",
+            "empty/",
+        ]);
+        let got = run(dir.path(), &["src", "empty"], |_| {});
+        assert_eq!(names(&got), ["empty", "src"]);
+        let got = run(dir.path(), &["src", "empty"], |o| o.walk_directories = true);
+        assert_eq!(names(&got), ["src/a.py", "src/b.rs", "src/deep/c.py"]);
+        assert_eq!(got.unmatched, ["empty"]);
+        let got = run(dir.path(), &["src"], |o| {
+            o.walk_directories = true;
+            o.extensions = Some(vec!["py".into()]);
+            o.hidden = true;
+        });
+        assert_eq!(names(&got), ["src/.hidden.py", "src/a.py", "src/deep/c.py"]);
+        let got = run(dir.path(), &["."], |o| o.walk_directories = true);
+        assert_eq!(names(&got), ["src/a.py", "src/b.rs", "src/deep/c.py"]);
+    }
+
+    #[test]
+    fn gitignore_is_honoured_when_asked_even_outside_git() {
+        let dir = tree(&[
+            ".gitignore",
+            "keep.py",
+            "build/out.py",
+            "gen.py",
+            "sub/.gitignore",
+            "sub/x.py",
+            "sub/y.py",
+        ]);
+        fs::write(dir.path().join(".gitignore"), "build/\ngen.py\n").unwrap();
+        fs::write(dir.path().join("sub/.gitignore"), "y.py\n").unwrap();
+        let got = run(dir.path(), &["."], |o| {
+            o.walk_directories = true;
+            o.respect_gitignore = true;
+        });
+        assert_eq!(names(&got), ["keep.py", "sub/x.py"]);
+        let got = run(dir.path(), &["**/*.py"], |o| o.respect_gitignore = true);
+        assert_eq!(names(&got), ["keep.py", "sub/x.py"]);
+        let got = run(dir.path(), &["**/*.py"], |_| {});
+        assert_eq!(got.files.len(), 5);
+    }
+
+    #[test]
+    fn absolute_patterns_show_absolute_paths() {
+        let dir = tree(&["x/a.txt"]);
+        let pattern = format!("{}/x/*.txt", dir.path().display());
+        let got = run(Path::new("/nonexistent-root"), &[pattern.as_str()], |_| {});
+        assert_eq!(got.files, [dir.path().join("x/a.txt")]);
+    }
+
+    #[test]
+    fn patterns_relative_to_root_and_parent_directories() {
+        let dir = tree(&["one/a.txt", "two/b.txt"]);
+        let got = run(
+            &dir.path().join("one"),
+            &["../two/*.txt", "./*.txt"],
+            |_| {},
+        );
+        assert_eq!(names(&got), ["../two/b.txt", "a.txt"]);
+        let options = WalkOptions::new(dir.path().join("one"));
+        assert_eq!(
+            options.resolve(Path::new("../two/b.txt")),
+            dir.path().join("one/../two/b.txt")
+        );
+    }
+
+    #[test]
+    fn non_regular_files_are_not_matched() {
+        let dir = tree(&["a.txt", "sub/"]);
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("pipe.txt");
+            let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: mkfifo reads a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+        }
+        assert_eq!(names(&run(dir.path(), &["*"], |_| {})), ["a.txt"]);
+    }
+
+    #[test]
+    fn brace_helpers() {
+        assert_eq!(
+            expand_braces("a{b,c{d,e}}f", 10).unwrap(),
+            ["abf", "acdf", "acef"]
+        );
+        assert_eq!(expand_braces("[{]x", 10).unwrap(), ["[{]x"]);
+        assert!(expand_braces("{a,b}{c,d}{e,f}", 7).is_none());
+        assert_eq!(split_components("{a/b,c}/d/[/]"), ["{a/b,c}", "d", "[/]"]);
+        assert!(slash_in_braces("x/{a/b,c}"));
+        assert!(!slash_in_braces("x/{a,b}/c"));
+        assert_eq!(normalize(Path::new("./a//b/./c/")), Path::new("a/b/c"));
+        assert_eq!(normalize(Path::new("./")), Path::new("."));
+    }
+}
