@@ -29,6 +29,7 @@ pub mod cli;
 pub mod demo_api;
 pub mod error;
 pub mod exit;
+pub mod files;
 pub mod http;
 pub mod input;
 pub mod printer;
