@@ -48,6 +48,44 @@ pub struct TextCounts {
     pub trailing_newline: bool,
 }
 
+impl TextCounts {
+    /// The counts of a file made of `self`'s bytes followed by `next`'s,
+    /// when the parts were split at a [`split_offset`].
+    pub fn then(self, next: TextCounts) -> TextCounts {
+        let probed_first = self.bytes >= BINARY_PROBE as u64;
+        TextCounts {
+            bytes: self.bytes + next.bytes,
+            lines: self.lines + next.lines,
+            chars: self.chars + next.chars,
+            utf8_valid: self.utf8_valid && next.utf8_valid,
+            binary: self.binary || (!probed_first && next.binary),
+            trailing_newline: if next.bytes > 0 {
+                next.trailing_newline
+            } else {
+                self.trailing_newline
+            },
+        }
+    }
+}
+
+/// Where to split a file near a position so that its two parts, counted
+/// apart and joined with [`TextCounts::then`], count exactly as the whole:
+/// `window` holds the bytes from that position on (8 are enough), and the
+/// answer is how far into them the second part starts.
+///
+/// A byte that is not a continuation byte starts afresh whatever came
+/// before it (an unfinished sequence before it is dropped in both
+/// countings), and so does any byte six or more bytes past the last such
+/// byte (no sequence is longer than six bytes).
+pub fn split_offset(window: &[u8]) -> usize {
+    const LONGEST: usize = 6;
+    window
+        .iter()
+        .take(LONGEST)
+        .position(|byte| byte & 0xC0 != 0x80)
+        .unwrap_or(LONGEST.min(window.len()))
+}
+
 /// Counts a file fed to it one buffer at a time.
 #[derive(Debug, Clone)]
 pub struct Counter {
@@ -148,15 +186,19 @@ impl Decoder {
             self.step(slice[at]);
             at += 1;
         }
+        // A character cut by this slice's end goes to the exact decoder, so
+        // that the fast check sees whole characters only.
+        let end = slice.len() - cut_character(&slice[at..]);
         // The fastest check first; once a slice is known to hold invalid
         // bytes, the check that stops at the first error (the fast one
         // reads to the end before it answers).
         let mut clean_so_far = true;
-        while at < slice.len() {
-            let rest = &slice[at..];
+        while at < end {
+            let rest = &slice[at..end];
             if clean_so_far && simdutf8::basic::from_utf8(rest).is_ok() {
                 self.chars += bytecount::num_chars(rest) as u64;
-                return;
+                at = end;
+                break;
             }
             clean_so_far = false;
             let valid = match simdutf8::compat::from_utf8(rest) {
@@ -165,11 +207,14 @@ impl Decoder {
             };
             self.chars += bytecount::num_chars(&rest[..valid]) as u64;
             at += valid;
-            let slow_until = (at + SLOW_RUN).min(slice.len());
+            let slow_until = (at + SLOW_RUN).min(end);
             while at < slice.len() && (at < slow_until || self.need > 0) {
                 self.step(slice[at]);
                 at += 1;
             }
+        }
+        for &byte in slice.get(at..).unwrap_or_default() {
+            self.step(byte);
         }
     }
 
@@ -231,6 +276,24 @@ impl Decoder {
             self.strict = false;
         }
     }
+}
+
+/// How many bytes at the end of `bytes` are the start of a (strict UTF-8)
+/// character that continues past it.
+fn cut_character(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(4) {
+        let byte = bytes[bytes.len() - back];
+        if byte & 0xC0 != 0x80 {
+            let length = match byte {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            return if length > back { back } else { 0 };
+        }
+    }
+    0
 }
 
 /// Counts `data` fed in buffers of `buffer_size` bytes (tests and callers
@@ -388,6 +451,39 @@ mod tests {
                     got.lines,
                     data.iter().filter(|&&b| b == b'\n').count() as u64
                 );
+            }
+        }
+    }
+
+    /// Counting in two parts split at `split_offset` equals counting whole,
+    /// for every awkward case, every nominal split and every buffer size.
+    #[test]
+    fn parts_split_safely_join_to_the_whole() {
+        let mut inputs: Vec<Vec<u8>> = CASES.iter().map(|case| case.0.to_vec()).collect();
+        inputs.push(b"ab\x80\x80\x80\x80\x80\x80\x80\x80cd".to_vec());
+        inputs.push(b"\xfc\x84\x80\x80\x80\x80\xfc\x84\x80\x80\x80\x80x".to_vec());
+        let mut rng = fastrand::Rng::with_seed(11);
+        let alphabet: &[u8] = &[
+            b'a', b'\n', 0x80, 0xBF, 0xC3, 0xE2, 0xF0, 0xF4, 0x90, 0xFC, 0xED,
+        ];
+        for _ in 0..300 {
+            let length = rng.usize(0..40);
+            inputs.push(
+                (0..length)
+                    .map(|_| alphabet[rng.usize(..alphabet.len())])
+                    .collect(),
+            );
+        }
+        for data in &inputs {
+            let whole = count_bytes(data, 1 << 16);
+            for nominal in 0..=data.len() {
+                let split = nominal + split_offset(&data[nominal..]);
+                let (first, second) = data.split_at(split);
+                for buffer_size in [1, 3, 1 << 16] {
+                    let joined =
+                        count_bytes(first, buffer_size).then(count_bytes(second, buffer_size));
+                    assert_eq!(joined, whole, "{data:x?} split at {split}");
+                }
             }
         }
     }

@@ -8,6 +8,7 @@
 //! | `not_regular` | a socket or device: not read (FIFOs and pipes are read, under `--timeout`) |
 //! | `timeout` | not read to the end within `--timeout` (a hung network mount, a silent pipe) |
 //! | `io` | any other read error (the message says which) |
+//! | `internal` | a bug in the tool (please report it) |
 //!
 //! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad
 //! input (an invalid pattern) is `invalid_input` and stops the tool before
@@ -34,6 +35,8 @@ pub enum FileError {
     Timeout(Duration),
     #[error("{0}")]
     Io(String),
+    #[error("internal error (a bug, please report it): {0}")]
+    Internal(String),
 }
 
 impl Failure for FileError {
@@ -45,6 +48,7 @@ impl Failure for FileError {
             FileError::NotRegular(_) => "not_regular",
             FileError::Timeout(_) => "timeout",
             FileError::Io(_) => "io",
+            FileError::Internal(_) => "internal",
         }
     }
 }

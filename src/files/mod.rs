@@ -9,7 +9,8 @@
 //! concurrency, applies `--timeout` per file and `--deadline`, and prints.
 //!
 //! - [`args`]: the command line
-//! - [`read`]: one file, on a blocking thread
+//! - [`pool`]: the reader threads (few when reads are fast, more when slow)
+//! - [`read`]: one file, on a reader thread
 //! - [`count`]: `wc`-exact bytes, lines and characters
 //! - [`content`]: `--content`, `--head`, `--tail` in bounded memory
 //! - [`error`]: the error kinds
@@ -18,6 +19,7 @@ pub mod args;
 pub mod content;
 pub mod count;
 pub mod error;
+pub mod pool;
 pub mod read;
 
 pub use error::FileError;
@@ -33,13 +35,14 @@ use crate::walk::{Expansion, Target, WalkError, WalkOptions, check_target, expan
 use crate::wire::{Finished, Status};
 use args::{FilesCli, HashAlgorithm};
 use content::Selection;
-use read::{FileFacts, READ_BUFFER, ReadPlan, read_file};
+use pool::{ReaderPool, STALL};
+use read::{FileFacts, READ_BUFFER, ReadPlan};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The binary's name, as `"tool"` in the JSON.
 pub const NAME: &str = "async_file_reader";
@@ -144,8 +147,8 @@ impl ParseItem for ItemParser {
 /// The `async_file_reader` tool: how to find and read files.
 pub struct FilesTool {
     options: WalkOptions,
-    plan: ReadPlan,
     timeout: Duration,
+    pool: ReaderPool,
 }
 
 impl FilesTool {
@@ -164,19 +167,22 @@ impl FilesTool {
             (None, None, true) => Some(Selection::All),
             (None, None, false) => None,
         };
+        let plan = ReadPlan {
+            selection,
+            max_content: usize::try_from(cli.max_content).unwrap_or(usize::MAX),
+            sha256: cli.hash == Some(HashAlgorithm::Sha256),
+            buffer_size: READ_BUFFER,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let concurrency = cli.common.concurrency as usize;
         Ok(FilesTool {
             options: WalkOptions {
                 hidden: cli.hidden,
                 follow_links: cli.follow,
                 ..WalkOptions::new(root)
             },
-            plan: ReadPlan {
-                selection,
-                max_content: usize::try_from(cli.max_content).unwrap_or(usize::MAX),
-                sha256: cli.hash == Some(HashAlgorithm::Sha256),
-                buffer_size: READ_BUFFER,
-            },
             timeout: cli.timeout.max(Duration::from_millis(1)),
+            pool: ReaderPool::new(plan, cores, concurrency),
         })
     }
 
@@ -217,39 +223,55 @@ impl Job for FilesTool {
     }
 
     async fn run(self: Arc<Self>, spec: PathBuf, stop: StopToken) -> Finished<FileReport> {
-        let cancel = Arc::new(AtomicBool::new(false));
-        let full = self.options.resolve(&spec);
-        let plan = self.plan;
-        let reading = tokio::task::spawn_blocking({
-            let cancel = cancel.clone();
-            move || read_file(&full, &plan, &cancel)
-        });
-        let outcome = stop.race(tokio::time::timeout(self.timeout, reading)).await;
-        let failure = match outcome {
-            Ok(Ok(Ok(Ok(facts)))) => return Finished::ok(self.report(&spec, facts)),
-            Ok(Ok(Ok(Err(error)))) => (Status::Error, ErrorBody::from_failure(&error)),
-            Ok(Ok(Err(panic))) => (
-                Status::Error,
-                ErrorBody::new(
-                    "internal",
-                    format!("internal error (a bug, please report it): {panic}"),
-                ),
-            ),
-            Ok(Err(_elapsed)) => {
-                // The thread stops at its next buffer; a read stuck in the
-                // kernel is abandoned (the runtime does not wait for it).
-                cancel.store(true, Ordering::Relaxed);
-                (
+        let pending = match self.pool.submit(self.options.resolve(&spec)) {
+            Ok(pending) => pending,
+            Err(error) => {
+                return Finished::failed(
+                    self.identity(&spec),
+                    Status::Error,
+                    ErrorBody::from_failure(&error),
+                );
+            }
+        };
+        let ticket = pending.ticket.clone();
+        let deadline = Instant::now() + self.timeout;
+        let waiting = async {
+            let mut reply = pending.reply;
+            loop {
+                let check = (Instant::now() + STALL).min(deadline);
+                match tokio::time::timeout_at(check, &mut reply).await {
+                    Ok(reply) => return Some(reply),
+                    Err(_) if Instant::now() >= deadline => return None,
+                    // Every reader is busy (slow or stuck reads): add one.
+                    Err(_) if ticket.is_queued() => self.pool.grow(),
+                    Err(_) => {}
+                }
+            }
+        };
+        let error = match stop.race(waiting).await {
+            Ok(Some(Ok(Ok(facts)))) => return Finished::ok(self.report(&spec, facts)),
+            Ok(Some(Ok(Err(error)))) => error,
+            Ok(Some(Err(_closed))) => FileError::Internal("the reader thread went away".into()),
+            Ok(None) => {
+                // A read stuck in the kernel is abandoned, never waited for.
+                self.pool.abandon(&pending.ticket);
+                let error = FileError::Timeout(self.timeout);
+                return Finished::failed(
+                    self.identity(&spec),
                     Status::Timeout,
-                    ErrorBody::from_failure(&FileError::Timeout(self.timeout)),
-                )
+                    ErrorBody::from_failure(&error),
+                );
             }
             Err(reason) => {
-                cancel.store(true, Ordering::Relaxed);
+                self.pool.abandon(&pending.ticket);
                 return Finished::stopped(self.identity(&spec), reason, true);
             }
         };
-        Finished::failed(self.identity(&spec), failure.0, failure.1)
+        Finished::failed(
+            self.identity(&spec),
+            Status::Error,
+            ErrorBody::from_failure(&error),
+        )
     }
 }
 
@@ -269,9 +291,14 @@ pub fn run(cli: &FilesCli) -> Exit {
         Ok(checked) => checked,
         Err(exit) => return exit,
     };
-    let common = &cli.common;
+    let common = cli.common.clone();
     let tool = Arc::new(tool);
-    block_on(async move {
+    // The run goes on a worker thread rather than on this one (where
+    // `block_on` would poll it): finished items then wake the runner on
+    // the thread they finished on, not across threads, which is most of
+    // the cost of ten thousand small files.
+    let run = async move {
+        let common = &common;
         let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
         let mut items = feed(checked, Arc::new(parser), capacity);
         let mut targets = Vec::new();
@@ -316,7 +343,7 @@ pub fn run(cli: &FilesCli) -> Exit {
         let exit = execute(
             NAME,
             tool,
-            Feed::from_specs(files),
+            Feed::from_vec(files),
             total,
             common,
             &mut totals,
@@ -327,5 +354,11 @@ pub fn run(cli: &FilesCli) -> Exit {
             Exit::Success if incomplete => Exit::SomeFailed,
             other => other,
         }
+    };
+    block_on(async move {
+        tokio::spawn(run).await.unwrap_or_else(|panic| {
+            eprintln!("{NAME}: internal error (a bug, please report it): {panic}");
+            Exit::SomeFailed
+        })
     })
 }
