@@ -72,9 +72,11 @@ fn wc_speaks_utf8(dir: &Path) -> bool {
     answer == Some((0, 1, 2))
 }
 
+/// (name, bytes, lines, chars, utf8_valid, trailing_newline)
+type Awkward = (&'static str, Vec<u8>, u64, u64, bool, bool);
+
 /// Files that trip naive counters, with the numbers GNU wc gives.
-fn awkward_files() -> Vec<(&'static str, Vec<u8>, u64, u64, bool, bool)> {
-    // (name, bytes, lines, chars, utf8_valid, trailing_newline)
+fn awkward_files() -> Vec<Awkward> {
     let mut split = Vec::new();
     // Multi-byte characters straddling every read-buffer boundary (256 KiB)
     // and every counting-slice boundary (32 KiB): a 1-byte shift then
