@@ -236,6 +236,25 @@ impl<S> Feed<S> {
     }
 }
 
+impl<S: Send + 'static> Feed<S> {
+    /// Builds a feed from a list already in memory, queued all at once: no
+    /// producer thread that sleeps and wakes for every item the runner
+    /// takes (a cost that shows with ten thousand fast items), and no more
+    /// memory than the list itself.
+    pub fn from_vec(specs: Vec<S>) -> Self {
+        let (sender, receiver) = mpsc::channel(specs.len().max(1));
+        for (index, spec) in specs.into_iter().enumerate() {
+            // Cannot fail: the channel has room for every item and the
+            // receiver is alive.
+            let _ = sender.try_send((index, spec));
+        }
+        Feed {
+            receiver,
+            late_error: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
 /// Pass 2: streams the checked items to the runner.
 pub fn feed<P: ParseItem>(checked: CheckedInput, parser: Arc<P>, capacity: usize) -> Feed<P::Spec> {
     let (sender, receiver) = mpsc::channel(capacity.max(1));

@@ -32,6 +32,7 @@ pub mod demo_api;
 mod doc_references;
 pub mod error;
 pub mod exit;
+pub mod files;
 pub mod http;
 pub mod input;
 pub mod printer;

@@ -182,7 +182,9 @@ pub fn check_target(target: &Target, options: &WalkOptions) -> Result<(), String
             if !is_pattern(text) || names_existing(text, options) {
                 return Ok(());
             }
-            compile(text).map(|_| ())
+            compile(text)
+                .map(|_| ())
+                .map_err(|reason| format!("`{text}` is not a valid glob pattern: {reason}"))
         }
     }
 }

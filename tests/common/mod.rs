@@ -10,6 +10,7 @@
 pub mod schema;
 pub mod wire;
 pub mod wire_blocking;
+pub mod wire_files;
 
 use serde::de::DeserializeOwned;
 use std::io::{BufRead, BufReader, Read, Write};
