@@ -105,3 +105,103 @@ fn schemas_reject_what_the_contract_forbids() {
         assert!(!schema.is_valid(&case), "should be rejected: {case}");
     }
 }
+
+/// Runs `tool` with `args` in `dir`, in every output mode, and validates
+/// each output against `schema_file`.
+fn check_every_mode(tool_name: &str, schema_file: &str, dir: &std::path::Path, args: &[&str]) {
+    let schema = validator(schema_file, None);
+    let line_schema = validator(schema_file, Some("ndjson_line"));
+    let out = tool(tool_name)
+        .current_dir(dir)
+        .arg("--no-progress")
+        .args(args)
+        .run();
+    assert!(out.code <= 1, "{tool_name} {args:?}: {}", out.stderr);
+    assert_valid(&schema, &stdout_json(&out), "document");
+    let out = tool(tool_name)
+        .current_dir(dir)
+        .args(["--no-progress", "--ndjson"])
+        .args(args)
+        .run();
+    for line in out.stdout.lines() {
+        let value: Value = serde_json::from_str(line).unwrap();
+        assert_valid(&line_schema, &value, "NDJSON line");
+    }
+    let output = tempfile::NamedTempFile::new().unwrap();
+    let out = tool(tool_name)
+        .current_dir(dir)
+        .args(["--no-progress", "--output"])
+        .arg(output.path())
+        .args(args)
+        .run();
+    assert_valid(&schema, &stdout_json(&out), "--output pointer");
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(output.path()).unwrap()).unwrap();
+    assert_valid(&schema, &file, "--output file");
+    let out = tool(tool_name)
+        .current_dir(dir)
+        .args(["--deadline", "nonsense", "x"])
+        .run();
+    assert_eq!(out.code, 2);
+    assert_valid(&schema, &stdout_json(&out), "usage error");
+}
+
+#[test]
+fn async_file_reader_output_matches_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "héllo\nworld\n").unwrap();
+    std::fs::write(dir.path().join("b.bin"), [0u8, 159, 146, 150]).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/c.txt"), "x".repeat(5000)).unwrap();
+    for args in [
+        vec!["*.txt", "*.bin", "**/*.txt", "missing.txt", "sub", "*.none"],
+        vec![
+            "--content",
+            "--max-content",
+            "100",
+            "--hash",
+            "sha256",
+            "**/*.txt",
+        ],
+        vec!["--tail", "1", "a.txt"],
+    ] {
+        check_every_mode(
+            "async_file_reader",
+            "async_file_reader.schema.json",
+            dir.path(),
+            &args,
+        );
+    }
+}
+
+#[test]
+fn find_blocking_calls_output_matches_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.py"),
+        "import time\nasync def f():\n    time.sleep(1)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("good.py"),
+        "import asyncio\nasync def f():\n    await asyncio.sleep(1)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.py"), "def (:\n").unwrap();
+    std::fs::write(
+        dir.path().join("m.rs"),
+        "async fn f() { std::thread::sleep(std::time::Duration::from_secs(1)); }\n",
+    )
+    .unwrap();
+    check_every_mode(
+        "find_blocking_calls",
+        "find_blocking_calls.schema.json",
+        dir.path(),
+        &[".", "missing.py"],
+    );
+
+    let out = tool("find_blocking_calls").arg("--rules").run();
+    assert_eq!(out.code, 0);
+    let rules = validator("find_blocking_calls.schema.json", Some("rules_document"));
+    assert_valid(&rules, &stdout_json(&out), "--rules");
+}
