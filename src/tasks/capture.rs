@@ -173,10 +173,7 @@ mod tests {
         let capture = captured(10, &[b"0123456789", b"abcdefghij", b"KLMNO"]);
         assert!(capture.truncated());
         assert_eq!(capture.total(), 25);
-        assert_eq!(
-            capture.render(),
-            "01234\n[... 15 bytes omitted ...]\nKLMNO"
-        );
+        assert_eq!(capture.render(), "01234\n[... 15 bytes omitted ...]\nKLMNO");
         // The ring wraps correctly across many small writes.
         let mut capture = Capture::new(7);
         for byte in b"abcdefghijklmnopqrstuvwxyz" {
@@ -231,7 +228,7 @@ mod tests {
         assert_eq!(capture.render(), "hello\n");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_pipe_held_open_is_closed_on_request() {
         let (mut writer, reader) = tokio::io::duplex(64);
         let close = CancellationToken::new();

@@ -144,10 +144,7 @@ mod tests {
         assert_eq!(signal_name(libc::SIGKILL).to_string(), "SIGKILL");
         assert_eq!(signal_name(libc::SIGSEGV).to_string(), "SIGSEGV");
         #[cfg(target_os = "linux")]
-        assert_eq!(
-            signal_name(libc::SIGRTMIN() + 2).to_string(),
-            "SIGRTMIN+2"
-        );
+        assert_eq!(signal_name(libc::SIGRTMIN() + 2).to_string(), "SIGRTMIN+2");
         assert_eq!(signal_name(99).to_string(), "SIG99");
     }
 

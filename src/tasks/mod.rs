@@ -25,7 +25,7 @@ pub mod spec;
 pub use error::TaskError;
 
 use crate::app::{Tool, block_on, check_or_exit, execute};
-use crate::error::{ErrorBody, FieldError, Failure};
+use crate::error::{ErrorBody, Failure, FieldError};
 use crate::exit::Exit;
 use crate::input::{ParseItem, RawItem, feed};
 use crate::runner::Job;
@@ -88,7 +88,7 @@ pub struct TaskTotals {
 /// The `async_timeout` tool: its limits and the run's process supervisor.
 pub struct TasksTool {
     limits: Limits,
-    reaper: Reaper,
+    reaper: Arc<Reaper>,
 }
 
 impl TasksTool {
@@ -100,7 +100,7 @@ impl TasksTool {
                 grace: cli.grace,
                 max_output: cli.max_output,
             },
-            reaper: Reaper::new(),
+            reaper: Arc::new(Reaper::new()),
         }
     }
 
@@ -140,7 +140,10 @@ impl TasksTool {
                 return Finished::failed(
                     report,
                     Status::Error,
-                    ErrorBody::new("internal", "cannot wait for the process (a bug, please report it)"),
+                    ErrorBody::new(
+                        "internal",
+                        "cannot wait for the process (a bug, please report it)",
+                    ),
                 );
             }
         };

@@ -17,6 +17,7 @@ use super::reaper::{Reaper, Spawned, signal_group};
 use super::spec::{TaskSpec, Work};
 use crate::stop::{StopReason, StopToken};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 use tokio::task::JoinHandle;
@@ -70,19 +71,133 @@ impl Drop for GroupGuard {
     }
 }
 
-fn build_command(spec: &TaskSpec) -> (Command, String) {
-    let (mut command, program) = match &spec.work {
-        Work::Argv(argv) => {
-            let mut command = Command::new(&argv[0]);
-            command.args(&argv[1..]);
-            (command, argv[0].clone())
+/// Builtins and reserved words of `sh` (dash, and bash as `sh`): a command
+/// line starting with one of these needs the shell.
+const SHELL_WORDS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "alias",
+    "bg",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "chdir",
+    "command",
+    "compgen",
+    "complete",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "while",
+];
+
+/// The words of a command line that `sh -c` would run as one plain program
+/// call, or `None` when the shell has work to do (quotes, variables, globs,
+/// redirections, pipes, builtins, assignments...). Such lines are run
+/// without the shell, as GNU make does: one process start instead of two,
+/// which is most of the cost of a short command.
+pub fn plain_words(line: &str) -> Option<Vec<&str>> {
+    let words: Vec<&str> = line
+        .split([' ', '\t'])
+        .filter(|word| !word.is_empty())
+        .collect();
+    let first = *words.first()?;
+    if first.contains('=') || SHELL_WORDS.contains(&first) {
+        return None;
+    }
+    let plain = |byte: u8| byte.is_ascii_alphanumeric() || b"-_./,:=+@%".contains(&byte);
+    words
+        .iter()
+        .all(|word| word.bytes().all(plain))
+        .then_some(words)
+}
+
+/// How a task's process is started.
+enum Launch<'a> {
+    Program(&'a str, &'a [String]),
+    Words(Vec<&'a str>),
+    Shell(&'a str),
+}
+
+fn build_command(spec: &TaskSpec, launch: &Launch<'_>) -> Command {
+    let mut command = match launch {
+        Launch::Program(program, args) => {
+            let mut command = Command::new(program);
+            command.args(*args);
+            command
         }
-        Work::Shell(line) => {
+        Launch::Words(words) => {
+            let mut command = Command::new(words[0]);
+            command.args(&words[1..]);
+            command
+        }
+        Launch::Shell(line) => {
             let mut command = Command::new("/bin/sh");
             command.arg("-c").arg(line);
-            (command, "/bin/sh".to_string())
+            command
         }
-        Work::Sleep(_) => unreachable!("sleep tasks start no process"),
     };
     command
         .stdin(Stdio::null())
@@ -96,7 +211,45 @@ fn build_command(spec: &TaskSpec) -> (Command, String) {
     for (name, value) in &spec.env {
         command.env(name, value);
     }
-    (command, program)
+    command
+}
+
+/// Starts the task's process. A plain command line that cannot be started
+/// directly goes to `sh -c` after all, so the result is the shell's own
+/// (exit 127 and "not found" for a missing program, scripts without `#!`).
+async fn start(spec: &TaskSpec, reaper: &Arc<Reaper>) -> Result<Spawned, TaskError> {
+    let launch = match &spec.work {
+        Work::Argv(argv) => Launch::Program(&argv[0], &argv[1..]),
+        Work::Shell(line) => match plain_words(line) {
+            Some(words) => {
+                if let Ok(spawned) = reaper
+                    .spawn(build_command(spec, &Launch::Words(words)))
+                    .await
+                {
+                    return Ok(spawned);
+                }
+                Launch::Shell(line)
+            }
+            None => Launch::Shell(line),
+        },
+        Work::Sleep(_) => {
+            return Err(TaskError::SpawnFailed {
+                program: "sleep".into(),
+                detail: "a sleep task starts no process".into(),
+            });
+        }
+    };
+    let program = match &launch {
+        Launch::Program(program, _) => program.to_string(),
+        _ => "/bin/sh".to_string(),
+    };
+    reaper
+        .spawn(build_command(spec, &launch))
+        .await
+        .map_err(|error| TaskError::SpawnFailed {
+            program,
+            detail: error.to_string(),
+        })
 }
 
 /// Runs a `cmd` or `argv` task under `timeout`.
@@ -104,20 +257,14 @@ pub async fn run_process(
     spec: &TaskSpec,
     timeout: Duration,
     limits: Limits,
-    reaper: &Reaper,
+    reaper: &Arc<Reaper>,
     stop: &StopToken,
 ) -> Result<ProcessOutcome, TaskError> {
-    let (mut command, program) = build_command(spec);
     let Spawned {
         mut child,
         pid,
         serial,
-    } = reaper
-        .spawn(&mut command)
-        .map_err(|error| TaskError::SpawnFailed {
-            program,
-            detail: error.to_string(),
-        })?;
+    } = start(spec, reaper).await?;
     let mut guard = GroupGuard {
         pgid: pid,
         armed: true,
@@ -153,14 +300,21 @@ pub async fn run_process(
                 ),
                 Err(_) => {
                     signal_group(pid, libc::SIGKILL);
-                    (ending, child.wait().await.ok(), Some(KillSignal::Kill), term_sent)
+                    (
+                        ending,
+                        child.wait().await.ok(),
+                        Some(KillSignal::Kill),
+                        term_sent,
+                    )
                 }
             }
         }
     };
     reaper.leader_reaped(pid, serial);
     guard.armed = false;
-    let leftovers = reaper.clean_up_task(pid, term_until).await;
+    let leftovers = reaper
+        .clean_up_task(pid, term_until, killed_with.is_some())
+        .await;
 
     let closer = {
         let close = close.clone();
@@ -186,5 +340,41 @@ async fn collect(reader: Option<JoinHandle<Capture>>, cap: u64) -> Capture {
     match reader {
         Some(reader) => reader.await.unwrap_or_else(|_| Capture::new(cap)),
         None => Capture::new(cap),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_program_calls_skip_the_shell() {
+        assert_eq!(plain_words("sleep 0.05"), Some(vec!["sleep", "0.05"]));
+        assert_eq!(
+            plain_words("  cargo test -p core --lib\tx=1 "),
+            Some(vec!["cargo", "test", "-p", "core", "--lib", "x=1"])
+        );
+        assert_eq!(plain_words("./run.sh"), Some(vec!["./run.sh"]));
+        for shell_work in [
+            "",
+            "echo hi",
+            "exit 3",
+            "FOO=1 make",
+            "ls *.rs",
+            "cat a > b",
+            "a | b",
+            "a && b",
+            "a; b",
+            "echo $HOME",
+            "ls ~",
+            "grep 'x y' f",
+            "sleep 1 &",
+            "cd /tmp",
+            "true",
+            "ls\nrm x",
+            "caf\u{e9}",
+        ] {
+            assert_eq!(plain_words(shell_work), None, "{shell_work:?}");
+        }
     }
 }

@@ -12,10 +12,12 @@
 //!   in its environment. Descendants inherit it, and `/proc/<pid>/environ`
 //!   keeps it after `setsid`: that is how an orphan is traced to its task.
 //! - **Registry.** The pids of running task leaders (owned and reaped by
-//!   tokio) and the pgids of running tasks. Spawning happens under its lock,
-//!   so a scan never mistakes a just-forked leader for an orphan, and this
-//!   module only ever calls `waitpid` on specific pids outside it (never
-//!   `waitpid(-1)`, which would steal tokio's exit statuses).
+//!   tokio), which are also the running tasks' pgids, and the serials of the
+//!   running tasks. A serial is registered before its spawn, so a scan never
+//!   mistakes a just-forked leader for a leftover, and this module only ever
+//!   calls `waitpid` on specific pids outside the registry, never while a
+//!   spawn is under way (never `waitpid(-1)`, which would steal tokio's exit
+//!   statuses).
 //!
 //! When a task's leader has exited (on its own or killed), [`Reaper::clean_up_task`]
 //! polls a scan of `/proc`: its targets are the live members of the task's
@@ -68,6 +70,15 @@ enum Target {
     Group(i32),
 }
 
+/// A process or group to end, and whether it already got SIGTERM from the
+/// tool (a group member of a task that timed out): it is then given the
+/// rest of the grace to die before SIGKILL, and not signalled twice.
+#[derive(Debug, Clone, Copy)]
+struct Doomed {
+    target: Target,
+    termed_with_group: bool,
+}
+
 impl Target {
     fn signal(self, signal: i32) {
         let pid = match self {
@@ -92,8 +103,11 @@ struct Registry {
     /// Task leaders not yet reaped by tokio: never waited for here. A
     /// leader's pid is its task's pgid, so these are also the running groups.
     leaders: HashSet<i32>,
-    /// Serials of the tasks whose leader is still running.
+    /// Serials of the tasks whose leader is running or being spawned.
     running: HashSet<u64>,
+    /// Spawns under way: their new pids are not in `leaders` yet, so no
+    /// zombie may be reaped meanwhile (it could be one of them).
+    spawning: usize,
 }
 
 impl Registry {
@@ -147,19 +161,44 @@ impl Reaper {
     }
 
     /// Spawns `command` with its task marker and registers the leader.
-    pub fn spawn(&self, command: &mut Command) -> io::Result<Spawned> {
-        let mut registry = self.registry();
-        let serial = registry.next_serial;
-        registry.next_serial += 1;
+    ///
+    /// The spawn runs on the blocking pool: it waits for the child's exec,
+    /// and two hundred of those on the runtime's workers would delay every
+    /// other task's exit and output. The lock is not held meanwhile; the
+    /// serial counts as running from the start (so a scan never takes the
+    /// new child for a leftover), and zombies wait until no spawn is under way.
+    pub async fn spawn(self: &Arc<Self>, mut command: Command) -> io::Result<Spawned> {
+        let serial = {
+            let mut registry = self.registry();
+            let serial = registry.next_serial;
+            registry.next_serial += 1;
+            registry.running.insert(serial);
+            registry.spawning += 1;
+            serial
+        };
         command.env(MARKER_VAR, format!("{}.{serial}", self.me));
-        let child = command.spawn()?;
-        let pid = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| io::Error::other("the new process has no pid"))?;
-        registry.leaders.insert(pid);
-        registry.running.insert(serial);
-        Ok(Spawned { child, pid, serial })
+        let spawned = tokio::task::spawn_blocking(move || command.spawn())
+            .await
+            .unwrap_or_else(|error| Err(io::Error::other(error)))
+            .and_then(|child| {
+                let pid = child
+                    .id()
+                    .and_then(|pid| i32::try_from(pid).ok())
+                    .ok_or_else(|| io::Error::other("the new process has no pid"))?;
+                Ok((child, pid))
+            });
+        let mut registry = self.registry();
+        registry.spawning -= 1;
+        match spawned {
+            Ok((child, pid)) => {
+                registry.leaders.insert(pid);
+                Ok(Spawned { child, pid, serial })
+            }
+            Err(error) => {
+                registry.running.remove(&serial);
+                Err(error)
+            }
+        }
     }
 
     /// Tokio has reaped the leader: the task no longer runs, and what is
@@ -171,15 +210,19 @@ impl Reaper {
     }
 
     /// Ends what is left of a finished task (its group, its escapees):
-    /// SIGTERM until `term_until`, then SIGKILL. Returns how many processes
-    /// it signalled.
-    pub async fn clean_up_task(&self, pgid: i32, term_until: Instant) -> u32 {
+    /// SIGTERM until `term_until`, then SIGKILL. `group_termed`: the group
+    /// already got SIGTERM (the task timed out or was stopped). Returns how
+    /// many processes it had to signal: the task's leftovers.
+    pub async fn clean_up_task(&self, pgid: i32, term_until: Instant, group_termed: bool) -> u32 {
         let me = self.me;
         self.terminate(term_until, |registry, snapshot, markers| {
             let Some(entries) = snapshot else {
                 // No /proc: the group is all we can see.
                 return if group_exists(pgid) && !registry.running_group(pgid) {
-                    vec![Target::Group(pgid)]
+                    vec![Doomed {
+                        target: Target::Group(pgid),
+                        termed_with_group: group_termed,
+                    }]
                 } else {
                     Vec::new()
                 };
@@ -195,13 +238,14 @@ impl Reaper {
                         || (entry.ppid == me
                             && !registry.leaders.contains(&entry.pid)
                             && !registry.running_group(entry.pgrp)
-                            && markers
-                                .of(entry.pid)
-                                .is_some_and(|(tool, task)| {
-                                    tool == me && !registry.running.contains(&task)
-                                }))
+                            && markers.of(entry.pid).is_some_and(|(tool, task)| {
+                                tool == me && !registry.running.contains(&task)
+                            }))
                 })
-                .map(|entry| Target::Process(entry.pid))
+                .map(|entry| Doomed {
+                    target: Target::Process(entry.pid),
+                    termed_with_group: group_termed && entry.pgrp == pgid,
+                })
                 .collect()
         })
         .await
@@ -223,7 +267,10 @@ impl Reaper {
                         && !registry.leaders.contains(&entry.pid)
                         && !registry.running_group(entry.pgrp)
                 })
-                .map(|entry| Target::Process(entry.pid))
+                .map(|entry| Doomed {
+                    target: Target::Process(entry.pid),
+                    termed_with_group: false,
+                })
                 .collect()
         })
         .await
@@ -234,7 +281,7 @@ impl Reaper {
     async fn terminate(
         &self,
         term_until: Instant,
-        mut pick: impl FnMut(&Registry, &Option<Vec<ProcEntry>>, &mut MarkerCache) -> Vec<Target>,
+        mut pick: impl FnMut(&Registry, &Option<Vec<ProcEntry>>, &mut MarkerCache) -> Vec<Doomed>,
     ) -> u32 {
         let give_up_at = term_until.max(Instant::now()) + KILL_WAIT;
         let mut termed: HashSet<Target> = HashSet::new();
@@ -251,9 +298,13 @@ impl Reaper {
             if targets.is_empty() || now >= give_up_at {
                 break;
             }
-            for target in targets {
+            for Doomed {
+                target,
+                termed_with_group,
+            } in targets
+            {
                 if now < term_until {
-                    if termed.insert(target) {
+                    if !termed_with_group && termed.insert(target) {
                         target.signal(libc::SIGTERM);
                         // A stopped process only sees SIGTERM once continued.
                         target.signal(libc::SIGCONT);
@@ -272,12 +323,15 @@ impl Reaper {
     /// (orphans reparented to us), by pid.
     fn reap_zombies(&self, registry: &Registry, snapshot: &Option<Vec<ProcEntry>>) {
         let Some(entries) = snapshot else { return };
+        if registry.spawning > 0 {
+            return;
+        }
         for entry in entries {
             if entry.zombie && entry.ppid == self.me && !registry.leaders.contains(&entry.pid) {
                 let mut status = 0;
                 // SAFETY: waitpid on one pid that is our child and not a
                 // leader tokio waits for (checked under the registry lock,
-                // which spawning also holds). WNOHANG: never blocks.
+                // with no spawn under way). WNOHANG: never blocks.
                 unsafe {
                     libc::waitpid(entry.pid, &mut status, libc::WNOHANG);
                 }
@@ -295,11 +349,8 @@ impl Reaper {
             }
         }
         let taken = Instant::now();
-        let snapshot: Snapshot = Arc::new(
-            tokio::task::spawn_blocking(scan_proc)
-                .await
-                .unwrap_or(None),
-        );
+        let snapshot: Snapshot =
+            Arc::new(tokio::task::spawn_blocking(scan_proc).await.unwrap_or(None));
         *latest = Some((taken, snapshot.clone()));
         snapshot
     }
@@ -352,21 +403,22 @@ fn become_subreaper() -> bool {
 fn scan_proc() -> Option<Vec<ProcEntry>> {
     let dir = std::fs::read_dir("/proc").ok()?;
     let mut entries = Vec::new();
-    let mut buffer = String::with_capacity(512);
+    // One read into a fixed buffer: `read_to_string` would also stat and
+    // seek every file, and a scan reads hundreds of them.
+    let mut buffer = [0u8; 1024];
     for item in dir.flatten() {
         let name = item.file_name();
         let Some(pid) = name.to_str().and_then(|name| name.parse::<i32>().ok()) else {
             continue;
         };
-        buffer.clear();
-        let path = format!("/proc/{pid}/stat");
-        let Ok(mut file) = std::fs::File::open(&path) else {
+        let Ok(mut file) = std::fs::File::open(format!("/proc/{pid}/stat")) else {
             continue; // gone since the listing
         };
-        if io::Read::read_to_string(&mut file, &mut buffer).is_err() {
+        let Ok(read) = io::Read::read(&mut file, &mut buffer) else {
             continue;
-        }
-        if let Some(entry) = parse_stat(pid, &buffer) {
+        };
+        let text = String::from_utf8_lossy(&buffer[..read]);
+        if let Some(entry) = parse_stat(pid, &text) {
             entries.push(entry);
         }
     }

@@ -106,7 +106,10 @@ fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
         [_, second, ..] => {
             return Err(FieldError::new(
                 *second,
-                format!("give only one of cmd, argv and sleep (found {})", given.join(" and ")),
+                format!(
+                    "give only one of cmd, argv and sleep (found {})",
+                    given.join(" and ")
+                ),
             ));
         }
         ["cmd"] => match &object["cmd"] {
@@ -195,11 +198,7 @@ fn parse_seconds(value: &Value, field: &str) -> Result<Duration, FieldError> {
         Value::String(text) => {
             parse_duration(text).map_err(|message| FieldError::new(field, message))
         }
-        other => Err(must_be(
-            field,
-            "seconds or a duration like \"5s\"",
-            other,
-        )),
+        other => Err(must_be(field, "seconds or a duration like \"5s\"", other)),
     }
 }
 
@@ -207,7 +206,10 @@ fn check_dir(dir: &str) -> Result<PathBuf, FieldError> {
     let path = PathBuf::from(dir);
     match std::fs::metadata(&path) {
         Ok(metadata) if metadata.is_dir() => Ok(path),
-        Ok(_) => Err(FieldError::new("cwd", format!("`{dir}` is not a directory"))),
+        Ok(_) => Err(FieldError::new(
+            "cwd",
+            format!("`{dir}` is not a directory"),
+        )),
         Err(error) => Err(FieldError::new(
             "cwd",
             format!("directory `{dir}` cannot be used: {error}"),
@@ -252,10 +254,7 @@ fn default_name(work: &Work) -> String {
 }
 
 fn must_be(field: &str, what: &str, value: &Value) -> FieldError {
-    FieldError::new(
-        field,
-        format!("must be {what}, not {}", json_type(value)),
-    )
+    FieldError::new(field, format!("must be {what}, not {}", json_type(value)))
 }
 
 fn json_type(value: &Value) -> &'static str {
