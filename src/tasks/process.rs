@@ -310,10 +310,10 @@ pub async fn run_process(
             }
         }
     };
-    reaper.leader_reaped(pid, serial);
+    reaper.leader_reaped(pid);
     guard.armed = false;
     let leftovers = reaper
-        .clean_up_task(pid, term_until, killed_with.is_some())
+        .clean_up_task(pid, serial, term_until, killed_with.is_some())
         .await;
 
     let closer = {

@@ -12,18 +12,17 @@
 //!   in its environment. Descendants inherit it, and `/proc/<pid>/environ`
 //!   keeps it after `setsid`: that is how an orphan is traced to its task.
 //! - **Registry.** The pids of running task leaders (owned and reaped by
-//!   tokio), which are also the running tasks' pgids, and the serials of the
-//!   running tasks. A serial is registered before its spawn, so a scan never
-//!   mistakes a just-forked leader for a leftover, and this module only ever
-//!   calls `waitpid` on specific pids outside the registry, never while a
-//!   spawn is under way (never `waitpid(-1)`, which would steal tokio's exit
-//!   statuses).
+//!   tokio), which are also the running tasks' pgids, and the number of
+//!   spawns under way. This module only ever calls `waitpid` on specific
+//!   pids outside the registry, and never while a spawn is under way (the
+//!   new pid is not registered yet); never `waitpid(-1)`, which would steal
+//!   tokio's exit statuses.
 //!
 //! When a task's leader has exited (on its own or killed), [`Reaper::clean_up_task`]
 //! polls a scan of `/proc`: its targets are the live members of the task's
 //! group, and the live orphans (our children that are no task's leader, in
-//! no running task's group) whose marker names a task that is no longer
-//! running. Targets get SIGTERM until the grace ends, then SIGKILL; zombies
+//! no running task's group) that carry the task's marker. Targets get
+//! SIGTERM until the grace ends, then SIGKILL; zombies
 //! among our children are reaped on every round; it ends when no target is
 //! left (or, for processes that cannot die, a bounded time after SIGKILL).
 //! Orphans that carry no marker (they cleared their environment) are killed
@@ -50,6 +49,10 @@ const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// Between two scans while waiting for targets to die.
 const POLL: Duration = Duration::from_millis(10);
+
+/// How long a cleanup keeps looking at an orphan whose environment could
+/// not be read (caught mid-`exec`) before leaving it to the final sweep.
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// One line of `/proc/<pid>/stat`, the parts we need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +106,6 @@ struct Registry {
     /// Task leaders not yet reaped by tokio: never waited for here. A
     /// leader's pid is its task's pgid, so these are also the running groups.
     leaders: HashSet<i32>,
-    /// Serials of the tasks whose leader is running or being spawned.
-    running: HashSet<u64>,
     /// Spawns under way: their new pids are not in `leaders` yet, so no
     /// zombie may be reaped meanwhile (it could be one of them).
     spawning: usize,
@@ -164,15 +165,15 @@ impl Reaper {
     ///
     /// The spawn runs on the blocking pool: it waits for the child's exec,
     /// and two hundred of those on the runtime's workers would delay every
-    /// other task's exit and output. The lock is not held meanwhile; the
-    /// serial counts as running from the start (so a scan never takes the
-    /// new child for a leftover), and zombies wait until no spawn is under way.
+    /// other task's exit and output. The lock is not held meanwhile: a
+    /// cleanup never takes the new child for a leftover (it is in no old
+    /// group and carries its own marker), and zombies are left alone until
+    /// no spawn is under way.
     pub async fn spawn(self: &Arc<Self>, mut command: Command) -> io::Result<Spawned> {
         let serial = {
             let mut registry = self.registry();
             let serial = registry.next_serial;
             registry.next_serial += 1;
-            registry.running.insert(serial);
             registry.spawning += 1;
             serial
         };
@@ -194,26 +195,28 @@ impl Reaper {
                 registry.leaders.insert(pid);
                 Ok(Spawned { child, pid, serial })
             }
-            Err(error) => {
-                registry.running.remove(&serial);
-                Err(error)
-            }
+            Err(error) => Err(error),
         }
     }
 
     /// Tokio has reaped the leader: the task no longer runs, and what is
     /// left of it is a leftover.
-    pub fn leader_reaped(&self, pid: i32, serial: u64) {
-        let mut registry = self.registry();
-        registry.leaders.remove(&pid);
-        registry.running.remove(&serial);
+    pub fn leader_reaped(&self, pid: i32) {
+        self.registry().leaders.remove(&pid);
     }
 
-    /// Ends what is left of a finished task (its group, its escapees):
-    /// SIGTERM until `term_until`, then SIGKILL. `group_termed`: the group
-    /// already got SIGTERM (the task timed out or was stopped). Returns how
-    /// many processes it had to signal: the task's leftovers.
-    pub async fn clean_up_task(&self, pgid: i32, term_until: Instant, group_termed: bool) -> u32 {
+    /// Ends what is left of a finished task: the rest of its group, and the
+    /// orphans that carry its marker. SIGTERM until `term_until`, then
+    /// SIGKILL. `group_termed`: the group already got SIGTERM (the task timed
+    /// out or was stopped). Returns how many processes it had to signal:
+    /// the task's leftovers.
+    pub async fn clean_up_task(
+        &self,
+        pgid: i32,
+        serial: u64,
+        term_until: Instant,
+        group_termed: bool,
+    ) -> u32 {
         let me = self.me;
         self.terminate(term_until, |registry, snapshot, markers| {
             let Some(entries) = snapshot else {
@@ -238,9 +241,7 @@ impl Reaper {
                         || (entry.ppid == me
                             && !registry.leaders.contains(&entry.pid)
                             && !registry.running_group(entry.pgrp)
-                            && markers.of(entry.pid).is_some_and(|(tool, task)| {
-                                tool == me && !registry.running.contains(&task)
-                            }))
+                            && markers.of(entry.pid) == Some((me, serial)))
                 })
                 .map(|entry| Doomed {
                     target: Target::Process(entry.pid),
@@ -283,19 +284,22 @@ impl Reaper {
         term_until: Instant,
         mut pick: impl FnMut(&Registry, &Option<Vec<ProcEntry>>, &mut MarkerCache) -> Vec<Doomed>,
     ) -> u32 {
-        let give_up_at = term_until.max(Instant::now()) + KILL_WAIT;
+        let started = Instant::now();
+        let give_up_at = term_until.max(started) + KILL_WAIT;
         let mut termed: HashSet<Target> = HashSet::new();
         let mut killed: HashSet<Target> = HashSet::new();
         let mut markers = MarkerCache::default();
         loop {
             let snapshot = self.snapshot_after(Instant::now()).await;
+            markers.unsure = false;
             let targets = {
                 let registry = self.registry();
                 self.reap_zombies(&registry, &snapshot);
                 pick(&registry, &snapshot, &mut markers)
             };
             let now = Instant::now();
-            if targets.is_empty() || now >= give_up_at {
+            let settled = !markers.unsure || now >= started + SETTLE;
+            if (targets.is_empty() && settled) || now >= give_up_at {
                 break;
             }
             for Doomed {
@@ -357,21 +361,40 @@ impl Reaper {
 }
 
 /// Task markers read from `/proc/<pid>/environ`, once per pid per cleanup.
+///
+/// A read can come back empty or fail while the process is in the middle
+/// of an `exec` (the file holds the old memory map): the first such result
+/// is not kept, and `unsure` tells the loop to look once more. The second
+/// is believed (an environment cleared with `env -i` is empty for good).
 #[derive(Debug, Default)]
 struct MarkerCache {
     seen: HashMap<i32, Option<(i32, u64)>>,
+    doubted: HashSet<i32>,
+    unsure: bool,
 }
 
 impl MarkerCache {
     /// The `(tool pid, task serial)` in a process's environment, if any.
     fn of(&mut self, pid: i32) -> Option<(i32, u64)> {
-        *self.seen.entry(pid).or_insert_with(|| read_marker(pid))
+        if let Some(marker) = self.seen.get(&pid) {
+            return *marker;
+        }
+        match std::fs::read(format!("/proc/{pid}/environ")) {
+            Ok(environ) if !environ.is_empty() => {
+                let marker = parse_marker(&environ);
+                self.seen.insert(pid, marker);
+                marker
+            }
+            _ if self.doubted.insert(pid) => {
+                self.unsure = true;
+                None
+            }
+            _ => {
+                self.seen.insert(pid, None);
+                None
+            }
+        }
     }
-}
-
-fn read_marker(pid: i32) -> Option<(i32, u64)> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    parse_marker(&environ)
 }
 
 fn parse_marker(environ: &[u8]) -> Option<(i32, u64)> {

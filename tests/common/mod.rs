@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod wire;
+pub mod wire_tasks;
 
 use serde::de::DeserializeOwned;
 use std::io::{BufRead, BufReader, Read, Write};
