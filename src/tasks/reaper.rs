@@ -14,9 +14,9 @@
 //! - **Registry.** The pids of running task leaders (owned and reaped by
 //!   tokio), which are also the running tasks' pgids, and the number of
 //!   spawns under way. This module only ever calls `waitpid` on specific
-//!   pids outside the registry, and never while a spawn is under way (the
-//!   new pid is not registered yet); never `waitpid(-1)`, which would steal
-//!   tokio's exit statuses.
+//!   pids outside the registry: while a spawn is under way (its new pid is
+//!   not registered yet) only on pids a cleanup picked as leftovers; never
+//!   `waitpid(-1)`, which would steal tokio's exit statuses.
 //!
 //! When a task's leader has exited (on its own or killed), [`Reaper::clean_up_task`]
 //! polls a scan of `/proc`: its targets are the live members of the task's
@@ -107,8 +107,11 @@ struct Registry {
     /// leader's pid is its task's pgid, so these are also the running groups.
     leaders: HashSet<i32>,
     /// Spawns under way: their new pids are not in `leaders` yet, so no
-    /// zombie may be reaped meanwhile (it could be one of them).
+    /// zombie may be reaped meanwhile (it could be one of them)...
     spawning: usize,
+    /// ...except these: children a cleanup picked as leftovers (by group or
+    /// marker, which a new leader never matches), until they are reaped or gone.
+    leftovers: HashSet<i32>,
 }
 
 impl Registry {
@@ -293,9 +296,15 @@ impl Reaper {
             let snapshot = self.snapshot_after(Instant::now()).await;
             markers.unsure = false;
             let targets = {
-                let registry = self.registry();
-                self.reap_zombies(&registry, &snapshot);
-                pick(&registry, &snapshot, &mut markers)
+                let mut registry = self.registry();
+                self.reap_zombies(&mut registry, &snapshot);
+                let targets = pick(&registry, &snapshot, &mut markers);
+                for doomed in &targets {
+                    if let Target::Process(pid) = doomed.target {
+                        registry.leftovers.insert(pid);
+                    }
+                }
+                targets
             };
             let now = Instant::now();
             let settled = !markers.unsure || now >= started + SETTLE;
@@ -325,19 +334,29 @@ impl Reaper {
 
     /// Waits for zombies among our children that tokio does not own
     /// (orphans reparented to us), by pid.
-    fn reap_zombies(&self, registry: &Registry, snapshot: &Option<Vec<ProcEntry>>) {
+    fn reap_zombies(&self, registry: &mut Registry, snapshot: &Option<Vec<ProcEntry>>) {
         let Some(entries) = snapshot else { return };
-        if registry.spawning > 0 {
-            return;
-        }
+        let Registry {
+            leaders,
+            spawning,
+            leftovers,
+            ..
+        } = registry;
+        // A pid no longer in /proc was reaped elsewhere: forget it before
+        // the number can come back as someone else.
+        let present: HashSet<i32> = entries.iter().map(|entry| entry.pid).collect();
+        leftovers.retain(|pid| present.contains(pid));
         for entry in entries {
-            if entry.zombie && entry.ppid == self.me && !registry.leaders.contains(&entry.pid) {
+            let ours = entry.zombie && entry.ppid == self.me && !leaders.contains(&entry.pid);
+            if ours && (*spawning == 0 || leftovers.contains(&entry.pid)) {
                 let mut status = 0;
                 // SAFETY: waitpid on one pid that is our child and not a
-                // leader tokio waits for (checked under the registry lock,
-                // with no spawn under way). WNOHANG: never blocks.
-                unsafe {
-                    libc::waitpid(entry.pid, &mut status, libc::WNOHANG);
+                // leader tokio waits for (checked under the registry lock:
+                // no spawn is under way, or a cleanup picked it as a
+                // leftover). WNOHANG: never blocks.
+                let reaped = unsafe { libc::waitpid(entry.pid, &mut status, libc::WNOHANG) };
+                if reaped == entry.pid {
+                    leftovers.remove(&entry.pid);
                 }
             }
         }
