@@ -22,9 +22,9 @@
 //! polls a scan of `/proc`: its targets are the live members of the task's
 //! group, and the live orphans (our children that are no task's leader, in
 //! no running task's group) that carry the task's marker. Targets get
-//! SIGTERM until the grace ends, then SIGKILL; zombies
-//! among our children are reaped on every round; it ends when no target is
-//! left (or, for processes that cannot die, a bounded time after SIGKILL).
+//! SIGTERM until the grace ends, then SIGKILL; zombies among our children
+//! are reaped on every round; it ends when no target is left (or, for
+//! processes that cannot die, a bounded time after SIGKILL).
 //! Orphans that carry no marker (they cleared their environment) are killed
 //! by [`Reaper::sweep_all`] when the run ends. Scans are shared: tasks that
 //! ask at about the same time get the same snapshot, so a hundred tasks
@@ -193,13 +193,10 @@ impl Reaper {
             });
         let mut registry = self.registry();
         registry.spawning -= 1;
-        match spawned {
-            Ok((child, pid)) => {
-                registry.leaders.insert(pid);
-                Ok(Spawned { child, pid, serial })
-            }
-            Err(error) => Err(error),
-        }
+        spawned.map(|(child, pid)| {
+            registry.leaders.insert(pid);
+            Spawned { child, pid, serial }
+        })
     }
 
     /// Tokio has reaped the leader: the task no longer runs, and what is
