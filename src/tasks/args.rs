@@ -17,7 +17,8 @@ Examples:
   async_timeout -c 50 --timeout 3s --grace 1s --ndjson --input probes.ndjson
 
   # Whichever mirror answers first wins; the others are killed
-  async_timeout --first --timeout 10s 'curl -fsS https://a.example/f' 'curl -fsS https://b.example/f'
+  async_timeout --first --timeout 10s \\
+      'curl -fsSO https://a.example/f.tar' 'curl -fsSO https://b.example/f.tar'
 
   # A build and its tests: stop everything at the first failure
   async_timeout --fail-fast --timeout 10m 'make -C core' 'make -C cli' 'make lint'
