@@ -16,9 +16,9 @@ Examples:
   # Probe 200 hosts, 50 at a time, 3 s each (1 s grace after SIGTERM), lines as they finish
   async_timeout -c 50 --timeout 3s --grace 1s --ndjson --input probes.ndjson
 
-  # Whichever mirror answers first wins; the others are killed
+  # Whichever replica answers first wins; the others are killed
   async_timeout --first --timeout 10s \\
-      'curl -fsSO https://a.example/f.tar' 'curl -fsSO https://b.example/f.tar'
+      'curl -fsS https://a.example/health' 'curl -fsS https://b.example/health'
 
   # A build and its tests: stop everything at the first failure
   async_timeout --fail-fast --timeout 10m 'make -C core' 'make -C cli' 'make lint'
