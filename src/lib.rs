@@ -40,6 +40,7 @@ pub mod progress;
 pub mod redact;
 pub mod runner;
 pub mod stop;
+pub mod tasks;
 pub mod units;
 pub mod walk;
 pub mod wire;

@@ -11,6 +11,7 @@ pub mod schema;
 pub mod wire;
 pub mod wire_blocking;
 pub mod wire_files;
+pub mod wire_tasks;
 
 use serde::de::DeserializeOwned;
 use std::io::{BufRead, BufReader, Read, Write};

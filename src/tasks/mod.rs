@@ -1,0 +1,247 @@
+//! `async_timeout`: many commands at once, each under a timeout that really
+//! ends it, one JSON result each.
+//!
+//! The seed's `asyncio.wait_for(task, timeout=2.0)` per named task, made into
+//! what an agent needs for tests, builds and probes that might hang: the
+//! tasks run concurrently (the seed awaits them one by one), every one is
+//! reported, and a timeout kills the command's whole process group (SIGTERM,
+//! then SIGKILL after `--grace`), including what it started in the
+//! background or what escaped with `setsid`.
+//!
+//! - [`spec`]: input items → [`spec::TaskSpec`] (`cmd`, `argv` or `sleep`)
+//! - [`process`]: one process, from spawn to its last byte of output
+//! - [`reaper`]: the subreaper, the task registry, and ending leftovers
+//! - [`capture`]: head + tail capture of stdout and stderr
+//! - [`error`]: the error kinds
+//! - [`args`]: the command line
+
+pub mod args;
+pub mod capture;
+pub mod error;
+pub mod process;
+pub mod reaper;
+pub mod spec;
+
+pub use error::TaskError;
+
+use crate::app::{Tool, block_on, check_or_exit, execute};
+use crate::error::{ErrorBody, Failure, FieldError};
+use crate::exit::Exit;
+use crate::input::{ParseItem, RawItem, feed};
+use crate::runner::Job;
+use crate::stop::StopToken;
+use crate::wire::{Finished, Status};
+use args::TimeoutCli;
+use error::{KillSignal, signal_name};
+use process::{Ending, Limits, ProcessOutcome, run_process};
+use reaper::Reaper;
+use serde::Serialize;
+use spec::{TaskSpec, Work};
+use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
+
+/// The binary's name.
+pub const NAME: &str = "async_timeout";
+
+/// One task's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
+#[derive(Debug, Default, Serialize)]
+pub struct TaskReport {
+    /// The item's `name`, or the command as written.
+    pub name: String,
+    /// The exit status; absent when a signal ended the process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the process, by name (`"SIGKILL"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// `TERM` or `KILL`: the last signal the tool sent to the task's group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub killed_with: Option<KillSignal>,
+    /// Processes still alive after the command ended (background jobs,
+    /// escapees) that the tool ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<u32>,
+    /// Bytes the task wrote to stdout, kept or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr_bytes: Option<u64>,
+    /// Present (true) when stdout or stderr was cut to `--max-output`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    /// Captured stdout (UTF-8, lossy); head and tail when truncated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+}
+
+/// The summary fields `async_timeout` adds.
+#[derive(Debug, Default, Serialize)]
+pub struct TaskTotals {
+    /// Tasks whose process group the tool had to signal (timeout or stop).
+    pub killed: u64,
+    /// Leftover processes ended after their task's command ended.
+    pub leftovers: u64,
+}
+
+/// The `async_timeout` tool: its limits and the run's process supervisor.
+pub struct TasksTool {
+    limits: Limits,
+    reaper: Arc<Reaper>,
+}
+
+impl TasksTool {
+    /// Builds the tool from its command line. Becomes a child subreaper.
+    pub fn from_cli(cli: &TimeoutCli) -> Self {
+        TasksTool {
+            limits: Limits {
+                timeout: cli.timeout,
+                grace: cli.grace,
+                max_output: cli.max_output,
+            },
+            reaper: Arc::new(Reaper::new()),
+        }
+    }
+
+    fn process_finished(
+        &self,
+        spec: &TaskSpec,
+        mut report: TaskReport,
+        outcome: ProcessOutcome,
+    ) -> Finished<TaskReport> {
+        let redactor = spec.secrets.redactor();
+        report.stdout_bytes = Some(outcome.stdout.total());
+        report.stderr_bytes = Some(outcome.stderr.total());
+        report.truncated =
+            (outcome.stdout.truncated() || outcome.stderr.truncated()).then_some(true);
+        report.stdout = Some(redactor.scrub_str(&outcome.stdout.render()).into_owned());
+        report.stderr = Some(redactor.scrub_str(&outcome.stderr.render()).into_owned());
+        report.killed_with = outcome.killed_with;
+        report.leftovers = (outcome.leftovers > 0).then_some(outcome.leftovers);
+        let code = outcome.status.and_then(|status| status.code());
+        let signal = outcome.status.and_then(|status| status.signal());
+        report.exit_code = code;
+        report.signal = signal.map(|signal| signal_name(signal).to_string());
+        let timeout = spec.timeout.unwrap_or(self.limits.timeout);
+        let failure = match (outcome.ending, code, signal) {
+            (Ending::Stopped(reason), _, _) => return Finished::stopped(report, reason, true),
+            (Ending::TimedOut, _, _) => TaskError::Timeout {
+                after: timeout,
+                ending: outcome.killed_with,
+                grace: self.limits.grace,
+            },
+            (Ending::Exited, Some(0), _) => return Finished::ok(report),
+            (Ending::Exited, Some(code), _) => TaskError::ExitStatus(code),
+            (Ending::Exited, None, Some(signal)) => {
+                TaskError::Signal(signal_name(signal).to_string())
+            }
+            (Ending::Exited, None, None) => {
+                return Finished::failed(
+                    report,
+                    Status::Error,
+                    ErrorBody::new(
+                        "internal",
+                        "cannot wait for the process (a bug, please report it)",
+                    ),
+                );
+            }
+        };
+        let status = match failure {
+            TaskError::Timeout { .. } => Status::Timeout,
+            _ => Status::Error,
+        };
+        Finished::failed(report, status, ErrorBody::from_failure(&failure))
+    }
+}
+
+impl ParseItem for TasksTool {
+    type Spec = TaskSpec;
+
+    fn parse_item(&self, raw: RawItem) -> Result<TaskSpec, FieldError> {
+        spec::parse_task(raw)
+    }
+}
+
+impl Job for TasksTool {
+    type Spec = TaskSpec;
+    type Report = TaskReport;
+
+    fn identity(&self, spec: &TaskSpec) -> TaskReport {
+        TaskReport {
+            name: spec.name.clone(),
+            ..TaskReport::default()
+        }
+    }
+
+    async fn run(self: Arc<Self>, spec: TaskSpec, stop: StopToken) -> Finished<TaskReport> {
+        let report = self.identity(&spec);
+        let timeout = spec.timeout.unwrap_or(self.limits.timeout);
+        if let Work::Sleep(duration) = spec.work {
+            let sleeping = tokio::time::timeout(timeout, tokio::time::sleep(duration));
+            return match stop.race(sleeping).await {
+                Err(reason) => Finished::stopped(report, reason, true),
+                Ok(Ok(())) => Finished::ok(report),
+                Ok(Err(_)) => {
+                    let failure = TaskError::Timeout {
+                        after: timeout,
+                        ending: None,
+                        grace: self.limits.grace,
+                    };
+                    Finished::failed(report, Status::Timeout, ErrorBody::from_failure(&failure))
+                }
+            };
+        }
+        match run_process(&spec, timeout, self.limits, &self.reaper, &stop).await {
+            Ok(outcome) => self.process_finished(&spec, report, outcome),
+            Err(failure) => Finished::failed(
+                report,
+                Status::Error,
+                ErrorBody::new(failure.kind(), failure.to_string()),
+            ),
+        }
+    }
+}
+
+impl Tool for TasksTool {
+    const NAME: &'static str = NAME;
+    type Totals = TaskTotals;
+
+    fn tally(&self, totals: &mut TaskTotals, finished: &Finished<TaskReport>) {
+        if finished.report.killed_with.is_some() {
+            totals.killed += 1;
+        }
+        totals.leftovers += u64::from(finished.report.leftovers.unwrap_or(0));
+    }
+}
+
+/// The whole life of `async_timeout`: [`crate::app::run_tool`], plus a last
+/// sweep for orphans no task could claim once every task has ended.
+pub fn run(cli: &TimeoutCli) -> Exit {
+    let tool = TasksTool::from_cli(cli);
+    let common = &cli.common;
+    let checked = match check_or_exit(NAME, &tool, common, &cli.commands) {
+        Ok(checked) => checked,
+        Err(exit) => return exit,
+    };
+    let total = checked.total;
+    let tool = Arc::new(tool);
+    let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
+    block_on(async move {
+        let items = feed(checked, tool.clone(), capacity);
+        let mut totals = TaskTotals::default();
+        let tallied = tool.clone();
+        let exit = execute(
+            NAME,
+            tool.clone(),
+            items,
+            total,
+            common,
+            &mut totals,
+            |totals, finished| tallied.tally(totals, finished),
+        )
+        .await;
+        tool.reaper.sweep_all(tool.limits.grace).await;
+        exit
+    })
+}

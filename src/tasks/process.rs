@@ -1,0 +1,380 @@
+//! Running one task's process to its end, whatever it does.
+//!
+//! The process starts in its own process group, stdin from `/dev/null`,
+//! stdout and stderr piped into bounded captures read concurrently. Then the
+//! first of three things ends the wait: the process exits, its timeout
+//! passes, or the run stops (`--deadline`, `--fail-fast`, `--first`,
+//! SIGINT/SIGTERM). In the last two cases the whole group gets SIGTERM (and
+//! SIGCONT, in case it is stopped), and SIGKILL if the leader is still there
+//! after `--grace`. Either way, once the leader is gone, what is left of the
+//! task is ended too (see [`super::reaper`]), and the pipes get a short,
+//! bounded time to deliver their last bytes, since an escaped descendant
+//! may hold them open forever.
+
+use super::capture::{Capture, read_stream};
+use super::error::{KillSignal, TaskError};
+use super::reaper::{Reaper, Spawned, signal_group};
+use super::spec::{TaskSpec, Work};
+use crate::stop::{StopReason, StopToken};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long the pipes may stay open once the task's processes are gone.
+const PIPE_DRAIN: Duration = Duration::from_millis(200);
+
+/// The tool-wide settings a process runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub grace: Duration,
+    pub max_output: u64,
+}
+
+/// What ended the wait for the leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Exited,
+    TimedOut,
+    Stopped(StopReason),
+}
+
+/// Everything known about a finished process.
+#[derive(Debug)]
+pub struct ProcessOutcome {
+    pub ending: Ending,
+    /// `None` only when waiting for the process failed (it is then gone).
+    pub status: Option<ExitStatus>,
+    pub killed_with: Option<KillSignal>,
+    pub stdout: Capture,
+    pub stderr: Capture,
+    /// Processes still there after the leader ended, which the tool ended.
+    pub leftovers: u32,
+}
+
+/// Kills the group with SIGKILL if the task is dropped while its leader
+/// runs (a panic, or the runtime shutting down): never leave it behind.
+struct GroupGuard {
+    pgid: i32,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            signal_group(self.pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Builtins and reserved words of `sh` (dash, and bash as `sh`): a command
+/// line starting with one of these needs the shell.
+const SHELL_WORDS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "alias",
+    "bg",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "chdir",
+    "command",
+    "compgen",
+    "complete",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "while",
+];
+
+/// The words of a command line that `sh -c` would run as one plain program
+/// call, or `None` when the shell has work to do (quotes, variables, globs,
+/// redirections, pipes, builtins, assignments...). Such lines are run
+/// without the shell, as GNU make does: one process start instead of two,
+/// which is most of the cost of a short command.
+pub fn plain_words(line: &str) -> Option<Vec<&str>> {
+    let words: Vec<&str> = line
+        .split([' ', '\t'])
+        .filter(|word| !word.is_empty())
+        .collect();
+    let first = *words.first()?;
+    if first.contains('=') || SHELL_WORDS.contains(&first) {
+        return None;
+    }
+    let plain = |byte: u8| byte.is_ascii_alphanumeric() || b"-_./,:=+@%".contains(&byte);
+    words
+        .iter()
+        .all(|word| word.bytes().all(plain))
+        .then_some(words)
+}
+
+/// How a task's process is started.
+enum Launch<'a> {
+    Program(&'a str, &'a [String]),
+    Words(Vec<&'a str>),
+    Shell(&'a str),
+}
+
+fn build_command(spec: &TaskSpec, launch: &Launch<'_>) -> Command {
+    let mut command = match launch {
+        Launch::Program(program, args) => {
+            let mut command = Command::new(program);
+            command.args(*args);
+            command
+        }
+        Launch::Words(words) => {
+            let mut command = Command::new(words[0]);
+            command.args(&words[1..]);
+            command
+        }
+        Launch::Shell(line) => {
+            let mut command = Command::new("/bin/sh");
+            command.arg("-c").arg(line);
+            command
+        }
+    };
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    for (name, value) in &spec.env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Starts the task's process. A plain command line that cannot be started
+/// directly goes to `sh -c` after all, so the result is the shell's own
+/// (exit 127 and "not found" for a missing program, scripts without `#!`).
+async fn start(spec: &TaskSpec, reaper: &Arc<Reaper>) -> Result<Spawned, TaskError> {
+    let launch = match &spec.work {
+        Work::Argv(argv) => Launch::Program(&argv[0], &argv[1..]),
+        Work::Shell(line) => match plain_words(line) {
+            Some(words) => {
+                if let Ok(spawned) = reaper
+                    .spawn(build_command(spec, &Launch::Words(words)))
+                    .await
+                {
+                    return Ok(spawned);
+                }
+                Launch::Shell(line)
+            }
+            None => Launch::Shell(line),
+        },
+        Work::Sleep(_) => {
+            return Err(TaskError::SpawnFailed {
+                program: "sleep".into(),
+                detail: "a sleep task starts no process".into(),
+            });
+        }
+    };
+    let program = match &launch {
+        Launch::Program(program, _) => program.to_string(),
+        _ => "/bin/sh".to_string(),
+    };
+    reaper
+        .spawn(build_command(spec, &launch))
+        .await
+        .map_err(|error| TaskError::SpawnFailed {
+            program,
+            detail: error.to_string(),
+        })
+}
+
+/// Runs a `cmd` or `argv` task under `timeout`.
+pub async fn run_process(
+    spec: &TaskSpec,
+    timeout: Duration,
+    limits: Limits,
+    reaper: &Arc<Reaper>,
+    stop: &StopToken,
+) -> Result<ProcessOutcome, TaskError> {
+    let Spawned {
+        mut child,
+        pid,
+        serial,
+    } = start(spec, reaper).await?;
+    let mut guard = GroupGuard {
+        pgid: pid,
+        armed: true,
+    };
+    let close = CancellationToken::new();
+    let stdout = child
+        .stdout
+        .take()
+        .map(|pipe| tokio::spawn(read_stream(pipe, limits.max_output, close.clone())));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|pipe| tokio::spawn(read_stream(pipe, limits.max_output, close.clone())));
+
+    let ending = tokio::select! {
+        biased;
+        status = child.wait() => (Ending::Exited, status.ok()),
+        _ = tokio::time::sleep(timeout) => (Ending::TimedOut, None),
+        reason = stop.stopped() => (Ending::Stopped(reason), None),
+    };
+    let (ending, status, killed_with, term_until) = match ending {
+        (Ending::Exited, status) => (Ending::Exited, status, None, Instant::now() + limits.grace),
+        (ending, _) => {
+            let term_sent = Instant::now();
+            signal_group(pid, libc::SIGTERM);
+            signal_group(pid, libc::SIGCONT);
+            match tokio::time::timeout(limits.grace, child.wait()).await {
+                Ok(status) => (
+                    ending,
+                    status.ok(),
+                    Some(KillSignal::Term),
+                    term_sent + limits.grace,
+                ),
+                Err(_) => {
+                    signal_group(pid, libc::SIGKILL);
+                    (
+                        ending,
+                        child.wait().await.ok(),
+                        Some(KillSignal::Kill),
+                        term_sent,
+                    )
+                }
+            }
+        }
+    };
+    reaper.leader_reaped(pid);
+    guard.armed = false;
+    let leftovers = reaper
+        .clean_up_task(pid, serial, term_until, killed_with.is_some())
+        .await;
+
+    let closer = {
+        let close = close.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(PIPE_DRAIN).await;
+            close.cancel();
+        })
+    };
+    let stdout = collect(stdout, limits.max_output).await;
+    let stderr = collect(stderr, limits.max_output).await;
+    closer.abort();
+    Ok(ProcessOutcome {
+        ending,
+        status,
+        killed_with,
+        stdout,
+        stderr,
+        leftovers,
+    })
+}
+
+async fn collect(reader: Option<JoinHandle<Capture>>, cap: u64) -> Capture {
+    match reader {
+        Some(reader) => reader.await.unwrap_or_else(|_| Capture::new(cap)),
+        None => Capture::new(cap),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_program_calls_skip_the_shell() {
+        assert_eq!(plain_words("sleep 0.05"), Some(vec!["sleep", "0.05"]));
+        assert_eq!(
+            plain_words("  cargo test -p core --lib\tx=1 "),
+            Some(vec!["cargo", "test", "-p", "core", "--lib", "x=1"])
+        );
+        assert_eq!(plain_words("./run.sh"), Some(vec!["./run.sh"]));
+        for shell_work in [
+            "",
+            "echo hi",
+            "exit 3",
+            "FOO=1 make",
+            "ls *.rs",
+            "cat a > b",
+            "a | b",
+            "a && b",
+            "a; b",
+            "echo $HOME",
+            "ls ~",
+            "grep 'x y' f",
+            "sleep 1 &",
+            "cd /tmp",
+            "true",
+            "ls\nrm x",
+            "caf\u{e9}",
+        ] {
+            assert_eq!(plain_words(shell_work), None, "{shell_work:?}");
+        }
+    }
+}

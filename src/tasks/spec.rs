@@ -1,0 +1,339 @@
+//! One task ([`TaskSpec`]), parsed from a positional shell command or an
+//! `--input` item:
+//!
+//! ```json
+//! "make test"
+//! {"name": "unit tests", "cmd": "cargo test", "timeout": "5m", "cwd": "crates/core"}
+//! {"name": "probe", "argv": ["curl", "-fsS", "http://127.0.0.1:8080/health"], "timeout": 2}
+//! {"name": "Fast task", "sleep": 0.5}
+//! {"cmd": "./deploy.sh", "env": {"DEPLOY_TOKEN": "..."}}
+//! ```
+//!
+//! Exactly one of `cmd` (run by `sh -c`), `argv` (run directly, no shell) and
+//! `sleep` (seconds; a simulated task, no process, as in the seed's example).
+//! `timeout` overrides `--timeout`; `cwd` must be an existing directory;
+//! `env` adds string variables to the inherited environment. Env values are
+//! secrets: no message and no output ever shows them.
+
+use crate::error::FieldError;
+use crate::input::RawItem;
+use crate::redact::SecretSet;
+use crate::units::{duration_from_secs, format_duration, parse_duration};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The fields an input object may have.
+pub const FIELDS: &[&str] = &["name", "cmd", "argv", "sleep", "timeout", "cwd", "env"];
+
+/// What a task does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// A shell command line, run as `sh -c LINE`.
+    Shell(String),
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// A simulated task: wait this long, start no process.
+    Sleep(Duration),
+}
+
+/// A fully checked task.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// The `name`, or the command itself.
+    pub name: String,
+    pub work: Work,
+    /// The item's own `timeout`, overriding `--timeout`.
+    pub timeout: Option<Duration>,
+    pub cwd: Option<PathBuf>,
+    /// Added to the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// The `env` values, scrubbed from the captured output.
+    pub secrets: SecretSet,
+}
+
+/// Parses one item: a string is a shell command, an object has the fields above.
+pub fn parse_task(raw: RawItem) -> Result<TaskSpec, FieldError> {
+    match raw {
+        RawItem::Arg(line) | RawItem::Json(Value::String(line)) => shell_task(line),
+        RawItem::Json(Value::Object(object)) => object_task(&object),
+        RawItem::Json(other) => Err(FieldError::whole_item(format!(
+            "a task is a shell command (a string) or an object {{\"name\", \"cmd\" | \"argv\" | \"sleep\", \"timeout\", \"cwd\", \"env\"}}, not {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+fn shell_task(line: String) -> Result<TaskSpec, FieldError> {
+    check_command_text(&line, "cmd")?;
+    Ok(TaskSpec {
+        name: line.clone(),
+        work: Work::Shell(line),
+        timeout: None,
+        cwd: None,
+        env: Vec::new(),
+        secrets: SecretSet::default(),
+    })
+}
+
+fn check_command_text(text: &str, field: &str) -> Result<(), FieldError> {
+    if text.trim().is_empty() {
+        return Err(FieldError::new(field, "the command is empty"));
+    }
+    if text.contains('\0') {
+        return Err(FieldError::new(field, "the command contains a NUL byte"));
+    }
+    Ok(())
+}
+
+fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
+    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
+        return Err(FieldError::new(
+            unknown.as_str(),
+            format!("unknown field (a task has {})", FIELDS.join(", ")),
+        ));
+    }
+    let given: Vec<&str> = ["cmd", "argv", "sleep"]
+        .into_iter()
+        .filter(|key| object.contains_key(*key))
+        .collect();
+    let work = match given.as_slice() {
+        [] => {
+            return Err(FieldError::whole_item(
+                "a task needs one of `cmd` (a shell command), `argv` (a program and its arguments) or `sleep` (seconds)",
+            ));
+        }
+        [_, second, ..] => {
+            return Err(FieldError::new(
+                *second,
+                format!(
+                    "give only one of cmd, argv and sleep (found {})",
+                    given.join(" and ")
+                ),
+            ));
+        }
+        ["cmd"] => match &object["cmd"] {
+            Value::String(line) => {
+                check_command_text(line, "cmd")?;
+                Work::Shell(line.clone())
+            }
+            other => return Err(must_be("cmd", "a string", other)),
+        },
+        ["argv"] => Work::Argv(parse_argv(&object["argv"])?),
+        _ => Work::Sleep(parse_seconds(&object["sleep"], "sleep")?),
+    };
+    let name = match object.get("name") {
+        None => default_name(&work),
+        Some(Value::String(name)) => name.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        Some(other) => return Err(must_be("name", "a string", other)),
+    };
+    let timeout = match object.get("timeout") {
+        None => None,
+        Some(value) => {
+            let timeout = parse_seconds(value, "timeout")?;
+            if timeout.is_zero() {
+                return Err(FieldError::new("timeout", "must be more than 0"));
+            }
+            Some(timeout)
+        }
+    };
+    let cwd = match object.get("cwd") {
+        None => None,
+        Some(Value::String(dir)) => Some(check_dir(dir)?),
+        Some(other) => return Err(must_be("cwd", "a string (a directory)", other)),
+    };
+    let (env, secrets) = match object.get("env") {
+        None => (Vec::new(), SecretSet::default()),
+        Some(Value::Object(vars)) => parse_env(vars)?,
+        Some(other) => return Err(must_be("env", "an object of strings", other)),
+    };
+    Ok(TaskSpec {
+        name,
+        work,
+        timeout,
+        cwd,
+        env,
+        secrets,
+    })
+}
+
+fn parse_argv(value: &Value) -> Result<Vec<String>, FieldError> {
+    let Value::Array(items) = value else {
+        return Err(must_be("argv", "an array of strings", value));
+    };
+    if items.is_empty() {
+        return Err(FieldError::new(
+            "argv",
+            "is empty: it needs at least the program",
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(at, item)| {
+            let field = format!("argv[{at}]");
+            match item {
+                Value::String(text) if text.contains('\0') => {
+                    Err(FieldError::new(field, "contains a NUL byte"))
+                }
+                Value::String(text) if at == 0 && text.is_empty() => {
+                    Err(FieldError::new(field, "the program name is empty"))
+                }
+                Value::String(text) => Ok(text.clone()),
+                other => Err(must_be(&field, "a string", other)),
+            }
+        })
+        .collect()
+}
+
+/// Seconds as a number (`2.5`) or a duration string (`"2.5s"`, `"250ms"`).
+fn parse_seconds(value: &Value, field: &str) -> Result<Duration, FieldError> {
+    match value {
+        Value::Number(seconds) => {
+            let seconds = seconds.as_f64().unwrap_or(-1.0);
+            duration_from_secs(seconds, &seconds.to_string())
+                .map_err(|message| FieldError::new(field, message))
+        }
+        Value::String(text) => {
+            parse_duration(text).map_err(|message| FieldError::new(field, message))
+        }
+        other => Err(must_be(field, "seconds or a duration like \"5s\"", other)),
+    }
+}
+
+fn check_dir(dir: &str) -> Result<PathBuf, FieldError> {
+    let path = PathBuf::from(dir);
+    match std::fs::metadata(&path) {
+        Ok(metadata) if metadata.is_dir() => Ok(path),
+        Ok(_) => Err(FieldError::new(
+            "cwd",
+            format!("`{dir}` is not a directory"),
+        )),
+        Err(error) => Err(FieldError::new(
+            "cwd",
+            format!("directory `{dir}` cannot be used: {error}"),
+        )),
+    }
+}
+
+fn parse_env(vars: &Map<String, Value>) -> Result<(Vec<(String, String)>, SecretSet), FieldError> {
+    let mut env = Vec::with_capacity(vars.len());
+    let mut secrets = SecretSet::default();
+    for (name, value) in vars {
+        let field = format!("env.{name}");
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(FieldError::new(
+                field,
+                "is not a variable name (empty, or contains `=` or NUL)",
+            ));
+        }
+        // Messages name the variable, never its value.
+        let Value::String(text) = value else {
+            return Err(FieldError::new(
+                field,
+                format!("must be a string, not {}", json_type(value)),
+            ));
+        };
+        if text.contains('\0') {
+            return Err(FieldError::new(field, "the value contains a NUL byte"));
+        }
+        secrets.add(text);
+        env.push((name.clone(), text.clone()));
+    }
+    Ok((env, secrets))
+}
+
+/// The name of a task that has none: the command as written.
+fn default_name(work: &Work) -> String {
+    match work {
+        Work::Shell(line) => line.clone(),
+        Work::Argv(argv) => argv.join(" "),
+        Work::Sleep(duration) => format!("sleep {}", format_duration(*duration)),
+    }
+}
+
+fn must_be(field: &str, what: &str, value: &Value) -> FieldError {
+    FieldError::new(field, format!("must be {what}, not {}", json_type(value)))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<TaskSpec, FieldError> {
+        parse_task(RawItem::Json(value))
+    }
+
+    #[test]
+    fn the_seeds_tasks_parse() {
+        let fast = parse(json!({"name": "Fast task", "sleep": 0.5})).unwrap();
+        assert_eq!(fast.name, "Fast task");
+        assert_eq!(fast.work, Work::Sleep(Duration::from_millis(500)));
+        let slow = parse(json!({"name": "Slow task", "sleep": "5s"})).unwrap();
+        assert_eq!(slow.work, Work::Sleep(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn strings_are_shell_commands_named_after_themselves() {
+        let task = parse_task(RawItem::Arg("make test".into())).unwrap();
+        assert_eq!(task.name, "make test");
+        assert_eq!(task.work, Work::Shell("make test".into()));
+        let task = parse(json!("ls -l")).unwrap();
+        assert_eq!(task.work, Work::Shell("ls -l".into()));
+        let task = parse(json!({"argv": ["echo", "a b"], "timeout": "250ms"})).unwrap();
+        assert_eq!(task.name, "echo a b");
+        assert_eq!(task.timeout, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn env_values_are_kept_as_secrets_and_never_in_messages() {
+        let task = parse(json!({"cmd": "true", "env": {"TOKEN": "hunter2-s3cret"}})).unwrap();
+        assert_eq!(task.env, vec![("TOKEN".into(), "hunter2-s3cret".into())]);
+        assert_eq!(
+            task.secrets.redactor().scrub_str("got hunter2-s3cret"),
+            "got <redacted>"
+        );
+        let error = parse(json!({"cmd": "true", "env": {"A=B": "hunter2-s3cret"}})).unwrap_err();
+        assert!(!error.message.contains("hunter2"), "{}", error.message);
+    }
+
+    #[test]
+    fn bad_items_name_their_field() {
+        let cases = [
+            (json!({"name": "x"}), None),
+            (json!({"cmd": "a", "argv": ["b"]}), Some("argv")),
+            (json!({"cmd": "a", "sleep": 1}), Some("sleep")),
+            (json!({"cmd": ""}), Some("cmd")),
+            (json!({"cmd": 5}), Some("cmd")),
+            (json!({"argv": []}), Some("argv")),
+            (json!({"argv": ["ls", 3]}), Some("argv[1]")),
+            (json!({"sleep": -1}), Some("sleep")),
+            (json!({"cmd": "a", "timeout": 0}), Some("timeout")),
+            (json!({"cmd": "a", "timeout": "soon"}), Some("timeout")),
+            (json!({"cmd": "a", "cwd": "/no/such/dir/here"}), Some("cwd")),
+            (json!({"cmd": "a", "cwd": "Cargo.toml"}), Some("cwd")),
+            (json!({"cmd": "a", "env": {"X": 1}}), Some("env.X")),
+            (json!({"cmd": "a", "env": ["X=1"]}), Some("env")),
+            (json!({"cmd": "a", "comand": "b"}), Some("comand")),
+            (json!(42), None),
+        ];
+        for (item, field) in cases {
+            let error = parse(item.clone()).unwrap_err();
+            assert_eq!(error.field.as_deref(), field, "{item}: {}", error.message);
+        }
+        assert!(parse_task(RawItem::Arg("   ".into())).is_err());
+    }
+}

@@ -1,0 +1,639 @@
+//! `async_timeout` end to end: the real binary running real processes.
+//!
+//! "No process left behind" is checked by a unique marker: every long-lived
+//! process a test starts is `sleep <token>`, where the token is a number no
+//! other process carries, and `/proc/*/cmdline` is searched for it. A
+//! [`Marker`] kills whatever still carries its token when the test ends, so
+//! even a failing test leaves nothing behind.
+
+mod common;
+
+use common::wire::UsageError;
+use common::wire_tasks::{TaskResult, TasksDoc, TasksLine};
+use common::{Output, tool, wait_until, write_file};
+use serde_json::json;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+fn timeout_tool() -> common::Tool {
+    tool("async_timeout").args(["--no-progress"])
+}
+
+fn statuses(doc: &TasksDoc) -> Vec<&str> {
+    doc.results
+        .iter()
+        .map(|result| result.status.as_str())
+        .collect()
+}
+
+/// A unique `sleep` argument, and the processes that carry it.
+struct Marker {
+    token: String,
+}
+
+impl Marker {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.subsec_nanos())
+            .unwrap_or(0);
+        // 800-899 seconds: a process found alive clearly is not a short sleep.
+        let token = format!(
+            "{}.{}{:09}",
+            800 + NEXT.fetch_add(1, Ordering::Relaxed) % 100,
+            std::process::id(),
+            nanos
+        );
+        Marker { token }
+    }
+
+    /// A command that sleeps "forever" and carries the token.
+    fn sleep(&self) -> String {
+        format!("sleep {}", self.token)
+    }
+
+    /// Live (non-zombie) processes with the token as one of their arguments.
+    fn alive(&self) -> Vec<i32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                    return false;
+                };
+                let carries = cmdline
+                    .split(|&byte| byte == 0)
+                    .any(|arg| arg == self.token.as_bytes());
+                let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|stat| {
+                        let after = stat.rfind(')')?;
+                        stat[after + 1..]
+                            .split_whitespace()
+                            .next()
+                            .map(|s| s == "Z")
+                    })
+                    .unwrap_or(true);
+                carries && !zombie
+            })
+            .collect()
+    }
+
+    fn wait_alive(&self) {
+        wait_until(
+            Duration::from_secs(20),
+            "the marked process to start",
+            || !self.alive().is_empty(),
+        );
+    }
+
+    fn assert_gone(&self) {
+        let alive = self.alive();
+        assert!(
+            alive.is_empty(),
+            "processes {alive:?} carrying {} survived",
+            self.token
+        );
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        for pid in self.alive() {
+            // SAFETY: kill(2) has no memory effects.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn assert_no_nulls(out: &Output) {
+    assert!(
+        !out.stdout.contains(":null"),
+        "fields that do not apply are left out, never null:\n{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn the_seeds_example_fast_ok_slow_timeout() {
+    let out = timeout_tool()
+        .args(["--timeout", "2s", "--input", "-"])
+        .stdin(
+            json!([{"name": "Fast task", "sleep": 0.5}, {"name": "Slow task", "sleep": 5}])
+                .to_string(),
+        )
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_no_nulls(&out);
+    let doc: TasksDoc = out.json();
+    assert_eq!(doc.tool, "async_timeout");
+    let names: Vec<_> = doc.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Fast task", "Slow task"]);
+    assert_eq!(statuses(&doc), ["ok", "timeout"]);
+    let slow = &doc.results[1];
+    assert_eq!(slow.kind(), "timeout");
+    assert!(
+        slow.error.as_ref().unwrap().message.contains("2s"),
+        "{slow:?}"
+    );
+    // A simulated task starts no process: no exit code, no output fields.
+    assert!(slow.exit_code.is_none() && slow.stdout.is_none() && slow.killed_with.is_none());
+    // Unlike the seed's loop, both ran at once.
+    assert_eq!(doc.summary.max_in_flight, 2);
+    assert_eq!((doc.summary.ok, doc.summary.timeout), (1, 1));
+}
+
+#[test]
+fn exit_codes_signals_and_output() {
+    let items = [
+        json!({"name": "talks", "cmd": "echo out; echo err >&2"}),
+        json!({"cmd": "exit 3"}),
+        json!({"cmd": "kill -SEGV $$"}),
+        json!({"argv": ["sh", "-c", "exit 7"]}),
+    ];
+    let out = timeout_tool()
+        .args(["--input", "-"])
+        .stdin(items.map(|item| item.to_string()).join("\n"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_no_nulls(&out);
+    let doc: TasksDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "error", "error", "error"]);
+
+    let talks = &doc.results[0];
+    assert_eq!(talks.name, "talks");
+    assert_eq!(talks.exit_code, Some(0));
+    assert_eq!(talks.stdout.as_deref(), Some("out\n"));
+    assert_eq!(talks.stderr.as_deref(), Some("err\n"));
+    assert_eq!((talks.stdout_bytes, talks.stderr_bytes), (Some(4), Some(4)));
+    assert!(talks.truncated.is_none() && talks.error.is_none());
+
+    let three = &doc.results[1];
+    assert_eq!(three.name, "exit 3", "the name defaults to the command");
+    assert_eq!((three.kind(), three.exit_code), ("exit_status", Some(3)));
+
+    let segv = &doc.results[2];
+    assert_eq!(segv.kind(), "signal");
+    assert_eq!(segv.signal.as_deref(), Some("SIGSEGV"));
+    assert!(segv.exit_code.is_none(), "no exit code after a signal");
+    assert!(segv.killed_with.is_none(), "the tool did not send it");
+
+    let argv = &doc.results[3];
+    assert_eq!(argv.name, "sh -c exit 7");
+    assert_eq!(argv.exit_code, Some(7));
+    assert_eq!(doc.summary.killed, 0);
+}
+
+#[test]
+fn missing_commands_fail_as_the_shell_says_or_as_spawn_failed() {
+    let out = timeout_tool()
+        .args(["--input", "-"])
+        .stdin(
+            [
+                json!({"argv": ["/nonexistent/async-timeout-test-prog"]}),
+                json!("async-timeout-no-such-command --flag"),
+            ]
+            .map(|item| item.to_string())
+            .join("\n"),
+        )
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: TasksDoc = out.json();
+    let argv = &doc.results[0];
+    assert_eq!(argv.kind(), "spawn_failed");
+    assert!(argv.exit_code.is_none() && argv.stdout.is_none());
+    assert!(
+        argv.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("/nonexistent"),
+        "{argv:?}"
+    );
+    // A command line goes through the shell: exit 127 and its message.
+    let shell = &doc.results[1];
+    assert_eq!((shell.kind(), shell.exit_code), ("exit_status", Some(127)));
+    assert!(
+        shell.stderr.as_deref().unwrap().contains("not found"),
+        "{shell:?}"
+    );
+}
+
+#[test]
+fn a_timeout_kills_the_group_and_keeps_the_output_so_far() {
+    let marker = Marker::new();
+    let out = timeout_tool()
+        .args(["--timeout", "300ms", "--grace", "5s"])
+        .arg(format!("echo before; {}", marker.sleep()))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    marker.assert_gone();
+    let doc: TasksDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    assert_eq!(result.kind(), "timeout");
+    assert_eq!(result.killed_with.as_deref(), Some("TERM"));
+    assert_eq!(result.signal.as_deref(), Some("SIGTERM"));
+    assert!(result.exit_code.is_none());
+    assert_eq!(result.stdout.as_deref(), Some("before\n"));
+    assert_eq!(doc.summary.killed, 1);
+    // SIGTERM was enough: nobody waited for the 5 s grace.
+    assert!(out.elapsed < Duration::from_secs(4), "{:?}", out.elapsed);
+}
+
+#[test]
+fn a_grandchild_dies_with_its_task() {
+    let timed_out = Marker::new();
+    let finished = Marker::new();
+    let out = timeout_tool()
+        .args(["--timeout", "500ms", "--grace", "5s", "--input", "-"])
+        .stdin(
+            [
+                // The task's shell starts a shell that starts the sleep.
+                json!({"name": "nested", "cmd": format!("sh -c '{} & wait'", timed_out.sleep())}),
+                // Exits at once, leaving a background job holding its stdout.
+                json!({"name": "background", "cmd": format!("{} & echo started", finished.sleep())}),
+            ]
+            .map(|item| item.to_string())
+            .join("\n"),
+        )
+        .run();
+    timed_out.assert_gone();
+    finished.assert_gone();
+    let doc: TasksDoc = out.json();
+    assert_eq!(statuses(&doc), ["timeout", "ok"]);
+    assert_eq!(doc.results[0].killed_with.as_deref(), Some("TERM"));
+    let background = &doc.results[1];
+    assert_eq!(background.stdout.as_deref(), Some("started\n"));
+    assert_eq!(background.leftovers, Some(1), "{background:?}");
+    assert!(background.killed_with.is_none());
+    assert_eq!(doc.summary.leftovers, 1);
+}
+
+#[test]
+fn a_task_that_ignores_sigterm_gets_sigkill_after_the_grace() {
+    let marker = Marker::new();
+    let out = timeout_tool()
+        .args(["--timeout", "200ms", "--grace", "300ms"])
+        .arg(format!("trap '' TERM; {}", marker.sleep()))
+        .run();
+    marker.assert_gone();
+    let doc: TasksDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    assert_eq!(result.killed_with.as_deref(), Some("KILL"));
+    assert_eq!(result.signal.as_deref(), Some("SIGKILL"));
+    assert!(
+        result.error.as_ref().unwrap().message.contains("SIGKILL"),
+        "{result:?}"
+    );
+    // The grace was honoured before SIGKILL.
+    assert!(result.elapsed_ms >= 500, "{result:?}");
+}
+
+#[test]
+fn setsid_escapees_are_ended_and_never_hang_the_run() {
+    let marked = Marker::new();
+    let unmarked = Marker::new();
+    let timed_out = Marker::new();
+    let holder = Marker::new();
+    let out = timeout_tool()
+        .args(["--timeout", "1s", "--grace", "300ms", "--input", "-"])
+        .stdin(
+            [
+                // Leaves its session at once; holds the task's stdout.
+                json!({"name": "escapee", "cmd": format!("setsid {} & echo x", marked.sleep())}),
+                // Also clears its environment, so no marker leads to its task:
+                // the sweep at the end of the run ends it.
+                json!({"name": "hidden", "cmd": format!("setsid env -i {} & sleep 0.2; echo y", unmarked.sleep())}),
+                // Escapes, then its task times out.
+                json!({"name": "timed out", "cmd": format!("setsid {} & {}", holder.sleep(), timed_out.sleep())}),
+            ]
+            .map(|item| item.to_string())
+            .join("\n"),
+        )
+        .run();
+    for marker in [&marked, &unmarked, &timed_out, &holder] {
+        marker.assert_gone();
+    }
+    assert!(
+        out.elapsed < Duration::from_secs(15),
+        "a held pipe hung the run: {:?}",
+        out.elapsed
+    );
+    let doc: TasksDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "ok", "timeout"]);
+    assert_eq!(doc.results[0].stdout.as_deref(), Some("x\n"));
+    assert_eq!(doc.results[0].leftovers, Some(1), "{:?}", doc.results[0]);
+    assert_eq!(doc.results[1].stdout.as_deref(), Some("y\n"));
+    assert_eq!(doc.results[2].leftovers, Some(1), "{:?}", doc.results[2]);
+}
+
+/// Peak resident memory of a running process, in KiB, sampled until it exits.
+fn peak_rss_kib(running: &common::Running) -> u64 {
+    let status = format!("/proc/{}/status", running.pid());
+    let mut peak = 0;
+    while let Ok(text) = std::fs::read_to_string(&status) {
+        let rss = text
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok());
+        match rss {
+            Some(rss) => peak = peak.max(rss),
+            None => break, // a zombie has no VmRSS: it has exited
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    peak
+}
+
+#[test]
+fn endless_output_stays_capped_and_memory_flat() {
+    let zeros = json!({"cmd": "head -c 200000000 /dev/zero", "timeout": 30});
+    let running = timeout_tool()
+        .args([
+            "--timeout",
+            "500ms",
+            "--grace",
+            "1s",
+            "--max-output",
+            "1KiB",
+        ])
+        .args(["yes", "--input", "-"])
+        .stdin(zeros.to_string())
+        .spawn();
+    let peak = peak_rss_kib(&running);
+    let out = running.wait();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: TasksDoc = out.json();
+
+    let yes = &doc.results[0];
+    assert_eq!(
+        (yes.status.as_str(), yes.killed_with.as_deref()),
+        ("timeout", Some("TERM"))
+    );
+    assert_eq!(yes.truncated, Some(true));
+    let bytes = yes.stdout_bytes.unwrap();
+    assert!(bytes > 64 * 1024, "yes printed only {bytes} bytes");
+    let stdout = yes.stdout.as_deref().unwrap();
+    assert!(stdout.starts_with("y\ny\ny\n"), "{stdout:.40}");
+    assert!(stdout.contains("bytes omitted"));
+    assert!(stdout.len() <= 1024 + 64, "kept {} bytes", stdout.len());
+
+    let zeros = &doc.results[1];
+    assert_eq!(zeros.status, "ok", "{:?}", zeros.error);
+    assert_eq!(zeros.stdout_bytes, Some(200_000_000));
+    assert_eq!(zeros.truncated, Some(true));
+    // 200 MB went through; memory did not follow.
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
+}
+
+#[test]
+fn stdin_is_dev_null_cwd_and_env_apply_and_env_values_stay_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path().canonicalize().unwrap();
+    let item = json!({
+        "name": "where",
+        "cmd": "pwd; echo \"token=$DEPLOY_TOKEN\"",
+        "cwd": dir_path,
+        "env": {"DEPLOY_TOKEN": "hunter2-very-secret"}
+    });
+    let input = write_file(dir.path(), "tasks.ndjson", &item.to_string());
+    let out = timeout_tool()
+        .arg("--input")
+        .arg(&input)
+        .arg("cat")
+        .stdin("this must not reach the task")
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        !out.mentions("hunter2"),
+        "an env value leaked:\n{}",
+        out.stdout
+    );
+    let doc: TasksDoc = out.json();
+    // Positional items come first, then --input.
+    let cat = &doc.results[0];
+    assert_eq!(cat.stdout.as_deref(), Some(""), "stdin is /dev/null");
+    let whereami = &doc.results[1];
+    assert_eq!(
+        whereami.stdout.as_deref(),
+        Some(format!("{}\ntoken=<redacted>\n", dir_path.display()).as_str())
+    );
+    // The count is of what the task printed, not of what is shown.
+    assert_eq!(
+        whereami.stdout_bytes,
+        Some(
+            (dir_path.display().to_string().len() + 1 + "token=hunter2-very-secret\n".len()) as u64
+        )
+    );
+}
+
+#[test]
+fn fail_fast_kills_the_running_and_cancels_the_rest() {
+    let marker = Marker::new();
+    let out = timeout_tool()
+        .args(["--fail-fast", "-c", "2", "--grace", "5s"])
+        .args([marker.sleep().as_str(), "sleep 0.2; exit 1", "echo never"])
+        .run();
+    assert_eq!(out.code, 1);
+    marker.assert_gone();
+    let doc: TasksDoc = out.json();
+    assert_eq!(statuses(&doc), ["cancelled", "error", "cancelled"]);
+    assert_eq!(doc.results[0].kind(), "cancelled");
+    assert_eq!(doc.results[0].killed_with.as_deref(), Some("TERM"));
+    assert!(doc.results[2].stdout.is_none(), "never started");
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("fail_fast"));
+    assert!(out.elapsed < Duration::from_secs(4), "{:?}", out.elapsed);
+}
+
+#[test]
+fn first_success_wins_and_kills_the_others() {
+    let marker = Marker::new();
+    let out = timeout_tool()
+        .args(["--first"])
+        .args([marker.sleep().as_str(), "sleep 0.1"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    marker.assert_gone();
+    let doc: TasksDoc = out.json();
+    assert_eq!(statuses(&doc), ["cancelled", "ok"]);
+    assert_eq!(doc.results[0].killed_with.as_deref(), Some("TERM"));
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("first"));
+}
+
+#[test]
+fn the_deadline_times_out_running_tasks_and_cancels_waiting_ones() {
+    let marker = Marker::new();
+    let out = timeout_tool()
+        .args(["--deadline", "300ms", "-c", "1"])
+        .args([marker.sleep().as_str(), "echo later"])
+        .run();
+    assert_eq!(out.code, 1);
+    marker.assert_gone();
+    let doc: TasksDoc = out.json();
+    assert_eq!(statuses(&doc), ["timeout", "cancelled"]);
+    assert_eq!(doc.results[0].kind(), "deadline");
+    assert_eq!(doc.results[0].killed_with.as_deref(), Some("TERM"));
+    assert_eq!(doc.results[1].kind(), "deadline");
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("deadline"));
+}
+
+#[test]
+fn sigint_kills_every_running_group_prints_and_exits_130() {
+    let plain = Marker::new();
+    let stubborn = Marker::new();
+    let escaped = Marker::new();
+    let escaper = Marker::new();
+    let running = timeout_tool()
+        .args(["-c", "3", "--grace", "300ms", "--ndjson"])
+        .args([
+            plain.sleep(),
+            format!("trap '' TERM; {}", stubborn.sleep()),
+            format!("setsid {} & {}", escaped.sleep(), escaper.sleep()),
+            "echo never".to_string(),
+        ])
+        .spawn();
+    for marker in [&plain, &stubborn, &escaped, &escaper] {
+        marker.wait_alive();
+    }
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    for marker in [&plain, &stubborn, &escaped, &escaper] {
+        marker.assert_gone();
+    }
+    let lines: Vec<TasksLine> = out.lines();
+    let mut results: Vec<TaskResult> = Vec::new();
+    let mut summary = None;
+    for line in lines {
+        match line {
+            TasksLine::Result(result) => results.push(*result),
+            TasksLine::Summary(line) => summary = Some(line),
+        }
+    }
+    results.sort_by_key(|result| result.index);
+    let killed: Vec<_> = results.iter().map(|r| r.killed_with.as_deref()).collect();
+    assert_eq!(killed, [Some("TERM"), Some("KILL"), Some("TERM"), None]);
+    assert!(results.iter().all(|result| result.status == "cancelled"));
+    assert_eq!(results[2].leftovers, Some(1), "{:?}", results[2]);
+    let summary = summary.expect("a summary line");
+    assert_eq!(summary.stopped_by.as_deref(), Some("sigint"));
+    assert_eq!(summary.killed, 3);
+}
+
+#[test]
+fn sigterm_exits_143_and_kills_the_task() {
+    let marker = Marker::new();
+    let running = timeout_tool().arg(marker.sleep()).spawn();
+    marker.wait_alive();
+    running.signal(libc::SIGTERM);
+    let out = running.wait();
+    assert_eq!(out.code, 143);
+    marker.assert_gone();
+    let doc: TasksDoc = out.json();
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("sigterm"));
+    assert_eq!(doc.results[0].killed_with.as_deref(), Some("TERM"));
+}
+
+#[test]
+fn bad_input_exits_2_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("ran");
+    let first = json!({"cmd": format!("touch {}", witness.display())}).to_string();
+    let cases = [
+        (
+            format!("{first}\n{{\"name\": \"no command\"}}\n"),
+            Some(2),
+            None,
+        ),
+        (
+            format!("{first}\n{{\"cmd\": \"true\", \"cwd\": \"/no/such/dir\"}}\n"),
+            Some(2),
+            Some("cwd"),
+        ),
+        (
+            format!("{first}\n{{\"cmd\": \"a\", \"argv\": [\"b\"]}}\n"),
+            Some(2),
+            Some("argv"),
+        ),
+        (
+            format!("{first}\n{{\"cmd\": \"true\", \"env\": {{\"K\": 5}}}}\n"),
+            Some(2),
+            Some("env.K"),
+        ),
+        (format!("{first}\n[oops\n"), Some(2), None),
+    ];
+    for (input, line, field) in cases {
+        let out = timeout_tool()
+            .args(["--input", "-"])
+            .stdin(input.clone())
+            .run();
+        assert_eq!(out.code, 2, "{input}: {}", out.stdout);
+        let error: UsageError = out.json();
+        assert_eq!(error.tool, "async_timeout");
+        assert_eq!(error.error.kind, "invalid_input");
+        assert_eq!(error.error.line, line, "{input}");
+        assert_eq!(error.error.field.as_deref(), field, "{input}");
+        assert!(!witness.exists(), "a task ran despite bad input");
+    }
+    let out = timeout_tool().run();
+    assert_eq!(out.code, 2, "no items at all");
+    let out = timeout_tool().args(["--timeout", "0", "true"]).run();
+    assert_eq!(out.code, 2);
+    let error: UsageError = out.json();
+    assert_eq!(error.error.field.as_deref(), Some("--timeout"));
+}
+
+#[test]
+fn ndjson_streams_each_task_as_it_finishes() {
+    let out = timeout_tool()
+        .args(["--ndjson", "sleep 0.3; echo slow", "echo fast"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<TasksLine> = out.lines();
+    let order: Vec<String> = lines
+        .iter()
+        .filter_map(|line| match line {
+            TasksLine::Result(result) => Some(result.name.clone()),
+            TasksLine::Summary(_) => None,
+        })
+        .collect();
+    assert_eq!(order, ["echo fast", "sleep 0.3; echo slow"]);
+    match lines.last() {
+        Some(TasksLine::Summary(summary)) => {
+            assert_eq!(summary.tool.as_deref(), Some("async_timeout"));
+            assert_eq!(summary.ok, 2);
+        }
+        other => panic!("the last line is not the summary: {other:?}"),
+    }
+}
+
+#[test]
+fn help_documents_every_flag_with_examples() {
+    let out = tool("async_timeout").arg("--help").run();
+    assert_eq!(out.code, 0);
+    for flag in [
+        "--input",
+        "--concurrency",
+        "--timeout",
+        "--deadline",
+        "--fail-fast",
+        "--first",
+        "--ndjson",
+        "--output",
+        "--progress",
+        "--no-progress",
+        "--grace",
+        "--max-output",
+        "Examples:",
+        "Exit codes:",
+    ] {
+        assert!(out.stdout.contains(flag), "--help does not mention {flag}");
+    }
+}
