@@ -205,3 +205,38 @@ fn find_blocking_calls_output_matches_its_schema() {
     let rules = validator("find_blocking_calls.schema.json", Some("rules_document"));
     assert_valid(&rules, &stdout_json(&out), "--rules");
 }
+
+#[test]
+fn async_timeout_output_matches_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--timeout",
+        "300ms",
+        "--grace",
+        "100ms",
+        "--max-output",
+        "1KiB",
+        "echo hello",
+        "exit 3",
+        "yes | head -c 5000",
+        "sleep 5",
+        "kill -9 $$",
+        "/no/such/program",
+    ];
+    check_every_mode(
+        "async_timeout",
+        "async_timeout.schema.json",
+        dir.path(),
+        &args,
+    );
+    let out = tool("async_timeout")
+        .args(["--timeout", "1s", "--input", "-"])
+        .stdin(r#"[{"name": "Fast task", "sleep": 0.1}, {"name": "Slow task", "sleep": 5}]"#)
+        .run();
+    assert_eq!(out.code, 1);
+    assert_valid(
+        &validator("async_timeout.schema.json", None),
+        &stdout_json(&out),
+        "seed example",
+    );
+}
