@@ -5,10 +5,20 @@
 # The bundle's root: two levels above this file, whatever the caller's cwd.
 ASYNC_PATTERNS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ASYNC_PATTERNS_BIN="${CARGO_TARGET_DIR:-$ASYNC_PATTERNS_ROOT/target}/release"
+# ASYNC_PATTERNS_BIN_DIR: use binaries already built there, never build (the
+# tests point it at the debug binaries cargo test has just built).
+if [ -n "${ASYNC_PATTERNS_BIN_DIR:-}" ]; then
+  ASYNC_PATTERNS_BIN="$ASYNC_PATTERNS_BIN_DIR"
+fi
 
 # Builds every binary of the bundle once, when one is missing or stale.
 async_patterns_ensure_built() {
   local tool="$1" root="$ASYNC_PATTERNS_ROOT" binary="$ASYNC_PATTERNS_BIN/$1"
+  if [ -n "${ASYNC_PATTERNS_BIN_DIR:-}" ]; then
+    [ -x "$binary" ] && return 0
+    echo "async-patterns: $binary not found (ASYNC_PATTERNS_BIN_DIR is set, so nothing is built)" >&2
+    exit 127
+  fi
   if [ -x "$binary" ]; then
     local newer
     newer="$(cd "$root" && find src Cargo.toml Cargo.lock -newer "$binary" -print -quit 2>/dev/null)"
