@@ -169,7 +169,10 @@ pub async fn run_bounded<J: Job>(
                 };
                 next_index = index + 1;
                 let identity = job.identity(&spec);
-                let work = job.clone().run(spec, stop.clone());
+                // Boxed: a tool's future runs to kilobytes (reqwest's is
+                // over 4 KiB), and the task would otherwise copy it whole
+                // as it is spawned and moved into the runtime's task cell.
+                let work = Box::pin(job.clone().run(spec, stop.clone()));
                 running.spawn(async move {
                     let item_started = Instant::now();
                     let finished = AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|panic| {
