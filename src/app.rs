@@ -99,8 +99,17 @@ pub async fn execute<J: Job, T: Serialize>(
     total: u64,
     common: &CommonArgs,
     totals: &mut T,
-    mut tally: impl FnMut(&mut T, &Finished<J::Report>),
+    tally: impl FnMut(&mut T, &Finished<J::Report>),
 ) -> Exit {
+    let stop = watch_stop(tool, common);
+    execute_until(stop, tool, job, items, total, common, totals, tally).await
+}
+
+/// The run's stop token, with SIGINT/SIGTERM and `--deadline` already
+/// watched: from here on a signal or the deadline ends the run with JSON
+/// printed. Tools that do work before the runner starts (walking
+/// directories) take it early, so that work counts too.
+pub fn watch_stop(tool: &str, common: &CommonArgs) -> StopToken {
     let stop = StopToken::new(common.deadline);
     if let Err(error) = watch_signals(&stop) {
         eprintln!("{tool}: cannot watch signals: {error}");
@@ -108,6 +117,22 @@ pub async fn execute<J: Job, T: Serialize>(
     if let Some(after) = common.deadline {
         watch_deadline(&stop, after);
     }
+    stop
+}
+
+/// [`execute`] with a stop token from [`watch_stop`] (which may already
+/// have fired: then nothing runs and every item is `cancelled`).
+#[allow(clippy::too_many_arguments)] // the pieces of one run, each distinct
+pub async fn execute_until<J: Job, T: Serialize>(
+    stop: StopToken,
+    tool: &'static str,
+    job: Arc<J>,
+    items: Feed<J::Spec>,
+    total: u64,
+    common: &CommonArgs,
+    totals: &mut T,
+    mut tally: impl FnMut(&mut T, &Finished<J::Report>),
+) -> Exit {
     let late_error = items.late_error.clone();
     let format = if common.ndjson {
         Format::Ndjson

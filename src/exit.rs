@@ -46,6 +46,11 @@ impl Exit {
         if let Some(StopReason::Interrupted { signal }) = stop {
             return Exit::Interrupted(signal);
         }
+        // Stopped before any item was even known (a deadline during a
+        // directory walk): nothing was done, which is not a success.
+        if counts.total == 0 && matches!(stop, Some(StopReason::Deadline { .. })) {
+            return Exit::SomeFailed;
+        }
         let failed = counts.error + counts.timeout + counts.cancelled;
         if first_mode {
             return if counts.ok > 0 {
@@ -91,6 +96,12 @@ mod tests {
         };
         assert_eq!(Exit::for_run(&counts, None, true), Exit::Success);
         assert_eq!(Exit::for_run(&counts, None, false), Exit::SomeFailed);
+        let nothing = Counts::default();
+        let deadline = Some(StopReason::Deadline {
+            after: std::time::Duration::from_millis(1),
+        });
+        assert_eq!(Exit::for_run(&nothing, deadline, false), Exit::SomeFailed);
+        assert_eq!(Exit::for_run(&nothing, None, false), Exit::Success);
         let skipped = Counts {
             total: 2,
             skipped: 2,

@@ -534,3 +534,26 @@ fn benchmark_100k_line_tree() {
         );
     }
 }
+
+#[test]
+fn deadline_also_covers_a_long_walk() {
+    // 10,000 files in 100 folders: listing them takes far longer than 1 ms.
+    let dir = tempfile::tempdir().unwrap();
+    for folder in 0..100 {
+        let path = dir.path().join(format!("pkg{folder:03}"));
+        std::fs::create_dir(&path).unwrap();
+        for file in 0..100 {
+            std::fs::write(path.join(format!("m{file:03}.py")), b"").unwrap();
+        }
+    }
+    let out = scanner().arg("--deadline").arg("1ms").arg(dir.path()).run();
+    assert_eq!(out.code, 1, "a run its deadline cut short is not a success");
+    assert!(
+        out.stderr.contains("stopped while listing files"),
+        "{}",
+        out.stderr
+    );
+    let doc: BlockingDoc = out.json();
+    assert!(doc.results.is_empty(), "no file was known yet");
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("deadline"));
+}

@@ -689,6 +689,31 @@ fn deadline_turns_a_stuck_read_into_a_timeout() {
     assert_eq!(doc.summary.stopped_by.as_deref(), Some("deadline"));
 }
 
+#[test]
+fn deadline_also_covers_a_long_walk() {
+    // 10,000 files in 100 folders: walking them takes far longer than 1 ms.
+    let dir = tempfile::tempdir().unwrap();
+    for folder in 0..100 {
+        let path = dir.path().join(format!("d{folder:03}"));
+        fs::create_dir(&path).unwrap();
+        for file in 0..100 {
+            fs::write(path.join(format!("f{file:03}.txt")), b"").unwrap();
+        }
+    }
+    let out = reader(dir.path())
+        .args(["--deadline", "1ms", "**/*.txt"])
+        .run();
+    assert_eq!(out.code, 1, "a run its deadline cut short is not a success");
+    assert!(
+        out.stderr.contains("stopped while matching patterns"),
+        "{}",
+        out.stderr
+    );
+    let doc: FilesDoc = out.json();
+    assert!(doc.results.is_empty(), "no file was known yet");
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("deadline"));
+}
+
 #[cfg(unix)]
 #[test]
 fn sigint_prints_what_was_read_and_exits_130() {

@@ -25,7 +25,7 @@ pub mod scan;
 
 pub use error::ScanError;
 
-use crate::app::{block_on, check_or_exit, execute};
+use crate::app::{block_on, check_or_exit, execute_until, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, feed};
@@ -358,6 +358,9 @@ pub fn main_with(cli: BlockingCli) -> Exit {
     let options = parser.walk.clone();
     let common = cli.common;
     block_on(async move {
+        // Taken before the walk: Ctrl-C or `--deadline` during a long walk
+        // still ends the run with JSON printed.
+        let stop = watch_stop(NAME, &common);
         let mut given = feed(checked, Arc::new(parser), 64);
         let mut patterns = Vec::new();
         while let Some((_, pattern)) = given.next().await {
@@ -367,19 +370,26 @@ pub fn main_with(cli: BlockingCli) -> Exit {
             print_input_error(NAME, error);
             return Exit::Usage;
         }
-        let expanded =
-            tokio::task::spawn_blocking(move || items::expand(&patterns, &options)).await;
-        let files = match expanded {
-            Ok(files) => files,
-            Err(error) => {
+        let expanded = stop.race(tokio::task::spawn_blocking(move || {
+            items::expand(&patterns, &options)
+        }));
+        let files = match expanded.await {
+            Ok(Ok(files)) => files,
+            Ok(Err(error)) => {
                 eprintln!("{NAME}: listing the files failed: {error}");
                 return Exit::SomeFailed;
+            }
+            // Stopped mid-walk: no file is known yet; the summary says why.
+            Err(reason) => {
+                eprintln!("{NAME}: stopped while listing files ({})", reason.word());
+                Vec::new()
             }
         };
         let total = files.len() as u64;
         let tool = Arc::new(BlockingTool::new(settings));
         let mut totals = ScanTotals::default();
-        execute(
+        execute_until(
+            stop,
             NAME,
             tool,
             Feed::from_specs(files),

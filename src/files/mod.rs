@@ -24,7 +24,7 @@ pub mod read;
 
 pub use error::FileError;
 
-use crate::app::{block_on, check_or_exit, execute};
+use crate::app::{block_on, check_or_exit, execute_until, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, feed};
@@ -299,6 +299,9 @@ pub fn run(cli: &FilesCli) -> Exit {
     // the cost of ten thousand small files.
     let run = async move {
         let common = &common;
+        // Taken before the walk: Ctrl-C or `--deadline` during a long walk
+        // still ends the run with JSON printed.
+        let stop = watch_stop(NAME, common);
         let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
         let mut items = feed(checked, Arc::new(parser), capacity);
         let mut targets = Vec::new();
@@ -310,18 +313,27 @@ pub fn run(cli: &FilesCli) -> Exit {
             return Exit::Usage;
         }
         let options = tool.options.clone();
-        let expansion =
-            match tokio::task::spawn_blocking(move || expand_targets(&targets, &options)).await {
-                Ok(Ok(expansion)) => expansion,
-                Ok(Err(error)) => {
-                    print_input_error(NAME, &InputError::new(error.to_string()));
-                    return Exit::Usage;
-                }
-                Err(panic) => {
-                    eprintln!("{NAME}: internal error while expanding patterns: {panic}");
-                    return Exit::SomeFailed;
-                }
-            };
+        let walk = tokio::task::spawn_blocking(move || expand_targets(&targets, &options));
+        let expansion = match stop.race(walk).await {
+            Ok(Ok(Ok(expansion))) => expansion,
+            Ok(Ok(Err(error))) => {
+                print_input_error(NAME, &InputError::new(error.to_string()));
+                return Exit::Usage;
+            }
+            Ok(Err(panic)) => {
+                eprintln!("{NAME}: internal error while expanding patterns: {panic}");
+                return Exit::SomeFailed;
+            }
+            // Stopped mid-walk: no file is known yet, so none is listed;
+            // the summary says why (`stopped_by`), and the exit is not 0.
+            Err(reason) => {
+                eprintln!(
+                    "{NAME}: stopped while matching patterns ({})",
+                    reason.word()
+                );
+                Expansion::default()
+            }
+        };
         let Expansion {
             files,
             unmatched,
@@ -340,7 +352,8 @@ pub fn run(cli: &FilesCli) -> Exit {
             walk_errors: errors,
             ..FileTotals::default()
         };
-        let exit = execute(
+        let exit = execute_until(
+            stop,
             NAME,
             tool,
             Feed::from_vec(files),
