@@ -66,9 +66,28 @@ class Contender:
 
 
 class Workload:
-    def __init__(self, number, title, target, bound):
+    def __init__(self, number, title, target, bound, verdict=None):
         self.number, self.title, self.target, self.bound = number, title, target, bound
         self.contenders, self.skipped, self.extra_rows = [], [], []
+        # verdict(medians by name, peak RSS by name) -> (met, words), or None
+        self.verdict = verdict
+
+
+def median_of(contender):
+    return statistics.median(contender.walls) if contender.walls else None
+
+
+def judge(workload):
+    """`Target met.` / `Target missed: ...` from the measured medians."""
+    if workload.verdict is None or not workload.contenders:
+        return None
+    walls = {c.name: median_of(c) for c in workload.contenders if c.walls}
+    rss = {c.name: max(c.rss) for c in workload.contenders if c.rss}
+    try:
+        met, words = workload.verdict(walls, rss)
+    except (KeyError, TypeError, ZeroDivisionError):
+        return "Target not judged: a contender is missing."
+    return f"Target {'met' if met else 'missed'}: {words}."
 
 
 def have(command):
@@ -176,6 +195,11 @@ def workload_1(quick, work, url):
                  "(about 101-103 ms), ten times over, plus about 15 ms to open the first 100 connections; oha, the fastest "
                  "Rust client, lands on the same figure, so the rest is not the client's")
     http_contenders(w, "/delay/100", count, 100, work, url)
+    ideal = -(-count // 100) * 0.1  # waves of 100 requests, 100 ms each
+    w.verdict = lambda walls, rss: (
+        walls["async_requests"] <= ideal * 1.05,
+        f"{walls['async_requests']:.3f} s is {100 * (walls['async_requests'] / ideal - 1):.1f} % over the ideal {ideal:.1f} s"
+        + (f"; oha {100 * (walls['oha'] / ideal - 1):.1f} %" if "oha" in walls else ""))
     return w
 
 
@@ -187,6 +211,10 @@ def workload_2(quick, work, url):
                  "bodies, is only about 1.4x curl here, so 2x curl is out of reach for any client on this machine; "
                  "we parse and print every body and stay close to oha")
     http_contenders(w, "/delay/0", count, 64, work, url)
+    w.verdict = lambda walls, rss: (
+        walls["curl --parallel"] / walls["async_requests"] >= 2 and walls["oha"] / walls["async_requests"] >= 0.6,
+        f"{walls['curl --parallel'] / walls['async_requests']:.2f}x curl's throughput (target 2x), "
+        f"{100 * walls['oha'] / walls['async_requests']:.0f} % of oha's (target 60 %)")
     return w
 
 
@@ -204,6 +232,10 @@ def workload_3(quick, work, url):
         w.contenders.append(Contender(
             f"async_requests x{size:,}", [str(BIN / "async_requests"), "--no-progress", "--input", str(path),
                                           "-c", "64", "--ndjson", "--body", "none"], ours=True))
+    names = [c.name for c in w.contenders]
+    w.verdict = lambda walls, rss: (
+        max(rss[n] for n in names) < 64 and max(rss[n] for n in names) / min(rss[n] for n in names) < 1.5,
+        "peak RSS " + ", ".join(f"{rss[n]:.1f}" for n in names) + " MiB from the smallest to the largest run")
     return w
 
 
@@ -230,6 +262,10 @@ def workload_4(quick, work, url):
     if pip_install("aiofiles", "aiofiles"):
         w.contenders.append(Contender("python aiofiles (seed)", [sys.executable, str(PEERS / "aiofiles_gather.py"), str(big)],
                                       note="reads the whole file into memory, as the seed does"))
+    w.verdict = lambda walls, rss: (
+        walls["async_file_reader"] <= walls["wc -lc"] * 1.1 and rss["async_file_reader"] < 32,
+        f"{walls['async_file_reader']:.3f} s against `wc -lc` {walls['wc -lc']:.3f} s, "
+        f"peak RSS {rss['async_file_reader']:.1f} MiB")
     return w
 
 
@@ -256,6 +292,10 @@ def workload_5(quick, work, url):
     w.contenders.append(Contender("wc -lmc", ["sh", "-c", f"wc -lmc {folder}/*.txt"], env=utf8))
     if pip_install("aiofiles", "aiofiles"):
         w.contenders.append(Contender("python aiofiles (seed)", [sys.executable, str(PEERS / "aiofiles_gather.py"), "@" + str(work / "many.list")]))
+    w.verdict = lambda walls, rss: (
+        walls["async_file_reader"] < walls["wc -lmc"] / 4,
+        f"{walls['async_file_reader']:.3f} s is {walls['async_file_reader'] / walls['wc -lmc']:.2f} of `wc -lmc`'s "
+        f"{walls['wc -lmc']:.3f} s (target under 0.25)")
     return w
 
 
@@ -288,6 +328,10 @@ def workload_6(quick, work, url):
     w.contenders.append(Contender("xargs -P + timeout", ["sh", "-c", f"xargs -P {count} -I{{}} timeout -k 0.1 0.5 sh -c '{{}}' < {work}/cmds.txt"],
                                   expect_codes=tuple(range(0, 256))))
     w.contenders.append(Contender("python asyncio.wait_for", [sys.executable, str(PEERS / "asyncio_wait_for.py"), str(work / "cmds.txt"), "0.5"]))
+    w.verdict = lambda walls, rss: (
+        walls["async_timeout"] <= 0.6,
+        f"{walls['async_timeout']:.3f} s, where starting the {count} processes alone takes "
+        f"{walls[f'async_timeout, {count} x `true` (the spawn floor)']:.3f} s")
     return w
 
 
@@ -302,6 +346,11 @@ def workload_7(quick, work, url):
         one = work / "one.txt"
         one.write_text(f"{url}/delay/0\n")
         w.contenders.append(Contender("python aiohttp, one request", [sys.executable, str(PEERS / "aiohttp_gather.py"), str(one), "1", str(work / "one.json")]))
+    python_import = "python3 -c 'import aiohttp'"
+    w.verdict = lambda walls, rss: (
+        walls["async_requests, one request"] < walls[python_import],
+        f"a whole one-request run takes {walls['async_requests, one request'] * 1000:.0f} ms; "
+        f"importing aiohttp alone {walls[python_import] * 1000:.0f} ms")
     return w
 
 
@@ -328,6 +377,9 @@ def workload_8(quick, work, url):
                                                           "--output", str(work / "blocking.json")], ours=True))
     w.contenders.append(Contender("grep -rn (no parsing)", ["grep", "-rnE", r"time\.sleep|requests\.|std::thread::sleep", str(tree)],
                                   expect_codes=(0, 1), note="finds text, cannot tell async from sync"))
+    w.verdict = lambda walls, rss: (
+        walls["find_blocking_calls"] <= 1.2,
+        f"{walls['find_blocking_calls']:.3f} s for {files * 100:,} lines")
     return w
 
 
@@ -379,6 +431,9 @@ def report(workloads, info, rounds, quick):
             lines.append("")
         for skipped in workload.skipped:
             lines.append(f"- skipped: {skipped}")
+        verdict = judge(workload)
+        if verdict:
+            lines += [verdict, ""]
         lines += [f"What bounds it: {workload.bound}.", ""]
     lines += ["## Reproduce", "", "```sh", "bash bench/run            # full run, writes BENCHMARKS.md",
               "bash bench/run --quick    # a one-round smoke test with tiny sizes", "bash bench/run --only 2,4  # some workloads",
