@@ -534,3 +534,17 @@ fn benchmark_100k_line_tree() {
         );
     }
 }
+
+#[test]
+fn help_documents_every_flag_with_examples() {
+    common::assert_help_documents(
+        "find_blocking_calls",
+        &[
+            "--rules",
+            "--rule ",
+            "--max-file-size",
+            "--hidden",
+            "--no-ignore",
+        ],
+    );
+}

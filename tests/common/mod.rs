@@ -319,6 +319,36 @@ impl Running {
     }
 }
 
+/// The flags `--help` documents for every tool: the shared `CommonArgs`
+/// and each tool's own `--timeout`.
+pub const SHARED_FLAGS: &[&str] = &[
+    "--input",
+    "--concurrency",
+    "--timeout",
+    "--deadline",
+    "--fail-fast",
+    "--first",
+    "--ndjson",
+    "--output",
+    "--progress",
+    "--no-progress",
+];
+
+/// Runs `name --help` and asserts that it succeeds and mentions every shared
+/// flag, every one of `own` (the tool's own flags), and its `Examples:` and
+/// `Exit codes:` sections.
+pub fn assert_help_documents(name: &str, own: &[&str]) {
+    let out = tool(name).arg("--help").run();
+    assert_eq!(out.code, 0, "{name} --help failed: {}", out.stderr);
+    for flag in SHARED_FLAGS
+        .iter()
+        .chain(own)
+        .chain(&["Examples:", "Exit codes:"])
+    {
+        assert!(out.stdout.contains(flag), "--help does not mention {flag}");
+    }
+}
+
 /// Waits until `condition` holds, polling; panics after `limit`.
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
