@@ -171,9 +171,9 @@ pub struct Tool {
     stdin: Option<Vec<u8>>,
 }
 
-pub fn tool(name: &str) -> Tool {
-    let mut command = Command::new(binary(name));
-    // No proxy from the developer's environment may route loopback traffic.
+/// Removes the proxy settings of the developer's environment from `command`:
+/// no proxy may route a test's loopback traffic.
+pub fn without_proxies(command: &mut Command) -> &mut Command {
     for var in [
         "http_proxy",
         "https_proxy",
@@ -184,6 +184,12 @@ pub fn tool(name: &str) -> Tool {
     ] {
         command.env_remove(var);
     }
+    command
+}
+
+pub fn tool(name: &str) -> Tool {
+    let mut command = Command::new(binary(name));
+    without_proxies(&mut command);
     Tool {
         command,
         stdin: None,
