@@ -18,7 +18,7 @@
 
 use crate::error::{FieldError, InputError};
 use crate::units::{duration_from_secs, parse_duration};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +43,24 @@ pub enum RawItem {
 pub trait ParseItem: Send + Sync + 'static {
     type Spec: Send + 'static;
     fn parse_item(&self, raw: RawItem) -> Result<Self::Spec, FieldError>;
+}
+
+/// Rejects an item object with a field not in `fields`, naming the first
+/// such field and listing the expected ones.
+pub fn reject_unknown_fields(
+    object: &Map<String, Value>,
+    fields: &[&str],
+) -> Result<(), FieldError> {
+    match object.keys().find(|key| !fields.contains(&key.as_str())) {
+        Some(unknown) => Err(FieldError::new(
+            unknown.clone(),
+            format!(
+                "unknown field `{unknown}` (expected one of: {})",
+                fields.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A scalar field value as text: a string as is, a number or boolean as
@@ -642,6 +660,22 @@ mod tests {
 
     fn values(text: &str) -> Vec<(u64, Value)> {
         items(text).into_iter().map(|item| item.unwrap()).collect()
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_the_expected_ones() {
+        let object = |value: Value| value.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            reject_unknown_fields(&object(json!({"url": "u"})), &["url", "id"]),
+            Ok(())
+        );
+        assert_eq!(
+            reject_unknown_fields(&object(json!({"url": "u", "hedaers": {}})), &["url", "id"]),
+            Err(FieldError::new(
+                "hedaers",
+                "unknown field `hedaers` (expected one of: url, id)"
+            ))
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use super::template::{EnvLookup, Expanded, expand};
 use crate::error::{FieldError, json_type};
-use crate::input::{RawItem, parse_seconds, scalar_text};
+use crate::input::{RawItem, parse_seconds, reject_unknown_fields, scalar_text};
 use crate::redact::{REDACTED, SecretSet, is_secret_header};
 use bytes::Bytes;
 use reqwest::Method;
@@ -166,15 +166,7 @@ pub fn parse_request(
             )));
         }
     };
-    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
-        return Err(FieldError::new(
-            unknown.clone(),
-            format!(
-                "unknown field `{unknown}` (expected one of: {})",
-                FIELDS.join(", ")
-            ),
-        ));
-    }
+    reject_unknown_fields(&object, FIELDS)?;
     let mut secrets = SecretSet::default();
 
     let id = match object.get("id") {
