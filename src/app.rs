@@ -23,6 +23,13 @@ pub trait Tool: Job + ParseItem<Spec = <Self as Job>::Spec> {
     /// The tool's own summary fields (flattened into `summary`).
     type Totals: Serialize + Default + Send;
     fn tally(&self, totals: &mut Self::Totals, finished: &Finished<<Self as Job>::Report>);
+
+    /// Runs once every item has ended and the summary is written, before
+    /// [`run_tool`] returns the exit code: a last cleanup for what outlives
+    /// the items (the `async_timeout` orphan sweep). Nothing by default.
+    fn after_run(&self) -> impl Future<Output = ()> {
+        async {}
+    }
 }
 
 /// Checks the items (pass 1), reporting bad input as exit 2. With no items
@@ -64,7 +71,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     output
 }
 
-/// The whole life of a [`Tool`]: check, run, print, exit code.
+/// The whole life of a [`Tool`]: check, run, print, [`Tool::after_run`],
+/// exit code.
 pub fn run_tool<T: Tool>(tool: T, common: &CommonArgs, positional: &[String]) -> Exit {
     let checked = match check_or_exit(T::NAME, &tool, common, positional) {
         Ok(checked) => checked,
@@ -77,16 +85,18 @@ pub fn run_tool<T: Tool>(tool: T, common: &CommonArgs, positional: &[String]) ->
         let items = feed(checked, tool.clone(), capacity);
         let mut totals = T::Totals::default();
         let tallied = tool.clone();
-        execute(
+        let exit = execute(
             T::NAME,
-            tool,
+            tool.clone(),
             items,
             total,
             common,
             &mut totals,
             |totals, finished| tallied.tally(totals, finished),
         )
-        .await
+        .await;
+        tool.after_run().await;
+        exit
     })
 }
 

@@ -10,6 +10,7 @@
 //! and field at fault.
 
 use serde::Serialize;
+use serde_json::Value;
 use std::fmt;
 
 /// A per-item failure with a stable machine-readable kind.
@@ -62,6 +63,13 @@ impl FieldError {
         }
     }
 
+    /// `field` holds the wrong kind of value: "must be {what}, not {kind}"
+    /// (`must be a string, not an array`). Names the kind, never the value,
+    /// which may be a secret.
+    pub fn must_be(field: impl Into<String>, what: &str, value: &Value) -> Self {
+        FieldError::new(field, format!("must be {what}, not {}", json_type(value)))
+    }
+
     /// Prefixes the field path, for errors found inside a nested value.
     pub fn within(mut self, parent: &str) -> Self {
         self.field = Some(match self.field {
@@ -69,6 +77,18 @@ impl FieldError {
             None => parent.to_string(),
         });
         self
+    }
+}
+
+/// The kind of a JSON value as a message says it: `a string`, `an object`, `null`.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

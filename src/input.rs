@@ -17,11 +17,13 @@
 //! name the line where the element starts.
 
 use crate::error::{FieldError, InputError};
-use serde_json::Value;
+use crate::units::{duration_from_secs, parse_duration};
+use serde_json::{Map, Value};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The largest single item accepted (one NDJSON line or array element).
@@ -41,6 +43,54 @@ pub enum RawItem {
 pub trait ParseItem: Send + Sync + 'static {
     type Spec: Send + 'static;
     fn parse_item(&self, raw: RawItem) -> Result<Self::Spec, FieldError>;
+}
+
+/// Rejects an item object with a field not in `fields`, naming the first
+/// such field and listing the expected ones.
+pub fn reject_unknown_fields(
+    object: &Map<String, Value>,
+    fields: &[&str],
+) -> Result<(), FieldError> {
+    match object.keys().find(|key| !fields.contains(&key.as_str())) {
+        Some(unknown) => Err(FieldError::new(
+            unknown.clone(),
+            format!(
+                "unknown field `{unknown}` (expected one of: {})",
+                fields.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A scalar field value as text: a string as is, a number or boolean as
+/// written (`8080`, `true`). Anything else is `must be {what}, not ...`.
+pub fn scalar_text(value: &Value, field: &str, what: &str) -> Result<String, FieldError> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Number(number) => Ok(number.to_string()),
+        Value::Bool(flag) => Ok(flag.to_string()),
+        other => Err(FieldError::must_be(field, what, other)),
+    }
+}
+
+/// Seconds as a number (`2.5`) or a duration string (`"2.5s"`, `"250ms"`).
+pub fn parse_seconds(value: &Value, field: &str) -> Result<Duration, FieldError> {
+    match value {
+        Value::Number(seconds) => {
+            let seconds = seconds.as_f64().unwrap_or(-1.0);
+            duration_from_secs(seconds, &seconds.to_string())
+                .map_err(|message| FieldError::new(field, message))
+        }
+        Value::String(text) => {
+            parse_duration(text).map_err(|message| FieldError::new(field, message))
+        }
+        other => Err(FieldError::must_be(
+            field,
+            "seconds or a duration like \"5s\"",
+            other,
+        )),
+    }
 }
 
 /// Where `--input` items come from in the running pass.
@@ -610,6 +660,41 @@ mod tests {
 
     fn values(text: &str) -> Vec<(u64, Value)> {
         items(text).into_iter().map(|item| item.unwrap()).collect()
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_the_expected_ones() {
+        let object = |value: Value| value.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            reject_unknown_fields(&object(json!({"url": "u"})), &["url", "id"]),
+            Ok(())
+        );
+        assert_eq!(
+            reject_unknown_fields(&object(json!({"url": "u", "hedaers": {}})), &["url", "id"]),
+            Err(FieldError::new(
+                "hedaers",
+                "unknown field `hedaers` (expected one of: url, id)"
+            ))
+        );
+    }
+
+    #[test]
+    fn scalars_become_text_and_the_rest_names_its_kind() {
+        let text = |value: Value| scalar_text(&value, "form.a", "a string or number");
+        assert_eq!(text(json!("x")), Ok("x".to_string()));
+        assert_eq!(text(json!(8080)), Ok("8080".to_string()));
+        assert_eq!(text(json!(true)), Ok("true".to_string()));
+        assert_eq!(
+            text(json!({"secret": "s3cr3t"})),
+            Err(FieldError::new(
+                "form.a",
+                "must be a string or number, not an object"
+            ))
+        );
+        assert_eq!(
+            text(Value::Null).unwrap_err().message,
+            "must be a string or number, not null"
+        );
     }
 
     #[test]

@@ -14,16 +14,9 @@ const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Parses `250ms`, `2s`, `1.5s`, `1m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try 250ms, 2s, 1.5s, 1m)"))?;
-    let seconds_per_unit = match unit.trim() {
+    let (value, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("`{text}` is not a duration (try 250ms, 2s, 1.5s, 1m)"))?;
+    let seconds_per_unit = match unit {
         "" | "s" | "sec" | "secs" => 1.0,
         "ms" => 0.001,
         "us" | "µs" => 0.000_001,
@@ -53,16 +46,9 @@ pub fn duration_from_secs(seconds: f64, shown_as: &str) -> Result<Duration, Stri
 /// Parses a byte size: a bare number of bytes, or a number with `B`, `K`/`KB`
 /// (1000), `KiB` (1024), `M`/`MB`, `MiB`, `G`/`GB`, `GiB` (case-insensitive).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (try 65536, 64KiB, 1MiB)"))?;
-    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (value, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("`{text}` is not a size (try 65536, 64KiB, 1MiB)"))?;
+    let multiplier: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
         "kib" => 1024.0,
@@ -81,6 +67,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err(format!("`{text}` is not a valid size"));
     }
     Ok(bytes.round() as u64)
+}
+
+/// Splits `1.5 KiB` into its number and its unit (`1.5`, `"KiB"`), or `None`
+/// when there is no number. The unit starts at the first ASCII letter, so
+/// `1e30` is 1 with unit `e30` (no exponents), and `NaN` and `inf` are no
+/// numbers at all.
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| c.is_alphabetic())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    Some((number.trim().parse().ok()?, unit.trim()))
 }
 
 /// Milliseconds as the JSON shows them: whole, never rounded up to hide a zero.
@@ -116,6 +115,8 @@ mod tests {
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration(" 10 ms "), Ok(Duration::from_millis(10)));
+        assert_eq!(parse_duration("5µs"), Ok(Duration::from_micros(5)));
+        assert_eq!(parse_duration("5us"), Ok(Duration::from_micros(5)));
     }
 
     #[test]
@@ -123,6 +124,26 @@ mod tests {
         for bad in ["", "s", "-1s", "1x", "abc", "NaN", "inf", "1e30", "8d"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn errors_say_whether_the_number_or_the_unit_is_wrong() {
+        assert_eq!(
+            parse_duration("abc"),
+            Err("`abc` is not a duration (try 250ms, 2s, 1.5s, 1m)".to_string())
+        );
+        assert_eq!(
+            parse_duration(" 1 x "),
+            Err("unknown duration unit `x` in ` 1 x ` (use ms, s, m or h)".to_string())
+        );
+        assert_eq!(
+            parse_size("KiB"),
+            Err("`KiB` is not a size (try 65536, 64KiB, 1MiB)".to_string())
+        );
+        assert_eq!(
+            parse_size("1 Parsec"),
+            Err("unknown size unit `parsec` in `1 Parsec` (use B, KiB, MiB, GiB)".to_string())
+        );
     }
 
     #[test]

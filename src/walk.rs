@@ -565,29 +565,52 @@ impl Pattern {
     }
 }
 
+/// The characters of a pattern that give it structure, each with its byte
+/// offset and the `{...}` depth it stands at (for a brace, the depth outside
+/// it). Escaped characters and `[...]` classes are passed over: a `/`, `,` or
+/// brace there is literal.
+fn structural_chars(text: &str) -> impl Iterator<Item = (usize, char, usize)> + '_ {
+    let mut chars = text.char_indices().peekable();
+    let mut depth = 0usize;
+    std::iter::from_fn(move || {
+        loop {
+            let (at, c) = chars.next()?;
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '[' => skip_class(&mut chars),
+                _ => {
+                    let outside = depth;
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    return Some((at, c, outside));
+                }
+            }
+        }
+    })
+}
+
 /// Splits a pattern on `/`, except inside `{...}` and `[...]`.
 fn split_components(text: &str) -> Vec<&str> {
-    let mut components = Vec::new();
+    split_top_level(text, '/')
+}
+
+/// Splits `text` on `separator` where it stands outside `{...}` and `[...]`.
+fn split_top_level(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
     let mut start = 0;
-    let mut depth = 0usize;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '[' => skip_class(&mut chars),
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            '/' if depth == 0 => {
-                components.push(&text[start..at]);
-                start = at + 1;
-            }
-            _ => {}
+    for (at, c, depth) in structural_chars(text) {
+        if c == separator && depth == 0 {
+            parts.push(&text[start..at]);
+            start = at + 1;
         }
     }
-    components.push(&text[start..]);
-    components
+    parts.push(&text[start..]);
+    parts
 }
 
 /// Skips a `[...]` class, whose `]` right after `[` or `[!` is literal.
@@ -608,21 +631,7 @@ fn skip_class(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
 /// Whether a `/` appears inside a `{...}` group (so the depth of a match
 /// cannot be read off the components).
 fn slash_in_braces(text: &str) -> bool {
-    let mut depth = 0usize;
-    let mut chars = text.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '[' => skip_class(&mut chars),
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            '/' if depth > 0 => return true,
-            _ => {}
-        }
-    }
-    false
+    structural_chars(text).any(|(_, c, depth)| c == '/' && depth > 0)
 }
 
 /// The hidden names a pattern asks for: its components (in every brace
@@ -667,27 +676,11 @@ fn expand_braces(text: &str, limit: usize) -> Option<Vec<String>> {
 
 /// The byte offsets of the first top-level `{` and its matching `}`.
 fn first_brace_group(text: &str) -> Option<(usize, usize)> {
-    let mut depth = 0usize;
     let mut open = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '[' => skip_class(&mut chars),
-            '{' => {
-                if depth == 0 {
-                    open = Some(at);
-                }
-                depth += 1;
-            }
-            '}' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    return open.map(|open| (open, at));
-                }
-            }
+    for (at, c, depth) in structural_chars(text) {
+        match (c, depth) {
+            ('{', 0) => open = Some(at),
+            ('}', 1) => return open.map(|open| (open, at)),
             _ => {}
         }
     }
@@ -696,27 +689,7 @@ fn first_brace_group(text: &str) -> Option<(usize, usize)> {
 
 /// Splits the inside of a brace group on its top-level commas.
 fn split_alternatives(inside: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    let mut chars = inside.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '[' => skip_class(&mut chars),
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                parts.push(&inside[start..at]);
-                start = at + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&inside[start..]);
-    parts
+    split_top_level(inside, ',')
 }
 
 impl fmt::Display for Target {
@@ -1064,6 +1037,11 @@ mod tests {
         assert_eq!(split_components("{a/b,c}/d/[/]"), ["{a/b,c}", "d", "[/]"]);
         assert!(slash_in_braces("x/{a/b,c}"));
         assert!(!slash_in_braces("x/{a,b}/c"));
+        assert_eq!(
+            split_alternatives("a,{b,c},[,]d,\\,e"),
+            ["a", "{b,c}", "[,]d", "\\,e"]
+        );
+        assert_eq!(first_brace_group("\\{x}{a{b}c}"), Some((4, 10)));
         assert_eq!(normalize(Path::new("./a//b/./c/")), Path::new("a/b/c"));
         assert_eq!(normalize(Path::new("./")), Path::new("."));
     }

@@ -557,3 +557,17 @@ fn deadline_also_covers_a_long_walk() {
     assert!(doc.results.is_empty(), "no file was known yet");
     assert_eq!(doc.summary.stopped_by.as_deref(), Some("deadline"));
 }
+
+#[test]
+fn help_documents_every_flag_with_examples() {
+    common::assert_help_documents(
+        "find_blocking_calls",
+        &[
+            "--rules",
+            "--rule ",
+            "--max-file-size",
+            "--hidden",
+            "--no-ignore",
+        ],
+    );
+}

@@ -265,16 +265,7 @@ fn python3() -> Command {
     // Deprecated APIs (asyncio.get_event_loop() in a coroutine, ...) fail the
     // block: the guides must stay current.
     command.args(["-W", "error::DeprecationWarning"]);
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        command.env_remove(var);
-    }
+    common::without_proxies(&mut command);
     command.env("PYTHONDONTWRITEBYTECODE", "1");
     command
 }

@@ -199,11 +199,7 @@ fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> File
     };
     let Some(language) = spec.language else {
         let error = ScanError::Unsupported(spec.shown.clone());
-        return FileOutcome::Done(Finished::failed(
-            report,
-            Status::Error,
-            ErrorBody::from_failure(&error),
-        ));
+        return failed(report, Status::Error, &error);
     };
     let io_error = |error: std::io::Error| ScanError::Io {
         path: spec.shown.clone(),
@@ -211,36 +207,18 @@ fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> File
     };
     let size = match std::fs::metadata(&spec.path) {
         Ok(metadata) => metadata.len(),
-        Err(error) => {
-            let error = io_error(error);
-            return FileOutcome::Done(Finished::failed(
-                report,
-                Status::Error,
-                ErrorBody::from_failure(&error),
-            ));
-        }
+        Err(error) => return failed(report, Status::Error, &io_error(error)),
     };
     if size > settings.max_file_size {
         let error = ScanError::TooLarge {
             size,
             limit: settings.max_file_size,
         };
-        return FileOutcome::Done(Finished::failed(
-            report,
-            Status::Skipped,
-            ErrorBody::from_failure(&error),
-        ));
+        return failed(report, Status::Skipped, &error);
     }
     let source = match read_capped(&spec.path, settings.max_file_size) {
         Ok(source) => source,
-        Err(error) => {
-            let error = io_error(error);
-            return FileOutcome::Done(Finished::failed(
-                report,
-                Status::Error,
-                ErrorBody::from_failure(&error),
-            ));
-        }
+        Err(error) => return failed(report, Status::Error, &io_error(error)),
     };
     let deadline = Instant::now() + settings.timeout;
     let mut keep_going = || !stop.is_stopped() && Instant::now() < deadline;
@@ -251,13 +229,7 @@ fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> File
     report.lines = Some(scan::count_lines(&source));
     let mut scanned = match scanned {
         Ok(scanned) => scanned,
-        Err(error) => {
-            return FileOutcome::Done(Finished::failed(
-                report,
-                Status::Error,
-                ErrorBody::from_failure(&error),
-            ));
-        }
+        Err(error) => return failed(report, Status::Error, &error),
     };
     if !settings.only_rules.is_empty() {
         scanned
@@ -267,15 +239,20 @@ fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> File
     let count = scanned.findings.len();
     report.suppressed = Some(scanned.suppressed);
     report.findings = Some(scanned.findings);
-    FileOutcome::Done(if count == 0 {
-        Finished::ok(report)
+    if count == 0 {
+        FileOutcome::Done(Finished::ok(report))
     } else {
-        Finished::failed(
-            report,
-            Status::Error,
-            ErrorBody::from_failure(&ScanError::BlockingCalls { count }),
-        )
-    })
+        failed(report, Status::Error, &ScanError::BlockingCalls { count })
+    }
+}
+
+/// A file that ended with `error`, counted as `status`.
+fn failed(report: FileReport, status: Status, error: &ScanError) -> FileOutcome {
+    FileOutcome::Done(Finished::failed(
+        report,
+        status,
+        ErrorBody::from_failure(error),
+    ))
 }
 
 /// Reads at most `limit` bytes (the file may have grown since it was measured).

@@ -871,17 +871,10 @@ fn is_async(definition: Node<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::blocking::rules::Language;
-    use crate::blocking::scan::scan_source;
+    use crate::blocking::scan::testing::{self, scan};
 
-    /// `(line, resolved)` of every finding.
     fn found(text: &str) -> Vec<(u64, String)> {
-        scan_source("t.py", text.as_bytes(), Language::Python, &mut || true)
-            .expect("not abandoned")
-            .expect("parses")
-            .findings
-            .into_iter()
-            .map(|finding| (finding.line, finding.resolved))
-            .collect()
+        testing::found(Language::Python, text)
     }
 
     #[test]
@@ -905,10 +898,10 @@ mod tests {
     #[test]
     fn function_names_follow_python_qualnames() {
         let text = "import time\nclass A:\n    async def m(self):\n        async def inner():\n            time.sleep(1)\n        await inner()\n";
-        let scan = scan_source("t.py", text.as_bytes(), Language::Python, &mut || true)
-            .unwrap()
-            .unwrap();
-        assert_eq!(scan.findings[0].function, "A.m.<locals>.inner");
+        assert_eq!(
+            scan(Language::Python, text).findings[0].function,
+            "A.m.<locals>.inner"
+        );
     }
 
     #[test]

@@ -857,16 +857,10 @@ fn has_child(node: Node<'_>, kind: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::blocking::rules::Language;
-    use crate::blocking::scan::scan_source;
+    use crate::blocking::scan::testing;
 
     fn found(text: &str) -> Vec<(u64, String)> {
-        scan_source("t.rs", text.as_bytes(), Language::Rust, &mut || true)
-            .expect("not abandoned")
-            .expect("parses")
-            .findings
-            .into_iter()
-            .map(|finding| (finding.line, finding.resolved))
-            .collect()
+        testing::found(Language::Rust, text)
     }
 
     #[test]

@@ -173,15 +173,32 @@ fn first_error(root: Node<'_>) -> Option<Node<'_>> {
     }
 }
 
+/// Helpers for the scanner's tests and the language modules' tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::{Language, Scan, scan_source};
 
-    fn scan(language: Language, text: &str) -> Scan {
+    /// Scans `text` to the end, expecting it to parse.
+    pub(crate) fn scan(language: Language, text: &str) -> Scan {
         scan_source("t", text.as_bytes(), language, &mut || true)
             .expect("not abandoned")
             .expect("parses")
     }
+
+    /// `(line, resolved)` of every finding.
+    pub(crate) fn found(language: Language, text: &str) -> Vec<(u64, String)> {
+        scan(language, text)
+            .findings
+            .into_iter()
+            .map(|finding| (finding.line, finding.resolved))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::scan;
+    use super::*;
 
     #[test]
     fn lines_are_counted_with_or_without_a_final_newline() {

@@ -27,7 +27,7 @@ pub use error::FileError;
 use crate::app::{block_on, check_or_exit, execute_until, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
-use crate::input::{Feed, ParseItem, RawItem, feed};
+use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
 use crate::printer::print_input_error;
 use crate::runner::Job;
 use crate::stop::StopToken;
@@ -113,15 +113,7 @@ impl ParseItem for ItemParser {
         let target = match raw {
             RawItem::Arg(text) | RawItem::Json(Value::String(text)) => Target::Auto(text),
             RawItem::Json(Value::Object(object)) => {
-                if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
-                    return Err(FieldError::new(
-                        unknown.clone(),
-                        format!(
-                            "unknown field `{unknown}` (expected one of: {})",
-                            FIELDS.join(", ")
-                        ),
-                    ));
-                }
+                reject_unknown_fields(&object, FIELDS)?;
                 match object.get("path") {
                     Some(Value::String(path)) if !path.is_empty() => {
                         Target::Literal(PathBuf::from(path))

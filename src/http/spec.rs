@@ -14,10 +14,9 @@
 //! request is sent.
 
 use super::template::{EnvLookup, Expanded, expand};
-use crate::error::FieldError;
-use crate::input::RawItem;
+use crate::error::{FieldError, json_type};
+use crate::input::{RawItem, parse_seconds, reject_unknown_fields, scalar_text};
 use crate::redact::{REDACTED, SecretSet, is_secret_header};
-use crate::units::{duration_from_secs, parse_duration};
 use bytes::Bytes;
 use reqwest::Method;
 use reqwest::Url;
@@ -167,15 +166,7 @@ pub fn parse_request(
             )));
         }
     };
-    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
-        return Err(FieldError::new(
-            unknown.clone(),
-            format!(
-                "unknown field `{unknown}` (expected one of: {})",
-                FIELDS.join(", ")
-            ),
-        ));
-    }
+    reject_unknown_fields(&object, FIELDS)?;
     let mut secrets = SecretSet::default();
 
     let id = match object.get("id") {
@@ -183,10 +174,7 @@ pub fn parse_request(
         Some(Value::String(id)) => Some(id.clone()),
         Some(Value::Number(id)) => Some(id.to_string()),
         Some(other) => {
-            return Err(FieldError::new(
-                "id",
-                format!("must be a string or number, not {}", json_type(other)),
-            ));
+            return Err(FieldError::must_be("id", "a string or number", other));
         }
     };
 
@@ -197,10 +185,7 @@ pub fn parse_request(
         Some(Value::String(name)) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
             .map_err(|_| FieldError::new("method", format!("`{name}` is not an HTTP method")))?,
         Some(other) => {
-            return Err(FieldError::new(
-                "method",
-                format!("must be a string, not {}", json_type(other)),
-            ));
+            return Err(FieldError::must_be("method", "a string", other));
         }
         None => match (&defaults.method, &body) {
             (Some(method), _) => method.clone(),
@@ -216,17 +201,7 @@ pub fn parse_request(
         Some(Value::Object(map)) => {
             for (name, value) in map {
                 let field = format!("headers.{name}");
-                let text = match value {
-                    Value::String(text) => text.clone(),
-                    Value::Number(number) => number.to_string(),
-                    Value::Bool(flag) => flag.to_string(),
-                    other => {
-                        return Err(FieldError::new(
-                            field,
-                            format!("must be a string, not {}", json_type(other)),
-                        ));
-                    }
-                };
+                let text = scalar_text(value, &field, "a string")?;
                 let (entry, expanded) = header_entry(name, &text, &field, env)?;
                 expanded
                     .secrets
@@ -240,10 +215,7 @@ pub fn parse_request(
             }
         }
         Some(other) => {
-            return Err(FieldError::new(
-                "headers",
-                format!("must be an object, not {}", json_type(other)),
-            ));
+            return Err(FieldError::must_be("headers", "an object", other));
         }
     }
     for default in &defaults.headers {
@@ -263,28 +235,10 @@ pub fn parse_request(
         }
     }
 
-    let timeout = match object.get("timeout") {
-        None => None,
-        Some(Value::Number(seconds)) => {
-            let seconds = seconds.as_f64().unwrap_or(-1.0);
-            Some(
-                duration_from_secs(seconds, &seconds.to_string())
-                    .map_err(|message| FieldError::new("timeout", message))?,
-            )
-        }
-        Some(Value::String(text)) => {
-            Some(parse_duration(text).map_err(|message| FieldError::new("timeout", message))?)
-        }
-        Some(other) => {
-            return Err(FieldError::new(
-                "timeout",
-                format!(
-                    "must be seconds or a duration like \"5s\", not {}",
-                    json_type(other)
-                ),
-            ));
-        }
-    };
+    let timeout = object
+        .get("timeout")
+        .map(|value| parse_seconds(value, "timeout"))
+        .transpose()?;
     if timeout == Some(Duration::ZERO) {
         return Err(FieldError::new("timeout", "must be more than 0"));
     }
@@ -312,10 +266,7 @@ fn build_url(
         Some(Value::String(url)) if !url.trim().is_empty() => url.trim(),
         Some(Value::String(_)) => return Err(FieldError::new("url", "is empty")),
         Some(other) => {
-            return Err(FieldError::new(
-                "url",
-                format!("must be a string, not {}", json_type(other)),
-            ));
+            return Err(FieldError::must_be("url", "a string", other));
         }
         None => return Err(FieldError::new("url", "is missing")),
     };
@@ -348,17 +299,7 @@ fn build_url(
                     single => vec![single],
                 };
                 for item in values {
-                    let text = match item {
-                        Value::String(text) => text.clone(),
-                        Value::Number(number) => number.to_string(),
-                        Value::Bool(flag) => flag.to_string(),
-                        other => {
-                            return Err(FieldError::new(
-                                field,
-                                format!("must be a string or number, not {}", json_type(other)),
-                            ));
-                        }
-                    };
+                    let text = scalar_text(item, &field, "a string or number")?;
                     let expanded = expand(&text, &field, env)?;
                     expanded
                         .secrets
@@ -384,10 +325,7 @@ fn build_url(
             }
         }
         Some(other) => {
-            return Err(FieldError::new(
-                "query",
-                format!("must be an object, not {}", json_type(other)),
-            ));
+            return Err(FieldError::must_be("query", "an object", other));
         }
     }
     let url = Url::parse(&value).map_err(|error| {
@@ -488,12 +426,10 @@ fn build_body(
     }
     if let Some(body) = object.get("body") {
         let Value::String(text) = body else {
-            return Err(FieldError::new(
+            return Err(FieldError::must_be(
                 "body",
-                format!(
-                    "must be a string (use `json` for a JSON body), not {}",
-                    json_type(body)
-                ),
+                "a string (use `json` for a JSON body)",
+                body,
             ));
         };
         let expanded = expand(text, "body", env)?;
@@ -509,26 +445,13 @@ fn build_body(
     }
     if let Some(form) = object.get("form") {
         let Value::Object(pairs) = form else {
-            return Err(FieldError::new(
-                "form",
-                format!("must be an object, not {}", json_type(form)),
-            ));
+            return Err(FieldError::must_be("form", "an object", form));
         };
         let mut encoder = form_urlencoded::Serializer::new(String::new());
         let mut shown = Map::new();
         for (name, value) in pairs {
             let field = format!("form.{name}");
-            let text = match value {
-                Value::String(text) => text.clone(),
-                Value::Number(number) => number.to_string(),
-                Value::Bool(flag) => flag.to_string(),
-                other => {
-                    return Err(FieldError::new(
-                        field,
-                        format!("must be a string or number, not {}", json_type(other)),
-                    ));
-                }
-            };
+            let text = scalar_text(value, &field, "a string or number")?;
             let expanded = expand(&text, &field, env)?;
             expanded
                 .secrets
@@ -594,17 +517,6 @@ fn expand_json(
         _ => {}
     }
     Ok(())
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

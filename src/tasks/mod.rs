@@ -24,10 +24,10 @@ pub mod spec;
 
 pub use error::TaskError;
 
-use crate::app::{Tool, block_on, check_or_exit, execute};
+use crate::app::{Tool, run_tool};
 use crate::error::{ErrorBody, Failure, FieldError};
 use crate::exit::Exit;
-use crate::input::{ParseItem, RawItem, feed};
+use crate::input::{ParseItem, RawItem};
 use crate::runner::Job;
 use crate::stop::StopToken;
 use crate::wire::{Finished, Status};
@@ -213,35 +213,15 @@ impl Tool for TasksTool {
         }
         totals.leftovers += u64::from(finished.report.leftovers.unwrap_or(0));
     }
+
+    /// A last sweep for orphans no task could claim, once every task has ended.
+    async fn after_run(&self) {
+        self.reaper.sweep_all(self.limits.grace).await;
+    }
 }
 
-/// The whole life of `async_timeout`: [`crate::app::run_tool`], plus a last
-/// sweep for orphans no task could claim once every task has ended.
+/// The whole life of `async_timeout`: [`run_tool`], ending with the
+/// orphan sweep of [`Tool::after_run`].
 pub fn run(cli: &TimeoutCli) -> Exit {
-    let tool = TasksTool::from_cli(cli);
-    let common = &cli.common;
-    let checked = match check_or_exit(NAME, &tool, common, &cli.commands) {
-        Ok(checked) => checked,
-        Err(exit) => return exit,
-    };
-    let total = checked.total;
-    let tool = Arc::new(tool);
-    let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
-    block_on(async move {
-        let items = feed(checked, tool.clone(), capacity);
-        let mut totals = TaskTotals::default();
-        let tallied = tool.clone();
-        let exit = execute(
-            NAME,
-            tool.clone(),
-            items,
-            total,
-            common,
-            &mut totals,
-            |totals, finished| tallied.tally(totals, finished),
-        )
-        .await;
-        tool.reaper.sweep_all(tool.limits.grace).await;
-        exit
-    })
+    run_tool(TasksTool::from_cli(cli), &cli.common, &cli.commands)
 }

@@ -15,10 +15,10 @@
 //! `env` adds string variables to the inherited environment. Env values are
 //! secrets: no message and no output ever shows them.
 
-use crate::error::FieldError;
-use crate::input::RawItem;
+use crate::error::{FieldError, json_type};
+use crate::input::{RawItem, parse_seconds};
 use crate::redact::SecretSet;
-use crate::units::{duration_from_secs, format_duration, parse_duration};
+use crate::units::format_duration;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -117,7 +117,7 @@ fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
                 check_command_text(line, "cmd")?;
                 Work::Shell(line.clone())
             }
-            other => return Err(must_be("cmd", "a string", other)),
+            other => return Err(FieldError::must_be("cmd", "a string", other)),
         },
         ["argv"] => Work::Argv(parse_argv(&object["argv"])?),
         _ => Work::Sleep(parse_seconds(&object["sleep"], "sleep")?),
@@ -126,7 +126,7 @@ fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
         None => default_name(&work),
         Some(Value::String(name)) => name.clone(),
         Some(Value::Number(number)) => number.to_string(),
-        Some(other) => return Err(must_be("name", "a string", other)),
+        Some(other) => return Err(FieldError::must_be("name", "a string", other)),
     };
     let timeout = match object.get("timeout") {
         None => None,
@@ -141,12 +141,12 @@ fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
     let cwd = match object.get("cwd") {
         None => None,
         Some(Value::String(dir)) => Some(check_dir(dir)?),
-        Some(other) => return Err(must_be("cwd", "a string (a directory)", other)),
+        Some(other) => return Err(FieldError::must_be("cwd", "a string (a directory)", other)),
     };
     let (env, secrets) = match object.get("env") {
         None => (Vec::new(), SecretSet::default()),
         Some(Value::Object(vars)) => parse_env(vars)?,
-        Some(other) => return Err(must_be("env", "an object of strings", other)),
+        Some(other) => return Err(FieldError::must_be("env", "an object of strings", other)),
     };
     Ok(TaskSpec {
         name,
@@ -160,7 +160,7 @@ fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
 
 fn parse_argv(value: &Value) -> Result<Vec<String>, FieldError> {
     let Value::Array(items) = value else {
-        return Err(must_be("argv", "an array of strings", value));
+        return Err(FieldError::must_be("argv", "an array of strings", value));
     };
     if items.is_empty() {
         return Err(FieldError::new(
@@ -181,25 +181,10 @@ fn parse_argv(value: &Value) -> Result<Vec<String>, FieldError> {
                     Err(FieldError::new(field, "the program name is empty"))
                 }
                 Value::String(text) => Ok(text.clone()),
-                other => Err(must_be(&field, "a string", other)),
+                other => Err(FieldError::must_be(&field, "a string", other)),
             }
         })
         .collect()
-}
-
-/// Seconds as a number (`2.5`) or a duration string (`"2.5s"`, `"250ms"`).
-fn parse_seconds(value: &Value, field: &str) -> Result<Duration, FieldError> {
-    match value {
-        Value::Number(seconds) => {
-            let seconds = seconds.as_f64().unwrap_or(-1.0);
-            duration_from_secs(seconds, &seconds.to_string())
-                .map_err(|message| FieldError::new(field, message))
-        }
-        Value::String(text) => {
-            parse_duration(text).map_err(|message| FieldError::new(field, message))
-        }
-        other => Err(must_be(field, "seconds or a duration like \"5s\"", other)),
-    }
 }
 
 fn check_dir(dir: &str) -> Result<PathBuf, FieldError> {
@@ -230,10 +215,7 @@ fn parse_env(vars: &Map<String, Value>) -> Result<(Vec<(String, String)>, Secret
         }
         // Messages name the variable, never its value.
         let Value::String(text) = value else {
-            return Err(FieldError::new(
-                field,
-                format!("must be a string, not {}", json_type(value)),
-            ));
+            return Err(FieldError::must_be(field, "a string", value));
         };
         if text.contains('\0') {
             return Err(FieldError::new(field, "the value contains a NUL byte"));
@@ -250,21 +232,6 @@ fn default_name(work: &Work) -> String {
         Work::Shell(line) => line.clone(),
         Work::Argv(argv) => argv.join(" "),
         Work::Sleep(duration) => format!("sleep {}", format_duration(*duration)),
-    }
-}
-
-fn must_be(field: &str, what: &str, value: &Value) -> FieldError {
-    FieldError::new(field, format!("must be {what}, not {}", json_type(value)))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

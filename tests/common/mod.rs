@@ -171,9 +171,9 @@ pub struct Tool {
     stdin: Option<Vec<u8>>,
 }
 
-pub fn tool(name: &str) -> Tool {
-    let mut command = Command::new(binary(name));
-    // No proxy from the developer's environment may route loopback traffic.
+/// Removes the proxy settings of the developer's environment from `command`:
+/// no proxy may route a test's loopback traffic.
+pub fn without_proxies(command: &mut Command) -> &mut Command {
     for var in [
         "http_proxy",
         "https_proxy",
@@ -184,6 +184,12 @@ pub fn tool(name: &str) -> Tool {
     ] {
         command.env_remove(var);
     }
+    command
+}
+
+pub fn tool(name: &str) -> Tool {
+    let mut command = Command::new(binary(name));
+    without_proxies(&mut command);
     Tool {
         command,
         stdin: None,
@@ -316,6 +322,36 @@ impl Running {
                 .unwrap_or_default(),
             elapsed,
         }
+    }
+}
+
+/// The flags `--help` documents for every tool: the shared `CommonArgs`
+/// and each tool's own `--timeout`.
+pub const SHARED_FLAGS: &[&str] = &[
+    "--input",
+    "--concurrency",
+    "--timeout",
+    "--deadline",
+    "--fail-fast",
+    "--first",
+    "--ndjson",
+    "--output",
+    "--progress",
+    "--no-progress",
+];
+
+/// Runs `name --help` and asserts that it succeeds and mentions every shared
+/// flag, every one of `own` (the tool's own flags), and its `Examples:` and
+/// `Exit codes:` sections.
+pub fn assert_help_documents(name: &str, own: &[&str]) {
+    let out = tool(name).arg("--help").run();
+    assert_eq!(out.code, 0, "{name} --help failed: {}", out.stderr);
+    for flag in SHARED_FLAGS
+        .iter()
+        .chain(own)
+        .chain(&["Examples:", "Exit codes:"])
+    {
+        assert!(out.stdout.contains(flag), "--help does not mention {flag}");
     }
 }
 

@@ -50,60 +50,108 @@ pub struct OutputPointer<S> {
     pub summary: S,
 }
 
-/// `async_requests` summary.
+/// Declares a tool's summary: the fields every tool's summary carries (the
+/// NDJSON `type`/`tool`/`version`, the counts per status, the timings,
+/// `stopped_by`) followed by the tool's own totals. A macro, not
+/// `#[serde(flatten)]`, because serde cannot combine `flatten` with
+/// `deny_unknown_fields`, and the strictness is the point of these structs.
+macro_rules! summary_struct {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty),* $(,)? }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[serde(rename = "type")]
+            pub line_type: Option<String>,
+            pub tool: Option<String>,
+            pub version: Option<String>,
+            pub total: u64,
+            pub ok: u64,
+            pub error: u64,
+            pub timeout: u64,
+            pub cancelled: u64,
+            pub skipped: u64,
+            pub elapsed_ms: u64,
+            pub sum_ms: u64,
+            pub speedup: Option<f64>,
+            pub concurrency: u64,
+            pub max_in_flight: u64,
+            pub stopped_by: Option<String>,
+            $($(#[$field_attr])* pub $field: $ty,)*
+        }
+    };
+}
+pub(crate) use summary_struct;
+
+/// Declares a tool's result: the fields every result carries (the NDJSON
+/// `type`, `index`, `status`, `elapsed_ms`, and `error` for a non-ok item)
+/// around the tool's own. A macro for the same reason as `summary_struct`.
+macro_rules! result_struct {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty),* $(,)? }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[serde(rename = "type")]
+            pub line_type: Option<String>,
+            pub index: usize,
+            pub status: String,
+            pub elapsed_ms: u64,
+            $($(#[$field_attr])* pub $field: $ty,)*
+            pub error: Option<$crate::common::wire::ErrorBody>,
+        }
+    };
+}
+pub(crate) use result_struct;
+
+/// One NDJSON line: a result or the summary (tried first: its required
+/// counts never match a result line).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequestsSummary {
-    #[serde(rename = "type")]
-    pub line_type: Option<String>,
-    pub tool: Option<String>,
-    pub version: Option<String>,
-    pub total: u64,
-    pub ok: u64,
-    pub error: u64,
-    pub timeout: u64,
-    pub cancelled: u64,
-    pub skipped: u64,
-    pub elapsed_ms: u64,
-    pub sum_ms: u64,
-    pub speedup: Option<f64>,
-    pub concurrency: u64,
-    pub max_in_flight: u64,
-    pub stopped_by: Option<String>,
-    pub requests_sent: u64,
-    pub retries: u64,
-    pub bytes_received: u64,
+#[serde(untagged)]
+pub enum Line<R, S> {
+    Summary(Box<S>),
+    Result(Box<R>),
 }
 
-/// One `async_requests` result.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RequestResult {
-    #[serde(rename = "type")]
-    pub line_type: Option<String>,
-    pub index: usize,
-    pub status: String,
-    pub elapsed_ms: u64,
-    pub id: Option<String>,
-    pub method: String,
-    pub url: String,
-    pub http_status: Option<u16>,
-    pub final_url: Option<String>,
-    pub redirects: Option<u32>,
-    pub content_type: Option<String>,
-    pub body_bytes: Option<u64>,
-    pub truncated: Option<bool>,
-    pub full_bytes: Option<u64>,
-    pub json: Option<Value>,
-    pub text: Option<String>,
-    pub base64: Option<String>,
-    pub picked: Option<Map<String, Value>>,
-    pub note: Option<String>,
-    pub headers: Option<Map<String, Value>>,
-    pub attempts: Option<Vec<Attempt>>,
-    pub request_headers: Option<Map<String, Value>>,
-    pub request_body: Option<Value>,
-    pub error: Option<ErrorBody>,
+summary_struct! {
+    /// `async_requests` summary.
+    pub struct RequestsSummary {
+        pub requests_sent: u64,
+        pub retries: u64,
+        pub bytes_received: u64,
+    }
+}
+
+result_struct! {
+    /// One `async_requests` result.
+    #[derive(Clone)]
+    pub struct RequestResult {
+        pub id: Option<String>,
+        pub method: String,
+        pub url: String,
+        pub http_status: Option<u16>,
+        pub final_url: Option<String>,
+        pub redirects: Option<u32>,
+        pub content_type: Option<String>,
+        pub body_bytes: Option<u64>,
+        pub truncated: Option<bool>,
+        pub full_bytes: Option<u64>,
+        pub json: Option<Value>,
+        pub text: Option<String>,
+        pub base64: Option<String>,
+        pub picked: Option<Map<String, Value>>,
+        pub note: Option<String>,
+        pub headers: Option<Map<String, Value>>,
+        pub attempts: Option<Vec<Attempt>>,
+        pub request_headers: Option<Map<String, Value>>,
+        pub request_body: Option<Value>,
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -119,9 +167,4 @@ pub struct Attempt {
 pub type RequestsDoc = Document<RequestResult, RequestsSummary>;
 
 /// One NDJSON line of `async_requests`: a result or the summary.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RequestsLine {
-    Summary(Box<RequestsSummary>),
-    Result(Box<RequestResult>),
-}
+pub type RequestsLine = Line<RequestResult, RequestsSummary>;

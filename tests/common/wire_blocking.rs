@@ -1,7 +1,7 @@
 //! `find_blocking_calls` output as the tests expect it, written
 //! independently of the library's types (`deny_unknown_fields` everywhere).
 
-use super::wire::{Document, ErrorBody};
+use super::wire::{Document, Line, result_struct, summary_struct};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
@@ -18,21 +18,16 @@ pub struct Finding {
     pub suggestion: String,
 }
 
-/// One file's result.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct FileResult {
-    #[serde(rename = "type")]
-    pub line_type: Option<String>,
-    pub index: usize,
-    pub status: String,
-    pub elapsed_ms: u64,
-    pub path: String,
-    pub language: Option<String>,
-    pub lines: Option<u64>,
-    pub findings: Option<Vec<Finding>>,
-    pub suppressed: Option<u64>,
-    pub error: Option<ErrorBody>,
+result_struct! {
+    /// One file's result.
+    #[derive(Clone)]
+    pub struct FileResult {
+        pub path: String,
+        pub language: Option<String>,
+        pub lines: Option<u64>,
+        pub findings: Option<Vec<Finding>>,
+        pub suppressed: Option<u64>,
+    }
 }
 
 impl FileResult {
@@ -56,40 +51,20 @@ pub struct FileCounts {
     pub rust: u64,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BlockingSummary {
-    #[serde(rename = "type")]
-    pub line_type: Option<String>,
-    pub tool: Option<String>,
-    pub version: Option<String>,
-    pub total: u64,
-    pub ok: u64,
-    pub error: u64,
-    pub timeout: u64,
-    pub cancelled: u64,
-    pub skipped: u64,
-    pub elapsed_ms: u64,
-    pub sum_ms: u64,
-    pub speedup: Option<f64>,
-    pub concurrency: u64,
-    pub max_in_flight: u64,
-    pub stopped_by: Option<String>,
-    pub findings: u64,
-    pub suppressed: u64,
-    pub lines: u64,
-    pub files: FileCounts,
+summary_struct! {
+    /// `find_blocking_calls` summary.
+    pub struct BlockingSummary {
+        pub findings: u64,
+        pub suppressed: u64,
+        pub lines: u64,
+        pub files: FileCounts,
+    }
 }
 
 pub type BlockingDoc = Document<FileResult, BlockingSummary>;
 
 /// One NDJSON line: a result or the summary.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum BlockingLine {
-    Summary(Box<BlockingSummary>),
-    Result(Box<FileResult>),
-}
+pub type BlockingLine = Line<FileResult, BlockingSummary>;
 
 /// `--rules`.
 #[derive(Debug, Deserialize)]
