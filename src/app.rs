@@ -85,7 +85,9 @@ pub fn run_tool<T: Tool>(tool: T, common: &CommonArgs, positional: &[String]) ->
         let items = feed(checked, tool.clone(), capacity);
         let mut totals = T::Totals::default();
         let tallied = tool.clone();
+        let stop = watch_stop(T::NAME, common);
         let exit = execute(
+            stop,
             T::NAME,
             tool.clone(),
             items,
@@ -98,21 +100,6 @@ pub fn run_tool<T: Tool>(tool: T, common: &CommonArgs, positional: &[String]) ->
         tool.after_run().await;
         exit
     })
-}
-
-/// Runs already-checked items and prints everything; for tools that build
-/// their own item list (such as glob matches). Must run inside [`block_on`].
-pub async fn execute<J: Job, T: Serialize>(
-    tool: &'static str,
-    job: Arc<J>,
-    items: Feed<J::Spec>,
-    total: u64,
-    common: &CommonArgs,
-    totals: &mut T,
-    tally: impl FnMut(&mut T, &Finished<J::Report>),
-) -> Exit {
-    let stop = watch_stop(tool, common);
-    execute_until(stop, tool, job, items, total, common, totals, tally).await
 }
 
 /// The run's stop token, with SIGINT/SIGTERM and `--deadline` already
@@ -130,10 +117,12 @@ pub fn watch_stop(tool: &str, common: &CommonArgs) -> StopToken {
     stop
 }
 
-/// [`execute`] with a stop token from [`watch_stop`] (which may already
-/// have fired: then nothing runs and every item is `cancelled`).
+/// Runs already-checked items and prints everything, until `stop` (from
+/// [`watch_stop`]) fires; if it already has, nothing runs and every item is
+/// `cancelled`. Tools that build their own item list (glob matches) call
+/// it directly. Must run inside [`block_on`].
 #[allow(clippy::too_many_arguments)] // the pieces of one run, each distinct
-pub async fn execute_until<J: Job, T: Serialize>(
+pub async fn execute<J: Job, T: Serialize>(
     stop: StopToken,
     tool: &'static str,
     job: Arc<J>,

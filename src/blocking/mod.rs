@@ -25,7 +25,7 @@ pub mod scan;
 
 pub use error::ScanError;
 
-use crate::app::{block_on, check_or_exit, execute_until, watch_stop};
+use crate::app::{block_on, check_or_exit, execute, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, feed};
@@ -365,7 +365,7 @@ pub fn main_with(cli: BlockingCli) -> Exit {
         let total = files.len() as u64;
         let tool = Arc::new(BlockingTool::new(settings));
         let mut totals = ScanTotals::default();
-        execute_until(
+        execute(
             stop,
             NAME,
             tool,

@@ -24,7 +24,7 @@ pub mod read;
 
 pub use error::FileError;
 
-use crate::app::{block_on, check_or_exit, execute_until, watch_stop};
+use crate::app::{block_on, check_or_exit, execute, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
@@ -344,7 +344,7 @@ pub fn run(cli: &FilesCli) -> Exit {
             walk_errors: errors,
             ..FileTotals::default()
         };
-        let exit = execute_until(
+        let exit = execute(
             stop,
             NAME,
             tool,
