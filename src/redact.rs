@@ -78,13 +78,16 @@ impl SecretSet {
     /// Compiles the set into one multi-pattern matcher.
     pub fn redactor(&self) -> Redactor {
         if self.needles.is_empty() {
-            return Redactor { matcher: None };
+            return Redactor::default();
         }
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&self.needles)
             .ok();
-        Redactor { matcher }
+        Redactor {
+            matcher,
+            needles: self.needles.clone(),
+        }
     }
 }
 
@@ -92,9 +95,74 @@ impl SecretSet {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     matcher: Option<AhoCorasick>,
+    needles: Vec<String>,
 }
 
 impl Redactor {
+    /// The longest secret form, in bytes (0 without secrets). Data cut to a
+    /// cap must be read this many bytes minus one past the cap, so that a
+    /// secret straddling the cut is whole when it is scrubbed.
+    pub fn longest(&self) -> usize {
+        self.needles.iter().map(String::len).max().unwrap_or(0)
+    }
+
+    /// Scrubs the head of a stream, then cuts it to `cap` bytes. `bytes` may
+    /// run up to [`Redactor::longest`] − 1 bytes past the cap, so every
+    /// secret that starts before the cut is found whole; a cut that still
+    /// ends on the first bytes of a secret (the stream itself stopped there)
+    /// hides them too.
+    pub fn scrub_head(&self, bytes: &[u8], cap: usize) -> Vec<u8> {
+        let mut clean = self.scrub_bytes(bytes).into_owned();
+        clean.truncate(cap);
+        let hidden = self.partial_at_end(&clean);
+        if hidden > 0 {
+            clean.truncate(clean.len() - hidden);
+            clean.extend_from_slice(REDACTED.as_bytes());
+        }
+        clean
+    }
+
+    /// Scrubs the tail of a stream (its last bytes, which may begin in the
+    /// middle of a secret): a start that is the end of a secret is hidden.
+    pub fn scrub_tail(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut clean = self.scrub_bytes(bytes).into_owned();
+        let hidden = self.partial_at_start(&clean);
+        if hidden > 0 {
+            clean.splice(..hidden, REDACTED.bytes());
+        }
+        clean
+    }
+
+    /// The length of the longest proper prefix of a secret (at least
+    /// [`MIN_SCRUB_LEN`] bytes) that `data` ends with; 0 if none.
+    fn partial_at_end(&self, data: &[u8]) -> usize {
+        self.needles
+            .iter()
+            .filter_map(|needle| {
+                let needle = needle.as_bytes();
+                (MIN_SCRUB_LEN..needle.len())
+                    .rev()
+                    .find(|&len| data.ends_with(&needle[..len]))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The length of the longest proper suffix of a secret (at least
+    /// [`MIN_SCRUB_LEN`] bytes) that `data` starts with; 0 if none.
+    fn partial_at_start(&self, data: &[u8]) -> usize {
+        self.needles
+            .iter()
+            .filter_map(|needle| {
+                let needle = needle.as_bytes();
+                (MIN_SCRUB_LEN..needle.len())
+                    .rev()
+                    .find(|&len| data.starts_with(&needle[needle.len() - len..]))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.matcher.is_none()
     }
@@ -188,6 +256,27 @@ mod tests {
         let mut doc = json!({"echo": {"s3cr3t/tok en": ["x s3cr3t/tok en y"]}});
         redactor.scrub_json(&mut doc);
         assert_eq!(doc, json!({"echo": {"<redacted>": ["x <redacted> y"]}}));
+    }
+
+    #[test]
+    fn a_secret_cut_by_a_cap_is_hidden_on_both_edges() {
+        let mut secrets = SecretSet::default();
+        secrets.add("ABCDEFGHIJKLMNOP");
+        let redactor = secrets.redactor();
+        assert_eq!(redactor.longest(), 16);
+        // The cap falls inside the secret; the lookahead holds the rest.
+        let head = redactor.scrub_head(b"key=ABCDEFGHIJKLMNOP, more", 10);
+        assert_eq!(head, b"key=<redac");
+        // The stream itself ended inside the secret.
+        assert_eq!(redactor.scrub_head(b"key=ABCDEFG", 100), b"key=<redacted>");
+        // A tail that begins inside the secret.
+        assert_eq!(
+            redactor.scrub_tail(b"JKLMNOP and the end"),
+            b"<redacted> and the end"
+        );
+        // Nothing to hide: unchanged.
+        assert_eq!(redactor.scrub_head(b"plain text", 5), b"plain");
+        assert_eq!(redactor.scrub_tail(b"plain text"), b"plain text");
     }
 
     #[test]
