@@ -889,3 +889,26 @@ fn help_documents_every_flag_with_examples() {
         format!("async_requests {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn a_secret_cut_by_max_body_is_not_shown_in_part() {
+    let server = DemoServer::start();
+    // The echo puts the query 43 bytes in: a 50-byte cap cuts the secret after 7 of its 36 bytes.
+    let secret = "QWERTYUIOPASDFGHJKLZXCVBNM1234567890";
+    let out = requests()
+        .env("CUT_SECRET", secret)
+        .args(["--body", "text", "--max-body", "50"])
+        .arg(server.at("/echo?k=${CUT_SECRET}"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let text = doc.results[0].text.as_ref().unwrap();
+    assert_eq!(doc.results[0].truncated, Some(true));
+    assert!(text.ends_with("k=<redacte"), "{text}");
+    for start in 0..secret.len() - 4 {
+        assert!(
+            !out.stdout.contains(&secret[start..start + 4]),
+            "part of the secret leaked: {text}"
+        );
+    }
+}

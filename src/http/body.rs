@@ -68,18 +68,24 @@ fn utf8_prefix(bytes: &[u8], truncated: bool) -> Option<&str> {
     }
 }
 
+/// `cut_at`: the body was longer than `--max-body`; `raw` holds the kept
+/// bytes plus a little lookahead, scrubbed and then cut there.
 pub fn render(
     raw: &[u8],
     content_type: Option<&str>,
     mode: BodyMode,
-    truncated: bool,
+    cut_at: Option<usize>,
     picks: &[String],
     redactor: &Redactor,
 ) -> RenderedBody {
     if mode == BodyMode::None {
         return RenderedBody::default();
     }
-    let bytes = redactor.scrub_bytes(raw);
+    let truncated = cut_at.is_some();
+    let bytes = match cut_at {
+        Some(cap) => std::borrow::Cow::Owned(redactor.scrub_head(raw, cap)),
+        None => redactor.scrub_bytes(raw),
+    };
     let mut out = RenderedBody::default();
     if mode == BodyMode::Text {
         out.text = Some(match utf8_prefix(&bytes, truncated) {
@@ -154,7 +160,7 @@ mod tests {
             body,
             content_type,
             BodyMode::Auto,
-            false,
+            None,
             &[],
             &Redactor::default(),
         )
@@ -197,7 +203,7 @@ mod tests {
             cut,
             Some("text/plain"),
             BodyMode::Auto,
-            true,
+            Some(cut.len()),
             &[],
             &Redactor::default(),
         );
@@ -211,7 +217,7 @@ mod tests {
             br#"{"data":[{"id":7,"big":"x"}]}"#,
             Some("application/json"),
             BodyMode::Auto,
-            false,
+            None,
             &picks,
             &Redactor::default(),
         );
@@ -228,7 +234,7 @@ mod tests {
             br#"{"headers":{"authorization":"Bearer abc123xyz"}}"#,
             Some("application/json"),
             BodyMode::Auto,
-            false,
+            None,
             &[],
             &secrets.redactor(),
         );

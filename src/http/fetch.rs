@@ -18,6 +18,9 @@ pub struct ExchangeLimits {
     pub max_body: u64,
     /// Keep the body bytes (false for `--body none`: read, count, drop).
     pub keep_body: bool,
+    /// Bytes read past `max_body` so that a secret straddling the cut is
+    /// whole when it is scrubbed (the item's longest secret, minus one).
+    pub lookahead: u64,
 }
 
 /// A complete response.
@@ -28,9 +31,10 @@ pub struct Exchange {
     /// Where the last request went; differs from the spec's URL after redirects.
     pub final_url: Url,
     pub redirects: u32,
-    /// The body as kept (at most `max_body` bytes).
+    /// The body as kept: at most `max_body` bytes, plus the lookahead when
+    /// the body is longer (see [`crate::redact::Redactor::scrub_head`]).
     pub body: Vec<u8>,
-    /// Bytes of the body read, after decoding.
+    /// Bytes of the body read after decoding, at most `max_body`.
     pub body_bytes: u64,
     pub truncated: bool,
     /// The size the server declared, when it sent the body unencoded.
@@ -119,9 +123,9 @@ pub async fn exchange(
         }
 
         let declared_bytes = response.content_length();
+        let limit = limits.max_body.saturating_add(limits.lookahead);
         let mut kept = Vec::new();
-        let mut body_bytes = 0u64;
-        let mut truncated = false;
+        let mut read = 0u64;
         if limits.keep_body {
             let hint = declared_bytes
                 .unwrap_or(0)
@@ -136,16 +140,15 @@ pub async fn exchange(
                 Err(error) => return Err(classify(error, &host, true)),
             };
             *received += chunk.len() as u64;
-            let room = limits.max_body.saturating_sub(body_bytes);
+            let room = limit.saturating_sub(read);
             let take = (chunk.len() as u64).min(room) as usize;
             if limits.keep_body {
                 kept.extend_from_slice(&chunk[..take]);
             }
-            body_bytes += take as u64;
+            read += take as u64;
             if take < chunk.len() {
                 // Over the cap: stop reading; dropping the response closes
                 // the connection instead of downloading the rest.
-                truncated = true;
                 break;
             }
         }
@@ -155,8 +158,8 @@ pub async fn exchange(
             final_url: url,
             redirects,
             body: kept,
-            body_bytes,
-            truncated,
+            body_bytes: read.min(limits.max_body),
+            truncated: read > limits.max_body,
             declared_bytes,
         });
     }

@@ -205,6 +205,7 @@ impl RequestsTool {
                     max_redirects: cli.max_redirects,
                     max_body: cli.max_body,
                     keep_body: cli.body_mode != BodyMode::None,
+                    lookahead: 0,
                 },
                 body_mode: cli.body_mode,
                 picks: cli.picks.clone(),
@@ -267,7 +268,9 @@ impl RequestsTool {
             &exchange.body,
             content_type.as_deref(),
             self.settings.body_mode,
-            exchange.truncated,
+            exchange
+                .truncated
+                .then_some(self.settings.limits.max_body as usize),
             &self.settings.picks,
             redactor,
         );
@@ -319,8 +322,13 @@ impl RequestsTool {
         &self,
         spec: &RequestSpec,
         timeout: Duration,
+        redactor: &Redactor,
         received: &mut u64,
     ) -> Result<Exchange, RequestError> {
+        let limits = ExchangeLimits {
+            lookahead: redactor.longest().saturating_sub(1) as u64,
+            ..self.settings.limits
+        };
         let _host_permit = match &self.per_host {
             Some(limiter) => limiter.acquire(&host_key(&spec.url)).await,
             None => None,
@@ -330,7 +338,7 @@ impl RequestsTool {
         }
         match tokio::time::timeout(
             timeout,
-            fetch::exchange(&self.client, spec, self.settings.limits, received),
+            fetch::exchange(&self.client, spec, limits, received),
         )
         .await
         {
@@ -389,7 +397,9 @@ impl Job for RequestsTool {
         loop {
             let started = Instant::now();
             let mut received = 0u64;
-            let outcome = stop.race(self.attempt(&spec, timeout, &mut received)).await;
+            let outcome = stop
+                .race(self.attempt(&spec, timeout, &redactor, &mut received))
+                .await;
             report.received += received;
             report.sent += 1;
             let outcome = match outcome {
