@@ -24,7 +24,7 @@ pub struct CommonArgs {
 
     /// Whole-run deadline: items still running then end as `timeout` (kind `deadline`),
     /// items not yet started as `cancelled`. E.g. `--deadline 30s`.
-    #[arg(long, value_name = "DUR", value_parser = duration_arg, help_heading = "Running")]
+    #[arg(long, value_name = "DUR", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub deadline: Option<Duration>,
 
     /// Cancel everything else as soon as one item is not ok (structured concurrency).
@@ -73,6 +73,17 @@ impl CommonArgs {
 /// clap value parser for DUR arguments.
 pub fn duration_arg(text: &str) -> Result<Duration, String> {
     parse_duration(text)
+}
+
+/// clap value parser for DUR arguments that must be more than zero
+/// (`--timeout`, `--deadline`: a zero limit would fail everything at once).
+pub fn nonzero_duration_arg(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!(
+            "`{text}` is zero; give a time limit above 0 (e.g. 500ms)"
+        )),
+        duration => Ok(duration),
+    }
 }
 
 /// clap value parser for SIZE arguments.

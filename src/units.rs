@@ -36,11 +36,11 @@ pub fn duration_from_secs(seconds: f64, shown_as: &str) -> Result<Duration, Stri
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{shown_as}` is not a positive duration"));
     }
-    let duration = Duration::from_secs_f64(seconds);
-    if duration > MAX_DURATION {
+    // Compared before converting: `from_secs_f64` panics past u64 seconds.
+    if seconds > MAX_DURATION.as_secs_f64() {
         return Err(format!("`{shown_as}` is longer than the 7-day maximum"));
     }
-    Ok(duration)
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Parses a byte size: a bare number of bytes, or a number with `B`, `K`/`KB`
@@ -121,7 +121,19 @@ mod tests {
 
     #[test]
     fn bad_durations_are_errors_not_panics() {
-        for bad in ["", "s", "-1s", "1x", "abc", "NaN", "inf", "1e30", "8d"] {
+        for bad in [
+            "",
+            "s",
+            "-1s",
+            "1x",
+            "abc",
+            "NaN",
+            "inf",
+            "1e30",
+            "8d",
+            "99999999999999999999",
+            "18446744073709551616s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -155,6 +167,7 @@ mod tests {
         assert_eq!(parse_size("1.5KiB"), Ok(1536));
         assert!(parse_size("-1").is_err());
         assert!(parse_size("12 parsecs").is_err());
+        assert!(duration_from_secs(1e300, "1e300").is_err());
     }
 
     #[test]

@@ -635,6 +635,37 @@ fn bad_input_exits_2_and_sends_nothing() {
             Some("--first"),
         ),
         (
+            vec!["--timeout".into(), "0".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--timeout"),
+        ),
+        (
+            vec![
+                "--timeout".into(),
+                "99999999999999999999".into(),
+                server.at("/echo"),
+            ],
+            None,
+            None,
+            Some("--timeout"),
+        ),
+        (
+            vec!["--rate".into(), "1e-30".into(), server.at("/echo")],
+            None,
+            None,
+            Some("--rate"),
+        ),
+        (
+            vec!["--input".into(), "-".into()],
+            Some(format!(
+                "{good}\n{{\"url\": \"{}\", \"timeout\": 1e25}}\n",
+                server.at("/")
+            )),
+            Some(2),
+            Some("timeout"),
+        ),
+        (
             vec!["--bogus-flag".into(), server.at("/echo")],
             None,
             None,

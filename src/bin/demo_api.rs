@@ -20,12 +20,19 @@ struct DemoCli {
     /// Loopback address to bind (127.0.0.0/8 or ::1 only).
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
-    /// Multiply the seed endpoints' delays (1.2 s, 0.9 s, 1.1 s) by this.
-    #[arg(long, default_value_t = 1.0)]
+    /// Multiply the seed endpoints' delays (1.2 s, 0.9 s, 1.1 s) by this (0 to 1000).
+    #[arg(long, default_value_t = 1.0, value_parser = delay_scale)]
     delay_scale: f64,
     /// Exit when stdin reaches end of file.
     #[arg(long)]
     exit_on_stdin_eof: bool,
+}
+
+fn delay_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if (0.0..=1000.0).contains(&scale) => Ok(scale),
+        _ => Err(format!("`{text}` is not a factor between 0 and 1000")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -55,7 +62,7 @@ fn main() -> ExitCode {
             eprintln!("demo_api: serving on http://{addr} (GET / lists the endpoints)");
         }
         let config = DemoConfig {
-            delay_scale: cli.delay_scale.max(0.0),
+            delay_scale: cli.delay_scale,
         };
         let stdin_closed = async {
             if cli.exit_on_stdin_eof {

@@ -1,6 +1,6 @@
 //! The command line of `find_blocking_calls`.
 
-use crate::cli::{CommonArgs, duration_arg, size_arg};
+use crate::cli::{CommonArgs, nonzero_duration_arg, size_arg};
 use clap::Parser;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ pub struct BlockingCli {
     pub common: CommonArgs,
 
     /// Per file: parsing longer than this ends the file as `timeout`. E.g. `--timeout 2s`.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = duration_arg, help_heading = "Running")]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub timeout: Duration,
 
     /// Print the rule table as one JSON document and exit.

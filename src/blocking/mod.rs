@@ -328,7 +328,7 @@ pub fn main_with(cli: BlockingCli) -> Exit {
         Err(exit) => return exit,
     };
     let settings = ScanSettings {
-        timeout: cli.timeout.max(Duration::from_millis(1)),
+        timeout: cli.timeout,
         max_file_size: cli.max_file_size,
         only_rules: cli.only_rules.iter().cloned().collect(),
     };

@@ -1,6 +1,6 @@
 //! The command line of `async_file_reader`.
 
-use crate::cli::{CommonArgs, duration_arg, size_arg};
+use crate::cli::{CommonArgs, nonzero_duration_arg, size_arg};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,7 +46,7 @@ pub struct FilesCli {
     pub common: CommonArgs,
 
     /// Per file: give up on a file not read to its end within DUR (a hung network mount, a silent pipe).
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration_arg, help_heading = "Running")]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub timeout: Duration,
 
     /// Directory that relative paths and patterns start from (default: the current directory).

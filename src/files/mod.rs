@@ -173,7 +173,7 @@ impl FilesTool {
                 follow_links: cli.follow,
                 ..WalkOptions::new(root)
             },
-            timeout: cli.timeout.max(Duration::from_millis(1)),
+            timeout: cli.timeout,
             pool: ReaderPool::new(plan, cores, concurrency),
         })
     }

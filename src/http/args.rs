@@ -2,7 +2,7 @@
 
 use super::body::BodyMode;
 use super::retry::StatusSet;
-use crate::cli::{CommonArgs, duration_arg, size_arg};
+use crate::cli::{CommonArgs, duration_arg, nonzero_duration_arg, size_arg};
 use clap::Parser;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ pub struct RequestsCli {
     pub common: CommonArgs,
 
     /// Per attempt: covers connecting, the headers and reading the whole body. E.g. `--timeout 5s`.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration_arg, help_heading = "Running")]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub timeout: Duration,
 
     /// Default method for items that name none (default: GET, or POST for items with a body): `--method HEAD`.
@@ -136,9 +136,11 @@ pub struct RequestsCli {
 
 fn positive_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => Ok(rate),
+        // At least one request a week (the longest duration anything here
+        // takes), at most a million a second.
+        Ok(rate) if (1.0 / (7.0 * 24.0 * 3600.0)..=1e6).contains(&rate) => Ok(rate),
         _ => Err(format!(
-            "`{text}` is not a rate in requests per second (e.g. 20 or 0.5)"
+            "`{text}` is not a rate in requests per second between one a week and 1e6 (e.g. 20 or 0.5)"
         )),
     }
 }

@@ -192,7 +192,7 @@ impl RequestsTool {
         let client = build_client_or_usage(concurrency, cli.insecure)?;
         Ok(RequestsTool {
             settings: HttpSettings {
-                timeout: cli.timeout.max(Duration::from_millis(1)),
+                timeout: cli.timeout,
                 retry: RetryPolicy {
                     retries: cli.retries,
                     base: cli.backoff,
