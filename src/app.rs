@@ -46,10 +46,35 @@ pub fn check_or_exit<P: ParseItem>(
         print_input_error(tool, &error);
         return Err(Exit::Usage);
     }
+    if let Err(error) = output_is_not_input(common) {
+        print_input_error(tool, &error);
+        return Err(Exit::Usage);
+    }
     check_items(parser, positional, common.input.as_deref()).map_err(|error| {
         print_input_error(tool, &error);
         Exit::Usage
     })
+}
+
+/// `--output` naming the `--input` file would truncate the items while
+/// they are being read (the second pass reopens the file).
+fn output_is_not_input(common: &CommonArgs) -> Result<(), InputError> {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(input), Some(output)) = (&common.input, &common.output) else {
+        return Ok(());
+    };
+    if input.as_os_str() == "-" {
+        return Ok(());
+    }
+    match (std::fs::metadata(input), std::fs::metadata(output)) {
+        (Ok(input), Ok(output)) if input.dev() == output.dev() && input.ino() == output.ino() => {
+            Err(InputError::new(
+                "--output names the --input file: writing it would destroy the items being read",
+            )
+            .with_field("--output"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs `future` on a fresh multi-threaded runtime. At the end, blocking

@@ -359,6 +359,13 @@ pub fn feed<P: ParseItem>(checked: CheckedInput, parser: Arc<P>, capacity: usize
                 }
             }
         }
+        // Fewer items than the checking pass counted: the file shrank.
+        if index as u64 != checked.total {
+            let _ = late.set(InputError::new(format!(
+                "--input changed while running: {} items were checked, {index} were read",
+                checked.total
+            )));
+        }
     });
     Feed {
         receiver,

@@ -943,3 +943,33 @@ fn a_secret_cut_by_max_body_is_not_shown_in_part() {
         );
     }
 }
+
+#[test]
+fn output_onto_the_input_file_is_refused_and_the_input_kept() {
+    let server = DemoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let items = format!(
+        "{}\n{}\n",
+        json!(server.at("/text")),
+        json!(server.at("/text"))
+    );
+    let path = write_file(dir.path(), "items.ndjson", &items);
+    // The same file under another name: a hard link.
+    let alias = dir.path().join("alias.ndjson");
+    std::fs::hard_link(&path, &alias).unwrap();
+    let out = requests()
+        .arg("--input")
+        .arg(&path)
+        .arg("--output")
+        .arg(&alias)
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("--output"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        items,
+        "the input is untouched"
+    );
+    assert_eq!(server.requests_seen(), 0);
+}
