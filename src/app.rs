@@ -198,7 +198,7 @@ pub async fn execute<J: Job, T: Serialize>(
     let run = match outcome {
         Ok(run) => run,
         Err(error) => {
-            eprintln!("{tool}: cannot write the output: {error}");
+            report_write_error(tool, &error);
             return Exit::SomeFailed;
         }
     };
@@ -214,7 +214,7 @@ pub async fn execute<J: Job, T: Serialize>(
         extra: &*totals,
     };
     if let Err(error) = printer.finish(&summary) {
-        eprintln!("{tool}: cannot write the output: {error}");
+        report_write_error(tool, &error);
         return Exit::SomeFailed;
     }
     if let Some(error) = late_error.get() {
@@ -222,4 +222,12 @@ pub async fn execute<J: Job, T: Serialize>(
         return Exit::Usage;
     }
     Exit::for_run(&run.counts, run.stop, common.first)
+}
+
+/// A reader that went away (`| head -1`) is not worth a message: the run
+/// just stops, as `cat` and `grep` do. Any other write error is.
+fn report_write_error(tool: &str, error: &std::io::Error) {
+    if error.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!("{tool}: cannot write the output: {error}");
+    }
 }

@@ -51,7 +51,7 @@ impl Exit {
         if counts.total == 0 && matches!(stop, Some(StopReason::Deadline { .. })) {
             return Exit::SomeFailed;
         }
-        let failed = counts.error + counts.timeout + counts.cancelled;
+        let failed = counts.not_ok();
         if first_mode {
             return if counts.ok > 0 {
                 Exit::Success

@@ -110,18 +110,6 @@ pub struct CheckedInput {
     pub total: u64,
 }
 
-impl CheckedInput {
-    /// Input with no `--input` file (used by tools that build their own item list).
-    pub fn positional_only(positional: Vec<String>) -> Self {
-        let total = positional.len() as u64;
-        CheckedInput {
-            positional,
-            source: None,
-            total,
-        }
-    }
-}
-
 /// Pass 1: checks every item, keeps none. `input` is the `--input` argument.
 pub fn check_items<P: ParseItem>(
     parser: &P,

@@ -62,11 +62,12 @@ pub struct RequestsCli {
     #[arg(long, value_name = "URL", help_heading = "Requests")]
     pub base_url: Option<String>,
 
-    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only: `--retries 5`.
+    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only, at most 100: `--retries 5`.
     #[arg(
         long,
         value_name = "N",
         default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(0..=100),
         help_heading = "Retries and pacing"
     )]
     pub retries: u32,
