@@ -441,6 +441,40 @@ fn a_parse_past_the_timeout_is_abandoned() {
 }
 
 #[test]
+fn a_fifo_is_refused_not_opened() {
+    // Opening a FIFO for reading waits for a writer; none ever comes here.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("hang.py");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let clean = write_file(dir.path(), "clean.py", "x = 1\n");
+    let out = scanner()
+        .args(["--timeout", "1s"])
+        .arg(&fifo)
+        .arg(&clean)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("find_blocking_calls.schema.json", None),
+        &stdout,
+        "a not_regular result",
+    );
+    let doc: BlockingDoc = out.json();
+    let refused = &doc.results[0];
+    assert_eq!(refused.status, "error");
+    assert_eq!(refused.kind(), Some("not_regular"), "{refused:?}");
+    let message = &refused.error.as_ref().unwrap().message;
+    assert!(message.contains("FIFO"), "{message}");
+    assert!(refused.lines.is_none() && refused.findings.is_none());
+    assert_eq!(doc.results[1].status, "ok", "the other file still runs");
+    assert!(out.elapsed < common::WATCHDOG);
+}
+
+#[test]
 fn gitignore_is_honoured_unless_no_ignore() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("generated")).unwrap();
