@@ -303,6 +303,24 @@ fn rule_filter_keeps_only_the_named_rules() {
 }
 
 #[test]
+fn rule_filter_also_applies_to_suppressed_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "s.py",
+        "import time, requests\nasync def f():\n    time.sleep(1)  # blocking: ok\n    requests.get('x')\n",
+    );
+    let suppressed = |rule: &str| {
+        let out = scanner().args(["--rule", rule]).arg(&file).run();
+        let doc: BlockingDoc = out.json();
+        assert_eq!(doc.results[0].suppressed, doc.summary.suppressed.into());
+        doc.summary.suppressed
+    };
+    assert_eq!(suppressed("py-requests"), 0, "a time.sleep suppression");
+    assert_eq!(suppressed("py-time-sleep"), 1);
+}
+
+#[test]
 fn missing_paths_unsupported_files_and_empty_globs_are_error_items() {
     let dir = tempfile::tempdir().unwrap();
     let notes = write_file(dir.path(), "notes.txt", "time.sleep(1)\n");

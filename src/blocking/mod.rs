@@ -264,20 +264,17 @@ fn scan_file(
         }
     };
     let mut keep_going = || !stop.is_stopped() && Instant::now() < deadline;
-    let scanned = match scan::scan_source(&spec.shown, &source, language, &mut keep_going) {
-        Ok(scanned) => scanned,
-        Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
-    };
+    let only_rules = &settings.only_rules;
+    let scanned =
+        match scan::scan_source(&spec.shown, &source, language, only_rules, &mut keep_going) {
+            Ok(scanned) => scanned,
+            Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
+        };
     report.lines = Some(scan::count_lines(&source));
-    let mut scanned = match scanned {
+    let scanned = match scanned {
         Ok(scanned) => scanned,
         Err(error) => return failed(report, Status::Error, &error),
     };
-    if !settings.only_rules.is_empty() {
-        scanned
-            .findings
-            .retain(|finding| settings.only_rules.contains(finding.rule));
-    }
     let count = scanned.findings.len();
     report.suppressed = Some(scanned.suppressed);
     report.findings = Some(scanned.findings);
