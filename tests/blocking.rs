@@ -357,6 +357,26 @@ fn no_items_and_bad_input_items_are_usage_errors() {
     let error: UsageError = out.json();
     assert_eq!(error.error.line, Some(2));
     assert_eq!(error.error.field.as_deref(), Some("path"));
+
+    // A misspelt field is bad input too, not silently ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_file(dir.path(), "a.py", "x = 1\n");
+    let items = format!(
+        "{}\n{}\n",
+        serde_json::json!({"path": a.display().to_string()}),
+        serde_json::json!({"path": a.display().to_string(), "pth": 1})
+    );
+    let out = scanner().args(["--input", "-"]).stdin(items).run();
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let error: UsageError = out.json();
+    assert_eq!(error.error.kind, "invalid_input");
+    assert_eq!(error.error.line, Some(2));
+    assert_eq!(error.error.field.as_deref(), Some("pth"));
+    assert!(
+        error.error.message.contains("unknown field `pth`"),
+        "{}",
+        error.error.message
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub use error::ScanError;
 use crate::app::{block_on, check_or_exit, execute, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
-use crate::input::{Feed, ParseItem, RawItem, feed};
+use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
 use crate::printer::print_input_error;
 use crate::runner::Job;
 use crate::stop::StopToken;
@@ -49,6 +49,9 @@ use std::time::{Duration, Instant};
 
 /// The binary's name, shown as `"tool"`.
 pub const NAME: &str = "find_blocking_calls";
+
+/// The fields an `--input` object may have.
+pub const FIELDS: &[&str] = &["path"];
 
 /// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
@@ -118,15 +121,18 @@ impl ParseItem for ItemParser {
     fn parse_item(&self, raw: RawItem) -> Result<String, FieldError> {
         let text = match raw {
             RawItem::Arg(text) | RawItem::Json(Value::String(text)) => text,
-            RawItem::Json(Value::Object(object)) => match object.get("path") {
-                Some(Value::String(path)) => path.clone(),
-                Some(_) => return Err(FieldError::new("path", "must be a string")),
-                None => {
-                    return Err(FieldError::whole_item(
-                        "an item is a path string or an object with a \"path\" string",
-                    ));
+            RawItem::Json(Value::Object(object)) => {
+                reject_unknown_fields(&object, FIELDS)?;
+                match object.get("path") {
+                    Some(Value::String(path)) => path.clone(),
+                    Some(_) => return Err(FieldError::new("path", "must be a string")),
+                    None => {
+                        return Err(FieldError::whole_item(
+                            "an item is a path string or an object with a \"path\" string",
+                        ));
+                    }
                 }
-            },
+            }
             RawItem::Json(_) => {
                 return Err(FieldError::whole_item(
                     "an item is a path string or an object with a \"path\" string",
