@@ -344,6 +344,20 @@ fn missing_paths_unsupported_files_and_empty_globs_are_error_items() {
 }
 
 #[test]
+fn a_dangling_symlink_named_like_a_pattern_is_taken_literally() {
+    // `[1]` makes the name a glob pattern unless it names an existing
+    // entry; a dangling symlink is one, for the walker and for this tool.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("gone.txt", dir.path().join("notes[1].txt")).unwrap();
+    let out = scanner().current_dir(dir.path()).arg("notes[1].txt").run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results.len(), 1);
+    assert_eq!(doc.results[0].path, "notes[1].txt");
+    assert_eq!(doc.results[0].kind(), Some("unsupported"), "not no_match");
+}
+
+#[test]
 fn no_items_and_bad_input_items_are_usage_errors() {
     let out = scanner().run();
     assert_eq!(out.code, 2);
