@@ -480,6 +480,29 @@ fn oversized_files_are_skipped_not_read() {
 }
 
 #[test]
+fn help_says_which_exit_code_a_skipped_file_gives() {
+    let help = scanner().arg("--help").run().stdout;
+    let codes = help
+        .split_once("Exit codes:")
+        .map(|(_, codes)| codes)
+        .expect("--help has an `Exit codes:` section");
+    // The text from `0` up to `1` is what exit 0 means.
+    let zero = codes
+        .split_once("\n  1 ")
+        .map(|(zero, _)| zero)
+        .expect("an entry for exit 1");
+    assert!(zero.contains("too_large"), "exit 0 per --help:{zero}");
+
+    // And the tool does what the help says.
+    let dir = tempfile::tempdir().unwrap();
+    let big = write_file(dir.path(), "big.py", &"x = 1\n".repeat(1000));
+    let out = scanner().args(["--max-file-size", "1KiB"]).arg(&big).run();
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results[0].kind(), Some("too_large"));
+    assert_eq!(out.code, 0);
+}
+
+#[test]
 fn a_parse_past_the_timeout_is_abandoned() {
     let dir = tempfile::tempdir().unwrap();
     let body = "async def f(x):\n    return [y for y in range(x) if y % 3 == 0]\n".repeat(40_000);

@@ -28,8 +28,13 @@ unsupported, not_regular (a FIFO, socket or device: never opened); timeout;
 too_large (skipped).
 A trailing `# blocking: ok` / `// blocking: ok` comment silences a line.
 
-Exit codes: 0 nothing found, 1 findings (or a file could not be scanned),
-2 bad usage or input, 130/143 interrupted.";
+Exit codes:
+  0        every file clean, or skipped as too_large (not read: see summary.skipped);
+           with --first, one file clean
+  1        a file with findings, a file not scanned for any other reason (an error
+           kind above, or timeout), or files cancelled by --deadline or --fail-fast
+  2        bad usage or input (nothing ran)
+  130/143  interrupted";
 
 /// Find blocking calls (time.sleep, requests, std::fs, ...) inside async Python and Rust code.
 #[derive(Parser, Debug)]
