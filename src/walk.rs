@@ -236,7 +236,9 @@ pub fn expand_targets(
     })
 }
 
-fn names_existing(text: &str, options: &WalkOptions) -> bool {
+/// Whether `text` names an existing entry (a dangling symlink too), which
+/// makes it a literal path even with glob metacharacters.
+pub fn names_existing(text: &str, options: &WalkOptions) -> bool {
     std::fs::symlink_metadata(options.resolve(Path::new(text))).is_ok()
 }
 

@@ -303,6 +303,24 @@ fn rule_filter_keeps_only_the_named_rules() {
 }
 
 #[test]
+fn rule_filter_also_applies_to_suppressed_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "s.py",
+        "import time, requests\nasync def f():\n    time.sleep(1)  # blocking: ok\n    requests.get('x')\n",
+    );
+    let suppressed = |rule: &str| {
+        let out = scanner().args(["--rule", rule]).arg(&file).run();
+        let doc: BlockingDoc = out.json();
+        assert_eq!(doc.results[0].suppressed, doc.summary.suppressed.into());
+        doc.summary.suppressed
+    };
+    assert_eq!(suppressed("py-requests"), 0, "a time.sleep suppression");
+    assert_eq!(suppressed("py-time-sleep"), 1);
+}
+
+#[test]
 fn missing_paths_unsupported_files_and_empty_globs_are_error_items() {
     let dir = tempfile::tempdir().unwrap();
     let notes = write_file(dir.path(), "notes.txt", "time.sleep(1)\n");
@@ -326,6 +344,20 @@ fn missing_paths_unsupported_files_and_empty_globs_are_error_items() {
 }
 
 #[test]
+fn a_dangling_symlink_named_like_a_pattern_is_taken_literally() {
+    // `[1]` makes the name a glob pattern unless it names an existing
+    // entry; a dangling symlink is one, for the walker and for this tool.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("gone.txt", dir.path().join("notes[1].txt")).unwrap();
+    let out = scanner().current_dir(dir.path()).arg("notes[1].txt").run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results.len(), 1);
+    assert_eq!(doc.results[0].path, "notes[1].txt");
+    assert_eq!(doc.results[0].kind(), Some("unsupported"), "not no_match");
+}
+
+#[test]
 fn no_items_and_bad_input_items_are_usage_errors() {
     let out = scanner().run();
     assert_eq!(out.code, 2);
@@ -339,6 +371,26 @@ fn no_items_and_bad_input_items_are_usage_errors() {
     let error: UsageError = out.json();
     assert_eq!(error.error.line, Some(2));
     assert_eq!(error.error.field.as_deref(), Some("path"));
+
+    // A misspelt field is bad input too, not silently ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_file(dir.path(), "a.py", "x = 1\n");
+    let items = format!(
+        "{}\n{}\n",
+        serde_json::json!({"path": a.display().to_string()}),
+        serde_json::json!({"path": a.display().to_string(), "pth": 1})
+    );
+    let out = scanner().args(["--input", "-"]).stdin(items).run();
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let error: UsageError = out.json();
+    assert_eq!(error.error.kind, "invalid_input");
+    assert_eq!(error.error.line, Some(2));
+    assert_eq!(error.error.field.as_deref(), Some("pth"));
+    assert!(
+        error.error.message.contains("unknown field `pth`"),
+        "{}",
+        error.error.message
+    );
 }
 
 #[test]
@@ -428,6 +480,29 @@ fn oversized_files_are_skipped_not_read() {
 }
 
 #[test]
+fn help_says_which_exit_code_a_skipped_file_gives() {
+    let help = scanner().arg("--help").run().stdout;
+    let codes = help
+        .split_once("Exit codes:")
+        .map(|(_, codes)| codes)
+        .expect("--help has an `Exit codes:` section");
+    // The text from `0` up to `1` is what exit 0 means.
+    let zero = codes
+        .split_once("\n  1 ")
+        .map(|(zero, _)| zero)
+        .expect("an entry for exit 1");
+    assert!(zero.contains("too_large"), "exit 0 per --help:{zero}");
+
+    // And the tool does what the help says.
+    let dir = tempfile::tempdir().unwrap();
+    let big = write_file(dir.path(), "big.py", &"x = 1\n".repeat(1000));
+    let out = scanner().args(["--max-file-size", "1KiB"]).arg(&big).run();
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results[0].kind(), Some("too_large"));
+    assert_eq!(out.code, 0);
+}
+
+#[test]
 fn a_parse_past_the_timeout_is_abandoned() {
     let dir = tempfile::tempdir().unwrap();
     let body = "async def f(x):\n    return [y for y in range(x) if y % 3 == 0]\n".repeat(40_000);
@@ -437,6 +512,40 @@ fn a_parse_past_the_timeout_is_abandoned() {
     let doc: BlockingDoc = out.json();
     assert_eq!(doc.results[0].status, "timeout");
     assert_eq!(doc.results[0].kind(), Some("timeout"));
+    assert!(out.elapsed < common::WATCHDOG);
+}
+
+#[test]
+fn a_fifo_is_refused_not_opened() {
+    // Opening a FIFO for reading waits for a writer; none ever comes here.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("hang.py");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let clean = write_file(dir.path(), "clean.py", "x = 1\n");
+    let out = scanner()
+        .args(["--timeout", "1s"])
+        .arg(&fifo)
+        .arg(&clean)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("find_blocking_calls.schema.json", None),
+        &stdout,
+        "a not_regular result",
+    );
+    let doc: BlockingDoc = out.json();
+    let refused = &doc.results[0];
+    assert_eq!(refused.status, "error");
+    assert_eq!(refused.kind(), Some("not_regular"), "{refused:?}");
+    let message = &refused.error.as_ref().unwrap().message;
+    assert!(message.contains("FIFO"), "{message}");
+    assert!(refused.lines.is_none() && refused.findings.is_none());
+    assert_eq!(doc.results[1].status, "ok", "the other file still runs");
     assert!(out.elapsed < common::WATCHDOG);
 }
 

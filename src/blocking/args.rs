@@ -24,11 +24,17 @@ Each result is one file: status ok (clean), or error with kind blocking_calls
 and its `findings` (path, line, column, function, call, resolved, rule,
 message, suggestion; line and column are 1-based, column in characters).
 Other kinds: parse, io, permission_denied, not_found, no_match,
-unsupported; timeout; too_large (skipped).
+unsupported, not_regular (a FIFO, socket or device: never opened); timeout;
+too_large (skipped).
 A trailing `# blocking: ok` / `// blocking: ok` comment silences a line.
 
-Exit codes: 0 nothing found, 1 findings (or a file could not be scanned),
-2 bad usage or input, 130/143 interrupted.";
+Exit codes:
+  0        every file clean, or skipped as too_large (not read: see summary.skipped);
+           with --first, one file clean
+  1        a file with findings, a file not scanned for any other reason (an error
+           kind above, or timeout), or files cancelled by --deadline or --fail-fast
+  2        bad usage or input (nothing ran)
+  130/143  interrupted";
 
 /// Find blocking calls (time.sleep, requests, std::fs, ...) inside async Python and Rust code.
 #[derive(Parser, Debug)]
@@ -41,7 +47,8 @@ pub struct BlockingCli {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// Per file: parsing longer than this ends the file as `timeout`. E.g. `--timeout 2s`.
+    /// Per file: reading and parsing longer than this ends the file as `timeout` (a read stuck
+    /// on a hung mount is abandoned, not waited for). E.g. `--timeout 2s`.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub timeout: Duration,
 

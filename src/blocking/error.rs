@@ -9,7 +9,8 @@
 //! | `permission_denied`, `io` | error | a directory could not be walked (from [`crate::walk`]) |
 //! | `no_match` | error | a glob pattern (or directory) holds no Python or Rust file |
 //! | `unsupported` | error | a file given by name is neither `.py` nor `.rs` |
-//! | `timeout` | timeout | parsing took longer than `--timeout` |
+//! | `not_regular` | error | a FIFO, socket, device or directory: refused before it is opened |
+//! | `timeout` | timeout | not read and parsed within `--timeout` (a hung mount, a huge file) |
 //! | `too_large` | skipped | the file is larger than `--max-file-size` (not read) |
 //!
 //! The runner adds `deadline` and `cancelled` (see [`crate::stop`]).
@@ -36,9 +37,11 @@ pub enum ScanError {
     NoMatch(String),
     #[error("{0} is not a Python (.py) or Rust (.rs) file")]
     Unsupported(String),
+    #[error("{path} is a {what}, not a regular file: not read")]
+    NotRegular { path: String, what: &'static str },
     #[error(transparent)]
     Walk(crate::walk::WalkError),
-    #[error("parsing took longer than --timeout {}", format_duration(*.0))]
+    #[error("not read and parsed within --timeout {}", format_duration(*.0))]
     Timeout(Duration),
     #[error("{size} bytes is more than --max-file-size {limit}: not scanned")]
     TooLarge { size: u64, limit: u64 },
@@ -53,6 +56,7 @@ impl Failure for ScanError {
             ScanError::NotFound(_) => "not_found",
             ScanError::NoMatch(_) => "no_match",
             ScanError::Unsupported(_) => "unsupported",
+            ScanError::NotRegular { .. } => "not_regular",
             ScanError::Walk(error) => error.kind(),
             ScanError::Timeout(_) => "timeout",
             ScanError::TooLarge { .. } => "too_large",

@@ -69,7 +69,8 @@ pub fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for item in items {
-        let is_pattern = walk::is_pattern(item) && !options.resolve(Path::new(item)).exists();
+        // The walker's own test, so both agree (a dangling symlink is a literal).
+        let is_pattern = walk::is_pattern(item) && !walk::names_existing(item, options);
         let expansion = match walk::expand(std::slice::from_ref(item), options) {
             Ok(expansion) => expansion,
             Err(error) => {
@@ -180,5 +181,25 @@ mod tests {
         );
         assert!(check_item("src/[", &options).is_err());
         assert!(check_item("src/{a,b}.py", &options).is_ok());
+    }
+
+    #[test]
+    fn a_dangling_symlink_named_like_a_pattern_is_a_literal_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink("gone.txt", root.join("notes[1].txt")).unwrap();
+        let options = WalkOptions {
+            root: root.to_path_buf(),
+            ..walk_options(false, true)
+        };
+        let item = "notes[1].txt".to_string();
+        // The walker takes it as a literal path...
+        let walked = walk::expand(std::slice::from_ref(&item), &options).unwrap();
+        assert_eq!(walked.files, [PathBuf::from("notes[1].txt")]);
+        // ...and so does this tool: a file named literally, not an empty glob.
+        assert_eq!(
+            shown(&expand(&[item], &options)),
+            [("notes[1].txt".to_string(), Some("unsupported"))]
+        );
     }
 }

@@ -28,7 +28,7 @@ pub use error::ScanError;
 use crate::app::{block_on, check_or_exit, execute, watch_stop};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::exit::Exit;
-use crate::input::{Feed, ParseItem, RawItem, feed};
+use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
 use crate::printer::print_input_error;
 use crate::runner::Job;
 use crate::stop::StopToken;
@@ -41,12 +41,17 @@ use rules::Language;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The binary's name, shown as `"tool"`.
 pub const NAME: &str = "find_blocking_calls";
+
+/// The fields an `--input` object may have.
+pub const FIELDS: &[&str] = &["path"];
 
 /// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
@@ -116,15 +121,18 @@ impl ParseItem for ItemParser {
     fn parse_item(&self, raw: RawItem) -> Result<String, FieldError> {
         let text = match raw {
             RawItem::Arg(text) | RawItem::Json(Value::String(text)) => text,
-            RawItem::Json(Value::Object(object)) => match object.get("path") {
-                Some(Value::String(path)) => path.clone(),
-                Some(_) => return Err(FieldError::new("path", "must be a string")),
-                None => {
-                    return Err(FieldError::whole_item(
-                        "an item is a path string or an object with a \"path\" string",
-                    ));
+            RawItem::Json(Value::Object(object)) => {
+                reject_unknown_fields(&object, FIELDS)?;
+                match object.get("path") {
+                    Some(Value::String(path)) => path.clone(),
+                    Some(_) => return Err(FieldError::new("path", "must be a string")),
+                    None => {
+                        return Err(FieldError::whole_item(
+                            "an item is a path string or an object with a \"path\" string",
+                        ));
+                    }
                 }
-            },
+            }
             RawItem::Json(_) => {
                 return Err(FieldError::whole_item(
                     "an item is a path string or an object with a \"path\" string",
@@ -157,41 +165,80 @@ impl Job for BlockingTool {
             return Finished::failed(report, Status::Error, ErrorBody::from_failure(&problem));
         }
         let settings = self.settings.clone();
+        let deadline = Instant::now() + settings.timeout;
         let watcher = stop.clone();
-        let work = tokio::task::spawn_blocking(move || scan_file(&spec, &settings, &watcher));
-        match stop.race(work).await {
-            Err(reason) => Finished::stopped(report, reason, true),
-            Ok(Err(join_error)) => Finished::failed(
+        let scan = move || scan_file(&spec, &settings, deadline, &watcher);
+        let unfinished = match on_blocking_thread(scan, deadline, &stop).await {
+            Ok(FileOutcome::Done(finished)) => return finished,
+            Ok(FileOutcome::Stopped) => match stop.reason() {
+                Some(reason) => Unfinished::Stopped(reason),
+                None => Unfinished::TimedOut,
+            },
+            Err(unfinished) => unfinished,
+        };
+        match unfinished {
+            Unfinished::TimedOut => {
+                let error = ScanError::Timeout(self.settings.timeout);
+                Finished::failed(report, Status::Timeout, ErrorBody::from_failure(&error))
+            }
+            Unfinished::Stopped(reason) => Finished::stopped(report, reason, true),
+            Unfinished::Panicked(detail) => Finished::failed(
                 report,
                 Status::Error,
                 ErrorBody::new(
                     "internal",
-                    format!("internal error (a bug, please report it): {join_error}"),
+                    format!("internal error (a bug, please report it): {detail}"),
                 ),
             ),
-            Ok(Ok(finished)) => match finished {
-                FileOutcome::Done(finished) => finished,
-                FileOutcome::Stopped => match stop.reason() {
-                    Some(reason) => Finished::stopped(report, reason, true),
-                    None => Finished::failed(
-                        report,
-                        Status::Timeout,
-                        ErrorBody::from_failure(&ScanError::Timeout(self.settings.timeout)),
-                    ),
-                },
-            },
         }
     }
 }
 
+#[derive(Debug)]
 enum FileOutcome {
     Done(Finished<FileReport>),
     /// The parse was abandoned: the run stopped, or `--timeout` passed.
     Stopped,
 }
 
-/// Reads, parses and analyzes one file (on a blocking thread).
-fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> FileOutcome {
+/// Why [`on_blocking_thread`] returned without the scan's outcome.
+#[derive(Debug)]
+enum Unfinished {
+    /// `--timeout` passed first.
+    TimedOut,
+    /// The run stopped first.
+    Stopped(crate::stop::StopReason),
+    /// The scan panicked (a bug).
+    Panicked(String),
+}
+
+/// Runs `scan` on a blocking thread until it ends, `deadline` passes or the
+/// run stops, whichever is first. A thread stuck in the kernel (a read on a
+/// hung network mount) cannot be interrupted: it is abandoned, never waited
+/// for (the runtime's shutdown does not wait for it either).
+async fn on_blocking_thread(
+    scan: impl FnOnce() -> FileOutcome + Send + 'static,
+    deadline: Instant,
+    stop: &StopToken,
+) -> Result<FileOutcome, Unfinished> {
+    let work = tokio::task::spawn_blocking(scan);
+    let deadline = tokio::time::Instant::from_std(deadline);
+    match stop.race(tokio::time::timeout_at(deadline, work)).await {
+        Ok(Ok(Ok(outcome))) => Ok(outcome),
+        Ok(Ok(Err(join_error))) => Err(Unfinished::Panicked(join_error.to_string())),
+        Ok(Err(_elapsed)) => Err(Unfinished::TimedOut),
+        Err(reason) => Err(Unfinished::Stopped(reason)),
+    }
+}
+
+/// Reads, parses and analyzes one file (on a blocking thread), giving up
+/// the parse at `deadline`.
+fn scan_file(
+    spec: &FileSpec,
+    settings: &ScanSettings,
+    deadline: Instant,
+    stop: &StopToken,
+) -> FileOutcome {
     let mut report = FileReport {
         path: spec.shown.clone(),
         language: spec.language,
@@ -201,13 +248,9 @@ fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> File
         let error = ScanError::Unsupported(spec.shown.clone());
         return failed(report, Status::Error, &error);
     };
-    let io_error = |error: std::io::Error| ScanError::Io {
-        path: spec.shown.clone(),
-        detail: error.to_string(),
-    };
-    let size = match std::fs::metadata(&spec.path) {
-        Ok(metadata) => metadata.len(),
-        Err(error) => return failed(report, Status::Error, &io_error(error)),
+    let (file, size) = match open_regular(&spec.path, &spec.shown) {
+        Ok(opened) => opened,
+        Err(error) => return failed(report, Status::Error, &error),
     };
     if size > settings.max_file_size {
         let error = ScanError::TooLarge {
@@ -216,26 +259,28 @@ fn scan_file(spec: &FileSpec, settings: &ScanSettings, stop: &StopToken) -> File
         };
         return failed(report, Status::Skipped, &error);
     }
-    let source = match read_capped(&spec.path, settings.max_file_size) {
+    let source = match read_capped(file, settings.max_file_size) {
         Ok(source) => source,
-        Err(error) => return failed(report, Status::Error, &io_error(error)),
+        Err(error) => {
+            let error = ScanError::Io {
+                path: spec.shown.clone(),
+                detail: error.to_string(),
+            };
+            return failed(report, Status::Error, &error);
+        }
     };
-    let deadline = Instant::now() + settings.timeout;
     let mut keep_going = || !stop.is_stopped() && Instant::now() < deadline;
-    let scanned = match scan::scan_source(&spec.shown, &source, language, &mut keep_going) {
-        Ok(scanned) => scanned,
-        Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
-    };
+    let only_rules = &settings.only_rules;
+    let scanned =
+        match scan::scan_source(&spec.shown, &source, language, only_rules, &mut keep_going) {
+            Ok(scanned) => scanned,
+            Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
+        };
     report.lines = Some(scan::count_lines(&source));
-    let mut scanned = match scanned {
+    let scanned = match scanned {
         Ok(scanned) => scanned,
         Err(error) => return failed(report, Status::Error, &error),
     };
-    if !settings.only_rules.is_empty() {
-        scanned
-            .findings
-            .retain(|finding| settings.only_rules.contains(finding.rule));
-    }
     let count = scanned.findings.len();
     report.suppressed = Some(scanned.suppressed);
     report.findings = Some(scanned.findings);
@@ -255,10 +300,59 @@ fn failed(report: FileReport, status: Status, error: &ScanError) -> FileOutcome 
     ))
 }
 
+/// Opens a regular file for reading, with its size. Anything else (a
+/// FIFO, socket, device, directory) is refused before it is opened: opening
+/// or reading a FIFO waits for a writer that may never come, and opening a
+/// device may do something.
+fn open_regular(path: &Path, shown: &str) -> Result<(File, u64), ScanError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_error = |error: std::io::Error| ScanError::Io {
+        path: shown.to_string(),
+        detail: error.to_string(),
+    };
+    let not_regular = |file_type: std::fs::FileType| ScanError::NotRegular {
+        path: shown.to_string(),
+        what: file_type_name(file_type),
+    };
+    let metadata = std::fs::metadata(path).map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(not_regular(metadata.file_type()));
+    }
+    // Non-blocking: should a FIFO take the file's place after the check,
+    // opening it still returns at once, and it is refused below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(not_regular(metadata.file_type()));
+    }
+    Ok((file, metadata.len()))
+}
+
+/// What a file that is not a regular file is, for the message.
+fn file_type_name(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "directory"
+    } else if file_type.is_fifo() {
+        "FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_char_device() {
+        "character device"
+    } else if file_type.is_block_device() {
+        "block device"
+    } else {
+        "special file"
+    }
+}
+
 /// Reads at most `limit` bytes (the file may have grown since it was measured).
-fn read_capped(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+fn read_capped(file: File, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
     let mut source = Vec::new();
     file.take(limit).read_to_end(&mut source)?;
     Ok(source)
@@ -377,4 +471,104 @@ pub fn main_with(cli: BlockingCli) -> Exit {
         )
         .await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stop::StopReason;
+    use std::sync::mpsc;
+
+    /// A scan that never ends on its own, like a read on a hung mount:
+    /// it waits until the test drops the returned sender.
+    fn stuck_scan() -> (
+        mpsc::Sender<()>,
+        impl FnOnce() -> FileOutcome + Send + 'static,
+    ) {
+        let (release, stuck) = mpsc::channel::<()>();
+        (release, move || {
+            let _ = stuck.recv();
+            FileOutcome::Stopped
+        })
+    }
+
+    /// Whether `task` ends within a few turns of the (paused) runtime;
+    /// never waits for it, so a test that should fail fails, not hangs.
+    async fn ends_soon<T>(task: &tokio::task::JoinHandle<T>) -> bool {
+        for _ in 0..20 {
+            if task.is_finished() {
+                return true;
+            }
+            tokio::task::yield_now().await;
+        }
+        task.is_finished()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scan_stuck_on_its_thread_is_abandoned_at_the_deadline() {
+        let (release, scan) = stuck_scan();
+        let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
+        let stop = StopToken::new(None);
+        let waiting = tokio::spawn(async move { on_blocking_thread(scan, deadline, &stop).await });
+        assert!(
+            !ends_soon(&waiting).await,
+            "nothing ends it before the deadline"
+        );
+        // A running blocking thread keeps the paused clock from moving on its own.
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(
+            ends_soon(&waiting).await,
+            "still waiting for the stuck thread"
+        );
+        let outcome = waiting.await.expect("the waiting task ends");
+        assert!(matches!(outcome, Err(Unfinished::TimedOut)), "{outcome:?}");
+        drop(release);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scan_stuck_on_its_thread_is_abandoned_when_the_run_stops() {
+        let (release, scan) = stuck_scan();
+        let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
+        let stop = StopToken::new(None);
+        let stopper = stop.clone();
+        let waiting = tokio::spawn(async move { on_blocking_thread(scan, deadline, &stop).await });
+        assert!(!ends_soon(&waiting).await);
+        stopper.stop(StopReason::Interrupted { signal: 2 });
+        assert!(
+            ends_soon(&waiting).await,
+            "still waiting for the stuck thread"
+        );
+        let outcome = waiting.await.expect("the waiting task ends");
+        assert!(
+            matches!(
+                outcome,
+                Err(Unfinished::Stopped(StopReason::Interrupted { signal: 2 }))
+            ),
+            "{outcome:?}"
+        );
+        drop(release);
+    }
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("hang.py");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let refused = |path: &Path| match open_regular(path, "x") {
+            Err(ScanError::NotRegular { what, .. }) => what,
+            other => panic!("expected not_regular, got {other:?}"),
+        };
+        // Would wait for a writer forever if it were opened for reading.
+        assert_eq!(refused(&fifo), "FIFO (named pipe)");
+        assert_eq!(refused(dir.path()), "directory");
+        assert_eq!(refused(Path::new("/dev/null")), "character device");
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        let (_, size) = open_regular(&file, "a.py").unwrap();
+        assert_eq!(size, 6);
+    }
 }

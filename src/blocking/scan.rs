@@ -6,6 +6,7 @@ use super::error::ScanError;
 use super::finding::{Finding, is_suppressed};
 use super::rules::Language;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 use tree_sitter::{Node, Parser, Tree};
 
@@ -85,11 +86,14 @@ pub fn parse(
     })
 }
 
-/// Scans one file's bytes. `shown` is the path as printed in findings.
+/// Scans one file's bytes. `shown` is the path as printed in findings;
+/// only the rules in `only_rules` (all when empty) are reported, or counted
+/// as suppressed.
 pub fn scan_source(
     shown: &str,
     source: &[u8],
     language: Language,
+    only_rules: &HashSet<String>,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Result<Scan, ScanError>, Abandoned> {
     let lines = count_lines(source);
@@ -120,7 +124,8 @@ pub fn scan_source(
         lines,
         ..Scan::default()
     };
-    for hit in hits {
+    let wanted = |rule: &str| only_rules.is_empty() || only_rules.contains(rule);
+    for hit in hits.into_iter().filter(|hit| wanted(hit.rule.id)) {
         if is_suppressed(&tree, source, hit.node) {
             scan.suppressed += 1;
         } else {
@@ -177,12 +182,15 @@ fn first_error(root: Node<'_>) -> Option<Node<'_>> {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::{Language, Scan, scan_source};
+    use std::collections::HashSet;
 
     /// Scans `text` to the end, expecting it to parse.
     pub(crate) fn scan(language: Language, text: &str) -> Scan {
-        scan_source("t", text.as_bytes(), language, &mut || true)
-            .expect("not abandoned")
-            .expect("parses")
+        scan_source("t", text.as_bytes(), language, &HashSet::new(), &mut || {
+            true
+        })
+        .expect("not abandoned")
+        .expect("parses")
     }
 
     /// `(line, resolved)` of every finding.
@@ -210,8 +218,14 @@ mod tests {
 
     #[test]
     fn a_syntax_error_is_reported_with_its_place() {
-        let outcome = scan_source("t", b"def f(:\n  pass\n", Language::Python, &mut || true)
-            .expect("not abandoned");
+        let outcome = scan_source(
+            "t",
+            b"def f(:\n  pass\n",
+            Language::Python,
+            &HashSet::new(),
+            &mut || true,
+        )
+        .expect("not abandoned");
         match outcome {
             Err(ScanError::Parse { line, .. }) => assert_eq!(line, 1),
             other => panic!("expected a parse error, got {other:?}"),
@@ -221,7 +235,13 @@ mod tests {
     #[test]
     fn a_parse_can_be_abandoned_and_the_parser_reused() {
         let big = "x = 1\n".repeat(50_000);
-        let outcome = scan_source("t", big.as_bytes(), Language::Python, &mut || false);
+        let outcome = scan_source(
+            "t",
+            big.as_bytes(),
+            Language::Python,
+            &HashSet::new(),
+            &mut || false,
+        );
         assert_eq!(outcome, Err(Abandoned::Stopped));
         let scan = scan(
             Language::Python,
@@ -242,6 +262,24 @@ mod tests {
     }
 
     #[test]
+    fn only_the_rules_asked_for_are_reported_or_counted_as_suppressed() {
+        let text = "import time, requests\nasync def f():\n    time.sleep(1)  # blocking: ok\n    requests.get('x')\n    time.sleep(2)\n";
+        let only = |rule: &str| {
+            let rules = HashSet::from([rule.to_string()]);
+            scan_source("t", text.as_bytes(), Language::Python, &rules, &mut || true)
+                .expect("not abandoned")
+                .expect("parses")
+        };
+        let requests = only("py-requests");
+        assert_eq!(requests.suppressed, 0);
+        assert_eq!(requests.findings.len(), 1);
+        let sleeps = only("py-time-sleep");
+        assert_eq!(sleeps.suppressed, 1);
+        assert_eq!(sleeps.findings.len(), 1);
+        assert_eq!(sleeps.findings[0].line, 5);
+    }
+
+    #[test]
     fn columns_count_characters() {
         let scan = scan(
             Language::Python,
@@ -257,12 +295,24 @@ mod tests {
             "(".repeat(5000),
             ")".repeat(5000)
         );
-        let _ = scan_source("t", deep.as_bytes(), Language::Python, &mut || true);
+        let _ = scan_source(
+            "t",
+            deep.as_bytes(),
+            Language::Python,
+            &HashSet::new(),
+            &mut || true,
+        );
         let deep = format!(
             "async fn f() {{ let x = {}1{}; }}\n",
             "(".repeat(5000),
             ")".repeat(5000)
         );
-        let _ = scan_source("t", deep.as_bytes(), Language::Rust, &mut || true);
+        let _ = scan_source(
+            "t",
+            deep.as_bytes(),
+            Language::Rust,
+            &HashSet::new(),
+            &mut || true,
+        );
     }
 }
