@@ -435,6 +435,41 @@ fn stdin_is_dev_null_cwd_and_env_apply_and_env_values_stay_secret() {
 }
 
 #[test]
+fn an_env_secret_cut_by_max_output_never_shows_in_part() {
+    // With --max-output 64 the head shows 32 bytes and the tail 32: put the
+    // secret across the head's cut, then across the tail's start.
+    let secret = "SUPERSECRETVALUE";
+    let items: Vec<String> = (16..=40)
+        .flat_map(|offset| [(offset, 60), (60, offset)])
+        .map(|(before, after)| {
+            json!({
+                "cmd": format!("printf %0{before}d 0; printf %s \"$S\"; printf %0{after}d 0"),
+                "env": {"S": secret},
+            })
+            .to_string()
+        })
+        .collect();
+    let out = timeout_tool()
+        .args(["--max-output", "64", "--input", "-"])
+        .stdin(items.join("\n"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: TasksDoc = out.json();
+    assert_eq!(doc.results.len(), items.len());
+    for result in &doc.results {
+        let stdout = result.stdout.as_deref().unwrap();
+        assert_eq!(result.truncated, Some(true));
+        // The filler is zeros and the rest lowercase: any capital letter
+        // is part of the secret.
+        assert!(
+            !stdout.bytes().any(|byte| byte.is_ascii_uppercase()),
+            "{}: part of the secret shows: {stdout:?}",
+            result.name
+        );
+    }
+}
+
+#[test]
 fn fail_fast_kills_the_running_and_cancels_the_rest() {
     let marker = Marker::new();
     let out = timeout_tool()

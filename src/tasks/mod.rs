@@ -28,6 +28,7 @@ use crate::app::{Tool, run_tool};
 use crate::error::{ErrorBody, Failure, FieldError};
 use crate::exit::Exit;
 use crate::input::{ParseItem, RawItem};
+use crate::redact::Redactor;
 use crate::runner::Job;
 use crate::stop::StopToken;
 use crate::wire::{Finished, Status};
@@ -107,16 +108,16 @@ impl TasksTool {
     fn process_finished(
         &self,
         spec: &TaskSpec,
+        redactor: &Redactor,
         mut report: TaskReport,
         outcome: ProcessOutcome,
     ) -> Finished<TaskReport> {
-        let redactor = spec.secrets.redactor();
         report.stdout_bytes = Some(outcome.stdout.total());
         report.stderr_bytes = Some(outcome.stderr.total());
         report.truncated =
             (outcome.stdout.truncated() || outcome.stderr.truncated()).then_some(true);
-        report.stdout = Some(redactor.scrub_str(&outcome.stdout.render()).into_owned());
-        report.stderr = Some(redactor.scrub_str(&outcome.stderr.render()).into_owned());
+        report.stdout = Some(outcome.stdout.render(redactor));
+        report.stderr = Some(outcome.stderr.render(redactor));
         report.killed_with = outcome.killed_with;
         report.leftovers = (outcome.leftovers > 0).then_some(outcome.leftovers);
         let code = outcome.status.and_then(|status| status.code());
@@ -192,8 +193,11 @@ impl Job for TasksTool {
                 }
             };
         }
-        match run_process(&spec, timeout, self.limits, &self.reaper, &stop).await {
-            Ok(outcome) => self.process_finished(&spec, report, outcome),
+        let redactor = spec.secrets.redactor();
+        // A secret the --max-output cut splits is kept whole, then scrubbed.
+        let look = redactor.longest().saturating_sub(1);
+        match run_process(&spec, timeout, self.limits, look, &self.reaper, &stop).await {
+            Ok(outcome) => self.process_finished(&spec, &redactor, report, outcome),
             Err(failure) => Finished::failed(
                 report,
                 Status::Error,
