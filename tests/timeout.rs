@@ -470,6 +470,36 @@ fn an_env_secret_cut_by_max_output_never_shows_in_part() {
 }
 
 #[test]
+fn values_expanded_from_env_variables_never_show() {
+    let out = timeout_tool()
+        .env("API_KEY", "sekrit123")
+        .env("OTHER_TOKEN", "other-s3cret")
+        .args([
+            "--input",
+            "-",
+            "echo key=${API_KEY}",
+            r#"sh -xc "true $API_KEY""#,
+        ])
+        .stdin(json!({"argv": ["sh", "-c", "echo $OTHER_TOKEN"]}).to_string())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for value in ["sekrit123", "other-s3cret"] {
+        assert!(!out.mentions(value), "{value} leaked:\n{}", out.stdout);
+    }
+    let doc: TasksDoc = out.json();
+    assert_eq!(doc.results[0].stdout.as_deref(), Some("key=<redacted>\n"));
+    assert_eq!(
+        doc.results[0].name, "echo key=${API_KEY}",
+        "the name is as written"
+    );
+    assert_eq!(
+        doc.results[1].stderr.as_deref(),
+        Some("+ true <redacted>\n")
+    );
+    assert_eq!(doc.results[2].stdout.as_deref(), Some("<redacted>\n"));
+}
+
+#[test]
 fn fail_fast_kills_the_running_and_cancels_the_rest() {
     let marker = Marker::new();
     let out = timeout_tool()
@@ -652,4 +682,9 @@ fn ndjson_streams_each_task_as_it_finishes() {
 #[test]
 fn help_documents_every_flag_with_examples() {
     common::assert_help_documents("async_timeout", &["--grace", "--max-output"]);
+    let help = timeout_tool().arg("--help").run().stdout;
+    assert!(
+        help.contains("$VAR or ${VAR}") && help.contains("<redacted>"),
+        "--help does not say that expanded values are secrets"
+    );
 }
