@@ -593,6 +593,35 @@ fn sigint_kills_every_running_group_prints_and_exits_130() {
 }
 
 #[test]
+fn a_second_sigint_exits_at_once_and_kills_every_task_first() {
+    let stubborn = Marker::new();
+    let escaped = Marker::new();
+    // The first SIGINT sends SIGTERM, which the task ignores; the second
+    // comes long before the 10 s grace is over.
+    let running = timeout_tool()
+        .args(["--grace", "10s"])
+        .arg(format!("trap '' TERM; {}", stubborn.sleep()))
+        .arg(format!("setsid {} & trap '' TERM; wait", escaped.sleep()))
+        .spawn();
+    stubborn.wait_alive();
+    escaped.wait_alive();
+    running.signal(libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert!(out.stderr.contains("second signal"), "{}", out.stderr);
+    // SIGKILL was sent before the exit; its delivery may lag a little.
+    for marker in [&stubborn, &escaped] {
+        wait_until(
+            Duration::from_secs(5),
+            "the killed tasks to be gone",
+            || marker.alive().is_empty(),
+        );
+    }
+}
+
+#[test]
 fn sigterm_exits_143_and_kills_the_task() {
     let marker = Marker::new();
     let running = timeout_tool().arg(marker.sleep()).spawn();

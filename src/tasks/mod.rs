@@ -30,7 +30,7 @@ use crate::exit::Exit;
 use crate::input::{ParseItem, RawItem};
 use crate::redact::Redactor;
 use crate::runner::Job;
-use crate::stop::StopToken;
+use crate::stop::{StopToken, on_forced_exit};
 use crate::wire::{Finished, Status};
 use args::TimeoutCli;
 use error::{KillSignal, signal_name};
@@ -225,7 +225,16 @@ impl Tool for TasksTool {
 }
 
 /// The whole life of `async_timeout`: [`run_tool`], ending with the
-/// orphan sweep of [`Tool::after_run`].
+/// orphan sweep of [`Tool::after_run`]. A second Ctrl-C exits at once
+/// (see [`crate::stop::watch_signals`]): every task's processes get
+/// SIGKILL first, so the grace a first Ctrl-C started leaves nothing behind.
 pub fn run(cli: &TimeoutCli) -> Exit {
-    run_tool(TasksTool::from_cli(cli), &cli.common, &cli.commands)
+    let tool = TasksTool::from_cli(cli);
+    let reaper = Arc::downgrade(&tool.reaper);
+    on_forced_exit(move || {
+        if let Some(reaper) = reaper.upgrade() {
+            reaper.kill_all_now();
+        }
+    });
+    run_tool(tool, &cli.common, &cli.commands)
 }
