@@ -661,6 +661,11 @@ fn bad_input_exits_2_and_runs_nothing() {
             Some(2),
             Some("env.K"),
         ),
+        (
+            format!("{first}\n{{\"cmd\": \"true\", \"comand\": \"x\"}}\n"),
+            Some(2),
+            Some("comand"),
+        ),
         (format!("{first}\n[oops\n"), Some(2), None),
     ];
     for (input, line, field) in cases {

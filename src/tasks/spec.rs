@@ -19,7 +19,7 @@
 //! `key=<redacted>`, as the contract says of every `${ENV_VAR}`.
 
 use crate::error::{FieldError, json_type};
-use crate::input::{RawItem, parse_seconds};
+use crate::input::{RawItem, parse_seconds, reject_unknown_fields};
 use crate::redact::SecretSet;
 use crate::units::format_duration;
 use serde_json::{Map, Value};
@@ -149,12 +149,7 @@ fn check_command_text(text: &str, field: &str) -> Result<(), FieldError> {
 }
 
 fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
-    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
-        return Err(FieldError::new(
-            unknown.as_str(),
-            format!("unknown field (a task has {})", FIELDS.join(", ")),
-        ));
-    }
+    reject_unknown_fields(object, FIELDS)?;
     let given: Vec<&str> = ["cmd", "argv", "sleep"]
         .into_iter()
         .filter(|key| object.contains_key(*key))
@@ -408,5 +403,14 @@ mod tests {
             assert_eq!(error.field.as_deref(), field, "{item}: {}", error.message);
         }
         assert!(parse_task(RawItem::Arg("   ".into())).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_named_as_every_tool_names_them() {
+        let error = parse(json!({"cmd": "a", "comand": "b"})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "unknown field `comand` (expected one of: name, cmd, argv, sleep, timeout, cwd, env)"
+        );
     }
 }
