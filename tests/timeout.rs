@@ -683,10 +683,46 @@ fn bad_input_exits_2_and_runs_nothing() {
     }
     let out = timeout_tool().run();
     assert_eq!(out.code, 2, "no items at all");
-    let out = timeout_tool().args(["--timeout", "0", "true"]).run();
-    assert_eq!(out.code, 2);
-    let error: UsageError = out.json();
-    assert_eq!(error.error.field.as_deref(), Some("--timeout"));
+}
+
+#[test]
+fn a_zero_timeout_is_rejected_on_the_command_line_and_in_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("ran");
+    let touch = format!("touch {}", witness.display());
+    // A zero timeout would end every task before it starts: bad usage.
+    for zero in ["0", "0s", "0ms", "0.0000000001"] {
+        let out = timeout_tool().args(["--timeout", zero, &touch]).run();
+        assert_eq!(out.code, 2, "--timeout {zero}: {}", out.stdout);
+        let error: UsageError = out.json();
+        assert_eq!(error.error.kind, "invalid_input");
+        assert_eq!(error.error.field.as_deref(), Some("--timeout"));
+    }
+    // The same for an item's own timeout, in every form a duration takes,
+    // on a command or a sleep.
+    for zero in [
+        json!(0),
+        json!(0.0),
+        json!("0s"),
+        json!("0ms"),
+        json!(1e-12),
+    ] {
+        for work in [json!({"cmd": touch}), json!({"sleep": 1})] {
+            let mut item = work.clone();
+            item["timeout"] = zero.clone();
+            let input = format!("{}\n{item}\n", json!({"cmd": touch}));
+            let out = timeout_tool().args(["--input", "-"]).stdin(input).run();
+            assert_eq!(out.code, 2, "{item}: {}", out.stdout);
+            let error: UsageError = out.json();
+            assert_eq!(error.error.kind, "invalid_input");
+            assert_eq!(
+                (error.error.line, error.error.field.as_deref()),
+                (Some(2), Some("timeout"))
+            );
+            assert_eq!(error.error.message, "must be more than 0", "{item}");
+        }
+    }
+    assert!(!witness.exists(), "a task ran despite a zero timeout");
 }
 
 #[test]
