@@ -14,7 +14,7 @@
 use crate::error::ErrorBody;
 use crate::units::format_duration;
 use crate::wire::Status;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -145,9 +145,34 @@ impl StopToken {
     }
 }
 
+/// What runs just before a forced exit (see [`on_forced_exit`]).
+type LastWords = Box<dyn Fn() + Send + Sync>;
+
+static LAST_WORDS: Mutex<Vec<LastWords>> = Mutex::new(Vec::new());
+
+/// Registers `last_words` to run when a second SIGINT/SIGTERM makes the
+/// tool exit at once. `process::exit` runs no destructors and waits for no
+/// task, so whatever must not outlive the tool (a child's process group)
+/// has to be ended here, synchronously and quickly.
+pub fn on_forced_exit(last_words: impl Fn() + Send + Sync + 'static) {
+    LAST_WORDS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Box::new(last_words));
+}
+
+/// Runs every registered [`on_forced_exit`] hook, in registration order.
+fn say_last_words() {
+    let hooks = LAST_WORDS.lock().unwrap_or_else(PoisonError::into_inner);
+    for last_words in hooks.iter() {
+        last_words();
+    }
+}
+
 /// Turns SIGINT and SIGTERM into a stop of the run (exit 130 / 143), so the
 /// results so far still get printed. A second signal means "now": the tool
-/// exits at once, printing nothing more. Installed once, at the start of a run.
+/// runs its [`on_forced_exit`] hooks and exits at once, printing nothing
+/// more. Installed once, at the start of a run.
 pub fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -164,6 +189,7 @@ pub fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
         stop.stop(StopReason::Interrupted { signal });
         let again = next_signal().await;
         eprintln!("second signal: exiting without waiting for running items");
+        say_last_words();
         std::process::exit(128 + again);
     });
     Ok(())
@@ -205,6 +231,20 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(2)).await;
         tokio::task::yield_now().await;
         assert_eq!(stop.reason(), Some(StopReason::Deadline { after }));
+    }
+
+    #[test]
+    fn last_words_run_in_order() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static SAID: AtomicUsize = AtomicUsize::new(0);
+        on_forced_exit(|| {
+            let _ = SAID.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+        });
+        on_forced_exit(|| {
+            let _ = SAID.compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst);
+        });
+        say_last_words();
+        assert_eq!(SAID.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -435,6 +435,71 @@ fn stdin_is_dev_null_cwd_and_env_apply_and_env_values_stay_secret() {
 }
 
 #[test]
+fn an_env_secret_cut_by_max_output_never_shows_in_part() {
+    // With --max-output 64 the head shows 32 bytes and the tail 32: put the
+    // secret across the head's cut, then across the tail's start.
+    let secret = "SUPERSECRETVALUE";
+    let items: Vec<String> = (16..=40)
+        .flat_map(|offset| [(offset, 60), (60, offset)])
+        .map(|(before, after)| {
+            json!({
+                "cmd": format!("printf %0{before}d 0; printf %s \"$S\"; printf %0{after}d 0"),
+                "env": {"S": secret},
+            })
+            .to_string()
+        })
+        .collect();
+    let out = timeout_tool()
+        .args(["--max-output", "64", "--input", "-"])
+        .stdin(items.join("\n"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: TasksDoc = out.json();
+    assert_eq!(doc.results.len(), items.len());
+    for result in &doc.results {
+        let stdout = result.stdout.as_deref().unwrap();
+        assert_eq!(result.truncated, Some(true));
+        // The filler is zeros and the rest lowercase: any capital letter
+        // is part of the secret.
+        assert!(
+            !stdout.bytes().any(|byte| byte.is_ascii_uppercase()),
+            "{}: part of the secret shows: {stdout:?}",
+            result.name
+        );
+    }
+}
+
+#[test]
+fn values_expanded_from_env_variables_never_show() {
+    let out = timeout_tool()
+        .env("API_KEY", "sekrit123")
+        .env("OTHER_TOKEN", "other-s3cret")
+        .args([
+            "--input",
+            "-",
+            "echo key=${API_KEY}",
+            r#"sh -xc "true $API_KEY""#,
+        ])
+        .stdin(json!({"argv": ["sh", "-c", "echo $OTHER_TOKEN"]}).to_string())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for value in ["sekrit123", "other-s3cret"] {
+        assert!(!out.mentions(value), "{value} leaked:\n{}", out.stdout);
+    }
+    let doc: TasksDoc = out.json();
+    assert_eq!(doc.results[0].stdout.as_deref(), Some("key=<redacted>\n"));
+    assert_eq!(
+        doc.results[0].name, "echo key=${API_KEY}",
+        "the name is as written"
+    );
+    assert_eq!(
+        doc.results[1].stderr.as_deref(),
+        Some("+ true <redacted>\n")
+    );
+    assert_eq!(doc.results[2].stdout.as_deref(), Some("<redacted>\n"));
+}
+
+#[test]
 fn fail_fast_kills_the_running_and_cancels_the_rest() {
     let marker = Marker::new();
     let out = timeout_tool()
@@ -528,6 +593,35 @@ fn sigint_kills_every_running_group_prints_and_exits_130() {
 }
 
 #[test]
+fn a_second_sigint_exits_at_once_and_kills_every_task_first() {
+    let stubborn = Marker::new();
+    let escaped = Marker::new();
+    // The first SIGINT sends SIGTERM, which the task ignores; the second
+    // comes long before the 10 s grace is over.
+    let running = timeout_tool()
+        .args(["--grace", "10s"])
+        .arg(format!("trap '' TERM; {}", stubborn.sleep()))
+        .arg(format!("setsid {} & trap '' TERM; wait", escaped.sleep()))
+        .spawn();
+    stubborn.wait_alive();
+    escaped.wait_alive();
+    running.signal(libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert!(out.stderr.contains("second signal"), "{}", out.stderr);
+    // SIGKILL was sent before the exit; its delivery may lag a little.
+    for marker in [&stubborn, &escaped] {
+        wait_until(
+            Duration::from_secs(5),
+            "the killed tasks to be gone",
+            || marker.alive().is_empty(),
+        );
+    }
+}
+
+#[test]
 fn sigterm_exits_143_and_kills_the_task() {
     let marker = Marker::new();
     let running = timeout_tool().arg(marker.sleep()).spawn();
@@ -567,6 +661,11 @@ fn bad_input_exits_2_and_runs_nothing() {
             Some(2),
             Some("env.K"),
         ),
+        (
+            format!("{first}\n{{\"cmd\": \"true\", \"comand\": \"x\"}}\n"),
+            Some(2),
+            Some("comand"),
+        ),
         (format!("{first}\n[oops\n"), Some(2), None),
     ];
     for (input, line, field) in cases {
@@ -584,10 +683,46 @@ fn bad_input_exits_2_and_runs_nothing() {
     }
     let out = timeout_tool().run();
     assert_eq!(out.code, 2, "no items at all");
-    let out = timeout_tool().args(["--timeout", "0", "true"]).run();
-    assert_eq!(out.code, 2);
-    let error: UsageError = out.json();
-    assert_eq!(error.error.field.as_deref(), Some("--timeout"));
+}
+
+#[test]
+fn a_zero_timeout_is_rejected_on_the_command_line_and_in_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("ran");
+    let touch = format!("touch {}", witness.display());
+    // A zero timeout would end every task before it starts: bad usage.
+    for zero in ["0", "0s", "0ms", "0.0000000001"] {
+        let out = timeout_tool().args(["--timeout", zero, &touch]).run();
+        assert_eq!(out.code, 2, "--timeout {zero}: {}", out.stdout);
+        let error: UsageError = out.json();
+        assert_eq!(error.error.kind, "invalid_input");
+        assert_eq!(error.error.field.as_deref(), Some("--timeout"));
+    }
+    // The same for an item's own timeout, in every form a duration takes,
+    // on a command or a sleep.
+    for zero in [
+        json!(0),
+        json!(0.0),
+        json!("0s"),
+        json!("0ms"),
+        json!(1e-12),
+    ] {
+        for work in [json!({"cmd": touch}), json!({"sleep": 1})] {
+            let mut item = work.clone();
+            item["timeout"] = zero.clone();
+            let input = format!("{}\n{item}\n", json!({"cmd": touch}));
+            let out = timeout_tool().args(["--input", "-"]).stdin(input).run();
+            assert_eq!(out.code, 2, "{item}: {}", out.stdout);
+            let error: UsageError = out.json();
+            assert_eq!(error.error.kind, "invalid_input");
+            assert_eq!(
+                (error.error.line, error.error.field.as_deref()),
+                (Some(2), Some("timeout"))
+            );
+            assert_eq!(error.error.message, "must be more than 0", "{item}");
+        }
+    }
+    assert!(!witness.exists(), "a task ran despite a zero timeout");
 }
 
 #[test]
@@ -617,4 +752,9 @@ fn ndjson_streams_each_task_as_it_finishes() {
 #[test]
 fn help_documents_every_flag_with_examples() {
     common::assert_help_documents("async_timeout", &["--grace", "--max-output"]);
+    let help = timeout_tool().arg("--help").run().stdout;
+    assert!(
+        help.contains("$VAR or ${VAR}") && help.contains("<redacted>"),
+        "--help does not say that expanded values are secrets"
+    );
 }

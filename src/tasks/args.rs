@@ -27,6 +27,8 @@ Input items (--input, JSON array or NDJSON): a shell command string, or
   {\"name\", \"cmd\" | \"argv\" | \"sleep\", \"timeout\", \"cwd\", \"env\"}
   cmd runs with `sh -c`, argv without a shell, sleep (seconds) starts no process.
   env values are added to the environment and never printed.
+  Secrets: the value of every variable a cmd or argv names as $VAR or ${VAR} (from this
+  environment or env) shows as <redacted> in stdout and stderr, like env values.
 
 On timeout the task's whole process group gets SIGTERM, then SIGKILL after --grace.
 What a task leaves behind (background jobs, setsid escapees) is ended when it ends.

@@ -28,8 +28,9 @@ use crate::app::{Tool, run_tool};
 use crate::error::{ErrorBody, Failure, FieldError};
 use crate::exit::Exit;
 use crate::input::{ParseItem, RawItem};
+use crate::redact::Redactor;
 use crate::runner::Job;
-use crate::stop::StopToken;
+use crate::stop::{StopToken, on_forced_exit};
 use crate::wire::{Finished, Status};
 use args::TimeoutCli;
 use error::{KillSignal, signal_name};
@@ -107,16 +108,16 @@ impl TasksTool {
     fn process_finished(
         &self,
         spec: &TaskSpec,
+        redactor: &Redactor,
         mut report: TaskReport,
         outcome: ProcessOutcome,
     ) -> Finished<TaskReport> {
-        let redactor = spec.secrets.redactor();
         report.stdout_bytes = Some(outcome.stdout.total());
         report.stderr_bytes = Some(outcome.stderr.total());
         report.truncated =
             (outcome.stdout.truncated() || outcome.stderr.truncated()).then_some(true);
-        report.stdout = Some(redactor.scrub_str(&outcome.stdout.render()).into_owned());
-        report.stderr = Some(redactor.scrub_str(&outcome.stderr.render()).into_owned());
+        report.stdout = Some(outcome.stdout.render(redactor));
+        report.stderr = Some(outcome.stderr.render(redactor));
         report.killed_with = outcome.killed_with;
         report.leftovers = (outcome.leftovers > 0).then_some(outcome.leftovers);
         let code = outcome.status.and_then(|status| status.code());
@@ -192,8 +193,11 @@ impl Job for TasksTool {
                 }
             };
         }
-        match run_process(&spec, timeout, self.limits, &self.reaper, &stop).await {
-            Ok(outcome) => self.process_finished(&spec, report, outcome),
+        let redactor = spec.secrets.redactor();
+        // A secret the --max-output cut splits is kept whole, then scrubbed.
+        let look = redactor.longest().saturating_sub(1);
+        match run_process(&spec, timeout, self.limits, look, &self.reaper, &stop).await {
+            Ok(outcome) => self.process_finished(&spec, &redactor, report, outcome),
             Err(failure) => Finished::failed(
                 report,
                 Status::Error,
@@ -221,7 +225,16 @@ impl Tool for TasksTool {
 }
 
 /// The whole life of `async_timeout`: [`run_tool`], ending with the
-/// orphan sweep of [`Tool::after_run`].
+/// orphan sweep of [`Tool::after_run`]. A second Ctrl-C exits at once
+/// (see [`crate::stop::watch_signals`]): every task's processes get
+/// SIGKILL first, so the grace a first Ctrl-C started leaves nothing behind.
 pub fn run(cli: &TimeoutCli) -> Exit {
-    run_tool(TasksTool::from_cli(cli), &cli.common, &cli.commands)
+    let tool = TasksTool::from_cli(cli);
+    let reaper = Arc::downgrade(&tool.reaper);
+    on_forced_exit(move || {
+        if let Some(reaper) = reaper.upgrade() {
+            reaper.kill_all_now();
+        }
+    });
+    run_tool(tool, &cli.common, &cli.commands)
 }

@@ -253,10 +253,16 @@ async fn start(spec: &TaskSpec, reaper: &Arc<Reaper>) -> Result<Spawned, TaskErr
 }
 
 /// Runs a `cmd` or `argv` task under `timeout`.
+///
+/// `look` is how many bytes the captures keep around their cuts so that a
+/// secret the cut splits can be scrubbed whole ([`Redactor::longest`] − 1).
+///
+/// [`Redactor::longest`]: crate::redact::Redactor::longest
 pub async fn run_process(
     spec: &TaskSpec,
     timeout: Duration,
     limits: Limits,
+    look: usize,
     reaper: &Arc<Reaper>,
     stop: &StopToken,
 ) -> Result<ProcessOutcome, TaskError> {
@@ -270,14 +276,15 @@ pub async fn run_process(
         armed: true,
     };
     let close = CancellationToken::new();
+    let blank = Capture::new(limits.max_output, look);
     let stdout = child
         .stdout
         .take()
-        .map(|pipe| tokio::spawn(read_stream(pipe, limits.max_output, close.clone())));
+        .map(|pipe| tokio::spawn(read_stream(pipe, blank.clone(), close.clone())));
     let stderr = child
         .stderr
         .take()
-        .map(|pipe| tokio::spawn(read_stream(pipe, limits.max_output, close.clone())));
+        .map(|pipe| tokio::spawn(read_stream(pipe, blank.clone(), close.clone())));
 
     let ending = tokio::select! {
         biased;
@@ -323,8 +330,8 @@ pub async fn run_process(
             close.cancel();
         })
     };
-    let stdout = collect(stdout, limits.max_output).await;
-    let stderr = collect(stderr, limits.max_output).await;
+    let stdout = collect(stdout, &blank).await;
+    let stderr = collect(stderr, &blank).await;
     closer.abort();
     Ok(ProcessOutcome {
         ending,
@@ -336,10 +343,11 @@ pub async fn run_process(
     })
 }
 
-async fn collect(reader: Option<JoinHandle<Capture>>, cap: u64) -> Capture {
+/// The capture a reader filled, or `blank` (an empty one) without a reader.
+async fn collect(reader: Option<JoinHandle<Capture>>, blank: &Capture) -> Capture {
     match reader {
-        Some(reader) => reader.await.unwrap_or_else(|_| Capture::new(cap)),
-        None => Capture::new(cap),
+        Some(reader) => reader.await.unwrap_or_else(|_| blank.clone()),
+        None => blank.clone(),
     }
 }
 

@@ -30,6 +30,11 @@
 //! ask at about the same time get the same snapshot, so a hundred tasks
 //! ending together cost a few scans, not a hundred.
 //!
+//! A second SIGINT/SIGTERM makes the tool exit without waiting; just
+//! before, [`Reaper::kill_all_now`] sends SIGKILL to every running group,
+//! every known leftover, and every process that is our orphan or carries one
+//! of this run's markers (registered with [`crate::stop::on_forced_exit`]).
+//!
 //! Without `/proc` (not Linux) there is no scan and no subreaper: a task's
 //! group still gets SIGTERM then SIGKILL, escapees are not found.
 
@@ -250,6 +255,36 @@ impl Reaper {
                 .collect()
         })
         .await
+    }
+
+    /// The tool is about to exit without waiting (a second SIGINT or
+    /// SIGTERM): SIGKILL, now, for every running task's group, every
+    /// leftover a cleanup is ending, and every process that is our orphan
+    /// or carries one of this run's markers. Synchronous, for
+    /// [`crate::stop::on_forced_exit`]: nothing awaits after it.
+    pub fn kill_all_now(&self) {
+        let (groups, leftovers) = {
+            let registry = self.registry();
+            (registry.leaders.clone(), registry.leftovers.clone())
+        };
+        for pgid in groups {
+            Target::Group(pgid).signal(libc::SIGKILL);
+        }
+        for pid in leftovers {
+            Target::Process(pid).signal(libc::SIGKILL);
+        }
+        // Escapees: in no task's group, found by parent or by marker.
+        let Some(entries) = scan_proc() else { return };
+        let mut markers = MarkerCache::default();
+        for entry in entries {
+            let ours = entry.ppid == self.me
+                || markers
+                    .of(entry.pid)
+                    .is_some_and(|(tool, _serial)| tool == self.me);
+            if ours && !entry.zombie && entry.pid != self.me {
+                Target::Process(entry.pid).signal(libc::SIGKILL);
+            }
+        }
     }
 
     /// At the end of the run: ends every orphan still here (escapees that

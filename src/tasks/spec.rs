@@ -13,10 +13,13 @@
 //! `sleep` (seconds; a simulated task, no process, as in the seed's example).
 //! `timeout` overrides `--timeout`; `cwd` must be an existing directory;
 //! `env` adds string variables to the inherited environment. Env values are
-//! secrets: no message and no output ever shows them.
+//! secrets: no message and no output ever shows them. So are the values the
+//! shell would expand for `$NAME` and `${NAME}` in `cmd` or `argv` (the
+//! tool's own environment's, at parse time): `echo key=${API_KEY}` prints
+//! `key=<redacted>`, as the contract says of every `${ENV_VAR}`.
 
 use crate::error::{FieldError, json_type};
-use crate::input::{RawItem, parse_seconds};
+use crate::input::{RawItem, parse_seconds, reject_unknown_fields};
 use crate::redact::SecretSet;
 use crate::units::format_duration;
 use serde_json::{Map, Value};
@@ -48,7 +51,8 @@ pub struct TaskSpec {
     pub cwd: Option<PathBuf>,
     /// Added to the inherited environment.
     pub env: Vec<(String, String)>,
-    /// The `env` values, scrubbed from the captured output.
+    /// The `env` values and the environment's values of the variables the
+    /// command names, scrubbed from the captured output.
     pub secrets: SecretSet,
 }
 
@@ -66,14 +70,72 @@ pub fn parse_task(raw: RawItem) -> Result<TaskSpec, FieldError> {
 
 fn shell_task(line: String) -> Result<TaskSpec, FieldError> {
     check_command_text(&line, "cmd")?;
+    let work = Work::Shell(line.clone());
+    let mut secrets = SecretSet::default();
+    add_referenced_values(&work, &mut secrets, environment_value);
     Ok(TaskSpec {
-        name: line.clone(),
-        work: Work::Shell(line),
+        name: line,
+        work,
         timeout: None,
         cwd: None,
         env: Vec::new(),
-        secrets: SecretSet::default(),
+        secrets,
     })
+}
+
+/// The names `text` refers to as `$NAME` or `${NAME}` (also `${NAME:-x}`,
+/// `${#NAME}`, `${!NAME}`), NAME being `[A-Za-z_][A-Za-z0-9_]*`. Quoting
+/// and escapes are not looked at: a name in single quotes counts too,
+/// which only ever hides more.
+pub fn env_references(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let is_start = |byte: u8| byte.is_ascii_alphabetic() || byte == b'_';
+    let is_rest = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    let mut names = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|&byte| byte == b'$') {
+        let mut start = at + offset + 1;
+        if bytes.get(start) == Some(&b'{') {
+            start += 1;
+            if matches!(bytes.get(start), Some(b'#' | b'!')) {
+                start += 1;
+            }
+        }
+        at = start;
+        if bytes.get(start).is_some_and(|&byte| is_start(byte)) {
+            let end = bytes[start..]
+                .iter()
+                .position(|&byte| !is_rest(byte))
+                .map_or(bytes.len(), |length| start + length);
+            names.push(&text[start..end]);
+            at = end;
+        }
+    }
+    names
+}
+
+/// Adds to `secrets` the value `lookup` gives for every variable the
+/// task's command names (see [`env_references`]).
+fn add_referenced_values(
+    work: &Work,
+    secrets: &mut SecretSet,
+    lookup: impl Fn(&str) -> Option<String>,
+) {
+    let texts: Vec<&str> = match work {
+        Work::Shell(line) => vec![line.as_str()],
+        Work::Argv(argv) => argv.iter().map(String::as_str).collect(),
+        Work::Sleep(_) => Vec::new(),
+    };
+    for name in texts.into_iter().flat_map(env_references) {
+        if let Some(value) = lookup(name) {
+            secrets.add(&value);
+        }
+    }
+}
+
+/// A variable of the tool's own environment, which the task inherits.
+fn environment_value(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 fn check_command_text(text: &str, field: &str) -> Result<(), FieldError> {
@@ -87,12 +149,7 @@ fn check_command_text(text: &str, field: &str) -> Result<(), FieldError> {
 }
 
 fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
-    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
-        return Err(FieldError::new(
-            unknown.as_str(),
-            format!("unknown field (a task has {})", FIELDS.join(", ")),
-        ));
-    }
+    reject_unknown_fields(object, FIELDS)?;
     let given: Vec<&str> = ["cmd", "argv", "sleep"]
         .into_iter()
         .filter(|key| object.contains_key(*key))
@@ -143,11 +200,13 @@ fn object_task(object: &Map<String, Value>) -> Result<TaskSpec, FieldError> {
         Some(Value::String(dir)) => Some(check_dir(dir)?),
         Some(other) => return Err(FieldError::must_be("cwd", "a string (a directory)", other)),
     };
-    let (env, secrets) = match object.get("env") {
+    let (env, mut secrets) = match object.get("env") {
         None => (Vec::new(), SecretSet::default()),
         Some(Value::Object(vars)) => parse_env(vars)?,
         Some(other) => return Err(FieldError::must_be("env", "an object of strings", other)),
     };
+    // The item's own `env` values are in already, whether named or not.
+    add_referenced_values(&work, &mut secrets, environment_value);
     Ok(TaskSpec {
         name,
         work,
@@ -278,6 +337,48 @@ mod tests {
     }
 
     #[test]
+    fn variable_references_are_found_in_every_shell_form() {
+        assert_eq!(
+            env_references("echo key=${API_KEY} $HOME/x ${T:-d} ${#LEN}${!REF} \"$_u1\""),
+            ["API_KEY", "HOME", "T", "LEN", "REF", "_u1"]
+        );
+        for none in [
+            "echo $$ $1 $? $@ ${1} $",
+            "no dollar",
+            "${",
+            "$-x",
+            "cost: 5$",
+        ] {
+            assert!(env_references(none).is_empty(), "{none}");
+        }
+        assert_eq!(env_references("$A$B${C}d"), ["A", "B", "C"]);
+        assert_eq!(env_references("caf\u{e9}=$X\u{e9}"), ["X"]);
+    }
+
+    #[test]
+    fn values_of_named_variables_become_secrets() {
+        let lookup = |name: &str| match name {
+            "API_KEY" => Some("sekrit123".to_string()),
+            "SHORT" => Some("abc".to_string()),
+            _ => None,
+        };
+        let mut secrets = SecretSet::default();
+        let work = Work::Shell("echo ${API_KEY} $SHORT $UNSET".into());
+        add_referenced_values(&work, &mut secrets, lookup);
+        let redactor = secrets.redactor();
+        assert_eq!(redactor.scrub_str("key=sekrit123"), "key=<redacted>");
+        // Values under 4 bytes are not searched for (SecretSet::add).
+        assert_eq!(redactor.scrub_str("abc"), "abc");
+        let mut secrets = SecretSet::default();
+        let work = Work::Argv(vec!["sh".into(), "-c".into(), "echo $API_KEY".into()]);
+        add_referenced_values(&work, &mut secrets, lookup);
+        assert!(!secrets.is_empty(), "argv strings are searched too");
+        let mut secrets = SecretSet::default();
+        add_referenced_values(&Work::Shell("echo API_KEY".into()), &mut secrets, lookup);
+        assert!(secrets.is_empty(), "only $NAME and ${{NAME}} count");
+    }
+
+    #[test]
     fn bad_items_name_their_field() {
         let cases = [
             (json!({"name": "x"}), None),
@@ -302,5 +403,14 @@ mod tests {
             assert_eq!(error.field.as_deref(), field, "{item}: {}", error.message);
         }
         assert!(parse_task(RawItem::Arg("   ".into())).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_named_as_every_tool_names_them() {
+        let error = parse(json!({"cmd": "a", "comand": "b"})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "unknown field `comand` (expected one of: name, cmd, argv, sleep, timeout, cwd, env)"
+        );
     }
 }
