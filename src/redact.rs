@@ -106,14 +106,30 @@ impl Redactor {
         self.needles.iter().map(String::len).max().unwrap_or(0)
     }
 
-    /// Scrubs the head of a stream, then cuts it to `cap` bytes. `bytes` may
-    /// run up to [`Redactor::longest`] − 1 bytes past the cap, so every
-    /// secret that starts before the cut is found whole; a cut that still
-    /// ends on the first bytes of a secret (the stream itself stopped there)
-    /// hides them too.
+    /// The first `cap` bytes of a stream's head, scrubbed: every secret
+    /// that starts before the cut shows as one whole `<redacted>`, and a cut
+    /// that still ends on a secret's first bytes (the stream stopped there)
+    /// hides them too. `bytes` may run up to [`Redactor::longest`] − 1 bytes
+    /// past the cap, so a secret that starts before the cut is found whole;
+    /// nothing past the cap is shown, however much scrubbing shortens the text.
     pub fn scrub_head(&self, bytes: &[u8], cap: usize) -> Vec<u8> {
-        let mut clean = self.scrub_bytes(bytes).into_owned();
-        clean.truncate(cap);
+        let cap = cap.min(bytes.len());
+        let Some(matcher) = &self.matcher else {
+            return bytes[..cap].to_vec();
+        };
+        let mut clean = Vec::with_capacity(cap);
+        let mut copied_to = 0;
+        for found in matcher.find_iter(bytes) {
+            if found.start() >= cap {
+                break;
+            }
+            clean.extend_from_slice(&bytes[copied_to..found.start()]);
+            clean.extend_from_slice(REDACTED.as_bytes());
+            copied_to = found.end();
+        }
+        if copied_to < cap {
+            clean.extend_from_slice(&bytes[copied_to..cap]);
+        }
         let hidden = self.partial_at_end(&clean);
         if hidden > 0 {
             clean.truncate(clean.len() - hidden);
@@ -266,7 +282,11 @@ mod tests {
         assert_eq!(redactor.longest(), 16);
         // The cap falls inside the secret; the lookahead holds the rest.
         let head = redactor.scrub_head(b"key=ABCDEFGHIJKLMNOP, more", 10);
-        assert_eq!(head, b"key=<redac");
+        assert_eq!(head, b"key=<redacted>");
+        // Scrubbing shortens the text, but nothing past the cap is shown:
+        // not the start of a second secret the lookahead holds only in part.
+        let two = redactor.scrub_head(b"ABCDEFGHIJKLMNOP ABCDEFGH", 17);
+        assert_eq!(two, b"<redacted> ");
         // The stream itself ended inside the secret.
         assert_eq!(redactor.scrub_head(b"key=ABCDEFG", 100), b"key=<redacted>");
         // A tail that begins inside the secret.

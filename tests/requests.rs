@@ -935,7 +935,7 @@ fn a_secret_cut_by_max_body_is_not_shown_in_part() {
     let doc: RequestsDoc = out.json();
     let text = doc.results[0].text.as_ref().unwrap();
     assert_eq!(doc.results[0].truncated, Some(true));
-    assert!(text.ends_with("k=<redacte"), "{text}");
+    assert!(text.ends_with("k=<redacted>"), "{text}");
     for start in 0..secret.len() - 4 {
         assert!(
             !out.stdout.contains(&secret[start..start + 4]),

@@ -126,6 +126,7 @@ pub async fn exchange(
         let limit = limits.max_body.saturating_add(limits.lookahead);
         let mut kept = Vec::new();
         let mut read = 0u64;
+        let mut more_than_read = false;
         if limits.keep_body {
             let hint = declared_bytes
                 .unwrap_or(0)
@@ -149,6 +150,7 @@ pub async fn exchange(
             if take < chunk.len() {
                 // Over the cap: stop reading; dropping the response closes
                 // the connection instead of downloading the rest.
+                more_than_read = true;
                 break;
             }
         }
@@ -159,7 +161,7 @@ pub async fn exchange(
             redirects,
             body: kept,
             body_bytes: read.min(limits.max_body),
-            truncated: read > limits.max_body,
+            truncated: more_than_read || read > limits.max_body,
             declared_bytes,
         });
     }

@@ -1,6 +1,6 @@
 //! The command line of `async_timeout`.
 
-use crate::cli::{CommonArgs, duration_arg, size_arg};
+use crate::cli::{CommonArgs, duration_arg, nonzero_duration_arg, size_arg};
 use clap::Parser;
 use std::time::Duration;
 
@@ -49,7 +49,7 @@ pub struct TimeoutCli {
     pub common: CommonArgs,
 
     /// Per task: how long it may run before its process group gets SIGTERM. E.g. `--timeout 30s`.
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = positive_duration, help_heading = "Running")]
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub timeout: Duration,
 
     /// After SIGTERM, how long a task's process group has before SIGKILL. E.g. `--grace 500ms`.
@@ -60,11 +60,4 @@ pub struct TimeoutCli {
     /// rest is counted, not kept (`truncated: true`). E.g. `--max-output 1MiB`.
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = size_arg, help_heading = "Output")]
     pub max_output: u64,
-}
-
-fn positive_duration(text: &str) -> Result<Duration, String> {
-    match duration_arg(text)? {
-        duration if duration.is_zero() => Err(format!("`{text}` must be more than 0")),
-        duration => Ok(duration),
-    }
 }

@@ -163,19 +163,7 @@ impl Capture {
     /// straddles the cut is whole in the head's `look` bytes past it, so it
     /// is scrubbed whole.
     fn shown_head(&self, redactor: &Redactor) -> Vec<u8> {
-        let mut head = redactor.scrub_head(&self.head, self.head_cap);
-        if self.total > self.head.len() as u64 && !redactor.is_empty() {
-            // Scrubbing a secret longer than `<redacted>` shrinks the head,
-            // so its first `head_cap` clean bytes may reach into the last
-            // `look` kept bytes, where a secret may begin that the stream
-            // only completes after them: stop before those.
-            let safe = redactor
-                .scrub_bytes(&self.head)
-                .len()
-                .saturating_sub(self.look);
-            head.truncate(safe);
-        }
-        head
+        redactor.scrub_head(&self.head, self.head_cap)
     }
 
     /// The last `tail_cap` bytes of the scrubbed `source` (the tail and the
@@ -396,7 +384,7 @@ mod tests {
         assert_eq!(
             capture.render(&redactor),
             format!(
-                "{}<red\n[... 73 bytes omitted ...]\n{}",
+                "{}<redacted>\n[... 73 bytes omitted ...]\n{}",
                 zeros(28),
                 zeros(32)
             )
@@ -412,14 +400,18 @@ mod tests {
                 zeros(28)
             )
         );
-        // A secret longer than `<redacted>` shrinks the head it is in: the
-        // head then shows that many fewer bytes (here 6), never more than it has.
+        // A secret longer than `<redacted>` across the cut: the head shows
+        // the bytes before it and one whole `<redacted>`, nothing past the cut.
         let (redactor, look) = redactor_for(&[LONG_SECRET]);
         let stream = format!("{}{LONG_SECRET}{}", zeros(28), zeros(100));
         let capture = capture_of(&stream, 64, look, 4096);
         assert_eq!(
             capture.render(&redactor),
-            format!("{}\n[... 80 bytes omitted ...]\n{}", zeros(26), zeros(32))
+            format!(
+                "{}<redacted>\n[... 80 bytes omitted ...]\n{}",
+                zeros(28),
+                zeros(32)
+            )
         );
         // Without secrets, the look-around is never shown.
         let capture = capture_of(&zeros(200), 64, look, 4096);
