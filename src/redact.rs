@@ -152,28 +152,25 @@ impl Redactor {
     /// The length of the longest proper prefix of a secret (at least
     /// [`MIN_SCRUB_LEN`] bytes) that `data` ends with; 0 if none.
     fn partial_at_end(&self, data: &[u8]) -> usize {
-        self.needles
-            .iter()
-            .filter_map(|needle| {
-                let needle = needle.as_bytes();
-                (MIN_SCRUB_LEN..needle.len())
-                    .rev()
-                    .find(|&len| data.ends_with(&needle[..len]))
-            })
-            .max()
-            .unwrap_or(0)
+        self.longest_partial(|needle, len| data.ends_with(&needle[..len]))
     }
 
     /// The length of the longest proper suffix of a secret (at least
     /// [`MIN_SCRUB_LEN`] bytes) that `data` starts with; 0 if none.
     fn partial_at_start(&self, data: &[u8]) -> usize {
+        self.longest_partial(|needle, len| data.starts_with(&needle[needle.len() - len..]))
+    }
+
+    /// The longest `len` (from [`MIN_SCRUB_LEN`] up to a secret's length,
+    /// exclusive) for which `fits(secret, len)` holds, over every secret.
+    fn longest_partial(&self, fits: impl Fn(&[u8], usize) -> bool) -> usize {
         self.needles
             .iter()
             .filter_map(|needle| {
                 let needle = needle.as_bytes();
                 (MIN_SCRUB_LEN..needle.len())
                     .rev()
-                    .find(|&len| data.starts_with(&needle[needle.len() - len..]))
+                    .find(|&len| fits(needle, len))
             })
             .max()
             .unwrap_or(0)
