@@ -2,10 +2,12 @@
 //! that turns clap's usage errors into the exit-2 JSON document.
 
 use crate::error::InputError;
+use crate::exit::Exit;
 use crate::printer::print_input_error;
 use crate::units::{parse_duration, parse_size};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -91,19 +93,33 @@ pub fn size_arg(text: &str) -> Result<u64, String> {
     parse_size(text)
 }
 
-/// Parses the command line. `--help` and `--version` print and exit 0; any
-/// usage error prints the exit-2 JSON on stdout (with the offending flag as
-/// `field`) and clap's explanation on stderr, then exits 2.
-pub fn parse_or_exit<C: Parser>(tool: &'static str) -> C {
-    match C::try_parse() {
-        Ok(cli) => cli,
+/// Parses a command line (`args`, the program name first). `--help` and
+/// `--version` print and end the run with [`Exit::Success`]; any usage error
+/// prints the exit-2 JSON on stdout (with the offending flag as `field`) and
+/// clap's explanation on stderr, and ends it with [`Exit::Usage`]. The caller
+/// (a binary's `main`) owns the process exit.
+pub fn parse_args<C, I, T>(tool: &'static str, args: I) -> Result<C, Exit>
+where
+    C: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut command = C::command();
+    let mut args = args.into_iter().map(Into::into);
+    let program = args.next().unwrap_or_else(|| OsString::from(tool));
+    // `async-patterns requests --help` shows that usage line, not the tool's.
+    command = command.bin_name(program.to_string_lossy().into_owned());
+    let matches = command.try_get_matches_from(std::iter::once(program).chain(args));
+    let parsed = matches.and_then(|mut matches| C::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(cli) => Ok(cli),
         Err(error) => {
             if matches!(
                 error.kind(),
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
             ) {
                 let _ = error.print();
-                std::process::exit(0);
+                return Err(Exit::Success);
             }
             let rendered = error.render().to_string();
             let message = rendered
@@ -119,7 +135,7 @@ pub fn parse_or_exit<C: Parser>(tool: &'static str) -> C {
             }
             print_input_error(tool, &input_error);
             eprintln!("{rendered}");
-            std::process::exit(crate::exit::Exit::Usage.code());
+            Err(Exit::Usage)
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod exit;
 pub mod files;
 pub mod http;
 pub mod input;
+pub mod multicall;
 pub mod printer;
 pub mod progress;
 pub mod redact;

@@ -400,8 +400,16 @@ fn print_rules() -> Exit {
     }
 }
 
-/// The whole life of `find_blocking_calls`: check, expand, scan, print, exit code.
-pub fn main_with(cli: BlockingCli) -> Exit {
+/// The whole life of `find_blocking_calls`; `args` starts with the program name.
+pub fn main(args: Vec<std::ffi::OsString>) -> Exit {
+    match crate::cli::parse_args::<BlockingCli, _, _>(NAME, args) {
+        Ok(cli) => main_with(cli),
+        Err(exit) => exit,
+    }
+}
+
+/// Check, expand, scan, print; the exit code.
+fn main_with(cli: BlockingCli) -> Exit {
     if cli.rules {
         return print_rules();
     }

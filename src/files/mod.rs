@@ -267,8 +267,16 @@ impl Job for FilesTool {
     }
 }
 
-/// The whole life of `async_file_reader`: check, expand, read, print, exit.
-pub fn run(cli: &FilesCli) -> Exit {
+/// The whole life of `async_file_reader`; `args` starts with the program name.
+pub fn main(args: Vec<std::ffi::OsString>) -> Exit {
+    match crate::cli::parse_args::<FilesCli, _, _>(NAME, args) {
+        Ok(cli) => run(&cli),
+        Err(exit) => exit,
+    }
+}
+
+/// Check, expand, read, print; the exit code.
+fn run(cli: &FilesCli) -> Exit {
     let tool = match FilesTool::from_cli(cli) {
         Ok(tool) => tool,
         Err(error) => {

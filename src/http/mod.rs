@@ -24,6 +24,24 @@ pub mod template;
 
 pub use error::RequestError;
 
+/// The binary's name, as `"tool"` in the JSON.
+pub const NAME: &str = "async_requests";
+
+/// The whole life of `async_requests`; `args` starts with the program name.
+pub fn main(args: Vec<std::ffi::OsString>) -> crate::exit::Exit {
+    let cli: RequestsCli = match crate::cli::parse_args(NAME, args) {
+        Ok(cli) => cli,
+        Err(exit) => return exit,
+    };
+    match RequestsTool::from_cli(&cli) {
+        Ok(tool) => crate::app::run_tool(tool, &cli.common, &cli.urls),
+        Err(error) => {
+            crate::printer::print_input_error(NAME, &error);
+            crate::exit::Exit::Usage
+        }
+    }
+}
+
 use crate::app::Tool;
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::input::{ParseItem, RawItem};
@@ -534,7 +552,7 @@ impl RequestError {
 }
 
 impl Tool for RequestsTool {
-    const NAME: &'static str = "async_requests";
+    const NAME: &'static str = NAME;
     type Totals = RequestTotals;
 
     fn tally(&self, totals: &mut RequestTotals, finished: &Finished<RequestReport>) {

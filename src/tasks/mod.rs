@@ -224,11 +224,19 @@ impl Tool for TasksTool {
     }
 }
 
-/// The whole life of `async_timeout`: [`run_tool`], ending with the
-/// orphan sweep of [`Tool::after_run`]. A second Ctrl-C exits at once
-/// (see [`crate::stop::watch_signals`]): every task's processes get
-/// SIGKILL first, so the grace a first Ctrl-C started leaves nothing behind.
-pub fn run(cli: &TimeoutCli) -> Exit {
+/// The whole life of `async_timeout`; `args` starts with the program name.
+pub fn main(args: Vec<std::ffi::OsString>) -> Exit {
+    match crate::cli::parse_args::<TimeoutCli, _, _>(NAME, args) {
+        Ok(cli) => run(&cli),
+        Err(exit) => exit,
+    }
+}
+
+/// [`run_tool`], ending with the orphan sweep of [`Tool::after_run`]. A
+/// second Ctrl-C exits at once (see [`crate::stop::watch_signals`]): every
+/// task's processes get SIGKILL first, so the grace a first Ctrl-C started
+/// leaves nothing behind.
+fn run(cli: &TimeoutCli) -> Exit {
     let tool = TasksTool::from_cli(cli);
     let reaper = Arc::downgrade(&tool.reaper);
     on_forced_exit(move || {

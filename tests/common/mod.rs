@@ -24,18 +24,44 @@ use std::time::{Duration, Instant};
 /// The longest any spawned tool may run in a test before it is killed.
 pub const WATCHDOG: Duration = Duration::from_secs(60);
 
-/// Path of one of this crate's binaries, built by cargo for the tests.
+/// The multicall binary cargo built for the tests.
+pub fn multicall_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_async-patterns"))
+}
+
+/// The names the multicall binary answers to: each tool's, and its own.
+pub const TOOL_NAMES: [&str; 5] = [
+    "async_requests",
+    "async_file_reader",
+    "async_timeout",
+    "find_blocking_calls",
+    "demo_api",
+];
+
+/// Path of a tool: a link named after it to the one binary, so every test
+/// also checks the dispatch on the name the binary was called by. The
+/// folder also holds `async-patterns` itself (the launchers' `BIN_DIR`).
 pub fn binary(name: &str) -> PathBuf {
-    match name {
-        "async_requests" => PathBuf::from(env!("CARGO_BIN_EXE_async_requests")),
-        "demo_api" => PathBuf::from(env!("CARGO_BIN_EXE_demo_api")),
-        other => {
-            // Binaries added later are found next to these.
-            let mut path = PathBuf::from(env!("CARGO_BIN_EXE_demo_api"));
-            path.set_file_name(other);
-            path
+    static TOOLS_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = TOOLS_DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tools");
+        std::fs::create_dir_all(&dir).expect("create the tools folder");
+        let target = multicall_binary();
+        for name in TOOL_NAMES.iter().chain(&["async-patterns"]) {
+            let link = dir.join(name);
+            if std::fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
+                continue;
+            }
+            // Test binaries may run at once: link under a private name, then
+            // rename over (atomic), never remove-then-create.
+            let private = dir.join(format!(".{name}.{}", std::process::id()));
+            let _ = std::fs::remove_file(&private);
+            std::os::unix::fs::symlink(&target, &private).expect("link a tool name");
+            std::fs::rename(&private, &link).expect("put the tool link in place");
         }
-    }
+        dir
+    });
+    dir.join(name)
 }
 
 /// A running `demo_api` on 127.0.0.1; killed when dropped. It also exits on

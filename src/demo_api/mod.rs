@@ -9,6 +9,8 @@
 //! It only ever binds a loopback address: nothing here is meant to be reachable
 //! from another machine.
 
+pub mod cli;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};

@@ -1,14 +1,18 @@
-//! `demo_api`: the bundled loopback API for the demo, the tests and the
-//! benchmarks. Prints its base URL (`http://127.0.0.1:PORT`) as the first line
-//! of stdout, then serves until SIGINT/SIGTERM (or, with
-//! `--exit-on-stdin-eof`, until its stdin closes: a test harness that dies
-//! takes its server with it).
+//! The `demo_api` command line and process life: bind a loopback port, print
+//! the base URL as the first line of stdout, serve until SIGINT/SIGTERM (or,
+//! with `--exit-on-stdin-eof`, until stdin closes, so a test harness that
+//! dies takes its server with it).
 
-use async_patterns::demo_api::{DemoConfig, bind, serve};
+use super::{DemoConfig, bind, serve};
+use crate::cli::parse_args;
+use crate::exit::Exit;
 use clap::Parser;
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::ExitCode;
+
+/// The binary's name.
+pub const NAME: &str = "demo_api";
 
 /// A small HTTP API on 127.0.0.1 for trying the async-patterns tools offline.
 #[derive(Parser, Debug)]
@@ -35,31 +39,35 @@ fn delay_scale(text: &str) -> Result<f64, String> {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = DemoCli::parse();
+/// The whole life of `demo_api`; `args` starts with the program name.
+pub fn main(args: Vec<OsString>) -> Exit {
+    let cli: DemoCli = match parse_args(NAME, args) {
+        Ok(cli) => cli,
+        Err(exit) => return exit,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("demo_api: {error}");
-            return ExitCode::FAILURE;
+            eprintln!("{NAME}: {error}");
+            return Exit::SomeFailed;
         }
     };
     runtime.block_on(async {
         let listener = match bind(SocketAddr::new(cli.host, cli.port)).await {
             Ok(listener) => listener,
             Err(error) => {
-                eprintln!("demo_api: cannot listen: {error}");
-                return ExitCode::FAILURE;
+                eprintln!("{NAME}: cannot listen: {error}");
+                return Exit::SomeFailed;
             }
         };
         if let Ok(addr) = listener.local_addr() {
             let mut stdout = std::io::stdout();
             let _ = writeln!(stdout, "http://{addr}");
             let _ = stdout.flush();
-            eprintln!("demo_api: serving on http://{addr} (GET / lists the endpoints)");
+            eprintln!("{NAME}: serving on http://{addr} (GET / lists the endpoints)");
         }
         let config = DemoConfig {
             delay_scale: cli.delay_scale,
@@ -78,11 +86,13 @@ fn main() -> ExitCode {
             match (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
             ) {
-                (Ok(mut interrupt), Ok(mut terminate)) => {
+                (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) => {
                     tokio::select! {
                         _ = interrupt.recv() => {}
                         _ = terminate.recv() => {}
+                        _ = hangup.recv() => {}
                     }
                 }
                 _ => std::future::pending::<()>().await,
@@ -91,13 +101,13 @@ fn main() -> ExitCode {
         tokio::select! {
             result = serve(listener, config) => {
                 if let Err(error) = result {
-                    eprintln!("demo_api: {error}");
-                    return ExitCode::FAILURE;
+                    eprintln!("{NAME}: {error}");
+                    return Exit::SomeFailed;
                 }
             }
             _ = stdin_closed => {}
             _ = interrupted => {}
         }
-        ExitCode::SUCCESS
+        Exit::Success
     })
 }

@@ -1,0 +1,166 @@
+//! One binary, five tools. `async-patterns` dispatches on the name it was
+//! called by (`async_requests`, a link or a copy, keeps every flag, field and
+//! exit code) or on its first argument (`async-patterns requests ...`).
+//!
+//! Why one binary: each tool re-generated the code of tokio, hyper, reqwest
+//! and serde for itself, so five binaries cost five times the compile and
+//! five times the disk. The tools share one library; here they share one
+//! executable too, and the launchers in `scripts/` run it by subcommand.
+
+use crate::exit::Exit;
+use crate::printer::print_input_error;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The multicall binary's own name (`async-patterns --version`).
+pub const BINARY: &str = "async-patterns";
+
+/// One tool of the binary.
+struct Entry {
+    /// The tool's own name: its JSON `"tool"`, the launcher's and links' name.
+    name: &'static str,
+    /// The subcommand: `async-patterns <subcommand>`.
+    subcommand: &'static str,
+    summary: &'static str,
+    main: fn(Vec<OsString>) -> Exit,
+}
+
+const TOOLS: &[Entry] = &[
+    Entry {
+        name: crate::http::NAME,
+        subcommand: "requests",
+        summary: "many HTTP requests at once, one JSON result each",
+        main: crate::http::main,
+    },
+    Entry {
+        name: crate::files::NAME,
+        subcommand: "file-reader",
+        summary: "read and measure many files at once (wc-exact counts, globs, hashes)",
+        main: crate::files::main,
+    },
+    Entry {
+        name: crate::tasks::NAME,
+        subcommand: "timeout",
+        summary: "run commands at once, each under a timeout that kills its process tree",
+        main: crate::tasks::main,
+    },
+    Entry {
+        name: crate::blocking::NAME,
+        subcommand: "find-blocking-calls",
+        summary: "find blocking calls inside async Python and Rust code",
+        main: crate::blocking::main,
+    },
+    Entry {
+        name: crate::demo_api::cli::NAME,
+        subcommand: "demo-api",
+        summary: "the loopback API of the demo, the tests and the benchmarks",
+        main: crate::demo_api::cli::main,
+    },
+];
+
+/// The tool names a link to the binary may carry (`async_requests`, ...).
+pub fn tool_names() -> impl Iterator<Item = &'static str> {
+    TOOLS.iter().map(|entry| entry.name)
+}
+
+fn by_program(program: &str) -> Option<&'static Entry> {
+    TOOLS.iter().find(|entry| entry.name == program)
+}
+
+fn by_subcommand(word: &str) -> Option<&'static Entry> {
+    TOOLS
+        .iter()
+        .find(|entry| entry.subcommand == word || entry.name == word)
+}
+
+/// Runs the tool `args` names; `args` is the whole command line, the
+/// program first. The caller owns the process exit.
+pub fn main(args: Vec<OsString>) -> Exit {
+    let program = args
+        .first()
+        .and_then(|first| Path::new(first).file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let program = program.strip_suffix(".exe").unwrap_or(&program);
+    if let Some(entry) = by_program(program) {
+        return (entry.main)(args);
+    }
+    let Some(word) = args.get(1).map(|word| word.to_string_lossy().into_owned()) else {
+        eprint!("{}", usage());
+        return usage_error("no tool named: give one as the first argument (see --help)");
+    };
+    match word.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{}", usage());
+            Exit::Success
+        }
+        "-V" | "--version" => {
+            println!("{BINARY} {}", crate::VERSION);
+            Exit::Success
+        }
+        _ => match by_subcommand(&word) {
+            Some(entry) => {
+                let mut rest = args;
+                rest.drain(..2);
+                rest.insert(0, OsString::from(format!("{BINARY} {}", entry.subcommand)));
+                (entry.main)(rest)
+            }
+            None => {
+                eprint!("{}", usage());
+                usage_error(&format!(
+                    "unknown tool `{word}` (one of: {})",
+                    TOOLS
+                        .iter()
+                        .map(|entry| entry.subcommand)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        },
+    }
+}
+
+fn usage_error(message: &str) -> Exit {
+    let error = crate::error::InputError::new(message).with_field("tool");
+    print_input_error(BINARY, &error);
+    Exit::Usage
+}
+
+fn usage() -> String {
+    let mut text = format!(
+        "{BINARY} {}: concurrent I/O tools that print JSON\n\n\
+         Usage: {BINARY} <TOOL> [ARGS]...   (or call a link named after the tool)\n\n\
+         Tools:\n",
+        crate::VERSION
+    );
+    for entry in TOOLS {
+        text.push_str(&format!(
+            "  {:<21} {:<21} {}\n",
+            entry.subcommand, entry.name, entry.summary
+        ));
+    }
+    text.push_str(&format!(
+        "\n`{BINARY} <TOOL> --help` shows a tool's flags. Exit codes: 0 all ok, 1 some not ok,\n\
+         2 bad usage or input, 130/143 interrupted.\n"
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_reachable_by_name_and_subcommand() {
+        for entry in TOOLS {
+            assert!(std::ptr::eq(by_program(entry.name).unwrap(), entry));
+            assert!(std::ptr::eq(
+                by_subcommand(entry.subcommand).unwrap(),
+                entry
+            ));
+            assert!(std::ptr::eq(by_subcommand(entry.name).unwrap(), entry));
+        }
+        assert!(by_program("async-patterns").is_none());
+        assert!(by_subcommand("request").is_none());
+    }
+}
