@@ -136,6 +136,11 @@ class Service:
                 # for ever for a client that has stopped reading.
                 async with asyncio.timeout(idle_timeout):
                     await writer.drain()
+                # Let the other connections (and signal handlers) run between
+                # two requests: neither readline() with a line buffered nor
+                # drain() below the high-water mark yields, so a client that
+                # pipelines cheap requests would hold the loop meanwhile.
+                await asyncio.sleep(0)
         except TimeoutError:
             log("connection: no reply taken within the idle timeout")
             writer.transport.abort()
