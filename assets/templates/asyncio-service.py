@@ -24,7 +24,7 @@ SERVICE_SHUTDOWN_GRACE_MS (10000). The first line on stdout is
 "listening on HOST:PORT"; logs go to stderr. Unix only (add_signal_handler).
 
 The tokio twin is tokio-service/src/main.rs; both are tested by
-async-patterns' tests/references.rs. Replace handle() with your work.
+async-patterns' tests/templates.rs. Replace handle() with your work.
 """
 
 import asyncio

@@ -25,7 +25,7 @@
 //! `listening on HOST:PORT`; logs go to stderr. Unix only (SIGTERM).
 //!
 //! The asyncio twin is `../asyncio-service.py`; both are tested by
-//! async-patterns' `tests/references.rs`. Replace `handle` with your work.
+//! async-patterns' `tests/templates.rs`. Replace `handle` with your work.
 
 use std::future::Future;
 use std::io;
