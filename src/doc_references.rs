@@ -1,8 +1,10 @@
 //! The pattern guides in `references/` as doc-tests: rustdoc compiles (and,
 //! unless a block says `no_run`, runs) every ```rust block in them, so the
 //! Rust an agent copies from a guide is known to build against the crates this
-//! package uses. Python blocks and the templates are run by
-//! `tests/references.rs`, which also checks that every guide is listed here.
+//! package uses; a block marked `compile_fail` must not compile (a guide shows
+//! what the compiler refuses that way). Python blocks are run by
+//! `tests/references.rs`, which also checks that every guide is listed here;
+//! the service templates are run by `tests/templates.rs`.
 //!
 //! Only compiled under `cfg(doctest)`: it adds nothing to the library.
 

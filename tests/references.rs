@@ -1,14 +1,14 @@
-//! The pattern guides in `references/` and the service templates in
-//! `assets/templates/` are code an agent copies, so every piece of it runs:
+//! The pattern guides in `references/` are code an agent copies, so every
+//! piece of them runs:
 //!
 //! - every ```python block of every guide runs under `python3` and must exit 0
 //!   (HTTP examples talk to the bundled `demo_api` on loopback, whose URL they
 //!   get in `DEMO_API_URL`);
 //! - the guides' shape is checked (a table of contents past 100 lines, every
 //!   fence names its language, every guide is a doc-test of
-//!   `src/doc_references.rs`, where rustdoc compiles and runs the ```rust blocks);
-//! - both service templates are started, served, sent SIGTERM, and must answer
-//!   the request in flight before exiting 0.
+//!   `src/doc_references.rs`, where rustdoc compiles and runs the ```rust blocks).
+//!
+//! The service templates in `assets/templates/` are tested by `tests/templates.rs`.
 //!
 //! Blocks importing `aiohttp` are skipped, with a note on stderr, only when
 //! aiohttp is missing and `ASYNC_PATTERNS_REQUIRE_PY_DEPS` is unset; `.ci/run`
@@ -16,13 +16,8 @@
 
 mod common;
 
-#[allow(dead_code)] // the test drives `run`; the template's own `main` is not called here
-#[path = "../assets/templates/tokio-service/src/main.rs"]
-mod tokio_service;
-
 use common::DemoServer;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -262,8 +257,8 @@ fn python_interpreter() -> &'static Path {
 
 fn python3() -> Command {
     let mut command = Command::new(python_interpreter());
-    // Deprecated APIs (asyncio.get_event_loop() in a coroutine, ...) fail the
-    // block: the guides must stay current.
+    // A deprecated API (for example asyncio.get_event_loop() with no loop
+    // running, 3.12+) fails the block: the guides must stay current.
     command.args(["-W", "error::DeprecationWarning"]);
     common::without_proxies(&mut command);
     command.env("PYTHONDONTWRITEBYTECODE", "1");
@@ -376,242 +371,4 @@ python_blocks_run! {
     debugging_python_blocks_run => "debugging.md",
     production_patterns_python_blocks_run => "production-patterns.md",
     performance_python_blocks_run => "performance.md",
-}
-
-// ------------------------------------------------------------- templates ---
-
-/// The environment both templates read, tuned for a quick test.
-const SERVICE_ENV: &[(&str, &str)] = &[
-    ("SERVICE_ADDR", "127.0.0.1:0"),
-    ("SERVICE_CONCURRENCY", "4"),
-    ("SERVICE_MAX_CONNECTIONS", "2"),
-    ("SERVICE_REQUEST_TIMEOUT_MS", "300"),
-    ("SERVICE_SHUTDOWN_GRACE_MS", "5000"),
-];
-
-/// A line-protocol client of the templates.
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Connection {
-    fn open(addr: &str) -> Self {
-        let stream =
-            TcpStream::connect(addr).unwrap_or_else(|error| panic!("connect {addr}: {error}"));
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Connection {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-
-    fn send(&mut self, request: &str) {
-        writeln!(self.writer, "{request}").unwrap();
-    }
-
-    /// The next reply line, or "" at end of stream.
-    fn reply(&mut self) -> String {
-        let mut line = String::new();
-        self.reader
-            .read_line(&mut line)
-            .expect("a reply within 10 s");
-        line.trim_end().to_string()
-    }
-
-    /// The next reply line, or "" when the connection ended, cleanly or with
-    /// a reset (a server closing with unread input resets it).
-    fn reply_or_closed(&mut self) -> String {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(_) => line.trim_end().to_string(),
-            Err(_) => String::new(),
-        }
-    }
-
-    fn ask(&mut self, request: &str) -> String {
-        self.send(request);
-        self.reply()
-    }
-}
-
-/// Drives a started template through the protocol, its limits and a graceful
-/// shutdown on SIGTERM. `child`'s stdout must be piped.
-fn exercise_service(name: &str, mut child: Child) {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    // The address follows "listening on " (a re-executed test binary prints
-    // its own words first, on the same line).
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, addr)) = line.split_once("listening on ") {
-                let _ = addr_tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let addr = match addr_rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => addr,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} never said where it listens:\n{}",
-                errors.join().unwrap()
-            );
-        }
-    };
-
-    let mut a = Connection::open(&addr);
-    assert_eq!(a.ask("HEALTH"), "OK in_flight=0", "{name}");
-    assert_eq!(a.ask("WORK 20"), "DONE 20", "{name}");
-    assert_eq!(
-        a.ask("WORK 10000"),
-        "TIMEOUT",
-        "{name}: the 300 ms request timeout"
-    );
-    assert!(a.ask("FROBNICATE").starts_with("ERROR "), "{name}");
-    assert!(a.ask("WORK soon").starts_with("ERROR "), "{name}");
-    let long_line = "W".repeat(5000);
-    let mut b = Connection::open(&addr);
-    assert!(
-        b.ask(&long_line).starts_with("ERROR "),
-        "{name}: a 5000-byte line"
-    );
-    assert_eq!(
-        b.reply_or_closed(),
-        "",
-        "{name}: closes after a line too long"
-    );
-
-    // Two connections are the limit: a third is told BUSY and closed. (The
-    // slot of the connection closed above is freed just after its close, so
-    // the first attempt may still be told BUSY.)
-    let started = Instant::now();
-    let mut b = loop {
-        let mut candidate = Connection::open(&addr);
-        match candidate.ask("HEALTH").as_str() {
-            "BUSY" => {
-                assert!(
-                    started.elapsed() < Duration::from_secs(5),
-                    "{name}: a slot never freed"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            reply => {
-                assert_eq!(reply, "OK in_flight=0", "{name}");
-                break candidate;
-            }
-        }
-    };
-    let mut c = Connection::open(&addr);
-    assert_eq!(c.reply(), "BUSY", "{name}: SERVICE_MAX_CONNECTIONS=2");
-    assert_eq!(c.reply(), "", "{name}");
-
-    // A request in flight when SIGTERM comes is answered, then all closes.
-    b.send("WORK 250");
-    let started = Instant::now();
-    while a.ask("HEALTH") != "OK in_flight=1" {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{name}: WORK never started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // SAFETY: kill(2) on our own child's pid has no memory effects.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    assert_eq!(
-        b.reply(),
-        "DONE 250",
-        "{name}: the request in flight is drained"
-    );
-    assert_eq!(b.reply(), "", "{name}: then the connection closes");
-    assert_eq!(
-        a.reply(),
-        "",
-        "{name}: the idle connection is closed on shutdown"
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} did not exit within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let log = errors.join().unwrap();
-    assert!(status.success(), "{name} exited with {status}:\n{log}");
-    assert!(log.contains("shutdown complete"), "{name}'s log:\n{log}");
-    assert!(
-        TcpStream::connect(&addr).is_err(),
-        "{name}: nothing listens after the exit"
-    );
-}
-
-#[test]
-fn asyncio_service_template_serves_and_drains_on_sigterm() {
-    let mut command = python3();
-    command
-        .arg(root().join("assets/templates/asyncio-service.py"))
-        .envs(SERVICE_ENV.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    exercise_service(
-        "asyncio-service.py",
-        command.spawn().expect("start python3"),
-    );
-}
-
-/// Set in the environment of the re-executed test binary that plays the
-/// tokio template's process.
-const TOKIO_CHILD: &str = "ASYNC_PATTERNS_TOKIO_TEMPLATE_CHILD";
-
-#[test]
-fn tokio_service_template_serves_and_drains_on_sigterm() {
-    // The template is compiled into this test binary (#[path] above); to send
-    // it a real SIGTERM it runs in a child: this binary again, running only
-    // `tokio_service_template_child`.
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "tokio_service_template_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(TOKIO_CHILD, "1")
-        .envs(SERVICE_ENV.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("re-execute the test binary");
-    exercise_service("tokio-service", child);
-}
-
-/// Not a test of its own: the process `tokio_service_template_serves_and_drains_on_sigterm`
-/// starts. Returns at once unless that test set `TOKIO_CHILD`.
-#[test]
-fn tokio_service_template_child() {
-    if std::env::var_os(TOKIO_CHILD).is_none() {
-        return;
-    }
-    let config = tokio_service::Config::from_env().expect("SERVICE_* settings");
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(tokio_service::run(config))
-        .expect("the service runs and shuts down cleanly");
 }

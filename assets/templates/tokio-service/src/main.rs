@@ -1,12 +1,14 @@
 //! A tokio service skeleton: a line-based TCP service with bounded
-//! concurrency, a timeout on every request, a health check, and a graceful
-//! shutdown on SIGINT/SIGTERM (stop accepting, close idle connections, let
-//! requests in flight finish within a grace period, then exit 0).
+//! concurrency, a timeout on every request, an idle timeout on every
+//! connection, a health check, and a graceful shutdown on SIGINT/SIGTERM
+//! (report draining, optionally keep accepting for a delay, stop accepting,
+//! close idle connections, let requests in flight finish within a grace
+//! period, then exit 0). A second SIGINT/SIGTERM exits at once (130/143).
 //!
 //! Protocol, one request a line, one reply a line:
 //!
 //! ```text
-//! HEALTH      -> OK in_flight=N
+//! HEALTH      -> OK in_flight=N | DRAINING in_flight=N (after the first signal)
 //! WORK <ms>   -> DONE <ms> | TIMEOUT          (stands for your real work)
 //! anything    -> ERROR ...
 //! (too many connections: BUSY, then the connection closes)
@@ -15,21 +17,25 @@
 //! Settings come from the environment, with these defaults: `SERVICE_ADDR`
 //! (127.0.0.1:8080), `SERVICE_CONCURRENCY` (64 requests worked on at once),
 //! `SERVICE_MAX_CONNECTIONS` (1024), `SERVICE_REQUEST_TIMEOUT_MS` (5000),
-//! `SERVICE_SHUTDOWN_GRACE_MS` (10000). The first line on stdout is
+//! `SERVICE_IDLE_TIMEOUT_MS` (30000: a connection that sends no complete
+//! request, or takes no reply, for that long is closed),
+//! `SERVICE_DRAIN_DELAY_MS` (0: how long to keep accepting after the first
+//! signal, while HEALTH says DRAINING, so a load balancer stops routing here
+//! before the listener closes), `SERVICE_SHUTDOWN_GRACE_MS` (10000). The first line on stdout is
 //! `listening on HOST:PORT`; logs go to stderr. Unix only (SIGTERM).
 //!
 //! The asyncio twin is `../asyncio-service.py`; both are tested by
-//! async-patterns' `tests/references.rs`. Replace `handle` with your work.
+//! async-patterns' `tests/templates.rs`. Replace `handle` with your work.
 
 use std::future::Future;
 use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,6 +49,8 @@ pub struct Config {
     pub concurrency: usize,
     pub max_connections: usize,
     pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub drain_delay: Duration,
     pub shutdown_grace: Duration,
 }
 
@@ -50,23 +58,37 @@ impl Config {
     pub fn from_env() -> Result<Config, String> {
         Ok(Config {
             addr: std::env::var("SERVICE_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into()),
-            concurrency: env_number("SERVICE_CONCURRENCY", 64)? as usize,
-            max_connections: env_number("SERVICE_MAX_CONNECTIONS", 1024)? as usize,
-            request_timeout: Duration::from_millis(env_number("SERVICE_REQUEST_TIMEOUT_MS", 5000)?),
-            shutdown_grace: Duration::from_millis(env_number("SERVICE_SHUTDOWN_GRACE_MS", 10_000)?),
+            concurrency: env_number("SERVICE_CONCURRENCY", 64, 1)? as usize,
+            max_connections: env_number("SERVICE_MAX_CONNECTIONS", 1024, 1)? as usize,
+            request_timeout: millis("SERVICE_REQUEST_TIMEOUT_MS", 5000, 1)?,
+            idle_timeout: millis("SERVICE_IDLE_TIMEOUT_MS", 30_000, 1)?,
+            drain_delay: millis("SERVICE_DRAIN_DELAY_MS", 0, 0)?,
+            shutdown_grace: millis("SERVICE_SHUTDOWN_GRACE_MS", 10_000, 1)?,
         })
     }
 }
 
-/// A positive whole number from the environment, or `default` when unset.
-fn env_number(name: &str, default: u64) -> Result<u64, String> {
+/// A whole number of at least `minimum` from the environment, or `default`
+/// when unset.
+fn env_number(name: &str, default: u64, minimum: u64) -> Result<u64, String> {
     match std::env::var(name) {
         Err(_) => Ok(default),
-        Ok(text) => match text.trim().parse::<u64>() {
-            Ok(number) if number > 0 => Ok(number),
-            _ => Err(format!("{name}={text:?}: expected a whole number above 0")),
+        Ok(text) => match digits(text.trim()).then(|| text.trim().parse::<u64>()) {
+            Some(Ok(number)) if number >= minimum => Ok(number),
+            _ => Err(format!(
+                "{name}={text:?}: expected a whole number, at least {minimum}"
+            )),
         },
     }
+}
+
+fn millis(name: &str, default: u64, minimum: u64) -> Result<Duration, String> {
+    env_number(name, default, minimum).map(Duration::from_millis)
+}
+
+/// Only ASCII digits: `parse::<u64>` alone also takes a leading `+`.
+fn digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// What every connection task shares.
@@ -75,12 +97,13 @@ struct Shared {
     /// Bounded concurrency: one permit per request being worked on.
     work_slots: Semaphore,
     in_flight: AtomicUsize,
-    /// Cancelled once, on SIGINT/SIGTERM: idle connections close at once.
+    /// Set on the first SIGINT/SIGTERM: HEALTH says DRAINING (readiness).
+    draining: AtomicBool,
+    /// Cancelled once the listener is closed: idle connections close at once.
     shutdown: CancellationToken,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(message) => {
@@ -88,7 +111,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(config).await {
+    // What #[tokio::main] does, but with a bounded end: dropping a runtime
+    // waits for `spawn_blocking` work without any limit.
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("service: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(config));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("service: {error}");
@@ -97,50 +131,55 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Serves until SIGINT or SIGTERM, then drains and returns.
+/// Serves until SIGINT or SIGTERM, then drains and returns. A second signal
+/// exits the process at once.
 pub async fn run(config: Config) -> io::Result<()> {
     // Register the handlers before announcing the address: a supervisor may
     // send SIGTERM the moment it sees us listening.
-    let mut stop = std::pin::pin!(shutdown_signal()?);
+    let mut signals = Signals::register()?;
     let listener = TcpListener::bind(&config.addr).await?;
     println!("listening on {}", listener.local_addr()?);
     let shared = Arc::new(Shared {
         work_slots: Semaphore::new(config.concurrency),
         in_flight: AtomicUsize::new(0),
+        draining: AtomicBool::new(false),
         shutdown: CancellationToken::new(),
         config,
     });
-    let connection_slots = Arc::new(Semaphore::new(shared.config.max_connections));
-    // A TaskTracker (unlike a JoinSet) forgets finished tasks at once, so a
-    // long-running accept loop does not pile up their results.
-    let connections = TaskTracker::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    // Out of file descriptors, or a peer gone before accept:
-                    // neither is a reason to stop serving everyone else.
-                    eprintln!("accept failed: {error}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = connection_slots.clone().try_acquire_owned() else {
-            // Shed load: saying BUSY now beats queueing without bound.
-            connections.spawn(refuse(stream));
-            continue;
-        };
-        let shared = shared.clone();
-        connections.spawn(async move {
-            if let Err(error) = serve_connection(stream, &shared).await {
-                eprintln!("{peer}: {error}");
-            }
-            drop(slot);
-        });
+    let server = Server {
+        listener,
+        connection_slots: Arc::new(Semaphore::new(shared.config.max_connections)),
+        // A TaskTracker (unlike a JoinSet) forgets finished tasks at once, so a
+        // long-running accept loop does not pile up their results.
+        connections: TaskTracker::new(),
+        shared: shared.clone(),
+    };
+    let name = server.accept_until(signals.next()).await;
+    eprintln!("{name}: shutting down (send it again to exit at once)");
+    // tokio's handlers stay installed for the life of the process: without
+    // this task, a second Ctrl-C would do nothing while we drain.
+    tokio::spawn(async move {
+        let name = signals.next().await;
+        eprintln!("{name} again: exiting now");
+        std::process::exit(if name == "SIGINT" { 130 } else { 143 });
+    });
+    // Readiness first: HEALTH says DRAINING while we still accept, so a load
+    // balancer that routes here for a few more seconds is not refused.
+    shared.draining.store(true, Ordering::SeqCst);
+    if !shared.config.drain_delay.is_zero() {
+        eprintln!(
+            "draining: still accepting for {:?}",
+            shared.config.drain_delay
+        );
+        server
+            .accept_until(tokio::time::sleep(shared.config.drain_delay))
+            .await;
     }
+    let Server {
+        listener,
+        connections,
+        ..
+    } = server;
     drop(listener); // new connections are refused from here on
     eprintln!(
         "shutting down: draining {} connection(s)",
@@ -152,7 +191,8 @@ pub async fn run(config: Config) -> io::Result<()> {
         .await
         .is_err()
     {
-        // Returning drops the runtime, which cancels what is left.
+        // Returning lets main shut the runtime down, which drops (cancels)
+        // the tasks still running.
         eprintln!(
             "grace period over: dropping {} connection(s)",
             connections.len()
@@ -162,26 +202,80 @@ pub async fn run(config: Config) -> io::Result<()> {
     Ok(())
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (`kill`, `docker stop`,
-/// systemd). Registering happens now; waiting happens when awaited.
-fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
+/// The listener and what its connections share.
+struct Server {
+    listener: TcpListener,
+    connection_slots: Arc<Semaphore>,
+    connections: TaskTracker,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Accepts and serves connections until `stop` resolves; returns its output.
+    async fn accept_until<T>(&self, stop: impl Future<Output = T>) -> T {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            let (stream, peer) = tokio::select! {
+                value = &mut stop => return value,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // Out of file descriptors, or a peer gone before accept:
+                        // neither is a reason to stop serving everyone else.
+                        eprintln!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(slot) = self.connection_slots.clone().try_acquire_owned() else {
+                // Shed load: saying BUSY now beats queueing without bound.
+                self.connections.spawn(refuse(stream));
+                continue;
+            };
+            let shared = self.shared.clone();
+            self.connections.spawn(async move {
+                if let Err(error) = serve_connection(stream, &shared).await {
+                    eprintln!("{peer}: {error}");
+                }
+                drop(slot);
+            });
         }
-    })
+    }
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (`kill`, `docker stop`, systemd), registered
+/// when created; `next` waits for either and names it.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn register() -> io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
 }
 
 async fn refuse(mut stream: TcpStream) {
     let _ = stream.write_all(b"BUSY\n").await;
 }
 
-/// Answers requests until the client leaves or the service shuts down. A
-/// request already read is always answered before the connection closes.
+/// Answers requests until the client leaves, goes quiet for the idle timeout,
+/// or the service shuts down. A request already read is always answered
+/// before the connection closes.
 async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
+    let idle = shared.config.idle_timeout;
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     let mut line = String::new();
@@ -192,7 +286,12 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
             // `read_line` is not cancel-safe (a half-read line is lost), which
             // is fine here: the connection closes anyway.
             _ = shared.shutdown.cancelled() => return Ok(()),
-            read = limited.read_line(&mut line) => read?,
+            // The whole line within the idle timeout: a silent client, or one
+            // sending a byte now and then, does not keep its slot.
+            read = tokio::time::timeout(idle, limited.read_line(&mut line)) => match read {
+                Ok(read) => read?,
+                Err(_elapsed) => return Ok(()),
+            },
         };
         if read == 0 {
             return Ok(()); // the client closed the connection
@@ -202,7 +301,18 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
             return Ok(());
         }
         let reply = respond(line.trim(), shared).await;
-        writer.write_all(format!("{reply}\n").as_bytes()).await?;
+        // Back-pressure: wait while the client reads slowly, but not for ever
+        // for a client that has stopped reading.
+        let reply = format!("{reply}\n");
+        match tokio::time::timeout(idle, writer.write_all(reply.as_bytes())).await {
+            Ok(result) => result?,
+            Err(_elapsed) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no reply taken within the idle timeout",
+                ));
+            }
+        }
     }
 }
 
@@ -210,11 +320,18 @@ async fn respond(request: &str, shared: &Shared) -> String {
     let mut words = request.split_whitespace();
     match (words.next(), words.next(), words.next()) {
         (Some("HEALTH"), None, _) => {
-            format!("OK in_flight={}", shared.in_flight.load(Ordering::SeqCst))
+            let state = match shared.draining.load(Ordering::SeqCst) {
+                true => "DRAINING",
+                false => "OK",
+            };
+            format!(
+                "{state} in_flight={}",
+                shared.in_flight.load(Ordering::SeqCst)
+            )
         }
         (Some("WORK"), Some(ms), None) => match ms.parse::<u64>() {
-            Ok(ms) => work(Duration::from_millis(ms), shared).await,
-            Err(_) => "ERROR WORK takes a whole number of milliseconds".into(),
+            Ok(millis) if digits(ms) => work(Duration::from_millis(millis), shared).await,
+            _ => "ERROR WORK takes a whole number of milliseconds".into(),
         },
         _ => "ERROR unknown request (HEALTH, or WORK <ms>)".into(),
     }
