@@ -93,7 +93,7 @@ impl SecretSet {
     }
 
     /// Compiles the set, with every form of every secret (see
-    /// [`echo_forms`]), into one case-insensitive multi-pattern matcher.
+    /// `echo_forms`), into one case-insensitive multi-pattern matcher.
     pub fn redactor(&self) -> Redactor {
         if self.values.is_empty() {
             return Redactor::default();
@@ -132,7 +132,7 @@ impl SecretSet {
 
 /// Every form `secret` may take in what a server sends back: the forms it
 /// had on the wire, and what an echo commonly does to each of them.
-pub fn echo_forms(secret: &str) -> Vec<String> {
+fn echo_forms(secret: &str) -> Vec<String> {
     // The secret, the credential of a `Bearer xyz`-style value, and what a
     // server decodes either into (a value given already percent-encoded).
     let mut bases = vec![secret.to_string()];
