@@ -191,5 +191,10 @@ mod tests {
     fn other_errors_have_no_path() {
         assert_eq!(path_of(r#"{"a": [1, }"#), None);
         assert_eq!(path_of(r#"{"a": 1} x"#), None);
+        // serde_json's nesting limit still holds: an error, not a stack overflow.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let (error, path) = from_slice(deep.as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("recursion limit"), "{error}");
+        assert_eq!(path, None);
     }
 }
