@@ -26,6 +26,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+mod unique_keys;
+
 /// The largest single item accepted (one NDJSON line or array element).
 pub const MAX_ITEM_BYTES: usize = 16 << 20;
 
@@ -621,10 +623,17 @@ impl<R: BufRead> JsonItems<R> {
 }
 
 fn parse_value(bytes: &[u8], start_line: u64, ndjson: bool) -> Result<(u64, Value), InputError> {
-    serde_json::from_slice(bytes)
+    unique_keys::from_slice(bytes)
         .map(|value| (start_line, value))
-        .map_err(|error| {
+        .map_err(|(error, duplicate)| {
             let line = start_line + error.line().saturating_sub(1) as u64;
+            if let Some(field) = duplicate {
+                return InputError::new(format!(
+                    "`{field}` is given twice in one object; give each field once"
+                ))
+                .at_line(line)
+                .with_field(field);
+            }
             let mut message = format!("invalid JSON: {error}");
             if ndjson && error.is_eof() {
                 message.push_str(

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::raw_server::{self, RawServer, Reply};
 use common::wire::{
     OutputPointer, RequestResult, RequestsDoc, RequestsLine, RequestsSummary, UsageError,
 };
@@ -972,4 +973,343 @@ fn output_onto_the_input_file_is_refused_and_the_input_kept() {
         "the input is untouched"
     );
     assert_eq!(server.requests_seen(), 0);
+}
+
+/// Asserts that no secret shows in stdout or stderr, in any letter case.
+fn assert_hidden(out: &common::Output, secrets: &[&str]) {
+    let shown = format!("{}\n{}", out.stdout, out.stderr).to_lowercase();
+    for secret in secrets {
+        assert!(
+            !shown.contains(&secret.to_lowercase()),
+            "{secret:?} reached the output:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+/// `text` as PHP's `json_encode` writes a string: `/` as `\/`, every
+/// non-ASCII character as `\uXXXX`.
+fn php_json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Every byte but letters and digits as `%xx`, lower-case hex.
+fn percent_lower(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (byte as char).to_string(),
+            _ => format!("%{byte:02x}"),
+        })
+        .collect()
+}
+
+#[test]
+fn header_values_from_env_or_of_secret_headers_are_scrubbed_from_echoes() {
+    let server = RawServer::echo();
+    let plain = "plainASCIIsecret42";
+    let non_ascii = "ünïcödé-sécret-9";
+    let out = requests()
+        .env("SK", plain)
+        .args(["-H", "X-Custom2: ${SK}", "-H"])
+        .arg(format!("X-Api-Key: {non_ascii}"))
+        .arg(server.at("/echo"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = server.requests()[0].text();
+    assert!(seen.contains(plain) && seen.contains(non_ascii), "{seen}");
+    assert_hidden(&out, &[plain, non_ascii]);
+    let doc: RequestsDoc = out.json();
+    assert!(doc.results[0].text.as_ref().unwrap().contains("<redacted>"));
+}
+
+#[test]
+fn the_bytes_a_url_secret_was_sent_as_are_scrubbed_from_echoes() {
+    let server = RawServer::echo();
+    // The URL parser writes `"` as %22 but keeps `/` in a query, and writes
+    // a space and braces as %20, %7B, %7D but keeps `-` in a path: neither
+    // is a percent-encoding of the whole value.
+    let query = r#"ab/cd"ef-wire-42"#;
+    let path = "sp ace{x}-path-42";
+    let out = requests()
+        .env("Q", query)
+        .env("P", path)
+        .arg(server.at("/p/${P}?k=${Q}"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = &server.requests()[0].line;
+    assert_eq!(
+        line,
+        "GET /p/sp%20ace%7Bx%7D-path-42?k=ab/cd%22ef-wire-42 HTTP/1.1"
+    );
+    assert_hidden(
+        &out,
+        &[query, path, "ab/cd%22ef-wire-42", "sp%20ace%7Bx%7D-path-42"],
+    );
+    let doc: RequestsDoc = out.json();
+    let text = doc.results[0].text.as_ref().unwrap();
+    assert!(
+        text.starts_with("GET /p/<redacted>?k=<redacted> HTTP/1.1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_escaped_echoes_are_scrubbed_when_the_body_shows_as_text() {
+    // An echo that answers in JSON the way PHP writes it: `\/`, `\u00fc`.
+    let server = RawServer::start(|request| {
+        let body = format!(
+            "{{\"request\":{},\"pad\":\"{}\"}}",
+            php_json_string(&request.text()),
+            "x".repeat(3000)
+        );
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        ))
+    });
+    let token = "tok/en-ünï-json-42";
+    let escaped = r"tok\/en-\u00fcn\u00ef-json-42";
+    // Shown as text by choice, and cut at --max-body (not parsed, so text).
+    for flags in [["--body", "text"], ["--max-body", "1000"]] {
+        let out = requests()
+            .env("TOK", token)
+            .args(["-H", "Authorization: Bearer ${TOK}"])
+            .args(flags)
+            .arg(server.at("/json"))
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let doc: RequestsDoc = out.json();
+        let text = doc.results[0].text.as_ref().unwrap();
+        assert!(
+            text.contains("authorization: <redacted>"),
+            "{flags:?}: {text}"
+        );
+        assert_hidden(&out, &[token, escaped, r"tok\/en"]);
+    }
+}
+
+#[test]
+fn lower_case_percent_encoded_echoes_are_scrubbed() {
+    let secret = "key/with:odd=chars-42";
+    let server = RawServer::start(|request| {
+        let value = request.header("x-api-key").unwrap_or("");
+        let body = format!("seen={}\n", percent_lower(value));
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Content-Type", "text/plain")],
+            body.as_bytes(),
+        ))
+    });
+    let out = requests()
+        .arg("-H")
+        .arg(format!("X-Api-Key: {secret}"))
+        .arg(server.at("/"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].text.as_deref(), Some("seen=<redacted>\n"));
+    assert_hidden(&out, &[secret, &percent_lower(secret)]);
+}
+
+#[test]
+fn a_secret_reflected_as_a_response_header_name_is_scrubbed() {
+    // Not named like a secret itself, so the header's value shows.
+    let secret = "Reflected-Name-Value-42";
+    let server = RawServer::start(|request| {
+        let value = request.header("x-api-key").unwrap_or("none").to_string();
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[
+                (value.as_str(), "reflected"),
+                ("Content-Type", "text/plain"),
+            ],
+            b"ok",
+        ))
+    });
+    let out = requests()
+        .args(["--include-headers", "-H"])
+        .arg(format!("X-Api-Key: {secret}"))
+        .arg(server.at("/"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let headers = doc.results[0].headers.as_ref().unwrap();
+    assert_eq!(headers["<redacted>"], json!("reflected"));
+    assert_hidden(&out, &[secret]);
+}
+
+#[test]
+fn a_secret_in_a_host_name_is_hidden_in_the_dns_error() {
+    // The URL parser lower-cases the host; the error names it that way.
+    let out = requests()
+        .env("HOST", "SecretHostLabel42")
+        .arg("http://${HOST}.invalid/x")
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.url, "http://<redacted>.invalid/x");
+    let error = result.error.as_ref().unwrap();
+    assert_eq!(error.kind, "dns");
+    assert!(error.message.contains("<redacted>.invalid"), "{error:?}");
+    assert_hidden(&out, &["SecretHostLabel42"]);
+}
+
+#[test]
+fn headers_carrying_env_values_never_follow_a_redirect_to_another_origin() {
+    let other = RawServer::echo();
+    let landing = other.at("/landing");
+    let origin = RawServer::start(move |request| {
+        let location = if request.line.starts_with("GET /away ") {
+            landing.clone()
+        } else if request.line.starts_with("GET /near ") {
+            "/final".to_string()
+        } else {
+            return Reply::Bytes(raw_server::response("200 OK", &[], b"here"));
+        };
+        Reply::Bytes(raw_server::response(
+            "302 Found",
+            &[("Location", location.as_str())],
+            b"",
+        ))
+    });
+    let item_secret = "item-env-value-42";
+    let flag_secret = "flag-env-value-42";
+    let items = [
+        json!({"url": origin.at("/away"), "headers": {"X-Plain": "${ITEM_V}"}}),
+        json!({"url": origin.at("/near"), "headers": {"X-Plain": "${ITEM_V}"}}),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .env("ITEM_V", item_secret)
+        .env("FLAG_V", flag_secret)
+        .args(["-c", "1", "-H", "X-Plain2: v=${FLAG_V}", "--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The other origin got neither header.
+    let away = other.requests();
+    assert_eq!(away.len(), 1);
+    assert!(away[0].line.starts_with("GET /landing "));
+    for name in ["x-plain", "x-plain2"] {
+        assert_eq!(away[0].header(name), None, "{name} crossed origins");
+    }
+    assert!(!away[0].text().contains("env-value-42"));
+    // Within the origin, they follow.
+    let near = origin.requests();
+    let last = near.last().unwrap();
+    assert!(last.line.starts_with("GET /final "), "{}", last.line);
+    assert_eq!(last.header("x-plain"), Some(item_secret));
+    assert_eq!(
+        last.header("x-plain2"),
+        Some(format!("v={flag_secret}").as_str())
+    );
+    assert_hidden(&out, &[item_secret, flag_secret]);
+}
+
+#[test]
+fn a_retry_after_too_large_to_count_is_not_retried_at_once() {
+    let server = RawServer::start(|_| {
+        Reply::Bytes(raw_server::response(
+            "503 Service Unavailable",
+            &[("Retry-After", "99999999999999999999999")],
+            b"busy",
+        ))
+    });
+    let out = requests()
+        .args(["--retries", "3", "--max-retry-wait", "5s"])
+        .arg(server.at("/busy"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "retried a server that asked to wait"
+    );
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.error.as_ref().unwrap().kind, "http_status");
+    let note = result.note.as_deref().unwrap_or("");
+    assert!(note.contains("not retried: Retry-After"), "{note}");
+    assert_eq!(doc.summary.requests_sent, 1);
+}
+
+#[test]
+fn a_connection_closed_before_any_response_has_its_own_kind() {
+    let server = RawServer::start(|_| Reply::Close);
+    let out = requests()
+        .args(["--retries", "1", "--backoff", "1ms"])
+        .arg(server.at("/gone"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(server.requests().len(), 2, "retried once, as a GET may be");
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema = common::schema::validator("async_requests.schema.json", None);
+    common::schema::assert_valid(&schema, &value, "document");
+    let doc: RequestsDoc = out.json();
+    let error = doc.results[0].error.as_ref().unwrap();
+    assert_eq!(error.kind, "connection_closed");
+    assert!(
+        error.message.contains("closed before a complete response"),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("cannot connect"));
+    let attempts = doc.results[0].attempts.as_ref().unwrap();
+    assert_eq!(attempts.len(), 2);
+}
+
+#[test]
+fn an_input_object_naming_a_field_twice_is_bad_input() {
+    let server = RawServer::echo();
+    let cases = [
+        (
+            format!(
+                "{{\"url\": \"{}\", \"url\": \"{}\"}}\n",
+                server.at("/a"),
+                server.at("/b")
+            ),
+            1,
+            "url",
+        ),
+        (
+            format!(
+                "[\n{},\n{{\"url\": \"{}\",\n \"headers\": {{\"X-A\": \"1\", \"X-A\": \"2\"}}}}\n]\n",
+                json!(server.at("/a")),
+                server.at("/b")
+            ),
+            4,
+            "headers.X-A",
+        ),
+    ];
+    for (input, line, field) in cases {
+        let out = requests().args(["--input", "-"]).stdin(input).run();
+        assert_eq!(out.code, 2, "{}", out.stdout);
+        let doc: UsageError = out.json();
+        assert_eq!(doc.error.kind, "invalid_input");
+        assert_eq!(doc.error.field.as_deref(), Some(field));
+        assert_eq!(doc.error.line, Some(line));
+        assert!(doc.error.message.contains("twice"), "{}", doc.error.message);
+    }
+    assert!(server.requests().is_empty(), "bad input sent a request");
 }

@@ -76,7 +76,7 @@ pub struct RequestsCli {
     #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = duration_arg, help_heading = "Retries and pacing")]
     pub backoff: Duration,
 
-    /// Longest Retry-After to honour; a server asking for more ends the retries: `--max-retry-wait 5m`.
+    /// Longest Retry-After to honour; a server asking for more (or for too long to count) ends the retries: `--max-retry-wait 5m`.
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = duration_arg, help_heading = "Retries and pacing")]
     pub max_retry_wait: Duration,
 
@@ -108,7 +108,7 @@ pub struct RequestsCli {
     #[arg(long, help_heading = "Responses")]
     pub include_headers: bool,
 
-    /// Redirects to follow; 0 returns the redirect itself. Secret headers never follow to another origin: `--max-redirects 0`.
+    /// Redirects to follow; 0 returns the redirect itself. Secret headers, and headers with a `${ENV}` value, never follow to another origin: `--max-redirects 0`.
     #[arg(
         long,
         value_name = "N",

@@ -115,6 +115,23 @@ fn detail(errors: &[&(dyn StdError + 'static)]) -> String {
         .unwrap_or_else(|| "unknown error".to_string())
 }
 
+/// Whether `error` says an open connection ended under the request: the
+/// server closed it before a complete response head, or reset it.
+fn closed_early(error: &(dyn StdError + 'static)) -> bool {
+    if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+        return hyper.is_incomplete_message() || hyper.is_canceled();
+    }
+    error.downcast_ref::<io::Error>().is_some_and(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
+    })
+}
+
 /// Classifies a transport error from sending a request or reading its body.
 /// `authority` is the `host:port` the request went to.
 pub fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> RequestError {
@@ -138,6 +155,9 @@ pub fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> R
             .is_some_and(|hyper| hyper.is_parse())
     }) {
         return RequestError::Protocol(message);
+    }
+    if !error.is_connect() && errors.iter().any(|e| closed_early(*e)) {
+        return RequestError::ConnectionClosed(format!("{authority}: {message}"));
     }
     RequestError::Connect(format!("{authority}: {message}"))
 }

@@ -3,7 +3,8 @@
 //! | kind | meaning | retried |
 //! | --- | --- | --- |
 //! | `dns` | the host name did not resolve | no |
-//! | `connect` | no connection, or it broke before a response | yes |
+//! | `connect` | no connection could be made | yes |
+//! | `connection_closed` | connected, but the connection was closed or reset before a complete response head | yes |
 //! | `tls` | the TLS handshake or certificate check failed | no |
 //! | `timeout` | no complete response (headers and body) within `--timeout` | yes |
 //! | `http_status` | the status is not in `--accept-status` | 408, 425, 429, 500, 502, 503, 504 |
@@ -25,6 +26,8 @@ pub enum RequestError {
     Dns { host: String, detail: String },
     #[error("cannot connect: {0}")]
     Connect(String),
+    #[error("the connection was closed before a complete response: {0}")]
+    ConnectionClosed(String),
     #[error("TLS failure: {0}")]
     Tls(String),
     #[error("no complete response within {}", format_duration(*.0))]
@@ -46,6 +49,7 @@ impl Failure for RequestError {
         match self {
             RequestError::Dns { .. } => "dns",
             RequestError::Connect(_) => "connect",
+            RequestError::ConnectionClosed(_) => "connection_closed",
             RequestError::Tls(_) => "tls",
             RequestError::Timeout(_) => "timeout",
             RequestError::HttpStatus { .. } => "http_status",
@@ -61,7 +65,10 @@ impl RequestError {
     /// Whether trying again might help (the method must also allow it).
     pub fn is_transient(&self) -> bool {
         match self {
-            RequestError::Connect(_) | RequestError::Timeout(_) | RequestError::BodyRead(_) => true,
+            RequestError::Connect(_)
+            | RequestError::ConnectionClosed(_)
+            | RequestError::Timeout(_)
+            | RequestError::BodyRead(_) => true,
             RequestError::HttpStatus { code, .. } => {
                 matches!(code, 408 | 425 | 429 | 500 | 502 | 503 | 504)
             }

@@ -1,6 +1,7 @@
 //! One attempt at one request: send it, follow redirects by hand (dropping
-//! secret headers when a redirect leaves the origin), and read the body up to
-//! `--max-body`, after decompression, without buffering the rest.
+//! secret and `${ENV}`-carrying headers when a redirect leaves the origin),
+//! and read the body up to `--max-body`, after decompression, without
+//! buffering the rest.
 
 use super::client::classify;
 use super::error::RequestError;
@@ -98,10 +99,12 @@ pub async fn exchange(
                     )));
                 }
                 if !same_origin(&url, &next) {
-                    // Credentials were given for one origin only.
+                    // Credentials were given for one origin only: secret
+                    // headers, and any header carrying a `${ENV}` value
+                    // (marked sensitive in `spec`), whatever its name.
                     let mut kept = HeaderMap::with_capacity(headers.len());
                     for (name, value) in &headers {
-                        if !is_secret_header(name.as_str()) {
+                        if !is_secret_header(name.as_str()) && !value.is_sensitive() {
                             kept.append(name.clone(), value.clone());
                         }
                     }

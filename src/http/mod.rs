@@ -303,13 +303,15 @@ impl RequestsTool {
                         .scrub_str(&String::from_utf8_lossy(value.as_bytes()))
                         .into_owned()
                 };
-                match shown.get_mut(name.as_str()) {
+                // A server can reflect a secret as a header's name too.
+                let name = redactor.scrub_str(name.as_str());
+                match shown.get_mut(name.as_ref()) {
                     Some(Value::String(existing)) => {
                         existing.push_str(", ");
                         existing.push_str(&text);
                     }
                     _ => {
-                        shown.insert(name.as_str().to_string(), Value::String(text));
+                        shown.insert(name.into_owned(), Value::String(text));
                     }
                 }
             }
@@ -487,9 +489,13 @@ impl Job for RequestsTool {
                     .and_then(|value| parse_retry_after(value, SystemTime::now()));
                 let planned = match server_wait {
                     Some(server_wait) if server_wait > policy.max_wait => {
+                        let asked = if server_wait == Duration::MAX {
+                            "more than can be counted".to_string()
+                        } else {
+                            crate::units::format_duration(server_wait)
+                        };
                         give_up_note = Some(format!(
-                            "not retried: Retry-After asks for {}, more than --max-retry-wait {}",
-                            crate::units::format_duration(server_wait),
+                            "not retried: Retry-After asks for {asked}, more than --max-retry-wait {}",
                             crate::units::format_duration(policy.max_wait)
                         ));
                         None

@@ -44,8 +44,13 @@ pub struct RequestDefaults {
 #[derive(Debug, Clone)]
 pub struct HeaderEntry {
     pub name: HeaderName,
+    /// Marked sensitive when any of it is secret (by the header's name or
+    /// from `${ENV}`): such a header never follows a redirect to another origin.
     pub value: HeaderValue,
     pub shown: String,
+    /// The secret strings in the value: the `${ENV}` expansions, and the
+    /// whole value of a secret header (whatever its bytes).
+    pub secrets: Vec<String>,
 }
 
 /// A request body, ready to send, with the form that may be shown.
@@ -82,7 +87,7 @@ pub fn parse_header_flag(text: &str, env: EnvLookup<'_>) -> Result<HeaderEntry, 
             format!("`{}` is not `Name: value`", shown_header_flag(text)),
         ));
     };
-    header_entry(name.trim(), value.trim(), "--header", env).map(|(entry, _)| entry)
+    header_entry(name.trim(), value.trim(), "--header", env)
 }
 
 /// A `-H` argument as it may appear in an error message.
@@ -98,7 +103,7 @@ fn header_entry(
     value: &str,
     field: &str,
     env: EnvLookup<'_>,
-) -> Result<(HeaderEntry, Expanded), FieldError> {
+) -> Result<HeaderEntry, FieldError> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| FieldError::new(field, format!("`{name}` is not a valid header name")))?;
     let expanded = expand(value, field, env)?;
@@ -108,32 +113,29 @@ fn header_entry(
             format!("the value of header `{name}` has characters a header cannot carry"),
         )
     })?;
-    let secret = is_secret_header(name);
-    header_value.set_sensitive(secret);
-    let shown = if secret {
+    let secret_name = is_secret_header(name);
+    header_value.set_sensitive(secret_name || !expanded.secrets.is_empty());
+    let mut secrets = expanded.secrets;
+    let shown = if secret_name {
+        // The text, not `HeaderValue::to_str`, which refuses non-ASCII bytes.
+        secrets.push(expanded.value);
         REDACTED.to_string()
     } else {
-        expanded.shown.clone()
+        expanded.shown
     };
-    Ok((
-        HeaderEntry {
-            name: header_name,
-            value: header_value,
-            shown,
-        },
-        expanded,
-    ))
+    Ok(HeaderEntry {
+        name: header_name,
+        value: header_value,
+        shown,
+        secrets,
+    })
 }
 
 /// The secrets the `-H` headers and `--base-url` bring to every item.
 pub fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
     let mut secrets = SecretSet::default();
     for header in &defaults.headers {
-        if header.value.is_sensitive() {
-            if let Ok(text) = header.value.to_str() {
-                secrets.add(text);
-            }
-        }
+        header.secrets.iter().for_each(|secret| secrets.add(secret));
     }
     if let Some(base) = &defaults.base_url {
         base.secrets.iter().for_each(|secret| secrets.add(secret));
@@ -202,14 +204,8 @@ pub fn parse_request(
             for (name, value) in map {
                 let field = format!("headers.{name}");
                 let text = scalar_text(value, &field, "a string")?;
-                let (entry, expanded) = header_entry(name, &text, &field, env)?;
-                expanded
-                    .secrets
-                    .iter()
-                    .for_each(|secret| secrets.add(secret));
-                if entry.value.is_sensitive() {
-                    secrets.add(&expanded.value);
-                }
+                let entry = header_entry(name, &text, &field, env)?;
+                entry.secrets.iter().for_each(|secret| secrets.add(secret));
                 shown_headers.push((entry.name.as_str().to_string(), entry.shown));
                 headers.append(entry.name, entry.value);
             }

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod raw_server;
 pub mod schema;
 pub mod wire;
 pub mod wire_blocking;
