@@ -25,7 +25,7 @@ struct Entry {
     main: fn(Vec<OsString>) -> Exit,
 }
 
-const TOOLS: &[Entry] = &[
+static TOOLS: &[Entry] = &[
     Entry {
         name: crate::http::NAME,
         subcommand: "requests",

@@ -223,13 +223,7 @@ fn as_nobody(command: Command) -> Command {
 }
 
 fn platform() -> String {
-    let os = std::env::consts::OS;
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "x86_64",
-        "aarch64" => "aarch64",
-        other => other,
-    };
-    format!("{os}-{arch}")
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 fn text(bytes: &[u8]) -> String {
