@@ -20,7 +20,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+# BENCH_BIN: a folder with another build's tools (an A/B run against an
+# older commit); by default the release build of this checkout, with a link
+# per tool name to the one binary.
+BIN = Path(os.environ.get("BENCH_BIN") or Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release")
+TOOLS = ["async_requests", "async_file_reader", "async_timeout", "find_blocking_calls", "demo_api"]
 PEERS = ROOT / "bench" / "peers"
 
 
@@ -59,9 +63,11 @@ def measure(command, *, env=None, stdout=subprocess.DEVNULL, cwd=None, timeout=6
 
 
 class Contender:
-    def __init__(self, name, command, ours=False, env=None, note="", expect_codes=(0,)):
+    def __init__(self, name, command, ours=False, env=None, note="", expect_codes=(0,), max_rounds=None):
         self.name, self.command, self.ours, self.env, self.note = name, command, ours, env, note
         self.expect_codes = expect_codes
+        # Some runs are too long to repeat (a clean build from source).
+        self.max_rounds = max_rounds
         self.walls, self.rss, self.codes = [], [], []
 
 
@@ -383,7 +389,80 @@ def workload_8(quick, work, url):
     return w
 
 
-WORKLOADS = [workload_1, workload_2, workload_3, workload_4, workload_5, workload_6, workload_7, workload_8]
+def version():
+    for line in (ROOT / "Cargo.toml").read_text().splitlines():
+        if line.startswith("version = "):
+            return line.split('"')[1]
+    raise SystemExit("no version in Cargo.toml")
+
+
+def ensure_package():
+    """The zip and wheel of this version in dist/, made by scripts/package if missing."""
+    ver = version()
+    zips = sorted((ROOT / "dist").glob(f"async-patterns-{ver}-linux-x86_64.zip"))
+    wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-*.whl"))
+    if not zips or not wheels:
+        log("bench: making the release packages (bash scripts/package)")
+        subprocess.run(["bash", "scripts/package"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        zips = sorted((ROOT / "dist").glob(f"async-patterns-{ver}-linux-x86_64.zip"))
+        wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-*.whl"))
+    return zips[-1], wheels[-1]
+
+
+def workload_9(quick, work, url):
+    w = Workload(9, "first result on a fresh machine: the bundle, the wheel, a clean source build",
+                 "bundle's first result under 50 ms after unpacking; zip at most 10 MB; source build at most 90 s on 2 cores",
+                 "bundle and wheel: bash (or the wheel's sh launcher) and one start of the 8 MB binary, "
+                 "nothing built; source: cargo compiling about 200 crates, mostly in parallel on the 2 cores "
+                 "(crates.io downloads not counted: the registry cache is warm)")
+    zip_path, wheel = ensure_package()
+    bundle = work / "bundle"
+    subprocess.run(["unzip", "-q", str(zip_path), "-d", str(bundle)], check=True)
+    skill = bundle / "async-patterns"
+    home = work / "fresh-home"
+    home.mkdir()
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
+    target = str(skill / "VERSION")
+    w.contenders.append(Contender("bundle: bash scripts/async_file_reader (unzipped, no cargo on PATH)",
+                                  ["bash", str(skill / "scripts" / "async_file_reader"), target], ours=True, env=bare))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index", "--disable-pip-version-check", str(wheel)],
+                   check=True)
+    w.contenders.append(Contender("wheel: async_file_reader from the venv's bin/",
+                                  [str(venv / "bin" / "async_file_reader"), target], env=bare))
+    w.contenders.append(Contender("python3 -c 'import aiohttp' (a hand-written script's first line)",
+                                  [sys.executable, "-c", "import aiohttp"]))
+    if not quick:
+        source = work / "source"
+        source.mkdir()
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, stdout=subprocess.PIPE).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        env = {key: value for key, value in os.environ.items() if key != "CARGO_TARGET_DIR"}
+        env["ASYNC_PATTERNS_BUILD_WAIT"] = "100000"
+        command = ["bash", "-c", 'rm -rf "$1/target" && bash "$1/scripts/async_file_reader" "$2"', "build",
+                   str(source), target]
+        w.contenders.append(Contender("source: first bash scripts/async_file_reader (clean target dir, one round)",
+                                      command, env=env, max_rounds=1))
+    sizes = [("zip (the skill bundle)", zip_path.stat().st_size), ("wheel", wheel.stat().st_size),
+             ("binary (stripped, in bin/linux-x86_64/)", (skill / "bin" / "linux-x86_64" / "async-patterns").stat().st_size)]
+    w.extra_rows = [f"| {name} | {size / 1048576:.1f} MiB |" for name, size in sizes]
+    zip_mb = zip_path.stat().st_size / 1e6
+    source_name = "source: first bash scripts/async_file_reader (clean target dir, one round)"
+
+    def verdict(walls, rss):
+        bundle_wall = walls["bundle: bash scripts/async_file_reader (unzipped, no cargo on PATH)"]
+        built = walls.get(source_name)
+        met = bundle_wall < 0.05 and zip_mb <= 10 and (built is None or built <= 90)
+        words = f"bundle {bundle_wall * 1000:.0f} ms, zip {zip_mb:.1f} MB"
+        words += f", source build {built:.0f} s" if built is not None else ", source build not run (--quick)"
+        return met, words
+    w.verdict = verdict
+    return w
+
+
+WORKLOADS = [workload_1, workload_2, workload_3, workload_4, workload_5, workload_6, workload_7, workload_8,
+             workload_9]
 
 
 # ---------------------------------------------------------------- running
@@ -394,6 +473,8 @@ def run_workload(workload, rounds):
     log(f"bench: workload {workload.number}: {workload.title}")
     for round_number in range(rounds):
         for contender in workload.contenders:
+            if contender.max_rounds is not None and round_number >= contender.max_rounds:
+                continue
             wall, rss, code = measure(contender.command, env=contender.env)
             contender.walls.append(wall)
             contender.rss.append(rss)
@@ -452,6 +533,8 @@ def report(workloads, info, rounds, quick):
                 name = f"**{contender.name}**" if contender.ours else contender.name
                 lines.append(f"| {name} | {wall:.3f} s | {rss:.1f} MiB | {ratio} | {codes} | {note} |")
             lines.append("")
+        if workload.extra_rows:
+            lines += ["| artifact | size |", "| --- | ---: |", *workload.extra_rows, ""]
         for skipped in workload.skipped:
             lines.append(f"- skipped: {skipped}")
         verdict = judge(workload)
@@ -476,9 +559,14 @@ def main():
     rounds = args.rounds or (1 if args.quick else 3)
     only = {int(part) for part in args.only.split(",") if part.strip()}
 
-    log("bench: building release binaries")
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True,
-                   stdout=sys.stderr)
+    if not os.environ.get("BENCH_BIN"):
+        log("bench: building the release binary")
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True, stdout=sys.stderr)
+        for tool in TOOLS:
+            link = BIN / tool
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to("async-patterns")
     if not args.quick:
         OHA[0] = ensure_peer("oha", ["cargo", "install", "--quiet", "--locked", "oha"])
     else:

@@ -202,7 +202,7 @@ _ap_start_build() {
     command -v setsid >/dev/null 2>&1 && starter=(setsid)
     (
       cd "$ASYNC_PATTERNS_ROOT" || exit 1
-      AP_STATE="$state" AP_TARGET="$target" AP_CARGO="$cargo" nohup "${starter[@]}" bash -c '
+      AP_STATE="$state" AP_TARGET="$target" AP_CARGO="$cargo" nohup ${starter[@]+"${starter[@]}"} bash -c '
         echo $$ >"$AP_STATE/pid.tmp" && mv -f "$AP_STATE/pid.tmp" "$AP_STATE/pid"
         CARGO_TARGET_DIR="$AP_TARGET" "$AP_CARGO" build --release --bin async-patterns >>"$AP_STATE/log" 2>&1
         code=$?

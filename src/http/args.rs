@@ -62,7 +62,7 @@ pub struct RequestsCli {
     #[arg(long, value_name = "URL", help_heading = "Requests")]
     pub base_url: Option<String>,
 
-    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/5xx), idempotent methods only, at most 100: `--retries 5`.
+    /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/500/502/503/504), idempotent methods only, at most 100: `--retries 5`.
     #[arg(
         long,
         value_name = "N",
