@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::DemoServer;
+use common::{DemoServer, python_interpreter};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -235,24 +235,6 @@ struct PythonRun {
     started: Instant,
     out_path: PathBuf,
     err_path: PathBuf,
-}
-
-/// The interpreter `python3` runs, resolved once: version managers (pyenv)
-/// put a shell script in front of it that costs more than a short block.
-fn python_interpreter() -> &'static Path {
-    static RESOLVED: OnceLock<PathBuf> = OnceLock::new();
-    RESOLVED.get_or_init(|| {
-        Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("python3"))
-    })
 }
 
 fn python3() -> Command {

@@ -21,11 +21,11 @@ mod common;
 #[path = "../assets/templates/tokio-service/src/main.rs"]
 mod tokio_service;
 
+use common::python_interpreter;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -50,24 +50,6 @@ const TOKIO_CHILD: &str = "ASYNC_PATTERNS_TOKIO_TEMPLATE_CHILD";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The interpreter `python3` runs, resolved once (a version manager's shim
-/// costs a shell start on every run).
-fn python_interpreter() -> &'static Path {
-    static RESOLVED: OnceLock<PathBuf> = OnceLock::new();
-    RESOLVED.get_or_init(|| {
-        Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("python3"))
-    })
 }
 
 #[derive(Clone, Copy, Debug)]

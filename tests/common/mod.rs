@@ -65,6 +65,24 @@ pub fn binary(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// The interpreter `python3` runs, resolved once: version managers (pyenv)
+/// put a shell script in front of it that costs more than a short block.
+pub fn python_interpreter() -> &'static std::path::Path {
+    static RESOLVED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    RESOLVED.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    })
+}
+
 /// A running `demo_api` on 127.0.0.1; killed when dropped. It also exits on
 /// its own when the test process dies (its stdin closes).
 pub struct DemoServer {
