@@ -96,7 +96,26 @@ struct Server {
     stats: Arc<Stats>,
     /// Calls seen per `/flaky` id.
     flaky: Mutex<HashMap<String, u32>>,
+    /// A simulated outage (`/outage/start`): every other endpoint fails until it ends.
+    outage: Mutex<Option<Outage>>,
     base_url: String,
+}
+
+/// How the server fails during an outage, and until when.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    until: std::time::Instant,
+    mode: OutageMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutageMode {
+    /// Answer 503.
+    Unavailable,
+    /// Close the connection without answering.
+    Close,
+    /// Never answer (until the outage ends).
+    Hang,
 }
 
 type DemoBody = Pin<Box<dyn Body<Data = Bytes, Error = Infallible> + Send>>;
@@ -217,6 +236,34 @@ const ENDPOINTS: &[(&str, &str)] = &[
         "plain text, invalid JSON labelled as JSON, non-UTF-8 bytes",
     ),
     (
+        "/pages/link?total=N&per_page=K&page=P&delay_ms=M",
+        "page P of N items; a Link: <...>; rel=\"next\" header while more remain",
+    ),
+    (
+        "/pages/body?total=N&per_page=K&page=P",
+        "page P of N items; the next page's URL in the body's \"next\" (null on the last)",
+    ),
+    (
+        "/pages/cursor?total=N&per_page=K&cursor=C",
+        "a page of N items after cursor C; the next cursor in \"next_cursor\" (null on the last)",
+    ),
+    (
+        "/pages/loop?page=P",
+        "pages whose next links go round in a circle (0, 1, 2, 0, ...)",
+    ),
+    (
+        "/outage/start?ms=M&mode=503|close|hang, /outage/stop",
+        "for M ms every other endpoint fails that way (a host that is down, then recovers)",
+    ),
+    (
+        "/random/{n}?seed=S&chunk=SIZE&interval_ms=M&sha256=1",
+        "n pseudo-random bytes (the same for the same seed), with Content-Length; sha256=1 answers their SHA-256 instead",
+    ),
+    (
+        "/download/{name}?bytes=N&disposition=NAME",
+        "N bytes named by the path, with Content-Disposition: attachment; filename=NAME when given",
+    ),
+    (
         "/stats, /stats/reset",
         "requests seen, the most in flight at once, and arrival spacing",
     ),
@@ -262,6 +309,11 @@ async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<Demo
     let _in_flight = InFlight::enter(&server.stats);
     let query = query_map(&request);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segments.first() != Some(&"outage") {
+        if let Some(failure) = outage_failure(&server).await {
+            return failure;
+        }
+    }
     match segments.as_slice() {
         [""] => {
             let endpoints: Map<String, Value> = ENDPOINTS
@@ -458,6 +510,88 @@ async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<Demo
                 .collect();
             json_response(StatusCode::OK, &json!({"total": count, "data": data}))
         }
+        ["pages", style @ ("link" | "body" | "cursor" | "loop")] => {
+            let delay = number(&query, "delay_ms", 0u64);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            page(&server.base_url, style, &query)
+        }
+        ["outage", "start"] => {
+            let mode = match query.get("mode").map(String::as_str) {
+                Some("close") => OutageMode::Close,
+                Some("hang") => OutageMode::Hang,
+                _ => OutageMode::Unavailable,
+            };
+            let until =
+                std::time::Instant::now() + Duration::from_millis(number(&query, "ms", 1000));
+            *server
+                .outage
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Outage { until, mode });
+            json_response(StatusCode::OK, &json!({"outage": true}))
+        }
+        ["outage", "stop"] => {
+            *server
+                .outage
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+            json_response(StatusCode::OK, &json!({"outage": false}))
+        }
+        ["random", n] => {
+            let total: u64 = n.parse().unwrap_or(0);
+            let seed: u64 = number(&query, "seed", 1);
+            if query.contains_key("sha256") {
+                use sha2::Digest;
+                let mut hasher = sha2::Sha256::new();
+                let mut stream = RandomBytes::new(seed, total, 256 * 1024);
+                while let Some(chunk) = stream.next_chunk() {
+                    hasher.update(&chunk);
+                }
+                let hex: String = hasher
+                    .finalize()
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect();
+                return json_response(StatusCode::OK, &json!({"bytes": total, "sha256": hex}));
+            }
+            let chunk: usize = number(&query, "chunk", 64 * 1024).max(1);
+            let interval = query
+                .get("interval_ms")
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis);
+            let mut stream = RandomBytes::new(seed, total, chunk);
+            let mut response = generated(
+                move || stream.next_chunk(),
+                interval,
+                false,
+                "application/octet-stream",
+            );
+            response
+                .headers_mut()
+                .insert("content-length", HeaderValue::from(total));
+            response
+        }
+        ["download", _name] => {
+            let total: u64 = number(&query, "bytes", 1024);
+            let mut stream = RandomBytes::new(total, total, 64 * 1024);
+            let mut response = generated(
+                move || stream.next_chunk(),
+                None,
+                false,
+                "application/octet-stream",
+            );
+            response
+                .headers_mut()
+                .insert("content-length", HeaderValue::from(total));
+            if let Some(name) = query.get("disposition") {
+                let value = format!("attachment; filename=\"{}\"", name.replace('"', "\\\""));
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert("content-disposition", value);
+                }
+            }
+            response
+        }
         ["text"] => with_type(
             full("hello from the demo API\n"),
             "text/plain; charset=utf-8",
@@ -471,6 +605,144 @@ async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<Demo
             StatusCode::NOT_FOUND,
             &json!({"error": "no such endpoint", "see": "GET /"}),
         ),
+    }
+}
+
+/// A response that stands for "close the connection without answering":
+/// the service turns it into an error, and hyper then drops the connection
+/// before any byte of a response is sent.
+fn close_connection() -> Response<DemoBody> {
+    let mut response = Response::new(full(Bytes::new()));
+    response.extensions_mut().insert(CloseWithoutAnswer);
+    response
+}
+
+/// Marks a [`close_connection`] response.
+#[derive(Debug, Clone, Copy)]
+struct CloseWithoutAnswer;
+
+/// While an outage lasts, how this request fails (`None`: serve it).
+async fn outage_failure(server: &Server) -> Option<Response<DemoBody>> {
+    let outage = {
+        let mut current = server
+            .outage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *current {
+            Some(outage) if outage.until > std::time::Instant::now() => outage,
+            Some(_) => {
+                *current = None;
+                return None;
+            }
+            None => return None,
+        }
+    };
+    match outage.mode {
+        OutageMode::Unavailable => Some(json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": "outage"}),
+        )),
+        OutageMode::Hang => {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(outage.until)).await;
+            Some(json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "outage"}),
+            ))
+        }
+        OutageMode::Close => Some(close_connection()),
+    }
+}
+
+/// One page of the paginated endpoints: `items` is ids `offset..offset+per_page`
+/// of `total`, and the way to the next page depends on the style.
+fn page(base_url: &str, style: &str, query: &HashMap<String, String>) -> Response<DemoBody> {
+    let total: u64 = number(query, "total", 50);
+    let per_page: u64 = number(query, "per_page", 10).max(1);
+    if style == "loop" {
+        let page: u64 = number(query, "page", 0) % 3;
+        let next = format!("{base_url}/pages/loop?page={}", (page + 1) % 3);
+        let mut response = json_response(StatusCode::OK, &json!({"page": page, "items": [page]}));
+        if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert("link", link);
+        }
+        return response;
+    }
+    let offset = if style == "cursor" {
+        query
+            .get("cursor")
+            .and_then(|cursor| cursor.strip_prefix("c-"))
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .unwrap_or(0)
+    } else {
+        number::<u64>(query, "page", 0).saturating_mul(per_page)
+    };
+    let end = offset.saturating_add(per_page).min(total);
+    let items: Vec<Value> = (offset..end.max(offset))
+        .map(|id| json!({"id": id, "name": format!("item {id}")}))
+        .collect();
+    let more = end < total;
+    let page = offset / per_page;
+    let next_url = |page: u64| {
+        format!("{base_url}/pages/{style}?total={total}&per_page={per_page}&page={page}")
+    };
+    match style {
+        "link" => {
+            let mut response =
+                json_response(StatusCode::OK, &json!({"page": page, "items": items}));
+            let mut links = vec![format!("<{}>; rel=\"first\"", next_url(0))];
+            if more {
+                links.push(format!("<{}>; rel=\"next\"", next_url(page + 1)));
+            }
+            if let Ok(link) = HeaderValue::from_str(&links.join(", ")) {
+                response.headers_mut().insert("link", link);
+            }
+            response
+        }
+        "body" => json_response(
+            StatusCode::OK,
+            &json!({"page": page, "items": items, "next": if more { Value::String(next_url(page + 1)) } else { Value::Null }}),
+        ),
+        _ => json_response(
+            StatusCode::OK,
+            &json!({"items": items, "next_cursor": if more { Value::String(format!("c-{end:x}")) } else { Value::Null }}),
+        ),
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), in chunks: the same seed
+/// gives the same stream, so a client's file can be checked against
+/// `?sha256=1`.
+struct RandomBytes {
+    state: u64,
+    left: u64,
+    chunk: usize,
+}
+
+impl RandomBytes {
+    fn new(seed: u64, total: u64, chunk: usize) -> Self {
+        RandomBytes {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            left: total,
+            chunk,
+        }
+    }
+
+    fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.left == 0 {
+            return None;
+        }
+        let size = self.left.min(self.chunk as u64) as usize;
+        let mut bytes = Vec::with_capacity(size + 8);
+        while bytes.len() < size {
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            let word = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.truncate(size);
+        self.left -= size as u64;
+        Some(Bytes::from(bytes))
     }
 }
 
@@ -583,6 +855,7 @@ pub async fn serve(listener: TcpListener, config: DemoConfig) -> std::io::Result
         config,
         stats: Arc::new(Stats::default()),
         flaky: Mutex::new(HashMap::new()),
+        outage: Mutex::new(None),
         base_url,
     });
     loop {
@@ -599,7 +872,13 @@ pub async fn serve(listener: TcpListener, config: DemoConfig) -> std::io::Result
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let server = server.clone();
-                async move { Ok::<_, Infallible>(route(server, request).await) }
+                async move {
+                    let response = route(server, request).await;
+                    if response.extensions().get::<CloseWithoutAnswer>().is_some() {
+                        return Err(std::io::Error::other("closing without an answer"));
+                    }
+                    Ok(response)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
