@@ -35,6 +35,8 @@ pub mod exit;
 pub mod files;
 pub mod http;
 pub mod input;
+#[allow(dead_code)] // wired into the summary next
+mod latency;
 pub mod multicall;
 pub mod printer;
 pub mod progress;
