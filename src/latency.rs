@@ -130,7 +130,10 @@ mod tests {
         let mut previous_end = 0u64;
         for bucket in 0..SUB_BUCKETS * 8 {
             let (low, width) = bucket_bounds(bucket);
-            assert_eq!(low, previous_end, "bucket {bucket} starts where the last ended");
+            assert_eq!(
+                low, previous_end,
+                "bucket {bucket} starts where the last ended"
+            );
             assert_eq!(bucket_of(low), bucket);
             assert_eq!(bucket_of(low + width - 1), bucket);
             assert!(width as f64 <= (low.max(1) as f64) / SUB_BUCKETS as f64 || low < 64);
@@ -167,10 +170,17 @@ mod tests {
         }
         values.sort_unstable();
         let figures = histogram.percentiles().unwrap();
-        for (q, got) in [(0.5, figures.p50_ms), (0.9, figures.p90_ms), (0.99, figures.p99_ms)] {
+        for (q, got) in [
+            (0.5, figures.p50_ms),
+            (0.9, figures.p90_ms),
+            (0.99, figures.p99_ms),
+        ] {
             let want = exact(&values, q) as f64 / 1000.0;
             let error = (got - want).abs() / want;
-            assert!(error <= RELATIVE_ERROR + 1e-9, "q={q}: {got} vs {want} ({error})");
+            assert!(
+                error <= RELATIVE_ERROR + 1e-9,
+                "q={q}: {got} vs {want} ({error})"
+            );
         }
         assert_eq!(figures.max_ms, *values.last().unwrap() as f64 / 1000.0);
         assert_eq!(histogram.len(), 100_000);

@@ -19,6 +19,8 @@ pub mod client;
 pub mod error;
 pub mod fetch;
 pub mod retry;
+#[allow(dead_code)] // wired into the exchange next
+pub(crate) mod save;
 pub mod spec;
 pub mod template;
 
