@@ -15,9 +15,13 @@
 
 pub mod args;
 pub mod body;
+#[allow(dead_code)] // wired into the item loop next
+pub(crate) mod breaker;
 pub mod client;
 pub mod error;
 pub mod fetch;
+#[allow(dead_code)] // wired into the item loop next
+pub(crate) mod paginate;
 pub mod retry;
 #[allow(dead_code)] // wired into the exchange next
 pub(crate) mod save;
