@@ -15,9 +15,17 @@
 //!   directory is walked only with [`WalkOptions::walk_directories`].
 //! - Patterns support `*`, `?`, `[...]`, `**` (any depth) and `{a,b}`; `*`
 //!   does not cross `/`. A pattern is relative to [`WalkOptions::root`].
+//! - A pattern is at most [`MAX_PATTERN_BYTES`] long, with `{...}` nested at
+//!   most [`MAX_BRACE_DEPTH`] deep; a longer or deeper one is bad input, as
+//!   is one the compiler refuses. Compiling is fallible all the way
+//!   (`GlobSet`, never `Glob::compile_matcher`, which panics when the regex
+//!   cannot be built), and the caps keep both the compile and every match
+//!   cheap (16,384 `*` take 0.1 s to compile and 9 µs to match each path).
 //! - Patterns and directory walks yield regular files and symlinks to them
-//!   (a dangling symlink too, so the tool can report it); never directories,
-//!   FIFOs, sockets or devices.
+//!   (a dangling symlink too, so the tool can report it); never directories.
+//!   FIFOs, sockets and devices they meet are yielded too, marked
+//!   [`Special`], so that every name a pattern matched is accounted for:
+//!   the tools list them as `not_regular` without opening them.
 //! - Hidden entries (name starting with `.`) are skipped unless
 //!   [`WalkOptions::hidden`] is set or the pattern names them with a
 //!   component that starts with a literal `.` (`.github/**/*.yml`, `**/.env`).
@@ -26,13 +34,16 @@
 //!   [`WalkError::SymlinkLoop`] and skipped.
 //! - Paths come out as the user wrote them, relative to the root
 //!   (`src/a.rs`, not `/home/me/project/src/a.rs`); `.` components are
-//!   dropped. [`WalkOptions::resolve`] gives the path to open.
+//!   dropped. [`WalkOptions::resolve`] gives the path to open. Names that
+//!   are not UTF-8 are kept exactly; [`path_bytes`] gives their bytes for
+//!   the output, where `path` is lossy.
 
-use globset::{Candidate, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::{DirEntry, WalkBuilder};
 use serde::ser::SerializeStruct;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::FileType;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,6 +53,21 @@ const GLOB_META: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
 /// Brace alternatives beyond which the hidden-file rule stops looking at
 /// each one and lets the pattern see hidden entries.
 const MAX_BRACE_EXPANSION: usize = 256;
+
+/// The longest pattern accepted, in bytes (Linux's `PATH_MAX`). Compiling
+/// and matching cost grow with the pattern (4,096 `*` compile in about
+/// 20 ms and match a path in under a microsecond; 16,384 take 0.1 s and
+/// 9 µs a path; 90,000 cannot be compiled at all). More names than fit go
+/// in separate items.
+pub const MAX_PATTERN_BYTES: usize = 4096;
+
+/// The deepest `{...}` nesting accepted. globset recurses over nested
+/// groups (on a blocking thread's small stack) and the regex parser gives
+/// up at a few hundred levels; real patterns nest two or three deep.
+pub const MAX_BRACE_DEPTH: usize = 32;
+
+/// How much of a bad pattern an error message quotes.
+const QUOTED_CHARS: usize = 80;
 
 /// How items are expanded.
 #[derive(Debug, Clone)]
@@ -100,16 +126,83 @@ pub enum Target {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Expansion {
     /// Sorted (component by component) and de-duplicated.
-    pub files: Vec<PathBuf>,
+    pub files: Vec<Found>,
     /// Patterns (and walked directories) that yielded no file, in input order.
     pub unmatched: Vec<String>,
     /// Problems met while walking; none of them stops the walk.
     pub errors: Vec<WalkError>,
 }
 
+/// One name an expansion yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// As shown to the user (see [`WalkOptions::resolve`] for the path to open).
+    pub path: PathBuf,
+    /// Set when a pattern or a directory walk met a FIFO, socket or device
+    /// (or a symlink to one): the tool lists it without opening it (a FIFO
+    /// waits for a writer, a device may do anything). Never set for a
+    /// literal item: the tool decides what to do with what it is given.
+    pub special: Option<Special>,
+}
+
+/// What a name a walk met is, when it is neither a regular file nor a
+/// directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Other,
+}
+
+impl Special {
+    /// What `file_type` is, when it is not a regular file or a directory.
+    pub fn of(file_type: &FileType) -> Option<Special> {
+        use std::os::unix::fs::FileTypeExt;
+        Some(if file_type.is_file() || file_type.is_dir() {
+            return None;
+        } else if file_type.is_fifo() {
+            Special::Fifo
+        } else if file_type.is_socket() {
+            Special::Socket
+        } else if file_type.is_char_device() {
+            Special::CharDevice
+        } else if file_type.is_block_device() {
+            Special::BlockDevice
+        } else {
+            Special::Other
+        })
+    }
+
+    /// In words, for messages (`"FIFO (named pipe)"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Special::Fifo => "FIFO (named pipe)",
+            Special::Socket => "socket",
+            Special::CharDevice => "character device",
+            Special::BlockDevice => "block device",
+            Special::Other => "special file",
+        }
+    }
+}
+
+/// The exact bytes of a name that is not valid UTF-8, in standard base64
+/// (as ripgrep's JSON gives them), for `path_bytes`; `None` for a UTF-8
+/// name, which `path` shows exactly. `path` alone would show `a\xffb` and
+/// `a\xfeb` both as `a\u{fffd}b`.
+pub fn path_bytes(path: &Path) -> Option<String> {
+    use base64::Engine;
+    use std::os::unix::ffi::OsStrExt;
+    if path.to_str().is_some() {
+        return None;
+    }
+    Some(base64::engine::general_purpose::STANDARD.encode(path.as_os_str().as_bytes()))
+}
+
 /// A bad pattern: bad input, reported before anything runs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{pattern}` is not a valid glob pattern: {reason}")]
+#[error("`{}` is not a valid glob pattern: {reason}", quote(pattern))]
 pub struct PatternError {
     /// Position of the item in the list given to [`expand_targets`].
     pub index: usize,
@@ -155,12 +248,17 @@ impl crate::error::Failure for WalkError {
     }
 }
 
-/// Serialised as `{"path": ..., "kind": ..., "message": ...}`.
+/// Serialised as `{"path": ..., "kind": ..., "message": ...}`, with
+/// `path_bytes` after `path` when the path is not UTF-8.
 impl serde::Serialize for WalkError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use crate::error::Failure;
-        let mut record = serializer.serialize_struct("WalkError", 3)?;
+        let bytes = path_bytes(self.path());
+        let mut record = serializer.serialize_struct("WalkError", 3 + bytes.is_some() as usize)?;
         record.serialize_field("path", &self.path().to_string_lossy())?;
+        if let Some(bytes) = &bytes {
+            record.serialize_field("path_bytes", bytes)?;
+        }
         record.serialize_field("kind", self.kind())?;
         record.serialize_field("message", &self.to_string())?;
         record.end()
@@ -182,9 +280,9 @@ pub fn check_target(target: &Target, options: &WalkOptions) -> Result<(), String
             if !is_pattern(text) || names_existing(text, options) {
                 return Ok(());
             }
-            compile(text)
-                .map(|_| ())
-                .map_err(|reason| format!("`{text}` is not a valid glob pattern: {reason}"))
+            Pattern::new(text).map(|_| ()).map_err(|reason| {
+                format!("`{}` is not a valid glob pattern: {reason}", quote(text))
+            })
         }
     }
 }
@@ -202,7 +300,7 @@ pub fn expand_targets(
     targets: &[Target],
     options: &WalkOptions,
 ) -> Result<Expansion, PatternError> {
-    let mut files = BTreeSet::new();
+    let mut files = Files::new();
     let mut unmatched = Vec::new();
     let mut errors = Vec::new();
     for (index, target) in targets.iter().enumerate() {
@@ -230,10 +328,21 @@ pub fn expand_targets(
         }
     }
     Ok(Expansion {
-        files: files.into_iter().collect(),
+        files: files
+            .into_iter()
+            .map(|(path, special)| Found { path, special })
+            .collect(),
         unmatched,
         errors,
     })
+}
+
+/// The names found so far, sorted, each with what a walk saw it was.
+type Files = BTreeMap<PathBuf, Option<Special>>;
+
+/// Adds a name a walk found; a literal item naming it too has the last word.
+fn add_found(files: &mut Files, path: PathBuf, special: Option<Special>) {
+    files.entry(path).or_insert(special);
 }
 
 /// Whether `text` names an existing entry (a dangling symlink too), which
@@ -247,7 +356,7 @@ pub fn names_existing(text: &str, options: &WalkOptions) -> bool {
 fn take_literal(
     path: &Path,
     options: &WalkOptions,
-    files: &mut BTreeSet<PathBuf>,
+    files: &mut Files,
     errors: &mut Vec<WalkError>,
 ) -> usize {
     let shown = normalize(path);
@@ -257,7 +366,7 @@ fn take_literal(
             return walk_directory(&shown, &full, options, files, errors);
         }
     }
-    files.insert(shown);
+    files.insert(shown, None);
     1
 }
 
@@ -290,7 +399,7 @@ fn walk_directory(
     shown: &Path,
     full: &Path,
     options: &WalkOptions,
-    files: &mut BTreeSet<PathBuf>,
+    files: &mut Files,
     errors: &mut Vec<WalkError>,
 ) -> usize {
     let hidden = options.hidden;
@@ -304,7 +413,7 @@ fn walk_directory(
     });
     let mut found = 0;
     for entry in walker {
-        let Some(relative) = visit(entry, full, shown, options, errors) else {
+        let Some((relative, special)) = visit(entry, full, shown, options, errors) else {
             continue;
         };
         if let Some(extensions) = &extensions {
@@ -313,7 +422,7 @@ fn walk_directory(
                 continue;
             }
         }
-        files.insert(below(shown, &relative));
+        add_found(files, below(shown, &relative), special);
         found += 1;
     }
     found
@@ -347,14 +456,15 @@ fn is_hidden(entry: &DirEntry) -> bool {
 }
 
 /// One walker entry: its path relative to the walk's start when it is a
-/// file to keep, `None` otherwise (errors are recorded on the way).
+/// name to yield (a file, or a FIFO, socket or device: see [`Found`]),
+/// `None` otherwise (errors are recorded on the way).
 fn visit(
     entry: Result<DirEntry, ignore::Error>,
     start: &Path,
     shown: &Path,
     options: &WalkOptions,
     errors: &mut Vec<WalkError>,
-) -> Option<PathBuf> {
+) -> Option<(PathBuf, Option<Special>)> {
     let entry = match entry {
         Ok(entry) => entry,
         Err(error) => {
@@ -363,7 +473,7 @@ fn visit(
                     .strip_prefix(start)
                     .ok()
                     .filter(|relative| !relative.as_os_str().is_empty())
-                    .map(Path::to_path_buf),
+                    .map(|relative| (relative.to_path_buf(), None)),
                 Problem::Error(error) => {
                     errors.push(error);
                     None
@@ -373,27 +483,25 @@ fn visit(
         }
     };
     let file_type = entry.file_type()?;
-    let is_file = if file_type.is_file() {
-        true
-    } else if file_type.is_symlink() && !options.follow_links {
+    let special = if file_type.is_symlink() && !options.follow_links {
         // A link to a file is a file; a link to a directory is not followed;
         // a dangling link is kept so that the tool reports it.
         match std::fs::metadata(entry.path()) {
-            Ok(target) => target.is_file(),
-            Err(_) => true,
+            Ok(target) if target.is_dir() => return None,
+            Ok(target) => Special::of(&target.file_type()),
+            Err(_) => None,
         }
-    } else {
-        false
-    };
-    if !is_file {
+    } else if file_type.is_dir() {
         return None;
-    }
+    } else {
+        Special::of(&file_type)
+    };
     let relative = entry.path().strip_prefix(start).ok()?;
     if relative.as_os_str().is_empty() {
         // The start itself is a file: not something found below it.
         return None;
     }
-    Some(relative.to_path_buf())
+    Some((relative.to_path_buf(), special))
 }
 
 /// What a walker error turns out to be.
@@ -457,19 +565,67 @@ fn walk_error(error: ignore::Error, start: &Path, shown: &Path) -> Problem {
     }
 }
 
-/// Compiles one pattern the way every pattern is compiled.
-fn compile(text: &str) -> Result<GlobMatcher, String> {
-    GlobBuilder::new(text)
+/// Compiles one pattern the way every pattern is compiled: within the
+/// size caps, and through `GlobSet`, whose build returns the regex errors
+/// that `Glob::compile_matcher` would panic on.
+fn compile(text: &str) -> Result<GlobSet, String> {
+    check_size(text)?;
+    let glob = GlobBuilder::new(text)
         .literal_separator(true)
         .backslash_escape(true)
         .build()
-        .map(|glob| glob.compile_matcher())
-        .map_err(|error| error.kind().to_string())
+        .map_err(|error| reason(&error))?;
+    GlobSetBuilder::new()
+        .add(glob)
+        .build()
+        .map_err(|error| reason(&error))
+}
+
+/// Why globset refused a pattern, in a line of bounded length (a regex
+/// error can quote the whole generated regex).
+fn reason(error: &globset::Error) -> String {
+    match error.kind() {
+        globset::ErrorKind::Regex(detail) => {
+            format!("too complex to compile ({})", quote(detail))
+        }
+        kind => quote(&kind.to_string()),
+    }
+}
+
+/// Refuses patterns past the caps before anything looks at their structure.
+fn check_size(text: &str) -> Result<(), String> {
+    if text.len() > MAX_PATTERN_BYTES {
+        return Err(format!(
+            "{} bytes long, more than the {MAX_PATTERN_BYTES} a pattern may have \
+             (give more names as separate items)",
+            text.len()
+        ));
+    }
+    let deepest = structural_chars(text)
+        .filter(|(_, c, _)| *c == '{')
+        .map(|(_, _, outside)| outside + 1)
+        .max()
+        .unwrap_or(0);
+    if deepest > MAX_BRACE_DEPTH {
+        return Err(format!(
+            "`{{...}}` nested {deepest} deep, more than the {MAX_BRACE_DEPTH} allowed"
+        ));
+    }
+    Ok(())
+}
+
+/// `text` cut to [`QUOTED_CHARS`] characters for a message, saying how long
+/// it was when cut.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+    }
 }
 
 /// A compiled pattern and where to walk for it.
 struct Pattern {
-    matcher: GlobMatcher,
+    matcher: GlobSet,
     /// The literal leading directories (`src` for `src/**/*.rs`), normalised.
     base: PathBuf,
     /// How deep below `base` a match can be; `None` with `**`.
@@ -525,12 +681,7 @@ impl Pattern {
     }
 
     /// Walks from the base; returns how many files matched.
-    fn walk(
-        &self,
-        options: &WalkOptions,
-        files: &mut BTreeSet<PathBuf>,
-        errors: &mut Vec<WalkError>,
-    ) -> usize {
+    fn walk(&self, options: &WalkOptions, files: &mut Files, errors: &mut Vec<WalkError>) -> usize {
         let start = options.resolve(&self.base);
         if !start.is_dir() {
             return 0;
@@ -551,7 +702,8 @@ impl Pattern {
         });
         let mut found = 0;
         for entry in walker {
-            let Some(relative) = visit(entry, &start, &self.base, options, errors) else {
+            let Some((relative, special)) = visit(entry, &start, &self.base, options, errors)
+            else {
                 continue;
             };
             let shown = below(&self.base, &relative);
@@ -559,7 +711,7 @@ impl Pattern {
                 .matcher
                 .is_match_candidate(&Candidate::new(shown.as_path()))
             {
-                files.insert(shown);
+                add_found(files, shown, special);
                 found += 1;
             }
         }
@@ -734,7 +886,7 @@ mod tests {
         expansion
             .files
             .iter()
-            .map(|path| path.to_string_lossy().into_owned())
+            .map(|found| found.path.to_string_lossy().into_owned())
             .collect()
     }
 
@@ -996,7 +1148,7 @@ mod tests {
         let dir = tree(&["x/a.txt"]);
         let pattern = format!("{}/x/*.txt", dir.path().display());
         let got = run(Path::new("/nonexistent-root"), &[pattern.as_str()], |_| {});
-        assert_eq!(got.files, [dir.path().join("x/a.txt")]);
+        assert_eq!(names(&got), [dir.path().join("x/a.txt").to_string_lossy()]);
     }
 
     #[test]
@@ -1015,17 +1167,137 @@ mod tests {
         );
     }
 
+    fn mkfifo(path: &Path) {
+        let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    }
+
     #[test]
-    fn non_regular_files_are_not_matched() {
-        let dir = tree(&["a.txt", "sub/"]);
-        #[cfg(unix)]
-        {
-            let fifo = dir.path().join("pipe.txt");
-            let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-            // SAFETY: mkfifo reads a valid NUL-terminated path.
-            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    fn fifos_and_devices_are_found_marked_directories_are_not() {
+        let dir = tree(&["a.txt", "sub/", "deep/b.txt"]);
+        mkfifo(&dir.path().join("pipe.txt"));
+        mkfifo(&dir.path().join("deep/pipe.py"));
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("null.txt")).unwrap();
+        std::os::unix::fs::symlink("sub", dir.path().join("sub-link")).unwrap();
+        let marks = |got: &Expansion| -> Vec<(String, Option<Special>)> {
+            got.files
+                .iter()
+                .map(|found| (found.path.display().to_string(), found.special))
+                .collect()
+        };
+        let got = run(dir.path(), &["*"], |_| {});
+        assert_eq!(
+            marks(&got),
+            [
+                ("a.txt".into(), None),
+                ("null.txt".into(), Some(Special::CharDevice)),
+                ("pipe.txt".into(), Some(Special::Fifo)),
+            ]
+        );
+        assert!(got.unmatched.is_empty());
+        // A pattern that matches only a FIFO matched something.
+        let got = run(dir.path(), &["**/pipe.py"], |_| {});
+        assert_eq!(marks(&got), [("deep/pipe.py".into(), Some(Special::Fifo))]);
+        assert!(got.unmatched.is_empty());
+        // Directory walks too, through the extension filter.
+        let got = run(dir.path(), &["deep"], |o| {
+            o.walk_directories = true;
+            o.extensions = Some(vec!["py".into()]);
+        });
+        assert_eq!(marks(&got), [("deep/pipe.py".into(), Some(Special::Fifo))]);
+        // Named as an item, it is the tool's to decide: not marked.
+        let got = run(dir.path(), &["pipe.txt", "*.txt"], |_| {});
+        assert_eq!(
+            marks(&got),
+            [
+                ("a.txt".into(), None),
+                ("null.txt".into(), Some(Special::CharDevice)),
+                ("pipe.txt".into(), None),
+            ]
+        );
+        assert_eq!(Special::Fifo.name(), "FIFO (named pipe)");
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_keep_their_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tree(&[]);
+        for name in [&b"dup\xffa.txt"[..], b"dup\xfea.txt", b"plain.txt"] {
+            fs::write(dir.path().join(std::ffi::OsStr::from_bytes(name)), "x").unwrap();
         }
-        assert_eq!(names(&run(dir.path(), &["*"], |_| {})), ["a.txt"]);
+        let got = run(dir.path(), &["dup*.txt"], |_| {});
+        let shown: Vec<_> = got.files.iter().map(|f| f.path.to_string_lossy()).collect();
+        assert_eq!(
+            shown,
+            ["dup\u{fffd}a.txt", "dup\u{fffd}a.txt"],
+            "lossy alike"
+        );
+        let exact: Vec<_> = got.files.iter().map(|f| path_bytes(&f.path)).collect();
+        assert_eq!(
+            exact,
+            [
+                Some("ZHVw/mEudHh0".to_string()),
+                Some("ZHVw/2EudHh0".to_string())
+            ]
+        );
+        assert_eq!(path_bytes(Path::new("plain.txt")), None);
+        let error = WalkError::PermissionDenied {
+            path: PathBuf::from(std::ffi::OsStr::from_bytes(b"d\xff")),
+        };
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["path"], "d\u{fffd}");
+        assert_eq!(json["path_bytes"], "ZP8=");
+        let plain = serde_json::to_value(WalkError::PermissionDenied { path: "d".into() }).unwrap();
+        assert!(plain.get("path_bytes").is_none());
+    }
+
+    #[test]
+    fn patterns_past_the_caps_are_errors_never_panics() {
+        let dir = tree(&["a"]);
+        let options = WalkOptions::new(dir.path());
+        let nested = |depth: usize| format!("{}a{}", "{".repeat(depth), "}".repeat(depth));
+        let alternatives = |depth: usize| format!("{}a{}", "{a,".repeat(depth), "}".repeat(depth));
+        let cases = [
+            ("*".repeat(90_000), "bytes long"),
+            ("*".repeat(MAX_PATTERN_BYTES + 1), "bytes long"),
+            (nested(MAX_BRACE_DEPTH + 1), "nested"),
+            (nested(130), "nested"),
+            (alternatives(200), "nested"),
+            (format!("{}*", "a/".repeat(3000)), "bytes long"),
+        ];
+        for (pattern, why) in &cases {
+            let error = check_target(&Target::Auto(pattern.clone()), &options).unwrap_err();
+            assert!(error.contains(why), "{error}");
+            assert!(
+                error.len() < 300,
+                "the message quotes a bounded part: {error}"
+            );
+            let error = expand(std::slice::from_ref(pattern), &options).unwrap_err();
+            assert_eq!(&error.pattern, pattern);
+            assert!(error.to_string().len() < 300);
+        }
+        // Within the caps, the worst shapes still compile (or fail cleanly).
+        for pattern in [
+            "*".repeat(MAX_PATTERN_BYTES),
+            "?".repeat(MAX_PATTERN_BYTES),
+            "*a".repeat(MAX_PATTERN_BYTES / 2),
+            "[a-z]".repeat(MAX_PATTERN_BYTES / 5),
+            "{a,b}".repeat(MAX_PATTERN_BYTES / 5),
+            "**/".repeat(MAX_PATTERN_BYTES / 3),
+            nested(MAX_BRACE_DEPTH),
+            alternatives(MAX_BRACE_DEPTH),
+            format!("{{{}}}", vec!["x"; MAX_PATTERN_BYTES / 2 - 1].join(",")),
+            "{a}".repeat(MAX_PATTERN_BYTES / 3),
+            "[!é]".repeat(MAX_PATTERN_BYTES / 5),
+        ] {
+            let _ = check_target(&Target::Auto(pattern.clone()), &options);
+            let _ = expand(&[pattern], &options);
+        }
+        assert_eq!(
+            expand(&[nested(MAX_BRACE_DEPTH)], &options).unwrap().files[0].path,
+            Path::new("a")
+        );
     }
 
     #[test]

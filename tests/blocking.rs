@@ -680,3 +680,108 @@ fn help_documents_every_flag_with_examples() {
         ],
     );
 }
+
+/// Patterns globset cannot compile: bad input naming the item, never a
+/// panic (exit 101), positional or through --input.
+#[test]
+fn patterns_past_the_compilers_limits_are_bad_input_naming_the_item() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "a.py", "x = 1\n");
+    let nested = format!("{}a{}", "{".repeat(130), "}".repeat(130));
+    let stars = "*".repeat(90_000);
+    for (args, field) in [
+        (vec!["a.py", stars.as_str()], "args[1]"),
+        (vec![nested.as_str()], "args[0]"),
+    ] {
+        let out = scanner().current_dir(dir.path()).args(&args).run();
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        let usage: UsageError = out.json();
+        assert_eq!(usage.error.field.as_deref(), Some(field));
+        assert!(usage.error.message.len() < 400, "{}", usage.error.message);
+    }
+    let input = serde_json::to_string(&["a.py".to_string(), "*".repeat(200_000)]).unwrap();
+    let out = scanner()
+        .current_dir(dir.path())
+        .args(["--input", "-"])
+        .stdin(input)
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let _: UsageError = out.json();
+}
+
+/// A FIFO a pattern or a directory walk meets is listed (`not_regular`),
+/// not left out, and not opened.
+#[test]
+fn fifos_a_pattern_or_walk_meets_are_listed_not_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    write_file(&dir.path().join("src"), "clean.py", "x = 1\n");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("src/hang.py"))
+        .arg(dir.path().join("src/other.fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for item in ["src", "src/*.py", "src/*"] {
+        let out = scanner()
+            .current_dir(dir.path())
+            .args(["--timeout", "60s", item])
+            .run();
+        assert_eq!(out.code, 1, "{item}: {}", out.stderr);
+        let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        common::schema::assert_valid(
+            &common::schema::validator("find_blocking_calls.schema.json", None),
+            &stdout,
+            "a listed FIFO",
+        );
+        let doc: BlockingDoc = out.json();
+        let listed: Vec<_> = doc
+            .results
+            .iter()
+            .map(|r| (r.path.as_str(), r.kind()))
+            .collect();
+        // Only Python and Rust names count: other.fifo is no more listed
+        // than a notes.md would be.
+        assert_eq!(
+            listed,
+            [("src/clean.py", None), ("src/hang.py", Some("not_regular"))],
+            "{item}"
+        );
+    }
+}
+
+/// Names that are not UTF-8 keep `path` for display and add `path_bytes`.
+#[test]
+fn names_that_are_not_utf8_carry_their_exact_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let raw = |bytes: &[u8]| dir.path().join(std::ffi::OsStr::from_bytes(bytes));
+    let blocking = "import time\nasync def f():\n    time.sleep(1)\n";
+    std::fs::write(raw(b"m\xff.py"), blocking).unwrap();
+    std::fs::write(raw(b"m\xfe.py"), "x = 1\n").unwrap();
+    std::fs::write(dir.path().join("plain.py"), "x = 1\n").unwrap();
+    let out = scanner().current_dir(dir.path()).arg(".").run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("find_blocking_calls.schema.json", None),
+        &stdout,
+        "results with path_bytes",
+    );
+    let doc: BlockingDoc = out.json();
+    let shown: Vec<_> = doc
+        .results
+        .iter()
+        .map(|r| (r.path.as_str(), r.path_bytes.as_deref(), r.kind()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("m\u{fffd}.py", Some("bf4ucHk="), None),
+            ("m\u{fffd}.py", Some("bf8ucHk="), Some("blocking_calls")),
+            ("plain.py", None, None),
+        ]
+    );
+}

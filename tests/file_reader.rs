@@ -762,3 +762,133 @@ fn help_documents_every_flag_with_examples() {
         ],
     );
 }
+
+/// Patterns globset cannot compile (or that would take long to): the
+/// review's three, each bad input naming its item, never a panic (exit 101).
+#[test]
+fn patterns_past_the_compilers_limits_are_bad_input_naming_the_item() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", b"a\n");
+    let nested = format!("{}a{}", "{".repeat(130), "}".repeat(130));
+    let stars = "*".repeat(90_000);
+    for (args, field) in [
+        (vec!["a.txt", stars.as_str()], "args[1]"),
+        (vec![nested.as_str(), "a.txt"], "args[0]"),
+    ] {
+        let out = reader(dir.path()).args(&args).run();
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        let usage: UsageError = out.json();
+        assert_eq!(usage.error.kind, "invalid_input");
+        assert_eq!(usage.error.field.as_deref(), Some(field));
+        assert!(usage.error.message.len() < 400, "{}", usage.error.message);
+    }
+    // A huge pattern through --input: named by its line.
+    let input = format!(
+        "\"a.txt\"\n{}\n",
+        serde_json::to_string(&"*".repeat(200_000)).unwrap()
+    );
+    let out = reader(dir.path()).args(["--input", "-"]).stdin(input).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(out.json::<UsageError>().error.line, Some(2));
+}
+
+/// A pattern that meets FIFOs and devices lists them, unopened: every
+/// name it matched is accounted for. Named as an item, a FIFO is read.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_a_pattern_matches_are_listed_not_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.txt", b"a\n");
+    write(dir.path(), "sub/b.txt", b"b\n");
+    mkfifo(&dir.path().join("pipe.txt"));
+    mkfifo(&dir.path().join("sub/only.fifo"));
+    std::os::unix::fs::symlink("/dev/null", dir.path().join("null.txt")).unwrap();
+    // No writer ever opens the FIFO: a read would wait for --timeout (60 s
+    // here, past the watchdog); listing it must not wait at all.
+    let out = reader(dir.path())
+        .args(["--timeout", "60s", "*.txt", "**/*.fifo"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("async_file_reader.schema.json", None),
+        &stdout,
+        "a not_regular result",
+    );
+    let doc: FilesDoc = out.json();
+    assert_eq!(
+        paths(&doc),
+        ["a.txt", "null.txt", "pipe.txt", "sub/only.fifo"]
+    );
+    assert!(
+        doc.summary.unmatched.is_empty(),
+        "{:?}",
+        doc.summary.unmatched
+    );
+    assert_eq!(by_path(&doc, "a.txt").status, "ok");
+    for (path, what) in [
+        ("null.txt", "character device"),
+        ("pipe.txt", "FIFO"),
+        ("sub/only.fifo", "FIFO"),
+    ] {
+        let listed = by_path(&doc, path);
+        assert_eq!(listed.status, "error", "{listed:?}");
+        let error = listed.error.as_ref().unwrap();
+        assert_eq!(error.kind, "not_regular");
+        assert!(error.message.contains(what), "{}", error.message);
+        assert!(listed.bytes.is_none(), "not opened: {listed:?}");
+    }
+    assert_eq!(doc.summary.error, 3);
+}
+
+/// Names that are not UTF-8 keep `path` for display and add their exact
+/// bytes (`path_bytes`, base64): two names that print alike stay apart.
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_carry_their_exact_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let raw = |bytes: &[u8]| dir.path().join(std::ffi::OsStr::from_bytes(bytes));
+    fs::write(raw(b"dup\xffa.txt"), b"one\n").unwrap();
+    fs::write(raw(b"dup\xfea.txt"), b"two lines\nhere\n").unwrap();
+    fs::write(dir.path().join("dup-plain.txt"), b"x").unwrap();
+    // A symlink loop under a directory whose name is not UTF-8: the walk
+    // error carries the bytes too.
+    fs::create_dir(raw(b"lo\xffop")).unwrap();
+    std::os::unix::fs::symlink("..", raw(b"lo\xffop/back")).unwrap();
+    fs::write(raw(b"lo\xffop/c.txt"), b"c").unwrap();
+    let out = reader(dir.path())
+        .args(["--follow", "dup*.txt", "**/c.txt"])
+        .run();
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("async_file_reader.schema.json", None),
+        &stdout,
+        "results with path_bytes",
+    );
+    let doc: FilesDoc = out.json();
+    let shown: Vec<_> = doc
+        .results
+        .iter()
+        .map(|r| (r.path.as_str(), r.path_bytes.as_deref(), r.bytes))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("dup-plain.txt", None, Some(1)),
+            ("dup\u{fffd}a.txt", Some("ZHVw/mEudHh0"), Some(15)),
+            ("dup\u{fffd}a.txt", Some("ZHVw/2EudHh0"), Some(4)),
+            ("lo\u{fffd}op/c.txt", Some("bG//b3AvYy50eHQ="), Some(1)),
+        ]
+    );
+    let walk_errors = &doc.summary.walk_errors;
+    assert_eq!(walk_errors.len(), 1, "{walk_errors:?}");
+    assert_eq!(walk_errors[0].kind, "symlink_loop");
+    assert_eq!(walk_errors[0].path, "lo\u{fffd}op/back");
+    assert_eq!(
+        walk_errors[0].path_bytes.as_deref(),
+        Some("bG//b3AvYmFjaw==")
+    );
+}

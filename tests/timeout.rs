@@ -758,3 +758,166 @@ fn help_documents_every_flag_with_examples() {
         "--help does not say that expanded values are secrets"
     );
 }
+
+/// The processes whose real uid is `uid` (any state), by pid.
+fn processes_of(uid: u32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|status| {
+                    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+                    line.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(uid)
+        })
+        .collect()
+}
+
+/// A user id of its own for one test: RLIMIT_NPROC counts every process of
+/// the real uid, so sharing one (`nobody`) with other tests would let them
+/// fill each other's table. Everything it still runs is killed on drop.
+struct ScratchUser {
+    uid: u32,
+}
+
+impl ScratchUser {
+    fn new() -> Self {
+        // Unassigned ids, one per test process.
+        ScratchUser {
+            uid: 61_000 + std::process::id() % 4_000,
+        }
+    }
+
+    /// `program args...` as this user, at most `nproc` processes (and
+    /// threads) for the user at once. RLIMIT_NPROC does not hold for root:
+    /// hence the other uid.
+    fn command(&self, nproc: usize, program: &std::path::Path) -> std::process::Command {
+        let mut command = std::process::Command::new("prlimit");
+        command
+            .arg(format!("--nproc={nproc}:{nproc}"))
+            .arg("setpriv")
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.uid))
+            .args(["--clear-groups", "--inh-caps=-all"])
+            .arg(program)
+            .current_dir("/");
+        common::without_proxies(&mut command);
+        command
+    }
+
+    fn kill_all(&self) {
+        for pid in processes_of(self.uid) {
+            // SAFETY: kill(2) has no memory effects; these are the test's own.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for ScratchUser {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// A task's fork bomb fills the process table (RLIMIT_NPROC for the
+/// tool's user, which is how a full table looks to it): a start that then
+/// fails is that item's `spawn_failed`, the tool never panics, the run
+/// ends within the bomb's timeout and grace, and nothing is left behind.
+///
+/// About 15 s: the tool used to panic only once tokio's idle blocking
+/// threads had exited (10 s keep-alive) and it needed a new one.
+#[test]
+fn a_fork_bomb_filling_the_process_table_never_panics_the_tool() {
+    let user = ScratchUser::new();
+    assert!(
+        processes_of(user.uid).is_empty(),
+        "uid {} is in use",
+        user.uid
+    );
+    // Fills every slot, refills any that frees, ignores SIGTERM.
+    let bomb = "import os, signal, time\n\
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+                while True:\n\
+                \x20   try:\n\
+                \x20       if os.fork() == 0:\n\
+                \x20           time.sleep(300)\n\
+                \x20           os._exit(0)\n\
+                \x20   except OSError:\n\
+                \x20       time.sleep(0.01)\n";
+    let items = [
+        json!({"name": "bomb", "argv": ["python3", "-c", bomb], "timeout": 14}),
+        // Starts the late tasks once the bomb has had 12 s to fill the table.
+        json!({"name": "gate", "sleep": 12}),
+        json!({"name": "late argv", "argv": ["true"]}),
+        json!({"name": "late cmd", "cmd": "echo late | cat"}),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    // The tool's own threads (main, one runtime worker per core, a few
+    // helpers) and room for a dozen bomb processes.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut command = user.command(cores + 24, &common::binary("async_timeout"));
+    command
+        .args(["--no-progress", "-c", "2", "--grace", "1s", "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let started = std::time::Instant::now();
+    let mut child = command.spawn().expect("prlimit and setpriv");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(items.as_bytes()).unwrap();
+    }
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let (stdout, stderr) = (read(Box::new(stdout)), read(Box::new(stderr)));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > common::WATCHDOG {
+            let _ = child.kill();
+            let _ = child.wait();
+            user.kill_all();
+            panic!("async_timeout ran past the watchdog");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    // Nothing of the bomb outlives the tool.
+    let left = processes_of(user.uid);
+    assert!(left.is_empty(), "left behind: {left:?}\nstderr: {stderr}");
+
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}\nstdout: {stdout}");
+    let doc: TasksDoc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|error| panic!("{error}\nstdout: {stdout}\nstderr: {stderr}"));
+    let names: Vec<_> = doc.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["bomb", "gate", "late argv", "late cmd"]);
+    assert_eq!(statuses(&doc), ["timeout", "ok", "error", "error"]);
+    assert_eq!(doc.results[0].killed_with.as_deref(), Some("KILL"));
+    for late in &doc.results[2..] {
+        assert_eq!(late.kind(), "spawn_failed", "{late:?}");
+        let message = &late.error.as_ref().unwrap().message;
+        assert!(message.contains("temporarily unavailable"), "{message}");
+    }
+    // Within the bomb's timeout and grace, give or take the cleanup (the
+    // bound is loose: it catches a hang, not a slow machine).
+    assert!(elapsed < Duration::from_secs(14 + 1 + 15), "{elapsed:?}");
+}

@@ -5,11 +5,13 @@
 //! two items is scanned once. A directory is walked for `.py`, `.pyi` and
 //! `.rs` files (hidden and `.gitignore`d entries skipped unless asked); a
 //! pattern keeps only the Python and Rust files it matches; a file named
-//! literally is scanned whatever its name, or reported `unsupported`.
+//! literally is scanned whatever its name, or reported `unsupported`. A
+//! FIFO, socket or device that a pattern or a walk keeps is listed as
+//! `not_regular`, never opened.
 
 use super::error::ScanError;
 use super::rules::Language;
-use crate::walk::{self, WalkOptions};
+use crate::walk::{self, Special, WalkOptions};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -21,8 +23,10 @@ const EXTENSIONS: &[&str] = &["py", "pyi", "rs"];
 pub struct FileSpec {
     /// The path to open.
     pub path: PathBuf,
-    /// The path as printed (as the user wrote it).
+    /// The path as printed (as the user wrote it; lossy when not UTF-8).
     pub shown: String,
+    /// The exact bytes of a path that is not UTF-8, base64.
+    pub path_bytes: Option<String>,
     pub language: Option<Language>,
     /// Set when there is nothing to scan (missing path, empty glob, ...).
     pub problem: Option<ScanError>,
@@ -34,6 +38,7 @@ impl FileSpec {
             language: Language::of_path(shown),
             path,
             shown: shown.display().to_string(),
+            path_bytes: walk::path_bytes(shown),
             problem: None,
         }
     }
@@ -42,8 +47,29 @@ impl FileSpec {
         FileSpec {
             path: PathBuf::from(&shown),
             shown,
+            path_bytes: None,
             language: None,
             problem: Some(problem),
+        }
+    }
+
+    /// A problem about a path found on the disk (its name may not be UTF-8).
+    fn problem_at(shown: &Path, problem: ScanError) -> FileSpec {
+        FileSpec {
+            path_bytes: walk::path_bytes(shown),
+            ..FileSpec::problem(shown.display().to_string(), problem)
+        }
+    }
+
+    /// A FIFO, socket or device a pattern or walk kept: listed, not opened.
+    fn special(spec: FileSpec, special: Special) -> FileSpec {
+        let problem = ScanError::NotRegular {
+            path: spec.shown.clone(),
+            what: special.name(),
+        };
+        FileSpec {
+            problem: Some(problem),
+            ..spec
         }
     }
 }
@@ -83,9 +109,9 @@ pub fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
             }
         };
         let mut matched = 0;
-        for shown in expansion.files {
-            let path = options.resolve(&shown);
-            let spec = FileSpec::file(path, &shown);
+        for found in expansion.files {
+            let path = options.resolve(&found.path);
+            let spec = FileSpec::file(path, &found.path);
             if is_pattern && spec.language.is_none() {
                 continue;
             }
@@ -93,13 +119,16 @@ pub fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
             if !seen.insert(spec.path.clone()) {
                 continue;
             }
-            out.push(literal_problem(spec));
+            out.push(match found.special {
+                Some(special) => FileSpec::special(spec, special),
+                None => literal_problem(spec),
+            });
         }
         for error in expansion.errors {
             if error.loses_files() {
                 matched += 1;
-                let shown = error.path().display().to_string();
-                out.push(FileSpec::problem(shown, ScanError::Walk(error)));
+                let shown = error.path().to_path_buf();
+                out.push(FileSpec::problem_at(&shown, ScanError::Walk(error)));
             }
         }
         if matched == 0 {
@@ -114,15 +143,21 @@ pub fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
 
 /// A literal path that is missing, or not Python or Rust, is reported as such.
 fn literal_problem(spec: FileSpec) -> FileSpec {
-    if std::fs::metadata(&spec.path).is_err() && std::fs::symlink_metadata(&spec.path).is_err() {
-        let shown = spec.shown.clone();
-        return FileSpec::problem(shown.clone(), ScanError::NotFound(shown));
+    let problem = if std::fs::metadata(&spec.path).is_err()
+        && std::fs::symlink_metadata(&spec.path).is_err()
+    {
+        ScanError::NotFound(spec.shown.clone())
+    } else if spec.language.is_none() {
+        ScanError::Unsupported(spec.shown.clone())
+    } else {
+        return spec;
+    };
+    FileSpec {
+        path: PathBuf::from(&spec.shown),
+        language: None,
+        problem: Some(problem),
+        ..spec
     }
-    if spec.language.is_none() {
-        let shown = spec.shown.clone();
-        return FileSpec::problem(shown.clone(), ScanError::Unsupported(shown));
-    }
-    spec
 }
 
 #[cfg(test)]
@@ -195,7 +230,8 @@ mod tests {
         let item = "notes[1].txt".to_string();
         // The walker takes it as a literal path...
         let walked = walk::expand(std::slice::from_ref(&item), &options).unwrap();
-        assert_eq!(walked.files, [PathBuf::from("notes[1].txt")]);
+        assert_eq!(walked.files[0].path, PathBuf::from("notes[1].txt"));
+        assert_eq!(walked.files.len(), 1);
         // ...and so does this tool: a file named literally, not an empty glob.
         assert_eq!(
             shown(&expand(&[item], &options)),

@@ -57,6 +57,9 @@ pub const FIELDS: &[&str] = &["path"];
 #[derive(Debug, Default, Serialize)]
 pub struct FileReport {
     pub path: String,
+    /// The name's exact bytes, base64, when it is not UTF-8 (`path` is then lossy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
     /// `python` or `rust`; absent when the item is not a file of either.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
@@ -154,6 +157,7 @@ impl Job for BlockingTool {
     fn identity(&self, spec: &FileSpec) -> FileReport {
         FileReport {
             path: spec.shown.clone(),
+            path_bytes: spec.path_bytes.clone(),
             language: spec.language,
             ..FileReport::default()
         }
@@ -241,6 +245,7 @@ fn scan_file(
 ) -> FileOutcome {
     let mut report = FileReport {
         path: spec.shown.clone(),
+        path_bytes: spec.path_bytes.clone(),
         language: spec.language,
         ..FileReport::default()
     };

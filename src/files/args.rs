@@ -27,7 +27,11 @@ Patterns: * and ? (never across /), [abc], ** (any depth), {a,b}. Quote them so 
 leaves them alone. Matches are de-duplicated and sorted; a pattern matching nothing is listed in
 summary.unmatched and makes the exit code 1. Hidden files only with --hidden or a pattern
 component starting with a dot (.github/**/*.yml). A directory given as an item is an
-is_directory error: use dir/** for its files.
+is_directory error: use dir/** for its files. A FIFO, socket or device a pattern matches is
+listed as not_regular, not opened (a FIFO given as an item is read). A pattern is at most
+4096 bytes, with {} nested at most 32 deep.
+
+Names that are not UTF-8 show lossily in `path`, exactly in `path_bytes` (base64).
 
 Counts: bytes, lines and chars equal `wc -c`, `wc -l` and `wc -m` in a UTF-8 locale.
 

@@ -5,7 +5,7 @@
 //! | `not_found` | no such file (or a symlink to nothing) |
 //! | `permission_denied` | the file or a directory on its path is not readable |
 //! | `is_directory` | the item is a directory (give a pattern such as `dir/**` for its files) |
-//! | `not_regular` | a socket or device: not read (FIFOs and pipes are read, under `--timeout`) |
+//! | `not_regular` | a socket or device: not read (FIFOs and pipes given as items are read, under `--timeout`); a FIFO, socket or device a pattern matched: listed, not opened |
 //! | `timeout` | not read to the end within `--timeout` (a hung network mount, a silent pipe) |
 //! | `io` | any other read error (the message says which) |
 //! | `internal` | a bug in the tool (please report it) |
@@ -31,6 +31,10 @@ pub enum FileError {
     IsDirectory,
     #[error("is a {0}, not a regular file: not read")]
     NotRegular(&'static str),
+    /// A pattern matched it: a FIFO would wait for a writer, a device may
+    /// do anything, so it is listed without being opened.
+    #[error("is a {0} matched by a pattern: not opened (give its path as an item to read a FIFO)")]
+    Matched(&'static str),
     #[error("not read within {}", format_duration(*.0))]
     Timeout(Duration),
     #[error("{0}")]
@@ -45,7 +49,7 @@ impl Failure for FileError {
             FileError::NotFound | FileError::DanglingSymlink => "not_found",
             FileError::PermissionDenied => "permission_denied",
             FileError::IsDirectory => "is_directory",
-            FileError::NotRegular(_) => "not_regular",
+            FileError::NotRegular(_) | FileError::Matched(_) => "not_regular",
             FileError::Timeout(_) => "timeout",
             FileError::Io(_) => "io",
             FileError::Internal(_) => "internal",
@@ -86,6 +90,7 @@ mod tests {
                 "is_directory",
             ),
             (FileError::NotRegular("socket"), "not_regular"),
+            (FileError::Matched("FIFO (named pipe)"), "not_regular"),
             (FileError::Timeout(Duration::from_secs(2)), "timeout"),
             (
                 FileError::from_io(&io::Error::from_raw_os_error(libc::EIO)),

@@ -31,7 +31,9 @@ use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
 use crate::printer::print_input_error;
 use crate::runner::Job;
 use crate::stop::StopToken;
-use crate::walk::{Expansion, Target, WalkError, WalkOptions, check_target, expand_targets};
+use crate::walk::{
+    Expansion, Found, Target, WalkError, WalkOptions, check_target, expand_targets, path_bytes,
+};
 use crate::wire::{Finished, Status};
 use args::{FilesCli, HashAlgorithm};
 use content::Selection;
@@ -53,8 +55,11 @@ pub const FIELDS: &[&str] = &["path"];
 /// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
 pub struct FileReport {
-    /// As matched or given, relative to `--root`.
+    /// As matched or given, relative to `--root` (lossy when not UTF-8).
     pub path: String,
+    /// The name's exact bytes, base64, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,7 +183,7 @@ impl FilesTool {
         })
     }
 
-    fn report(&self, path: &std::path::Path, facts: FileFacts) -> FileReport {
+    fn report(&self, found: &Found, facts: FileFacts) -> FileReport {
         let counts = facts.counts;
         let (content, truncated) = match facts.captured {
             // Text only: not for binary files or files that are not UTF-8.
@@ -189,7 +194,6 @@ impl FilesTool {
             _ => (None, None),
         };
         FileReport {
-            path: path.to_string_lossy().into_owned(),
             bytes: Some(counts.bytes),
             lines: Some(counts.lines),
             chars: Some(counts.chars),
@@ -199,23 +203,30 @@ impl FilesTool {
             sha256: facts.sha256,
             content,
             truncated,
+            ..self.identity(found)
         }
     }
 }
 
 impl Job for FilesTool {
-    type Spec = PathBuf;
+    type Spec = Found;
     type Report = FileReport;
 
-    fn identity(&self, spec: &PathBuf) -> FileReport {
+    fn identity(&self, spec: &Found) -> FileReport {
         FileReport {
-            path: spec.to_string_lossy().into_owned(),
+            path: spec.path.to_string_lossy().into_owned(),
+            path_bytes: path_bytes(&spec.path),
             ..FileReport::default()
         }
     }
 
-    async fn run(self: Arc<Self>, spec: PathBuf, stop: StopToken) -> Finished<FileReport> {
-        let pending = match self.pool.submit(self.options.resolve(&spec)) {
+    async fn run(self: Arc<Self>, spec: Found, stop: StopToken) -> Finished<FileReport> {
+        if let Some(special) = spec.special {
+            let error = FileError::Matched(special.name());
+            let body = ErrorBody::from_failure(&error);
+            return Finished::failed(self.identity(&spec), Status::Error, body);
+        }
+        let pending = match self.pool.submit(self.options.resolve(&spec.path)) {
             Ok(pending) => pending,
             Err(error) => {
                 return Finished::failed(

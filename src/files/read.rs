@@ -137,27 +137,36 @@ fn count_in_parts(
         .collect();
     let buffer_size = plan.buffer_size.max(1);
     let results: Vec<Result<TextCounts, FileError>> = std::thread::scope(|scope| {
+        // A thread that cannot be started (a full process table) leaves its
+        // range to this one: slower, never a panic (`scope.spawn` panics).
         let workers: Vec<_> = ranges[1..]
             .iter()
             .map(|&(start, end)| {
-                scope.spawn(move || {
-                    let mut buffer = vec![0; buffer_size];
-                    count_range(file, start, end, &mut buffer, cancel)
-                })
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || {
+                        let mut buffer = vec![0; buffer_size];
+                        count_range(file, start, end, &mut buffer, cancel)
+                    })
+                    .map_err(|_| (start, end))
             })
             .collect();
-        let (start, end) = ranges[0];
-        let first = BUFFER.with_borrow_mut(|buffer| {
-            if buffer.len() != buffer_size {
-                *buffer = vec![0; buffer_size];
-            }
-            count_range(file, start, end, buffer, cancel)
-        });
+        let here = |(start, end): (u64, Option<u64>)| {
+            BUFFER.with_borrow_mut(|buffer| {
+                if buffer.len() != buffer_size {
+                    *buffer = vec![0; buffer_size];
+                }
+                count_range(file, start, end, buffer, cancel)
+            })
+        };
+        let first = here(ranges[0]);
         std::iter::once(first)
             .chain(workers.into_iter().map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|_| Err(FileError::Io("a counting thread failed".into())))
+                match worker {
+                    Ok(worker) => worker
+                        .join()
+                        .unwrap_or_else(|_| Err(FileError::Io("a counting thread failed".into()))),
+                    Err(range) => here(range),
+                }
             }))
             .collect()
     });

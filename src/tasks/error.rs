@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `exit_status` | `error` | the command exited with a non-zero status (`exit_code`) |
 //! | `signal` | `error` | the command died of a signal the tool did not send (`signal`) |
-//! | `spawn_failed` | `error` | the command could not be started (no such program, not executable, `cwd` gone) |
+//! | `spawn_failed` | `error` | the command could not be started (no such program, not executable, `cwd` gone, or no process to be had: a full process table or process limit, `EAGAIN`) |
 //! | `timeout` | `timeout` | not done within its `timeout`; a process was then stopped (`killed_with`) |
 //!
 //! The runner adds `deadline` (status `timeout`) and `cancelled` (status

@@ -11,6 +11,7 @@
 //! - [`spec`]: input items → [`spec::TaskSpec`] (`cmd`, `argv` or `sleep`)
 //! - [`process`]: one process, from spawn to its last byte of output
 //! - [`reaper`]: the subreaper, the task registry, and ending leftovers
+//! - [`offload`]: the reaper's threads for blocking work (spawns, scans)
 //! - [`capture`]: head + tail capture of stdout and stderr
 //! - [`error`]: the error kinds
 //! - [`args`]: the command line
@@ -18,6 +19,7 @@
 pub mod args;
 pub mod capture;
 pub mod error;
+pub mod offload;
 pub mod process;
 pub mod reaper;
 pub mod spec;

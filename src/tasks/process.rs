@@ -216,19 +216,28 @@ fn build_command(spec: &TaskSpec, launch: &Launch<'_>) -> Command {
 
 /// Starts the task's process. A plain command line that cannot be started
 /// directly goes to `sh -c` after all, so the result is the shell's own
-/// (exit 127 and "not found" for a missing program, scripts without `#!`).
+/// (exit 127 and "not found" for a missing program, scripts without `#!`);
+/// not when no process could be started at all (a full process table, no
+/// memory): the shell would fail the same way.
 async fn start(spec: &TaskSpec, reaper: &Arc<Reaper>) -> Result<Spawned, TaskError> {
     let launch = match &spec.work {
         Work::Argv(argv) => Launch::Program(&argv[0], &argv[1..]),
         Work::Shell(line) => match plain_words(line) {
             Some(words) => {
-                if let Ok(spawned) = reaper
+                let program = words[0].to_string();
+                match reaper
                     .spawn(build_command(spec, &Launch::Words(words)))
                     .await
                 {
-                    return Ok(spawned);
+                    Ok(spawned) => return Ok(spawned),
+                    Err(error) if no_process_at_all(&error) => {
+                        return Err(TaskError::SpawnFailed {
+                            program,
+                            detail: error.to_string(),
+                        });
+                    }
+                    Err(_) => Launch::Shell(line),
                 }
-                Launch::Shell(line)
             }
             None => Launch::Shell(line),
         },
@@ -250,6 +259,12 @@ async fn start(spec: &TaskSpec, reaper: &Arc<Reaper>) -> Result<Spawned, TaskErr
             program,
             detail: error.to_string(),
         })
+}
+
+/// Whether a start failed for want of a process (`EAGAIN`: the process
+/// table or the user's limit is full; `ENOMEM`), not for this program.
+fn no_process_at_all(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM))
 }
 
 /// Runs a `cmd` or `argv` task under `timeout`.

@@ -37,7 +37,14 @@
 //!
 //! Without `/proc` (not Linux) there is no scan and no subreaper: a task's
 //! group still gets SIGTERM then SIGKILL, escapees are not found.
+//!
+//! Spawns and scans block, so they run on [`Offload`] threads, the first
+//! started with the first spawn and all kept for the run: a task that fills
+//! the process table (a fork bomb) makes the next spawn fail with `EAGAIN`,
+//! that item's `spawn_failed`, and never leaves the reaper without a thread
+//! to scan and reap with (tokio's `spawn_blocking` panicked there).
 
+use super::offload::Offload;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -54,6 +61,10 @@ const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// Between two scans while waiting for targets to die.
 const POLL: Duration = Duration::from_millis(10);
+
+/// Threads for spawns and scans: a spawn waits for the child's `exec`, so
+/// a few at once overlap those waits; past the cores, more buy nothing.
+const OFFLOAD_THREADS: usize = 8;
 
 /// How long a cleanup keeps looking at an orphan whose environment could
 /// not be read (caught mid-`exec`) before leaving it to the final sweep.
@@ -139,6 +150,7 @@ pub struct Spawned {
 pub struct Reaper {
     me: i32,
     subreaper: bool,
+    offload: Offload,
     registry: Mutex<Registry>,
     latest: tokio::sync::Mutex<Option<(Instant, Snapshot)>>,
 }
@@ -155,6 +167,7 @@ impl Reaper {
         Reaper {
             me: std::process::id() as i32,
             subreaper: become_subreaper(),
+            offload: Offload::new(OFFLOAD_THREADS),
             registry: Mutex::new(Registry::default()),
             latest: tokio::sync::Mutex::new(None),
         }
@@ -171,9 +184,9 @@ impl Reaper {
 
     /// Spawns `command` with its task marker and registers the leader.
     ///
-    /// The spawn runs on the blocking pool: it waits for the child's exec,
-    /// and two hundred of those on the runtime's workers would delay every
-    /// other task's exit and output. The lock is not held meanwhile: a
+    /// The spawn runs on an [`Offload`] thread: it waits for the child's
+    /// exec, and two hundred of those on the runtime's workers would delay
+    /// every other task's exit and output. The lock is not held meanwhile: a
     /// cleanup never takes the new child for a leftover (it is in no old
     /// group and carries its own marker), and zombies are left alone until
     /// no spawn is under way.
@@ -186,9 +199,16 @@ impl Reaper {
             serial
         };
         command.env(MARKER_VAR, format!("{}.{serial}", self.me));
-        let spawned = tokio::task::spawn_blocking(move || command.spawn())
+        // Tokio's spawn registers the child with the runtime: enter it there.
+        let runtime = tokio::runtime::Handle::current();
+        let spawned = self
+            .offload
+            .run(move || {
+                let _inside = runtime.enter();
+                command.spawn()
+            })
             .await
-            .unwrap_or_else(|error| Err(io::Error::other(error)))
+            .unwrap_or_else(|| Err(io::Error::other("starting the process panicked")))
             .and_then(|child| {
                 let pid = child
                     .id()
@@ -404,8 +424,7 @@ impl Reaper {
             }
         }
         let taken = Instant::now();
-        let snapshot: Snapshot =
-            Arc::new(tokio::task::spawn_blocking(scan_proc).await.unwrap_or(None));
+        let snapshot: Snapshot = Arc::new(self.offload.run(scan_proc).await.flatten());
         *latest = Some((taken, snapshot.clone()));
         snapshot
     }

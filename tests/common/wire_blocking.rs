@@ -23,6 +23,7 @@ result_struct! {
     #[derive(Clone)]
     pub struct FileResult {
         pub path: String,
+        pub path_bytes: Option<String>,
         pub language: Option<String>,
         pub lines: Option<u64>,
         pub findings: Option<Vec<Finding>>,

@@ -10,6 +10,7 @@ result_struct! {
     #[derive(Clone, PartialEq)]
     pub struct FileResult {
         pub path: String,
+        pub path_bytes: Option<String>,
         pub bytes: Option<u64>,
         pub lines: Option<u64>,
         pub chars: Option<u64>,
@@ -27,6 +28,7 @@ result_struct! {
 #[serde(deny_unknown_fields)]
 pub struct WalkError {
     pub path: String,
+    pub path_bytes: Option<String>,
     pub kind: String,
     pub message: String,
 }

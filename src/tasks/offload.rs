@@ -1,0 +1,211 @@
+//! The blocking work of [`super::reaper`] (starting a task's process,
+//! scanning `/proc`) on threads of its own, made before they are needed.
+//!
+//! Tokio's `spawn_blocking` starts a thread when none is idle, and panics
+//! ("OS can't spawn worker thread") when the OS refuses one while its pool
+//! is empty (idle threads exit after 10 s). A task's fork bomb that filled
+//! the process table made exactly that happen at the next spawn or cleanup.
+//! Here:
+//! - the first thread starts with the first piece of work, the first task's
+//!   spawn: before any task's process exists, so before any task can fill
+//!   the table; threads are kept for the whole run, so from then on there
+//!   is always one to do the work;
+//! - more start while work waits (spawns overlap their `exec` waits), up to
+//!   a cap, and a refused thread is no error: the work waits for a thread
+//!   that exists;
+//! - if even the first thread was refused (the table was full before the
+//!   run), the work runs on the calling thread: slower, never a panic.
+//!
+//! Work that panics is caught on its thread, which lives on; the caller
+//! gets `None`.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use tokio::sync::oneshot;
+
+type Work = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Work>,
+    threads: usize,
+    idle: usize,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Work runs outside the lock and is caught: a poisoned lock still
+        // holds a sound state.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The threads of one run's blocking work.
+pub struct Offload {
+    shared: Arc<Shared>,
+    max: usize,
+}
+
+impl Offload {
+    /// A pool of at most `max` threads (none until there is work).
+    pub fn new(max: usize) -> Self {
+        Offload {
+            shared: Arc::default(),
+            max: max.max(1),
+        }
+    }
+
+    /// Runs `work` on one of the pool's threads (or, with none, on this
+    /// one); `None` if it panicked.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, result) = oneshot::channel();
+        let work: Work = Box::new(move || {
+            let _ = reply.send(work());
+        });
+        let inline = {
+            let mut state = self.shared.lock();
+            let first = state.threads == 0;
+            if first && self.add_thread(&mut state).is_err() {
+                Some(work)
+            } else {
+                state.queue.push_back(work);
+                if state.idle > 0 {
+                    self.shared.work.notify_one();
+                }
+                if !first && state.queue.len() > state.idle && state.threads < self.max {
+                    // Refused: a thread that exists will get to it.
+                    let _ = self.add_thread(&mut state);
+                }
+                None
+            }
+        };
+        if let Some(work) = inline {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
+        }
+        result.await.ok()
+    }
+
+    fn add_thread(&self, state: &mut State) -> std::io::Result<()> {
+        let shared = self.shared.clone();
+        std::thread::Builder::new()
+            .name("async_timeout-offload".to_string())
+            .spawn(move || serve(&shared))?;
+        state.threads += 1;
+        Ok(())
+    }
+
+    /// Threads started and still serving (for tests).
+    pub fn threads(&self) -> usize {
+        self.shared.lock().threads
+    }
+}
+
+impl std::fmt::Debug for Offload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("Offload")
+            .field("threads", &state.threads)
+            .field("idle", &state.idle)
+            .field("queued", &state.queue.len())
+            .field("max", &self.max)
+            .finish()
+    }
+}
+
+impl Drop for Offload {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.work.notify_all();
+    }
+}
+
+/// One thread's life: the queue's work, one at a time, until the pool closes.
+fn serve(shared: &Shared) {
+    let mut state = shared.lock();
+    loop {
+        if let Some(work) = state.queue.pop_front() {
+            drop(state);
+            // The reply's sender is dropped with the work: the caller sees None.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
+            state = shared.lock();
+            continue;
+        }
+        if state.closed {
+            state.threads -= 1;
+            return;
+        }
+        state.idle += 1;
+        state = shared
+            .work
+            .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.idle -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_runs_and_a_panic_is_none_and_the_thread_lives_on() {
+        let offload = Offload::new(2);
+        assert_eq!(offload.threads(), 0, "none before there is work");
+        assert_eq!(offload.run(|| 6 * 7).await, Some(42));
+        assert_eq!(offload.threads(), 1);
+        let panicked: Option<()> = offload.run(|| panic!("in the work")).await;
+        assert_eq!(panicked, None);
+        assert_eq!(offload.run(|| "still here").await, Some("still here"));
+        assert!(offload.threads() >= 1);
+    }
+
+    #[tokio::test]
+    async fn many_at_once_stay_within_the_cap_and_all_finish() {
+        let offload = Arc::new(Offload::new(3));
+        let mut joins = Vec::new();
+        for n in 0..50u64 {
+            let offload = offload.clone();
+            joins.push(tokio::spawn(async move {
+                offload
+                    .run(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        n
+                    })
+                    .await
+            }));
+        }
+        let mut sum = 0;
+        for join in joins {
+            sum += join.await.unwrap().unwrap();
+        }
+        assert_eq!(sum, (0..50).sum::<u64>());
+        assert!(offload.threads() <= 3, "{}", offload.threads());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_pool_ends_its_threads() {
+        let offload = Offload::new(1);
+        assert_eq!(offload.run(|| 1).await, Some(1));
+        assert_eq!(offload.threads(), 1);
+        let shared = offload.shared.clone();
+        drop(offload);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while shared.lock().threads > 0 {
+            assert!(std::time::Instant::now() < deadline, "threads still there");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
