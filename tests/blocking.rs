@@ -109,6 +109,7 @@ fn corpus_precision_is_perfect_and_recall_above_the_floor() {
     assert_eq!(precision, 1.0, "{score}");
     assert!(recall >= RECALL_FLOOR, "{score}");
     assert_eq!(doc.summary.findings, found.len() as u64, "{score}");
+    assert_eq!(doc.summary.files_incomplete, 0, "{score}");
     assert!(doc.summary.files.python >= 9 && doc.summary.files.rust >= 4);
 }
 
@@ -168,27 +169,146 @@ fn a_finding_carries_every_field() {
 }
 
 #[test]
-fn a_file_that_does_not_parse_is_an_error_item_and_the_rest_still_run() {
+fn a_file_with_syntax_errors_is_scanned_around_them_and_never_clean() {
     let dir = tempfile::tempdir().unwrap();
     let broken = write_file(dir.path(), "broken.py", "async def f(:\n    pass\n");
-    let broken_rs = write_file(dir.path(), "broken.rs", "async fn f( {\n");
+    // Valid Rust the grammar refuses (an attribute on a shorthand field of
+    // a struct pattern), with a blocking call elsewhere in the file.
+    let refused = write_file(
+        dir.path(),
+        "refused.rs",
+        "fn fmt(c: &Config) {\n    let Config {\n        a,\n        #[cfg(feature = \"x\")]\n        b,\n    } = c;\n}\n\nasync fn f() {\n    std::thread::sleep(d);\n}\n",
+    );
     let good = write_file(
         dir.path(),
         "good.rs",
         "async fn f() { std::thread::sleep(d); }\n",
     );
-    let out = scanner().arg(&broken).arg(&broken_rs).arg(&good).run();
+    let out = scanner().arg(&broken).arg(&refused).arg(&good).run();
     assert_eq!(out.code, 1);
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("find_blocking_calls.schema.json", None),
+        &stdout,
+        "results with unscanned regions",
+    );
     let doc: BlockingDoc = out.json();
     assert_eq!(doc.results.len(), 3);
-    for result in &doc.results[..2] {
-        assert_eq!(result.status, "error");
-        assert_eq!(result.kind(), Some("parse"), "{result:?}");
-        let message = &result.error.as_ref().unwrap().message;
-        assert!(message.contains("line 1"), "{message}");
-        assert!(result.findings.is_none());
-    }
+    let broken = &doc.results[0];
+    assert_eq!(broken.status, "error", "not clean: part of it was not read");
+    assert_eq!(broken.kind(), Some("parse"), "{broken:?}");
+    let message = &broken.error.as_ref().unwrap().message;
+    assert!(message.contains("line 1"), "{message}");
+    assert_eq!(broken.findings.as_deref(), Some(&[][..]));
+    let regions = broken.unscanned.as_ref().expect("the regions are listed");
+    assert_eq!(broken.unscanned_total, Some(regions.len() as u64));
+    assert_eq!(
+        (regions[0].line, regions[0].reason.as_str()),
+        (1, "syntax_error")
+    );
+
+    let refused = &doc.results[1];
+    assert_eq!(refused.rules(), ["rs-thread-sleep"], "{refused:?}");
+    assert_eq!(refused.findings.as_ref().unwrap()[0].line, 10);
+    let regions = refused.unscanned.as_ref().expect("the regions are listed");
+    assert!(
+        regions.iter().all(|r| (2..=6).contains(&r.line)),
+        "{regions:?}"
+    );
     assert_eq!(doc.results[2].rules(), ["rs-thread-sleep"]);
+    assert!(doc.results[2].unscanned.is_none());
+    assert_eq!(doc.summary.files_incomplete, 2);
+}
+
+#[test]
+fn deep_nesting_is_scanned_or_said_to_be_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let ifs = 133;
+    let deep = write_file(
+        dir.path(),
+        "deep.rs",
+        &format!(
+            "async fn f(x: bool) {{\n{}std::thread::sleep(d);\n{}}}\n",
+            "if x {\n".repeat(ifs),
+            "}\n".repeat(ifs)
+        ),
+    );
+    let modules = write_file(
+        dir.path(),
+        "modules.rs",
+        &format!(
+            "{}async fn f() {{ std::thread::sleep(d); }}{}\n",
+            "mod m {\n".repeat(500),
+            "}\n".repeat(500)
+        ),
+    );
+    let beyond = write_file(
+        dir.path(),
+        "beyond.rs",
+        &format!(
+            "async fn f() {{ {} std::fs::read(p); {} }}\n",
+            "{ ".repeat(40_000),
+            "} ".repeat(40_000)
+        ),
+    );
+    let out = scanner().arg(&deep).arg(&modules).arg(&beyond).run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results[0].rules(), ["rs-thread-sleep"]);
+    assert_eq!(doc.results[0].findings.as_ref().unwrap()[0].line, 135);
+    assert_eq!(doc.results[1].rules(), ["rs-thread-sleep"]);
+    let beyond = &doc.results[2];
+    assert_eq!(beyond.status, "error", "never clean: {beyond:?}");
+    assert_eq!(beyond.kind(), Some("too_deep"));
+    assert_eq!(
+        beyond.unscanned.as_ref().unwrap()[0].reason,
+        "too_deep",
+        "{beyond:?}"
+    );
+}
+
+#[test]
+fn python_with_carriage_return_line_ends_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mac.py");
+    std::fs::write(
+        &file,
+        b"import time\rasync def f():\r    x = 1\r    time.sleep(1)\r",
+    )
+    .unwrap();
+    let out = scanner().arg(&file).run();
+    let doc: BlockingDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.kind(), Some("blocking_calls"), "{result:?}");
+    assert!(result.unscanned.is_none());
+    assert_eq!(result.findings.as_ref().unwrap()[0].line, 4);
+    assert_eq!(result.lines, Some(4));
+}
+
+#[test]
+fn findings_are_capped_per_file_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "generated.py",
+        &format!(
+            "import time\nasync def f():\n{}",
+            "    time.sleep(1)\n".repeat(500)
+        ),
+    );
+    let out = scanner().args(["--max-findings", "20"]).arg(&file).run();
+    assert_eq!(out.code, 1);
+    let doc: BlockingDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.findings.as_ref().unwrap().len(), 20);
+    assert_eq!(result.findings_omitted, Some(480));
+    assert_eq!(doc.summary.findings, 500);
+    assert_eq!(doc.summary.findings_omitted, 480);
+    let message = &result.error.as_ref().unwrap().message;
+    assert!(message.starts_with("500 "), "{message}");
+
+    let out = scanner().args(["--max-findings", "0"]).arg(&file).run();
+    assert_eq!(out.code, 2, "zero is bad usage");
 }
 
 #[test]
@@ -236,6 +356,13 @@ fn suppressed_lines_are_counted_not_reported() {
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].line, 3);
     assert_eq!(doc.summary.suppressed, 1);
+    // Listed, not only counted: an agent can check each is deliberate.
+    let listed = result.suppressed_calls.as_ref().expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].line, listed[0].rule.as_str()),
+        (2, "rs-thread-sleep")
+    );
 }
 
 #[test]
@@ -677,6 +804,7 @@ fn help_documents_every_flag_with_examples() {
             "--max-file-size",
             "--hidden",
             "--no-ignore",
+            "--max-findings",
         ],
     );
 }

@@ -20,13 +20,18 @@ Examples:
 
 Items: files, directories (walked for .py and .rs files, skipping hidden and
 .gitignore'd ones unless --hidden / --no-ignore) and glob patterns.
-Each result is one file: status ok (clean), or error with kind blocking_calls
-and its `findings` (path, line, column, function, call, resolved, rule,
-message, suggestion; line and column are 1-based, column in characters).
-Other kinds: parse, io, permission_denied, not_found, no_match,
+Each result is one file: status ok (clean, every line scanned), or error with
+kind blocking_calls and its `findings` (path, line, column, function, call,
+resolved, rule, message, suggestion; line and column are 1-based, column in
+characters; past --max-findings only counted in `findings_omitted`).
+A file with syntax errors is still scanned around them: the regions not looked
+into are listed in `unscanned` (line, column, end_line, end_column, reason
+syntax_error or too_deep), and with no finding the kind is parse (or too_deep):
+never ok. Other kinds: io, permission_denied, not_found, no_match,
 unsupported, not_regular (a FIFO, socket or device: never opened); timeout;
 too_large (skipped).
-A trailing `# blocking: ok` / `// blocking: ok` comment silences a line.
+A trailing `# blocking: ok` / `// blocking: ok` comment silences a line; such
+calls are listed in `suppressed_calls` (line, rule).
 
 Exit codes:
   0        every file clean, or skipped as too_large (not read: see summary.skipped);
@@ -59,6 +64,12 @@ pub struct BlockingCli {
     /// Only these rules (repeatable): `--rule py-time-sleep --rule rs-std-fs`.
     #[arg(long = "rule", value_name = "ID", help_heading = "Scanning")]
     pub only_rules: Vec<String>,
+
+    /// Findings (and suppressed calls) listed per file; the rest are counted in
+    /// `findings_omitted` (memory stays bounded on generated code).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Scanning")]
+    pub max_findings: u32,
 
     /// Files larger than this are not read (`skipped`, kind `too_large`).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = size_arg, help_heading = "Scanning")]

@@ -31,6 +31,14 @@ pub struct Finding {
     pub suggestion: &'static str,
 }
 
+/// What an analyzer returns for one file.
+#[derive(Debug, Default)]
+pub struct Analysis<'tree> {
+    pub hits: Vec<Hit<'tree>>,
+    /// Nodes nested deeper than the analyzer's limit: not looked into.
+    pub too_deep: Vec<Node<'tree>>,
+}
+
 /// What an analyzer reports; [`Hit::into_finding`] completes it.
 #[derive(Debug)]
 pub struct Hit<'tree> {
@@ -47,12 +55,11 @@ pub struct Hit<'tree> {
 
 impl Hit<'_> {
     pub fn into_finding(self, path: &str, source: &[u8]) -> Finding {
-        let start = self.node.start_position();
-        let line_start = self.node.start_byte() - start.column;
-        let column = String::from_utf8_lossy(&source[line_start..self.node.start_byte()])
-            .chars()
-            .count() as u64
-            + 1;
+        let (line, column) = position(
+            source,
+            self.node.start_byte(),
+            self.node.start_position().row,
+        );
         let call = shorten(&collapse_whitespace(&text_of(self.callee, source)));
         let mut message = if call == self.resolved {
             format!(
@@ -72,7 +79,7 @@ impl Hit<'_> {
         }
         Finding {
             path: path.to_string(),
-            line: start.row as u64 + 1,
+            line,
             column,
             function: self.function,
             call,
@@ -82,6 +89,18 @@ impl Hit<'_> {
             suggestion: self.rule.replacement,
         }
     }
+}
+
+/// 1-based line and column (in characters) of the byte at `byte` on the
+/// 0-based line `row`.
+pub fn position(source: &[u8], byte: usize, row: usize) -> (u64, u64) {
+    let byte = byte.min(source.len());
+    let line_start = memchr::memrchr(b'\n', &source[..byte]).map_or(0, |at| at + 1);
+    let column = String::from_utf8_lossy(&source[line_start..byte])
+        .chars()
+        .count() as u64
+        + 1;
+    (row as u64 + 1, column)
 }
 
 /// The source text of a node (lossy: names in odd encodings never fail a scan).

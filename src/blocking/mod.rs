@@ -66,18 +66,35 @@ pub struct FileReport {
     /// The findings, in line order (when the file was scanned; empty when clean).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<Finding>>,
+    /// Findings past `--max-findings`: counted, not listed (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings_omitted: Option<u64>,
     /// Findings silenced by a `blocking: ok` comment (when the file was scanned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<u64>,
+    /// Where: line and rule of each (the first `--max-findings`; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_calls: Option<Vec<scan::Suppressed>>,
+    /// Regions not looked into: syntax errors, nesting too deep (the first
+    /// [`scan::MAX_REGIONS`]; absent when the whole file was scanned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unscanned: Option<Vec<scan::Region>>,
+    /// How many regions were not looked into (with `unscanned`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unscanned_total: Option<u64>,
 }
 
 /// The summary fields `find_blocking_calls` adds.
 #[derive(Debug, Default, Serialize)]
 pub struct ScanTotals {
-    /// Findings over all files.
+    /// Findings over all files (listed or not).
     pub findings: u64,
+    /// Of those, past `--max-findings` (counted, not listed).
+    pub findings_omitted: u64,
     /// Findings silenced by `blocking: ok` comments.
     pub suppressed: u64,
+    /// Files scanned only in part (regions listed in their `unscanned`).
+    pub files_incomplete: u64,
     /// Lines scanned.
     pub lines: u64,
     /// Files scanned, per language.
@@ -97,6 +114,8 @@ pub struct ScanSettings {
     pub max_file_size: u64,
     /// Only findings of these rules (all when empty).
     pub only_rules: HashSet<String>,
+    /// Findings listed per file.
+    pub max_findings: usize,
 }
 
 /// The `find_blocking_calls` tool.
@@ -195,6 +214,8 @@ impl Job for BlockingTool {
 }
 
 #[derive(Debug)]
+// One per file, moved once: boxing it would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 enum FileOutcome {
     Done(Finished<FileReport>),
     /// The parse was abandoned: the run stopped, or `--timeout` passed.
@@ -259,36 +280,75 @@ fn scan_file(
         };
         return failed(report, Status::Skipped, &error);
     }
-    let source = match read_capped(file, settings.max_file_size) {
+    let mut source = match read_capped(file, settings.max_file_size) {
         Ok(source) => source,
         Err(error) => {
-            let error = ScanError::Io {
-                path: spec.shown.clone(),
-                detail: error.to_string(),
-            };
+            let error = ScanError::reading(&spec.shown, &error);
             return failed(report, Status::Error, &error);
         }
     };
+    if language == Language::Python {
+        scan::python_line_endings(&mut source);
+    }
     let mut keep_going = || !stop.is_stopped() && Instant::now() < deadline;
-    let only_rules = &settings.only_rules;
-    let scanned =
-        match scan::scan_source(&spec.shown, &source, language, only_rules, &mut keep_going) {
-            Ok(scanned) => scanned,
-            Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
-        };
+    let options = scan::ScanOptions {
+        only_rules: &settings.only_rules,
+        max_findings: settings.max_findings,
+    };
+    let scanned = match scan::scan_source(&spec.shown, &source, language, options, &mut keep_going)
+    {
+        Ok(scanned) => scanned,
+        Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
+    };
     report.lines = Some(scan::count_lines(&source));
     let scanned = match scanned {
         Ok(scanned) => scanned,
         Err(error) => return failed(report, Status::Error, &error),
     };
-    let count = scanned.findings.len();
+    let verdict = verdict(&scanned, language);
     report.suppressed = Some(scanned.suppressed);
+    report.suppressed_calls =
+        (!scanned.suppressed_calls.is_empty()).then_some(scanned.suppressed_calls);
+    report.findings_omitted = (scanned.findings_omitted > 0).then_some(scanned.findings_omitted);
     report.findings = Some(scanned.findings);
-    if count == 0 {
-        FileOutcome::Done(Finished::ok(report))
-    } else {
-        failed(report, Status::Error, &ScanError::BlockingCalls { count })
+    if scanned.unscanned_total > 0 {
+        report.unscanned = Some(scanned.unscanned);
+        report.unscanned_total = Some(scanned.unscanned_total);
     }
+    match verdict {
+        None => FileOutcome::Done(Finished::ok(report)),
+        Some(error) => failed(report, Status::Error, &error),
+    }
+}
+
+/// Why a scanned file is not `ok`: findings first; else regions that were
+/// not looked into (a file is never clean for code the tool did not read).
+fn verdict(scanned: &scan::Scan, language: Language) -> Option<ScanError> {
+    let count = scanned.findings.len() + scanned.findings_omitted as usize;
+    if count > 0 {
+        return Some(ScanError::BlockingCalls { count });
+    }
+    let regions = scanned.unscanned_total;
+    let syntax = scanned
+        .unscanned
+        .iter()
+        .find(|region| region.reason == scan::RegionReason::SyntaxError);
+    if let Some(first) = syntax {
+        return Some(ScanError::Parse {
+            regions,
+            line: first.line,
+            column: first.column,
+            language: match language {
+                Language::Python => "Python",
+                Language::Rust => "Rust",
+            },
+        });
+    }
+    let first = scanned.unscanned.first()?;
+    Some(ScanError::TooDeep {
+        regions,
+        line: first.line,
+    })
 }
 
 /// A file that ended with `error`, counted as `status`.
@@ -306,10 +366,7 @@ fn failed(report: FileReport, status: Status, error: &ScanError) -> FileOutcome 
 /// device may do something.
 fn open_regular(path: &Path, shown: &str) -> Result<(File, u64), ScanError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let io_error = |error: std::io::Error| ScanError::Io {
-        path: shown.to_string(),
-        detail: error.to_string(),
-    };
+    let io_error = |error: std::io::Error| ScanError::reading(shown, &error);
     let not_regular = |file_type: std::fs::FileType| ScanError::NotRegular {
         path: shown.to_string(),
         what: file_type_name(file_type),
@@ -361,8 +418,11 @@ fn read_capped(file: File, limit: u64) -> std::io::Result<Vec<u8>> {
 fn tally(totals: &mut ScanTotals, finished: &Finished<FileReport>) {
     let report = &finished.report;
     if let Some(findings) = &report.findings {
-        totals.findings += findings.len() as u64;
+        let omitted = report.findings_omitted.unwrap_or(0);
+        totals.findings += findings.len() as u64 + omitted;
+        totals.findings_omitted += omitted;
         totals.suppressed += report.suppressed.unwrap_or(0);
+        totals.files_incomplete += u64::from(report.unscanned.is_some());
         totals.lines += report.lines.unwrap_or(0);
         match report.language {
             Some(Language::Python) => totals.files.python += 1,
@@ -425,6 +485,7 @@ pub fn main_with(cli: BlockingCli) -> Exit {
         timeout: cli.timeout,
         max_file_size: cli.max_file_size,
         only_rules: cli.only_rules.iter().cloned().collect(),
+        max_findings: cli.max_findings as usize,
     };
     let options = parser.walk.clone();
     let common = cli.common;

@@ -17,13 +17,14 @@
 //! perhaps in a thread), nor any other lambda (it may be handed to
 //! `run_in_executor`), nor a call that is itself awaited.
 
-use super::finding::{Hit, text_of};
+use super::finding::{Analysis, Hit, text_of};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Tree};
 
-/// Deeper syntax trees are not followed (the walk is recursive).
-const MAX_DEPTH: usize = 400;
+/// Deeper expressions are not evaluated (the tool then knows nothing of
+/// their value: a miss, never a false finding).
+const MAX_EVAL_DEPTH: usize = 400;
 
 /// Builtins that call a lambda argument before they return.
 const CALLS_AT_ONCE: &[&str] = &[
@@ -107,17 +108,20 @@ struct Analyzer<'t, 's> {
     /// The async function whose body is being walked, if any.
     context: Option<String>,
     depth: usize,
-    hits: Vec<Hit<'t>>,
+    /// Deeper statements and expressions are not walked: they go to `too_deep`.
+    max_depth: usize,
+    out: Analysis<'t>,
 }
 
-/// Every blocking call inside async code in a parsed Python file.
-pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
+/// Every blocking call inside async code in a parsed Python file, and the
+/// nodes nested deeper than `max_depth` (not looked into).
+pub fn analyze<'t>(tree: &'t Tree, source: &[u8], max_depth: usize) -> Analysis<'t> {
     let index = RuleIndex::get();
     let Some(not_awaited) = super::rules::RULES
         .iter()
         .find(|rule| rule.language == Language::Python && rule.check == Check::NotAwaited)
     else {
-        return Vec::new();
+        return Analysis::default();
     };
     let mut analyzer = Analyzer {
         source,
@@ -128,13 +132,14 @@ pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
         classes: Vec::new(),
         context: None,
         depth: 0,
-        hits: Vec::new(),
+        max_depth,
+        out: Analysis::default(),
     };
     let root = tree.root_node();
     analyzer.scopes.push(Scope::default());
     analyzer.collect(root);
     analyzer.walk_children(root);
-    analyzer.hits
+    analyzer.out
 }
 
 impl<'t> Analyzer<'t, '_> {
@@ -155,7 +160,9 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn collect_statement(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
+            // A binding missed here could be a shadowing one: say so.
+            self.out.too_deep.push(node);
             return;
         }
         self.depth += 1;
@@ -448,7 +455,8 @@ impl<'t> Analyzer<'t, '_> {
 
     /// Binds every name in a target pattern to [`Binding::Other`].
     fn bind_pattern_other(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(node);
             return;
         }
         if node.kind() == "identifier" {
@@ -552,7 +560,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
-        if depth > MAX_DEPTH {
+        if depth > MAX_EVAL_DEPTH {
             return Value::Unknown;
         }
         match node.kind() {
@@ -625,11 +633,20 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn walk(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(node);
             return;
         }
         self.depth += 1;
         match node.kind() {
+            // Tree-sitter's recovery: no call directly in it is checked (a
+            // broken `def` line may be what it swallowed), but complete
+            // definitions inside are analyzed; the scan reports the rest.
+            "ERROR" => {
+                let outer = self.context.take();
+                self.walk_children(node);
+                self.context = outer;
+            }
             "function_definition" => self.function(node),
             "class_definition" => self.class(node),
             "lambda" => self.lambda(node),
@@ -847,7 +864,7 @@ impl<'t> Analyzer<'t, '_> {
         let Some(function) = self.context.clone() else {
             return;
         };
-        self.hits.push(Hit {
+        self.out.hits.push(Hit {
             node: call,
             callee,
             function,

@@ -20,13 +20,14 @@
 //! Limits: macro bodies (`tokio::select!`, `println!`) are token trees to
 //! tree-sitter and are not looked into; struct fields have no known type.
 
-use super::finding::{Hit, text_of};
+use super::finding::{Analysis, Hit, text_of};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use std::collections::HashMap;
 use tree_sitter::{Node, Tree};
 
-/// Deeper syntax trees are not followed (the walk is recursive).
-const MAX_DEPTH: usize = 400;
+/// Deeper expressions are not evaluated (the tool then knows nothing of
+/// their value: a miss, never a false finding).
+const MAX_EVAL_DEPTH: usize = 400;
 
 /// Methods that hand a closure to another thread (or run it as blocking work).
 const HANDOFF_METHODS: &[&str] = &[
@@ -94,11 +95,14 @@ struct Analyzer<'t, 's> {
     qualname: Vec<String>,
     context: Option<String>,
     depth: usize,
-    hits: Vec<Hit<'t>>,
+    /// Deeper nodes are not walked: they go to `too_deep`.
+    max_depth: usize,
+    out: Analysis<'t>,
 }
 
-/// Every blocking call inside async code in a parsed Rust file.
-pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
+/// Every blocking call inside async code in a parsed Rust file, and the
+/// nodes nested deeper than `max_depth` (not looked into).
+pub fn analyze<'t>(tree: &'t Tree, source: &[u8], max_depth: usize) -> Analysis<'t> {
     let index = RuleIndex::get();
     let guard_rule = super::rules::RULES
         .iter()
@@ -112,12 +116,13 @@ pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
         qualname: Vec::new(),
         context: None,
         depth: 0,
-        hits: Vec::new(),
+        max_depth,
+        out: Analysis::default(),
     };
     let root = tree.root_node();
     analyzer.collect_imports(root);
     analyzer.walk_children(root);
-    analyzer.hits
+    analyzer.out
 }
 
 impl<'t> Analyzer<'t, '_> {
@@ -290,8 +295,9 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    fn bind_pattern_other(&mut self, pattern: Node<'_>) {
-        if self.depth > MAX_DEPTH {
+    fn bind_pattern_other(&mut self, pattern: Node<'t>) {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(pattern);
             return;
         }
         if pattern.kind() == "identifier" {
@@ -300,7 +306,7 @@ impl<'t> Analyzer<'t, '_> {
             return;
         }
         let mut cursor = pattern.walk();
-        let children: Vec<Node<'_>> = pattern.named_children(&mut cursor).collect();
+        let children: Vec<Node<'t>> = pattern.named_children(&mut cursor).collect();
         for child in children {
             // `Some(x)`: the `type` of a tuple-struct pattern is not a binding.
             if child.kind() == "identifier"
@@ -318,7 +324,7 @@ impl<'t> Analyzer<'t, '_> {
     /// A binding with an optional annotation and an optional value.
     fn bind_typed(
         &mut self,
-        pattern: Node<'_>,
+        pattern: Node<'t>,
         annotation: Option<Node<'_>>,
         value: Option<Node<'_>>,
     ) {
@@ -337,7 +343,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     /// The locals of one `fn` item, in source order (nested `fn` items excluded).
-    fn collect_locals(&mut self, function: Node<'_>) {
+    fn collect_locals(&mut self, function: Node<'t>) {
         self.locals.clear();
         if let Some(parameters) = function.child_by_field_name("parameters") {
             let mut cursor = parameters.walk();
@@ -355,8 +361,10 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    fn collect_locals_in(&mut self, node: Node<'_>, depth: usize) {
-        if depth > MAX_DEPTH {
+    fn collect_locals_in(&mut self, node: Node<'t>, depth: usize) {
+        if depth > self.max_depth {
+            // A local missed here could shadow an import: say so.
+            self.out.too_deep.push(node);
             return;
         }
         match node.kind() {
@@ -420,7 +428,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
-        if depth > MAX_DEPTH {
+        if depth > MAX_EVAL_DEPTH {
             return Value::Unknown;
         }
         match node.kind() {
@@ -511,11 +519,20 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn walk(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(node);
             return;
         }
         self.depth += 1;
         match node.kind() {
+            // Tree-sitter's recovery: no call directly in it is checked (a
+            // broken `fn` line may be what it swallowed), but complete
+            // items inside are analyzed; the scan reports the rest.
+            "ERROR" => {
+                let outer = self.context.take();
+                self.walk_children(node);
+                self.context = outer;
+            }
             "function_item" => self.function(node),
             "closure_expression" => self.closure(node),
             "async_block" => {
@@ -771,7 +788,7 @@ impl<'t> Analyzer<'t, '_> {
         awaited: &mut Option<u64>,
         depth: usize,
     ) {
-        if *ended || awaited.is_some() || depth > MAX_DEPTH {
+        if *ended || awaited.is_some() || depth > self.max_depth {
             return;
         }
         match node.kind() {
@@ -829,7 +846,7 @@ impl<'t> Analyzer<'t, '_> {
         let Some(function) = self.context.clone() else {
             return;
         };
-        self.hits.push(Hit {
+        self.out.hits.push(Hit {
             node: call,
             callee,
             function,

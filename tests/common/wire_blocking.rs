@@ -18,6 +18,23 @@ pub struct Finding {
     pub suggestion: String,
 }
 
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Suppressed {
+    pub line: u64,
+    pub rule: String,
+}
+
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub line: u64,
+    pub column: u64,
+    pub end_line: u64,
+    pub end_column: u64,
+    pub reason: String,
+}
+
 result_struct! {
     /// One file's result.
     #[derive(Clone)]
@@ -26,7 +43,11 @@ result_struct! {
         pub language: Option<String>,
         pub lines: Option<u64>,
         pub findings: Option<Vec<Finding>>,
+        pub findings_omitted: Option<u64>,
         pub suppressed: Option<u64>,
+        pub suppressed_calls: Option<Vec<Suppressed>>,
+        pub unscanned: Option<Vec<Region>>,
+        pub unscanned_total: Option<u64>,
     }
 }
 
@@ -55,7 +76,9 @@ summary_struct! {
     /// `find_blocking_calls` summary.
     pub struct BlockingSummary {
         pub findings: u64,
+        pub findings_omitted: u64,
         pub suppressed: u64,
+        pub files_incomplete: u64,
         pub lines: u64,
         pub files: FileCounts,
     }
