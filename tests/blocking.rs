@@ -68,7 +68,10 @@ fn corpus_precision_is_perfect_and_recall_above_the_floor() {
     let mut found = BTreeSet::new();
     for result in &doc.results {
         assert!(
-            matches!(result.kind(), None | Some("blocking_calls")),
+            matches!(
+                result.kind(),
+                None | Some("blocking_calls" | "async_misuse")
+            ),
             "every corpus file must parse and scan: {result:?}"
         );
         for finding in result.findings.iter().flatten() {
@@ -108,7 +111,24 @@ fn corpus_precision_is_perfect_and_recall_above_the_floor() {
     );
     assert_eq!(precision, 1.0, "{score}");
     assert!(recall >= RECALL_FLOOR, "{score}");
-    assert_eq!(doc.summary.findings, found.len() as u64, "{score}");
+    let listed: usize = doc
+        .results
+        .iter()
+        .map(|result| result.findings.as_ref().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(doc.summary.findings, listed as u64, "{score}");
+    assert_eq!(
+        doc.summary.blocking + doc.summary.misuse,
+        doc.summary.findings
+    );
+    for result in &doc.results {
+        for finding in result.findings.iter().flatten() {
+            let misuse = finding.rule == "py-coroutine-not-awaited"
+                || finding.rule == "py-asyncio-run-in-coroutine";
+            let expected = if misuse { "misuse" } else { "blocking" };
+            assert_eq!(finding.category, expected, "{finding:?}");
+        }
+    }
     assert_eq!(doc.summary.files_incomplete, 0, "{score}");
     assert!(doc.summary.files.python >= 9 && doc.summary.files.rust >= 4);
 }
@@ -392,9 +412,32 @@ fn rules_prints_the_table() {
         "rs-std-process",
         "rs-block-on",
         "rs-mutex-guard-across-await",
+        "py-os-path",
+        "py-os-fs",
+        "py-shutil",
+        "py-archive-tempfile",
+        "py-subprocess-spawn",
+        "py-os-wait",
+        "rs-std-path",
+        "rs-thread-join",
+        "rs-dns-lookup",
     ] {
         assert!(ids.contains(&id), "{id} missing from --rules");
     }
+    let rule = |id: &str| doc.rules.iter().find(|rule| rule.id == id).unwrap();
+    // ruff's codes, so the two tools can be compared rule by rule.
+    assert_eq!(rule("py-time-sleep").ruff, ["ASYNC251"]);
+    assert_eq!(rule("py-os-path").ruff, ["ASYNC240"]);
+    assert_eq!(rule("py-subprocess-spawn").ruff, ["ASYNC220"]);
+    assert_eq!(rule("py-os-wait").ruff, ["ASYNC222"]);
+    assert!(
+        rule("py-os-fs").ruff.is_empty(),
+        "ruff has no rule for these"
+    );
+    assert_eq!(rule("py-os-wait").unless_args, ["WNOHANG"]);
+    assert_eq!(rule("py-coroutine-not-awaited").category, "misuse");
+    assert_eq!(rule("py-asyncio-run-in-coroutine").category, "misuse");
+    assert_eq!(rule("rs-block-on").category, "blocking");
     for rule in &doc.rules {
         assert!(matches!(rule.language.as_str(), "python" | "rust"));
         assert!(matches!(
@@ -408,6 +451,56 @@ fn rules_prints_the_table() {
             .iter()
             .any(|producer| producer.call == "pathlib.Path" && producer.gives == "pathlib.Path")
     );
+}
+
+#[test]
+fn suggestions_fit_the_call_and_misuse_is_counted_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "fit.py",
+        "import asyncio\nimport requests as rq\nfrom pathlib import Path\n\nasync def f(path: str, s: requests.Session):\n    rq.post(url, json=body)\n    Path(path).read_text()\n    asyncio.run(main())\n",
+    );
+    let misuse_only = write_file(
+        dir.path(),
+        "misuse.py",
+        "import asyncio\n\nasync def f():\n    asyncio.sleep(1)\n",
+    );
+    let out = scanner().arg(&file).arg(&misuse_only).run();
+    assert_eq!(out.code, 1);
+    let doc: BlockingDoc = out.json();
+    let findings = doc.results[0].findings.as_ref().unwrap();
+    let by_line = |line: u64| findings.iter().find(|f| f.line == line).unwrap();
+    let post = by_line(6);
+    assert_eq!(
+        post.suggestion,
+        "async with aiohttp.ClientSession() as session: await session.post(url, json=body) (or httpx.AsyncClient)"
+    );
+    let read = by_line(7);
+    assert_eq!(
+        read.suggestion,
+        "await asyncio.to_thread(Path(path).read_text) (or anyio.Path)"
+    );
+    let run = by_line(8);
+    assert_eq!(run.category, "misuse");
+    assert!(
+        run.suggestion
+            .starts_with("await the coroutine directly: await main()"),
+        "{}",
+        run.suggestion
+    );
+    assert_eq!(doc.results[0].kind(), Some("blocking_calls"));
+    let message = &doc.results[0].error.as_ref().unwrap().message;
+    assert_eq!(
+        message,
+        "2 blocking calls and 1 async misuse inside async code"
+    );
+
+    let misuse = &doc.results[1];
+    assert_eq!(misuse.kind(), Some("async_misuse"), "not a blocking call");
+    assert_eq!(misuse.findings.as_ref().unwrap()[0].category, "misuse");
+    assert_eq!((doc.summary.blocking, doc.summary.misuse), (2, 2));
+    assert_eq!(doc.summary.findings, 4);
 }
 
 #[test]

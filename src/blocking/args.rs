@@ -12,7 +12,7 @@ Examples:
   # Only some files, by glob; one JSON line per file as it is scanned
   find_blocking_calls 'services/**/*.py' --ndjson
 
-  # The rule table (ids, matched calls, why, the async replacement) as JSON
+  # The rule table (ids, matched calls, why, the async replacement, ruff codes) as JSON
   find_blocking_calls --rules
 
   # Files listed by another tool: a JSON array or NDJSON of paths or {\"path\": ...}
@@ -22,8 +22,12 @@ Items: files, directories (walked for .py and .rs files, skipping hidden and
 .gitignore'd ones unless --hidden / --no-ignore) and glob patterns.
 Each result is one file: status ok (clean, every line scanned), or error with
 kind blocking_calls and its `findings` (path, line, column, function, call,
-resolved, rule, message, suggestion; line and column are 1-based, column in
-characters; past --max-findings only counted in `findings_omitted`).
+resolved, rule, category, message, suggestion; line and column are 1-based,
+column in characters; past --max-findings only counted in `findings_omitted`).
+category is blocking (the call blocks the event loop) or misuse (a coroutine
+never awaited, asyncio.run inside a running loop); a file with only misuse
+findings is kind async_misuse. The summary counts `blocking` and `misuse` apart.
+--rules lists each rule's calls, async replacement and ruff (flake8-async) codes.
 A file with syntax errors is still scanned around them: the regions not looked
 into are listed in `unscanned` (line, column, end_line, end_column, reason
 syntax_error or too_deep), and with no finding the kind is parse (or too_deep):

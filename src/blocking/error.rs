@@ -2,7 +2,8 @@
 //!
 //! | kind | status | meaning |
 //! | --- | --- | --- |
-//! | `blocking_calls` | error | the file has findings (listed in `findings`) |
+//! | `blocking_calls` | error | the file has findings (listed in `findings`), at least one of category `blocking` |
+//! | `async_misuse` | error | the file's findings are all of category `misuse` (a coroutine never awaited, a loop started in a loop) |
 //! | `parse` | error | no finding, but parts of the file do not parse: the rest was scanned, those regions (listed in `unscanned`) were not |
 //! | `too_deep` | error | no finding, but parts are nested deeper than the analyzer follows (listed in `unscanned`) |
 //! | `io` | error | the file or directory could not be read |
@@ -24,8 +25,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
-    #[error("{count} blocking call{} inside async code", if *.count == 1 { "" } else { "s" })]
-    BlockingCalls { count: usize },
+    #[error("{}", findings_message(*.blocking, *.misuse))]
+    Findings { blocking: u64, misuse: u64 },
     #[error(
         "{regions} region{} that {} not parse as {language}, the first at line {line}, column {column}: \
          not scanned there (see `unscanned`); the rest of the file was",
@@ -67,7 +68,8 @@ pub enum ScanError {
 impl Failure for ScanError {
     fn kind(&self) -> &'static str {
         match self {
-            ScanError::BlockingCalls { .. } => "blocking_calls",
+            ScanError::Findings { blocking, .. } if *blocking > 0 => "blocking_calls",
+            ScanError::Findings { .. } => "async_misuse",
             ScanError::Parse { .. } => "parse",
             ScanError::TooDeep { .. } => "too_deep",
             ScanError::Io { .. } => "io",
@@ -80,6 +82,21 @@ impl Failure for ScanError {
             ScanError::Timeout(_) => "timeout",
             ScanError::TooLarge { .. } => "too_large",
         }
+    }
+}
+
+fn findings_message(blocking: u64, misuse: u64) -> String {
+    let plural = |count: u64, one: &str, many: &str| {
+        format!("{count} {}", if count == 1 { one } else { many })
+    };
+    let blocking_text = plural(blocking, "blocking call", "blocking calls");
+    let misuse_text = plural(misuse, "async misuse", "async misuses");
+    match (blocking, misuse) {
+        (_, 0) => format!("{blocking_text} inside async code"),
+        (0, _) => format!(
+            "{misuse_text} (not blocking: a coroutine never awaited, a loop started in a loop)"
+        ),
+        _ => format!("{blocking_text} and {misuse_text} inside async code"),
     }
 }
 
@@ -117,6 +134,22 @@ mod tests {
         );
         assert_eq!(kind(io::Error::from(io::ErrorKind::NotFound)), "not_found");
         assert_eq!(kind(io::Error::from_raw_os_error(libc::EIO)), "io");
+        let findings = |blocking, misuse| {
+            let error = ScanError::Findings { blocking, misuse };
+            (error.kind(), error.to_string())
+        };
+        assert_eq!(
+            findings(2, 0),
+            (
+                "blocking_calls",
+                "2 blocking calls inside async code".to_string()
+            )
+        );
+        assert_eq!(
+            findings(1, 1).1,
+            "1 blocking call and 1 async misuse inside async code"
+        );
+        assert_eq!(findings(0, 3).0, "async_misuse");
         let message = ScanError::reading("a.py", &io::Error::from_raw_os_error(libc::EACCES));
         assert_eq!(message.to_string(), "cannot read a.py: permission denied");
     }

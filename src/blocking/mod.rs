@@ -82,6 +82,9 @@ pub struct FileReport {
     /// How many regions were not looked into (with `unscanned`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unscanned_total: Option<u64>,
+    /// All findings (listed or not) of category blocking and misuse, for the summary.
+    #[serde(skip)]
+    pub by_category: (u64, u64),
 }
 
 /// The summary fields `find_blocking_calls` adds.
@@ -91,6 +94,10 @@ pub struct ScanTotals {
     pub findings: u64,
     /// Of those, past `--max-findings` (counted, not listed).
     pub findings_omitted: u64,
+    /// Findings of category `blocking`: calls that block the event loop.
+    pub blocking: u64,
+    /// Findings of category `misuse`: coroutines never awaited, loops started in a loop.
+    pub misuse: u64,
     /// Findings silenced by `blocking: ok` comments.
     pub suppressed: u64,
     /// Files scanned only in part (regions listed in their `unscanned`).
@@ -306,6 +313,7 @@ fn scan_file(
         Err(error) => return failed(report, Status::Error, &error),
     };
     let verdict = verdict(&scanned, language);
+    report.by_category = (scanned.blocking, scanned.misuse);
     report.suppressed = Some(scanned.suppressed);
     report.suppressed_calls =
         (!scanned.suppressed_calls.is_empty()).then_some(scanned.suppressed_calls);
@@ -324,9 +332,11 @@ fn scan_file(
 /// Why a scanned file is not `ok`: findings first; else regions that were
 /// not looked into (a file is never clean for code the tool did not read).
 fn verdict(scanned: &scan::Scan, language: Language) -> Option<ScanError> {
-    let count = scanned.findings.len() + scanned.findings_omitted as usize;
-    if count > 0 {
-        return Some(ScanError::BlockingCalls { count });
+    if scanned.blocking + scanned.misuse > 0 {
+        return Some(ScanError::Findings {
+            blocking: scanned.blocking,
+            misuse: scanned.misuse,
+        });
     }
     let regions = scanned.unscanned_total;
     let syntax = scanned
@@ -421,6 +431,8 @@ fn tally(totals: &mut ScanTotals, finished: &Finished<FileReport>) {
         let omitted = report.findings_omitted.unwrap_or(0);
         totals.findings += findings.len() as u64 + omitted;
         totals.findings_omitted += omitted;
+        totals.blocking += report.by_category.0;
+        totals.misuse += report.by_category.1;
         totals.suppressed += report.suppressed.unwrap_or(0);
         totals.files_incomplete += u64::from(report.unscanned.is_some());
         totals.lines += report.lines.unwrap_or(0);

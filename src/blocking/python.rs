@@ -52,6 +52,9 @@ enum Binding {
     Instance(&'static str),
     /// An undecorated `async def` of this file.
     AsyncDef,
+    /// An undecorated module-level `def` whose every `return` gives an
+    /// object of this known type (`def db(): return sqlite3.connect(..)`).
+    Returns(&'static str),
     /// Anything else: a parameter, an untyped value, a def, a class.
     Other,
 }
@@ -62,6 +65,8 @@ enum Value {
     Path(String),
     Instance(&'static str),
     Coroutine,
+    /// A function of this file known to return this type.
+    Returns(&'static str),
     Unknown,
 }
 
@@ -178,6 +183,9 @@ impl<'t> Analyzer<'t, '_> {
                 if let Some(name) = node.child_by_field_name("name") {
                     let binding = if is_async(node) {
                         Binding::AsyncDef
+                    } else if self.scopes.len() == 1 {
+                        self.returned_type(node)
+                            .map_or(Binding::Other, Binding::Returns)
                     } else {
                         Binding::Other
                     };
@@ -383,10 +391,41 @@ impl<'t> Analyzer<'t, '_> {
                     self.top().bind(&name, binding.clone());
                 }
                 ("identifier", None) => {}
+                ("pattern_list" | "tuple_pattern", _) => self.bind_unpacked(left, right),
                 _ => self.bind_pattern_other(left),
             }
         }
         binding
+    }
+
+    /// `a, b = Path(x), Path(y)`: each name gets its own value's type.
+    fn bind_unpacked(&mut self, left: Node<'t>, right: Option<Node<'t>>) {
+        let mut cursor = left.walk();
+        let targets: Vec<Node<'t>> = left.named_children(&mut cursor).collect();
+        let values: Vec<Node<'t>> = match right {
+            Some(right) if matches!(right.kind(), "expression_list" | "tuple") => {
+                let mut cursor = right.walk();
+                right.named_children(&mut cursor).collect()
+            }
+            _ => Vec::new(),
+        };
+        let paired = values.len() == targets.len()
+            && values.iter().all(|value| value.kind() != "list_splat");
+        for (at, target) in targets.iter().enumerate() {
+            let kind = paired
+                .then(|| match self.eval(values[at]) {
+                    Value::Instance(kind) => Some(kind),
+                    _ => None,
+                })
+                .flatten();
+            match (target.kind(), kind) {
+                ("identifier", Some(kind)) => {
+                    let name = self.text(*target);
+                    self.top().bind(&name, Binding::Instance(kind));
+                }
+                _ => self.bind_pattern_other(*target),
+            }
+        }
     }
 
     fn collect_augmented(&mut self, node: Node<'t>) {
@@ -510,17 +549,97 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    /// The known type an annotation names (`Path`, `pathlib.Path`).
+    /// The known type an annotation names (`Path`, `pathlib.Path`), also
+    /// when it may be None: `Path | None`, `Optional[Path]`, `Union[Path, None]`.
     fn annotation_type(&self, annotation: Node<'_>) -> Option<&'static str> {
-        let expression = if annotation.kind() == "type" {
-            annotation.named_child(0)?
-        } else {
-            annotation
-        };
-        match self.eval(expression) {
-            Value::Path(path) => self.index.known_type(Language::Python, &path),
-            _ => None,
+        self.annotation_type_depth(annotation, 0)
+    }
+
+    fn annotation_type_depth(&self, node: Node<'_>, depth: usize) -> Option<&'static str> {
+        if depth > MAX_EVAL_DEPTH {
+            return None;
         }
+        let inner = |node: Node<'_>| self.annotation_type_depth(node, depth + 1);
+        // The one part that is not `None`, when all others are.
+        let one_of = |parts: Vec<Node<'_>>| {
+            let mut kept = parts.into_iter().filter(|part| !is_none(*part));
+            let only = kept.next()?;
+            if kept.next().is_some() {
+                return None;
+            }
+            inner(only)
+        };
+        let mut cursor = node.walk();
+        match node.kind() {
+            "type" | "type_parameter" if node.named_child_count() == 1 => {
+                inner(node.named_child(0)?)
+            }
+            "binary_operator" => {
+                let is_bar = node
+                    .child_by_field_name("operator")
+                    .is_some_and(|op| op.kind() == "|");
+                let parts = vec![
+                    node.child_by_field_name("left")?,
+                    node.child_by_field_name("right")?,
+                ];
+                if is_bar { one_of(parts) } else { None }
+            }
+            "union_type" => one_of(node.named_children(&mut cursor).collect()),
+            "generic_type" => {
+                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                let (head, parameters) = (children.first()?, children.get(1)?);
+                if !self.is_optional_form(*head) || parameters.kind() != "type_parameter" {
+                    return None;
+                }
+                let mut cursor = parameters.walk();
+                one_of(parameters.named_children(&mut cursor).collect())
+            }
+            "subscript" => {
+                if !self.is_optional_form(node.child_by_field_name("value")?) {
+                    return None;
+                }
+                one_of(
+                    node.children_by_field_name("subscript", &mut cursor)
+                        .collect(),
+                )
+            }
+            _ => match self.eval(node) {
+                Value::Path(path) => self.index.known_type(Language::Python, &path),
+                _ => None,
+            },
+        }
+    }
+
+    /// `Optional`, `Union` (from typing or typing_extensions).
+    fn is_optional_form(&self, node: Node<'_>) -> bool {
+        matches!(self.eval(node), Value::Path(path) if OPTIONAL.contains(&path.as_str()))
+    }
+
+    /// The known type every `return` of a sync `def` gives, if there is one.
+    fn returned_type(&mut self, definition: Node<'t>) -> Option<&'static str> {
+        let body = definition.child_by_field_name("body")?;
+        let mut returns = Vec::new();
+        returned_values(body, &mut returns, 0);
+        if returns.is_empty() || returns.iter().any(Option::is_none) {
+            return None;
+        }
+        // Evaluated in the function's own scope (`conn = connect(); return conn`).
+        self.scopes.push(Scope::default());
+        if let Some(parameters) = definition.child_by_field_name("parameters") {
+            self.collect_parameters(parameters);
+        }
+        self.collect(body);
+        let mut kinds = returns
+            .iter()
+            .flatten()
+            .map(|value| match self.eval(*value) {
+                Value::Instance(kind) => Some(kind),
+                _ => None,
+            });
+        let first = kinds.next().flatten();
+        let same = kinds.all(|kind| kind == first);
+        self.scopes.pop();
+        first.filter(|_| same)
     }
 
     // ---- evaluation ----
@@ -540,6 +659,7 @@ impl<'t> Analyzer<'t, '_> {
                     Binding::Path(path) => Value::Path(path.clone()),
                     Binding::Instance(kind) => Value::Instance(kind),
                     Binding::AsyncDef => Value::Coroutine,
+                    Binding::Returns(kind) => Value::Returns(kind),
                     Binding::Other => Value::Unknown,
                 };
             }
@@ -575,7 +695,13 @@ impl<'t> Analyzer<'t, '_> {
                 let attribute = text_of(attribute, self.source);
                 match self.eval_depth(object, depth + 1) {
                     Value::Path(path) => Value::Path(format!("{path}.{attribute}")),
-                    Value::Instance(kind) => Value::Path(format!("{kind}.{attribute}")),
+                    Value::Instance(kind) => PROPERTIES
+                        .iter()
+                        .find(|(owner, name, _)| *owner == kind && *name == attribute)
+                        .map_or_else(
+                            || Value::Path(format!("{kind}.{attribute}")),
+                            |(_, _, gives)| Value::Instance(gives),
+                        ),
                     _ => Value::Unknown,
                 }
             }
@@ -588,6 +714,7 @@ impl<'t> Analyzer<'t, '_> {
                         .index
                         .produces(Language::Python, &path)
                         .map_or(Value::Unknown, Value::Instance),
+                    Value::Returns(kind) => Value::Instance(kind),
                     _ => Value::Unknown,
                 }
             }
@@ -806,10 +933,42 @@ impl<'t> Analyzer<'t, '_> {
         let Some((rule, resolved)) = found else {
             return;
         };
-        if rule.check != Check::Call {
+        if rule.check != Check::Call || self.exempt_by_arguments(call, rule) {
             return;
         }
         self.hit(call, function, resolved, rule, None);
+    }
+
+    /// Whether an argument names what makes this call not wait (`WNOHANG`,
+    /// `fileobj=`, an `io.BytesIO(..)`): see [`Rule::unless_args`].
+    fn exempt_by_arguments(&self, call: Node<'_>, rule: &Rule) -> bool {
+        if rule.unless_args.is_empty() {
+            return false;
+        }
+        let Some(arguments) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let named = |node: Option<Node<'_>>| {
+            node.is_some_and(|node| {
+                rule.unless_args
+                    .contains(&text_of(node, self.source).as_ref())
+            })
+        };
+        fn last_name(node: Node<'_>) -> Option<Node<'_>> {
+            match node.kind() {
+                "identifier" => Some(node),
+                "attribute" => node.child_by_field_name("attribute"),
+                _ => None,
+            }
+        }
+        let mut cursor = arguments.walk();
+        arguments
+            .named_children(&mut cursor)
+            .any(|argument| match argument.kind() {
+                "keyword_argument" => named(argument.child_by_field_name("name")),
+                "call" => named(argument.child_by_field_name("function").and_then(last_name)),
+                _ => named(last_name(argument)),
+            })
     }
 
     /// A statement that is only a call to a coroutine function: never awaited.
@@ -864,6 +1023,10 @@ impl<'t> Analyzer<'t, '_> {
         let Some(function) = self.context.clone() else {
             return;
         };
+        let on_instance = callee.kind() == "attribute"
+            && callee
+                .child_by_field_name("object")
+                .is_some_and(|object| matches!(self.eval(object), Value::Instance(_)));
         self.out.hits.push(Hit {
             node: call,
             callee,
@@ -871,11 +1034,50 @@ impl<'t> Analyzer<'t, '_> {
             resolved,
             rule,
             detail,
+            on_instance,
         });
     }
 }
 
 const PATH_TYPE: &str = "pathlib.Path";
+
+/// Attributes (not calls) that give an object of a known type.
+const PROPERTIES: &[(&str, &str, &str)] = &[(PATH_TYPE, "parent", PATH_TYPE)];
+
+/// `typing` forms that say "this type, or None".
+const OPTIONAL: &[&str] = &[
+    "typing.Optional",
+    "typing_extensions.Optional",
+    "typing.Union",
+    "typing_extensions.Union",
+];
+
+fn is_none(node: Node<'_>) -> bool {
+    match node.kind() {
+        "none" => true,
+        "type" => node.named_child(0).is_some_and(is_none),
+        _ => false,
+    }
+}
+
+/// The values of the `return` statements of a function body (`None` for a
+/// bare `return`), not those of nested functions, classes or lambdas.
+fn returned_values<'t>(node: Node<'t>, out: &mut Vec<Option<Node<'t>>>, depth: usize) {
+    if depth > MAX_EVAL_DEPTH {
+        out.push(None);
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "return_statement" => out.push(child.named_child(0)),
+            "function_definition" | "class_definition" | "lambda" | "decorated_definition" => {}
+            // `yield` makes a generator: not the value returned.
+            "yield" => out.push(None),
+            _ => returned_values(child, out, depth + 1),
+        }
+    }
+}
 
 fn is_async(definition: Node<'_>) -> bool {
     let mut cursor = definition.walk();
@@ -919,6 +1121,19 @@ mod tests {
             scan(Language::Python, text).findings[0].function,
             "A.m.<locals>.inner"
         );
+    }
+
+    #[test]
+    fn a_helper_types_its_result_only_when_every_return_agrees() {
+        let text = "import sqlite3\ndef one():\n    return sqlite3.connect('a')\ndef gen():\n    yield sqlite3.connect('a')\n    return sqlite3.connect('a')\ndef mixed(f):\n    if f:\n        return sqlite3.connect('a')\n    return other()\n@decorated\ndef wrapped():\n    return sqlite3.connect('a')\nasync def f():\n    one().commit()\n    gen().commit()\n    mixed(1).commit()\n    wrapped().commit()\n";
+        assert_eq!(found(text), [(15, "sqlite3.Connection.commit".to_string())]);
+    }
+
+    #[test]
+    fn optional_annotations_keep_their_type_and_unions_of_two_types_do_not() {
+        let text = "from pathlib import Path\nfrom typing import Optional, Union\nasync def f(a: Optional[Path], b: Path | None, c: Path | str, d: Union[Path, str], e: None | Path):\n    a.exists(); b.exists(); c.exists(); d.exists(); e.exists()\n";
+        let lines: Vec<u64> = found(text).into_iter().map(|(line, _)| line).collect();
+        assert_eq!(lines, [4, 4, 4], "a, b and e only");
     }
 
     #[test]

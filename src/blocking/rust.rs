@@ -717,7 +717,8 @@ impl<'t> Analyzer<'t, '_> {
             if statement.kind() != "let_declaration" {
                 continue;
             }
-            let Some((guard, lock_call, lock_callee)) = self.guard_binding(*statement) else {
+            let Some((guard, lock_call, lock_callee, resolved)) = self.guard_binding(*statement)
+            else {
                 continue;
             };
             let mut ended = false;
@@ -733,7 +734,7 @@ impl<'t> Analyzer<'t, '_> {
                 self.hit(
                     lock_call,
                     lock_callee,
-                    "std::sync::Mutex::lock".to_string(),
+                    resolved.to_string(),
                     rule,
                     Some(detail),
                 );
@@ -741,9 +742,13 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    /// For `let name = x.lock().unwrap()` (or `.expect(..)`): the name, the
-    /// `lock()` call and its callee.
-    fn guard_binding(&self, statement: Node<'t>) -> Option<(String, Node<'t>, Node<'t>)> {
+    /// For `let name = x.lock().unwrap()` (or `.expect(..)`, or an RwLock's
+    /// `read()` / `write()`): the name, the lock call, its callee and what
+    /// it resolves to. Only std's locks return a `Result` to unwrap there.
+    fn guard_binding(
+        &self,
+        statement: Node<'t>,
+    ) -> Option<(String, Node<'t>, Node<'t>, &'static str)> {
         let pattern = statement.child_by_field_name("pattern")?;
         if pattern.kind() != "identifier" {
             return None;
@@ -772,10 +777,16 @@ impl<'t> Analyzer<'t, '_> {
         let no_arguments = lock_call
             .child_by_field_name("arguments")
             .is_some_and(|arguments| arguments.named_child_count() == 0);
-        if lock_name != "lock" || !no_arguments {
+        let resolved = match lock_name.as_ref() {
+            "lock" => "std::sync::Mutex::lock",
+            "read" => "std::sync::RwLock::read",
+            "write" => "std::sync::RwLock::write",
+            _ => return None,
+        };
+        if !no_arguments {
             return None;
         }
-        Some((self.text(pattern), lock_call, lock_callee))
+        Some((self.text(pattern), lock_call, lock_callee, resolved))
     }
 
     /// Walks `node` in source order until the guard ends (dropped or moved)
@@ -846,6 +857,10 @@ impl<'t> Analyzer<'t, '_> {
         let Some(function) = self.context.clone() else {
             return;
         };
+        let on_instance = callee.kind() == "field_expression"
+            && callee
+                .child_by_field_name("value")
+                .is_some_and(|value| matches!(self.eval(value), Value::Instance(_)));
         self.out.hits.push(Hit {
             node: call,
             callee,
@@ -853,6 +868,7 @@ impl<'t> Analyzer<'t, '_> {
             resolved,
             rule,
             detail,
+            on_instance,
         });
     }
 }

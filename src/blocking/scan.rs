@@ -4,7 +4,7 @@
 
 use super::error::ScanError;
 use super::finding::{Analysis, Finding, is_suppressed, position};
-use super::rules::Language;
+use super::rules::{Category, Language};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -18,6 +18,9 @@ pub struct Scan {
     pub findings: Vec<Finding>,
     /// Findings past `max_findings`: counted, not listed.
     pub findings_omitted: u64,
+    /// All findings (listed or not) by category.
+    pub blocking: u64,
+    pub misuse: u64,
     /// Findings silenced by a `blocking: ok` comment.
     pub suppressed: u64,
     /// The first `max_findings` of them, in line order.
@@ -210,7 +213,13 @@ pub fn scan_source(
                     rule: hit.rule.id,
                 });
             }
-        } else if listed < options.max_findings {
+            continue;
+        }
+        match hit.rule.category {
+            Category::Blocking => scan.blocking += 1,
+            Category::Misuse => scan.misuse += 1,
+        }
+        if listed < options.max_findings {
             listed += 1;
             scan.findings.push(hit.into_finding(shown, source));
         } else {

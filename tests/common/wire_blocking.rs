@@ -14,6 +14,7 @@ pub struct Finding {
     pub call: String,
     pub resolved: String,
     pub rule: String,
+    pub category: String,
     pub message: String,
     pub suggestion: String,
 }
@@ -77,6 +78,8 @@ summary_struct! {
     pub struct BlockingSummary {
         pub findings: u64,
         pub findings_omitted: u64,
+        pub blocking: u64,
+        pub misuse: u64,
         pub suppressed: u64,
         pub files_incomplete: u64,
         pub lines: u64,
@@ -105,9 +108,15 @@ pub struct Rule {
     pub id: String,
     pub language: String,
     pub check: String,
+    pub category: String,
     pub calls: Vec<String>,
+    #[serde(default)]
+    pub unless_args: Vec<String>,
     pub why: String,
     pub replacement: String,
+    pub method_replacement: Option<String>,
+    #[serde(default)]
+    pub ruff: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

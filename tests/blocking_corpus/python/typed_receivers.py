@@ -1,0 +1,60 @@
+"""Receivers typed by annotation (also Optional), tuple unpacking and helpers."""
+import sqlite3
+import typing
+from pathlib import Path
+from typing import Optional, Union
+
+import httpx
+import urllib3
+
+DB = "jobs.db"
+
+
+def open_db():
+    conn = sqlite3.connect(DB)
+    return conn
+
+
+def maybe_db(flag):
+    if flag:
+        return sqlite3.connect(DB)
+    return None
+
+
+async def annotated(a: Path | None, b: Optional[Path], c: "Path", d: Union[Path, None] = None):
+    a.read_text()  # expect: py-pathlib-io
+    b.exists()  # expect: py-pathlib-io
+    c.exists()
+    d.mkdir()  # expect: py-pathlib-io
+    e: typing.Optional[Path] = None
+    e.touch()  # expect: py-pathlib-io
+
+
+async def unpacked(x, y):
+    p1, p2 = Path(x), Path(y)
+    p1.unlink()  # expect: py-pathlib-io
+    p2.parent.mkdir(parents=True)  # expect: py-pathlib-io
+    first, *rest = Path(x), Path(y)
+    first.unlink()  # expect: py-pathlib-io
+
+
+async def through_a_helper():
+    conn = open_db()
+    conn.execute("select 1")  # expect: py-sync-db
+    maybe = maybe_db(True)
+    maybe.execute("select 1")
+
+
+async def http_clients(client: httpx.Client, pool: urllib3.PoolManager):
+    with client.stream("GET", "https://example.com") as response:  # expect: py-httpx-sync
+        print(response)
+    client.close()  # expect: py-httpx-sync
+    pool.request("GET", "https://example.com")  # expect: py-urllib
+    urllib3.request("GET", "https://example.com")  # expect: py-urllib
+
+
+async def unrelated(client: httpx.AsyncClient, conn):
+    async with client.stream("GET", "https://example.com") as response:
+        print(response)
+    await client.aclose()
+    conn.execute("select 1")
