@@ -160,6 +160,13 @@ pub fn scan_source(
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Result<Scan, ScanError>, Abandoned> {
     let lines = count_lines(source);
+    if !may_hold_async_code(source) {
+        // Nothing can be inside async code where there is none: no parse.
+        return Ok(Ok(Scan {
+            lines,
+            ..Scan::default()
+        }));
+    }
     let Some(tree) = parse(source, language, keep_going)? else {
         return Ok(Err(ScanError::Parse {
             regions: 1,
@@ -227,6 +234,13 @@ pub fn scan_source(
         }
     }
     Ok(Ok(scan))
+}
+
+/// Whether the bytes can hold an `async def` / `async fn` / async block or
+/// closure: every one is spelled with the keyword `async`. Most files of a
+/// project have none, and a byte search costs far less than a parse.
+pub fn may_hold_async_code(source: &[u8]) -> bool {
+    memchr::memmem::find(source, b"async").is_some()
 }
 
 /// Runs the language's analyzer; a file nested too deep for the calling
@@ -449,6 +463,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn files_without_the_async_keyword_are_not_parsed() {
+        // Broken and blocking, but with no async code: nothing to report.
+        let scan = scan(
+            Language::Python,
+            "import time\ndef f(:\n    time.sleep(1)\n",
+        );
+        assert_eq!(scan.unscanned_total, 0);
+        assert!(scan.findings.is_empty());
+        assert_eq!(scan.lines, 3);
+        assert!(may_hold_async_code(b"x = 1\nasync def f(): pass\n"));
+        assert!(may_hold_async_code(b"let f = async move { 1 };"));
+        assert!(!may_hold_async_code(b"def f():\n    return 1\n"));
+    }
+
+    #[test]
     fn lines_are_counted_with_or_without_a_final_newline() {
         assert_eq!(count_lines(b""), 0);
         assert_eq!(count_lines(b"a"), 1);
@@ -596,7 +625,7 @@ mod tests {
 
     #[test]
     fn a_parse_can_be_abandoned_and_the_parser_reused() {
-        let big = "x = 1\n".repeat(50_000);
+        let big = format!("async def f():\n    pass\n{}", "x = 1\n".repeat(50_000));
         let all = HashSet::new();
         let outcome = scan_source(
             "t",
