@@ -898,6 +898,111 @@ fn help_documents_every_flag_with_examples() {
             "--hidden",
             "--no-ignore",
             "--max-findings",
+            "--format",
         ],
     );
+}
+
+#[test]
+fn sarif_output_is_valid_sarif_2_1_0_with_every_finding_and_every_unscanned_file() {
+    let text = std::fs::read_to_string("tests/sarif/sarif-schema-2.1.0.json").unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::options()
+        .build(&schema)
+        .expect("the SARIF schema compiles");
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write_file(
+        dir.path(),
+        "broken file.py",
+        "import time\ndef f(:\n    pass\nasync def g():\n    time.sleep(1)\n",
+    );
+    let json = scanner().arg(CORPUS).arg(&broken).run();
+    let doc: BlockingDoc = json.json();
+    let out = scanner()
+        .args(["--format", "sarif", CORPUS])
+        .arg(&broken)
+        .run();
+    assert_eq!(out.code, json.code, "same exit code as the JSON run");
+    let log: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid SARIF 2.1.0: {errors:#?}");
+    let mut wrong = log.clone();
+    wrong["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    assert!(!validator.is_valid(&wrong), "the schema is really checked");
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let rules_doc: RulesDoc = scanner().arg("--rules").run().json();
+    assert_eq!(rules.len(), rules_doc.rules.len(), "every rule, with help");
+    assert!(
+        rules
+            .iter()
+            .all(|rule| !rule["help"]["text"].as_str().unwrap().is_empty())
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, doc.summary.findings);
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().unwrap() >= 1);
+    }
+    assert!(
+        results.iter().any(
+            |result| result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("broken%20file.py")
+        ),
+        "the broken file's finding is there, its path percent-encoded"
+    );
+    let invocation = &run["invocations"][0];
+    assert_eq!(
+        invocation["executionSuccessful"], false,
+        "a file was not fully scanned"
+    );
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+}
+
+#[test]
+fn github_format_prints_one_annotation_per_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "a,b.py",
+        "import time\nasync def f():\n    time.sleep(1)\n",
+    );
+    let out = scanner().args(["--format", "github"]).arg(&file).run();
+    assert_eq!(out.code, 1);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    let path = file.display().to_string().replace(',', "%2C");
+    assert!(
+        lines[0].starts_with(&format!(
+            "::error file={path},line=3,col=5,title=py-time-sleep::"
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("Instead: await asyncio.sleep(1)"),
+        "{}",
+        lines[0]
+    );
+
+    let out = scanner()
+        .args(["--format", "sarif", "--ndjson"])
+        .arg(&file)
+        .run();
+    assert_eq!(out.code, 2, "one format at a time");
+    let error: UsageError = out.json();
+    assert_eq!(error.error.kind, "invalid_input");
 }

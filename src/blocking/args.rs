@@ -1,7 +1,7 @@
 //! The command line of `find_blocking_calls`.
 
 use crate::cli::{CommonArgs, nonzero_duration_arg, size_arg};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
@@ -14,6 +14,10 @@ Examples:
 
   # The rule table (ids, matched calls, why, the async replacement, ruff codes) as JSON
   find_blocking_calls --rules
+
+  # SARIF 2.1.0 for code scanning (GitHub, editors); or workflow annotations
+  find_blocking_calls --format sarif src/ > blocking.sarif
+  find_blocking_calls --format github src/
 
   # Files listed by another tool: a JSON array or NDJSON of paths or {\"path\": ...}
   git diff --name-only | jq -R . | find_blocking_calls --input -
@@ -75,6 +79,13 @@ pub struct BlockingCli {
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Scanning")]
     pub max_findings: u32,
 
+    /// Output format: `json` (the tools' JSON, default), `sarif` (SARIF 2.1.0, for code
+    /// scanning and editors) or `github` (workflow annotation lines). Not with --ndjson or
+    /// --output: redirect stdout instead. Exit codes are the same.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Json,
+          conflicts_with_all = ["ndjson", "output"], help_heading = "Input and output")]
+    pub format: OutputFormat,
+
     /// Files larger than this are not read (`skipped`, kind `too_large`).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = size_arg, help_heading = "Scanning")]
     pub max_file_size: u64,
@@ -86,4 +97,12 @@ pub struct BlockingCli {
     /// Do not honour .gitignore files when walking directories.
     #[arg(long, help_heading = "Scanning")]
     pub no_ignore: bool,
+}
+
+/// What `--format` writes on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Sarif,
+    Github,
 }

@@ -21,6 +21,7 @@ pub mod items;
 pub mod python;
 pub mod rules;
 pub mod rust;
+pub mod sarif;
 pub mod scan;
 
 pub use error::ScanError;
@@ -501,6 +502,7 @@ pub fn main_with(cli: BlockingCli) -> Exit {
     };
     let options = parser.walk.clone();
     let common = cli.common;
+    let format = cli.format;
     block_on(async move {
         // Taken before the walk: Ctrl-C or `--deadline` during a long walk
         // still ends the run with JSON printed.
@@ -532,7 +534,15 @@ pub fn main_with(cli: BlockingCli) -> Exit {
         let total = files.len() as u64;
         let tool = Arc::new(BlockingTool::new(settings));
         let mut totals = ScanTotals::default();
-        execute(
+        let mut other_format = match other_format(format) {
+            Ok(writer) => writer,
+            Err(error) => {
+                eprintln!("{NAME}: cannot write the output: {error}");
+                return Exit::SomeFailed;
+            }
+        };
+        let mut write_error = None;
+        let exit = execute(
             stop,
             NAME,
             tool,
@@ -540,10 +550,108 @@ pub fn main_with(cli: BlockingCli) -> Exit {
             total,
             &common,
             &mut totals,
-            tally,
+            |totals, finished| {
+                tally(totals, finished);
+                if let (Some((writer, _)), None) = (other_format.as_mut(), &write_error) {
+                    write_error = writer.file(file_view(finished)).err();
+                }
+            },
         )
-        .await
+        .await;
+        if let Some((writer, stdout)) = other_format {
+            let finished = match write_error {
+                Some(error) => Err(error),
+                None => writer.finish(),
+            };
+            stdout.restore();
+            if let Err(error) = finished {
+                if error.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("{NAME}: cannot write the output: {error}");
+                }
+                return Exit::SomeFailed;
+            }
+        }
+        exit
     })
+}
+
+/// What a SARIF or GitHub writer sees of one file.
+fn file_view(finished: &Finished<FileReport>) -> sarif::FileView<'_> {
+    let report = &finished.report;
+    let problem = finished
+        .error
+        .as_ref()
+        .filter(|error| !matches!(error.kind, "blocking_calls" | "async_misuse"))
+        .filter(|_| finished.status != Status::Skipped)
+        .map(|error| (error.kind, error.message.as_str()));
+    sarif::FileView {
+        path: &report.path,
+        findings: report.findings.as_deref().unwrap_or(&[]),
+        unscanned: report.unscanned.as_deref().unwrap_or(&[]),
+        problem,
+    }
+}
+
+/// For `--format sarif|github`: the writer, on the real stdout, while the
+/// JSON document the runner prints goes to /dev/null. (A stopgap until the
+/// shared printer takes a format: the runner stays untouched.)
+fn other_format(
+    format: args::OutputFormat,
+) -> std::io::Result<Option<(Box<dyn sarif::FindingsWriter>, stdout_swap::Swapped)>> {
+    if format == args::OutputFormat::Json {
+        return Ok(None);
+    }
+    let swapped = stdout_swap::Swapped::to_dev_null()?;
+    let out = std::io::BufWriter::with_capacity(64 * 1024, swapped.real_stdout()?);
+    let writer: Box<dyn sarif::FindingsWriter> = match format {
+        args::OutputFormat::Sarif => Box::new(sarif::SarifWriter::start(out, rules::RULES)?),
+        _ => Box::new(sarif::GithubWriter::new(out)),
+    };
+    Ok(Some((writer, swapped)))
+}
+
+/// Moving fd 1 aside for the length of a run.
+mod stdout_swap {
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    /// fd 1 points at /dev/null; `saved` is the real stdout.
+    pub struct Swapped {
+        saved: OwnedFd,
+    }
+
+    impl Swapped {
+        pub fn to_dev_null() -> io::Result<Swapped> {
+            let null = File::options().write(true).open("/dev/null")?;
+            // SAFETY: dup(1) only duplicates a descriptor; the new one is
+            // owned by `saved` alone.
+            let saved = unsafe { libc::dup(1) };
+            if saved < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `saved` is a fresh descriptor nothing else owns.
+            let saved = unsafe { OwnedFd::from_raw_fd(saved) };
+            // SAFETY: dup2 replaces fd 1 atomically; both descriptors are open.
+            if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Swapped { saved })
+        }
+
+        /// A writable handle on the real stdout.
+        pub fn real_stdout(&self) -> io::Result<File> {
+            Ok(File::from(self.saved.try_clone()?))
+        }
+
+        /// Puts the real stdout back on fd 1.
+        pub fn restore(self) {
+            // SAFETY: both descriptors are open; dup2 only repoints fd 1.
+            unsafe {
+                libc::dup2(self.saved.as_raw_fd(), 1);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
