@@ -302,9 +302,9 @@ impl<W: Write> FindingsWriter for SarifWriter<W> {
         if omitted > 0 {
             invocation["properties"] = json!({"notificationsOmitted": omitted});
         }
-        write!(
+        writeln!(
             self.out,
-            "{}],\"invocations\":[{}]}}]}}\n",
+            "{}],\"invocations\":[{}]}}]}}",
             if self.wrote_result { "\n" } else { "" },
             serde_json::to_string(&invocation)?
         )?;
