@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / "target" / "release" / "find_blocking_calls"
 JUDGED = Path(__file__).resolve().parent / "blocking_realworld_judged.tsv"
-RUFF_VERSION = "0.14.6"
+RUFF_VERSION = "0.17.6"
 RUFF_BLOCKING = ("ASYNC210", "ASYNC212", "ASYNC220", "ASYNC221", "ASYNC222",
                  "ASYNC230", "ASYNC240", "ASYNC250", "ASYNC251")
 
@@ -70,12 +70,10 @@ def projects(work):
     for entry in sorted(work.iterdir()):
         if not entry.is_dir() or entry.name.startswith("."):
             continue
-        has_py = next(entry.rglob("*.py"), None) is not None
-        has_rs = next(entry.rglob("*.rs"), None) is not None
-        if has_py:
-            found.append((entry.name, "python"))
-        elif has_rs:
-            found.append((entry.name, "rust"))
+        python = sum(1 for _ in entry.rglob("*.py"))
+        rust = sum(1 for _ in entry.rglob("*.rs"))
+        if python or rust:
+            found.append((entry.name, "python" if python >= rust else "rust"))
     return found
 
 
@@ -106,8 +104,10 @@ def ruff_files(ruff, work, names):
     return {os.path.relpath(line, work) for line in done.stdout.decode().splitlines() if line.endswith(".py")}
 
 
-def run_ours(ours, work, names, out_file):
-    command = [str(ours), "--no-progress", "--output", str(out_file), *names]
+def run_ours(ours, work, names, out_file, extension):
+    # Patterns, so each run reads one language, as ruff reads only Python.
+    patterns = [f"{name}/**/*.{extension}" for name in names]
+    command = [str(ours), "--no-progress", "--output", str(out_file), *patterns]
     elapsed, done = timed(command, work)
     if done.returncode not in (0, 1):
         raise SystemExit(f"find_blocking_calls failed ({done.returncode}): {done.stderr.decode(errors='replace')[:2000]}")
@@ -160,18 +160,18 @@ def main():
 
     # Warm the page cache once, then alternate the tools round by round.
     run_ruff(ruff, work, python)
-    run_ours(ours, work, python, scratch)
+    run_ours(ours, work, python, scratch, "py")
     ruff_times, our_times = [], []
     for _ in range(args.rounds):
         elapsed, ruff_found, ruff_rules = run_ruff(ruff, work, python)
         ruff_times.append(elapsed)
-        elapsed, doc = run_ours(ours, work, python, scratch)
+        elapsed, doc = run_ours(ours, work, python, scratch, "py")
         our_times.append(elapsed)
     rust_times = []
     rust_doc = None
     if rust:
         for _ in range(args.rounds):
-            elapsed, rust_doc = run_ours(ours, work, rust, scratch)
+            elapsed, rust_doc = run_ours(ours, work, rust, scratch, "rs")
             rust_times.append(elapsed)
     scratch.unlink(missing_ok=True)
 

@@ -515,12 +515,17 @@ impl<'t> Analyzer<'t, '_> {
         self.depth -= 1;
     }
 
-    /// Parameters: annotated ones with a known type are typed, the rest [`Binding::Other`].
+    /// Parameters: annotated ones with a known type are typed, the rest
+    /// [`Binding::Other`], but for pytest's `tmp_path` fixture (always a
+    /// `pathlib.Path`).
     fn collect_parameters(&mut self, parameters: Node<'t>) {
         let mut cursor = parameters.walk();
         let children: Vec<Node<'t>> = parameters.named_children(&mut cursor).collect();
         for parameter in children {
             match parameter.kind() {
+                "identifier" if text_of(parameter, self.source) == "tmp_path" => {
+                    self.top().bind("tmp_path", Binding::Instance(PATH_TYPE));
+                }
                 "identifier" => self.bind_pattern_other(parameter),
                 "typed_parameter" | "typed_default_parameter" => {
                     let name = parameter
@@ -961,13 +966,26 @@ impl<'t> Analyzer<'t, '_> {
                 _ => None,
             }
         }
+        // An object of a type so named (`buf` after `buf = io.BytesIO()`).
+        let typed = |node: Option<Node<'_>>| {
+            node.is_some_and(|node| match self.eval(node) {
+                Value::Instance(kind) => {
+                    let last = kind.rsplit('.').next().unwrap_or(kind);
+                    rule.unless_args.contains(&last)
+                }
+                _ => false,
+            })
+        };
         let mut cursor = arguments.walk();
         arguments
             .named_children(&mut cursor)
             .any(|argument| match argument.kind() {
-                "keyword_argument" => named(argument.child_by_field_name("name")),
+                "keyword_argument" => {
+                    named(argument.child_by_field_name("name"))
+                        || typed(argument.child_by_field_name("value"))
+                }
                 "call" => named(argument.child_by_field_name("function").and_then(last_name)),
-                _ => named(last_name(argument)),
+                _ => named(last_name(argument)) || typed(Some(argument)),
             })
     }
 

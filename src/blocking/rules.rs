@@ -254,6 +254,13 @@ pub static RULES: &[Rule] = &[
             "pathlib.Path.owner",
             "pathlib.Path.group",
             "pathlib.Path.samefile",
+            // Names only path-like objects have (pathlib, zipfile.Path,
+            // importlib.resources, fsspec), all reading or writing files:
+            // matched on any receiver, when not awaited (anyio.Path's are).
+            "*.read_text",
+            "*.write_text",
+            "*.read_bytes",
+            "*.write_bytes",
         ],
         why: "pathlib methods that touch the file system are blocking disk I/O on the event loop",
         replacement: "await asyncio.to_thread({receiver}.{method}{comma_args}) (or anyio.Path)",
@@ -746,6 +753,8 @@ pub static PRODUCERS: &[Producer] = &[
     py("pathlib.Path.resolve", "pathlib.Path"),
     py("pathlib.Path.absolute", "pathlib.Path"),
     py("pathlib.Path.expanduser", "pathlib.Path"),
+    py("io.BytesIO", "io.BytesIO"),
+    py("io.StringIO", "io.StringIO"),
     py("tarfile.open", "tarfile.TarFile"),
     py("tarfile.TarFile.open", "tarfile.TarFile"),
     py("zipfile.ZipFile", "zipfile.ZipFile"),

@@ -45,7 +45,7 @@ async def reassigned(name):
     p = Path(name)
     if name.startswith("s3://"):
         p = make_remote(name)
-    p.read_text()
+    p.exists()
 
 
 def sync_loader(name):

@@ -46,6 +46,10 @@ async def look_alikes(root: str, blob: bytes, store):
     # In memory: nothing waits on the disk.
     zipfile.ZipFile(io.BytesIO(blob))
     tarfile.open(fileobj=io.BytesIO(blob))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(file=buffer, mode="w") as archive_in_memory:
+        archive_in_memory.writestr("a.txt", blob)
+    zipfile.ZipFile(buffer)
     # Handed to a thread, or async already.
     await asyncio.to_thread(os.path.exists, root)
     await asyncio.to_thread(shutil.rmtree, root)

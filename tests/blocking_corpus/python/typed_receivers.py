@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 import httpx
+import anyio
 import urllib3
 
 DB = "jobs.db"
@@ -58,3 +59,11 @@ async def unrelated(client: httpx.AsyncClient, conn):
         print(response)
     await client.aclose()
     conn.execute("select 1")
+
+
+async def test_fixture_paths(tmp_path, data_file, reader):
+    (tmp_path / "a.txt").write_text("x")  # expect: py-pathlib-io
+    tmp_path.joinpath("b").mkdir()  # expect: py-pathlib-io
+    data_file("photo.jpg").read_bytes()  # expect: py-pathlib-io
+    await reader.read_text()
+    await anyio.Path("x").read_text()
