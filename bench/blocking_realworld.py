@@ -28,6 +28,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,10 +78,18 @@ def projects(work):
     return found
 
 
+CPU = []
+
+
 def timed(command, cwd):
+    """Wall time of one run; its CPU time (user + system) goes to CPU."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return time.perf_counter() - started, done
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return elapsed, done
 
 
 def run_ruff(ruff, work, names):
@@ -161,12 +170,14 @@ def main():
     # Warm the page cache once, then alternate the tools round by round.
     run_ruff(ruff, work, python)
     run_ours(ours, work, python, scratch, "py")
-    ruff_times, our_times = [], []
+    ruff_times, our_times, ruff_cpu, our_cpu = [], [], [], []
     for _ in range(args.rounds):
         elapsed, ruff_found, ruff_rules = run_ruff(ruff, work, python)
         ruff_times.append(elapsed)
+        ruff_cpu.append(CPU[-1])
         elapsed, doc = run_ours(ours, work, python, scratch, "py")
         our_times.append(elapsed)
+        our_cpu.append(CPU[-1])
     rust_times = []
     rust_doc = None
     if rust:
@@ -201,13 +212,16 @@ def main():
     print(f"python projects: {', '.join(python)}")
     print(f"rust projects: {', '.join(rust)}")
     print()
-    print("| tool | files | lines | blocking findings | median wall (s) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| find_blocking_calls (Python) | {len(our_files)} | {summary['lines']:,} | {len(ours_found)} | {statistics.median(our_times):.3f} |")
-    print(f"| ruff --select ASYNC2 (Python) | {len(seen_by_ruff)} | | {len(ruff_found)} | {statistics.median(ruff_times):.3f} |")
+    print("| tool | files | lines | lines with a blocking finding | median wall (s) | median CPU (s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| find_blocking_calls (Python) | {len(our_files)} | {summary['lines']:,} | {len(ours_found)} | "
+          f"{statistics.median(our_times):.3f} | {statistics.median(our_cpu):.2f} |")
+    print(f"| ruff --select ASYNC2 (Python) | {len(seen_by_ruff)} | | {len(ruff_found)} | "
+          f"{statistics.median(ruff_times):.3f} | {statistics.median(ruff_cpu):.2f} |")
     if rust_doc:
         rust_findings = sum(len(r.get("findings") or []) for r in rust_doc["results"])
-        print(f"| find_blocking_calls (Rust) | {rust_doc['summary']['files']['rust']} | {rust_doc['summary']['lines']:,} | {rust_findings} | {statistics.median(rust_times):.3f} |")
+        print(f"| find_blocking_calls (Rust) | {rust_doc['summary']['files']['rust']} | "
+              f"{rust_doc['summary']['lines']:,} | {rust_findings} | {statistics.median(rust_times):.3f} | |")
     print()
     print(f"result kinds (Python run): {dict(kinds)}; files with unscanned regions: {len(dropped)}")
     print(f"lines flagged, on the {len(common_files)} files both tools read: both {len(both)}, "

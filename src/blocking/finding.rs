@@ -45,6 +45,15 @@ pub struct Analysis<'tree> {
     pub too_deep: Vec<Node<'tree>>,
 }
 
+/// Whether one of the offsets `async_at` (sorted: where `async` occurs in
+/// the file) falls inside `node`.
+pub fn may_hold_async(async_at: &[usize], node: Node<'_>) -> bool {
+    let first = async_at.partition_point(|&at| at < node.start_byte());
+    async_at
+        .get(first)
+        .is_some_and(|&at| at + "async".len() <= node.end_byte())
+}
+
 /// What an analyzer reports; [`Hit::into_finding`] completes it.
 #[derive(Debug)]
 pub struct Hit<'tree> {

@@ -17,7 +17,7 @@
 //! perhaps in a thread), nor any other lambda (it may be handed to
 //! `run_in_executor`), nor a call that is itself awaited.
 
-use super::finding::{Analysis, Hit, text_of};
+use super::finding::{Analysis, Hit, may_hold_async, text_of};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Tree};
@@ -115,12 +115,19 @@ struct Analyzer<'t, 's> {
     depth: usize,
     /// Deeper statements and expressions are not walked: they go to `too_deep`.
     max_depth: usize,
+    /// Where the keyword `async` may start (see [`may_hold_async`]).
+    async_at: &'s [usize],
     out: Analysis<'t>,
 }
 
 /// Every blocking call inside async code in a parsed Python file, and the
 /// nodes nested deeper than `max_depth` (not looked into).
-pub fn analyze<'t>(tree: &'t Tree, source: &[u8], max_depth: usize) -> Analysis<'t> {
+pub fn analyze<'t>(
+    tree: &'t Tree,
+    source: &[u8],
+    async_at: &[usize],
+    max_depth: usize,
+) -> Analysis<'t> {
     let index = RuleIndex::get();
     let Some(not_awaited) = super::rules::RULES
         .iter()
@@ -138,6 +145,7 @@ pub fn analyze<'t>(tree: &'t Tree, source: &[u8], max_depth: usize) -> Analysis<
         context: None,
         depth: 0,
         max_depth,
+        async_at,
         out: Analysis::default(),
     };
     let root = tree.root_node();
@@ -765,6 +773,11 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn walk(&mut self, node: Node<'t>) {
+        // Outside async code nothing is reported, and only code spelled
+        // with `async` can start some: the rest of a file is not walked.
+        if self.context.is_none() && !may_hold_async(self.async_at, node) {
+            return;
+        }
         if self.depth > self.max_depth {
             self.out.too_deep.push(node);
             return;

@@ -20,7 +20,7 @@
 //! Limits: macro bodies (`tokio::select!`, `println!`) are token trees to
 //! tree-sitter and are not looked into; struct fields have no known type.
 
-use super::finding::{Analysis, Hit, text_of};
+use super::finding::{Analysis, Hit, may_hold_async, text_of};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use std::collections::HashMap;
 use tree_sitter::{Node, Tree};
@@ -97,12 +97,19 @@ struct Analyzer<'t, 's> {
     depth: usize,
     /// Deeper nodes are not walked: they go to `too_deep`.
     max_depth: usize,
+    /// Where the keyword `async` may start (see [`may_hold_async`]).
+    async_at: &'s [usize],
     out: Analysis<'t>,
 }
 
 /// Every blocking call inside async code in a parsed Rust file, and the
 /// nodes nested deeper than `max_depth` (not looked into).
-pub fn analyze<'t>(tree: &'t Tree, source: &[u8], max_depth: usize) -> Analysis<'t> {
+pub fn analyze<'t>(
+    tree: &'t Tree,
+    source: &[u8],
+    async_at: &[usize],
+    max_depth: usize,
+) -> Analysis<'t> {
     let index = RuleIndex::get();
     let guard_rule = super::rules::RULES
         .iter()
@@ -117,6 +124,7 @@ pub fn analyze<'t>(tree: &'t Tree, source: &[u8], max_depth: usize) -> Analysis<
         context: None,
         depth: 0,
         max_depth,
+        async_at,
         out: Analysis::default(),
     };
     let root = tree.root_node();
@@ -519,6 +527,11 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn walk(&mut self, node: Node<'t>) {
+        // Outside async code nothing is reported, and only code spelled
+        // with `async` can start some: the rest of a file is not walked.
+        if self.context.is_none() && !may_hold_async(self.async_at, node) {
+            return;
+        }
         if self.depth > self.max_depth {
             self.out.too_deep.push(node);
             return;

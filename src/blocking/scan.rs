@@ -180,7 +180,8 @@ pub fn scan_source(
     if root.has_error() {
         syntax_errors(root, &mut regions);
     }
-    let analysis = analyze(&tree, source, language);
+    let async_at: Vec<usize> = memchr::memmem::find_iter(source, b"async").collect();
+    let analysis = analyze(&tree, source, &async_at, language);
     let mut too_deep: Vec<Node<'_>> = analysis.too_deep;
     too_deep.sort_by_key(|node| (node.start_byte(), node.end_byte()));
     too_deep.dedup_by_key(|node| (node.start_byte(), node.end_byte()));
@@ -245,10 +246,15 @@ pub fn may_hold_async_code(source: &[u8]) -> bool {
 
 /// Runs the language's analyzer; a file nested too deep for the calling
 /// thread's stack is analyzed again on a thread with a big one.
-fn analyze<'t>(tree: &'t Tree, source: &[u8], language: Language) -> Analysis<'t> {
+fn analyze<'t>(
+    tree: &'t Tree,
+    source: &[u8],
+    async_at: &[usize],
+    language: Language,
+) -> Analysis<'t> {
     let run = |max_depth: usize| match language {
-        Language::Python => super::python::analyze(tree, source, max_depth),
-        Language::Rust => super::rust::analyze(tree, source, max_depth),
+        Language::Python => super::python::analyze(tree, source, async_at, max_depth),
+        Language::Rust => super::rust::analyze(tree, source, async_at, max_depth),
     };
     let first = run(SHALLOW_DEPTH);
     if first.too_deep.is_empty() {
