@@ -160,7 +160,7 @@ pub fn scan_source(
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Result<Scan, ScanError>, Abandoned> {
     let lines = count_lines(source);
-    if !may_hold_async_code(source) {
+    if !may_hold_async_code(source, language) {
         // Nothing can be inside async code where there is none: no parse.
         return Ok(Ok(Scan {
             lines,
@@ -237,11 +237,34 @@ pub fn scan_source(
     Ok(Ok(scan))
 }
 
-/// Whether the bytes can hold an `async def` / `async fn` / async block or
-/// closure: every one is spelled with the keyword `async`. Most files of a
-/// project have none, and a byte search costs far less than a parse.
-pub fn may_hold_async_code(source: &[u8]) -> bool {
-    memchr::memmem::find(source, b"async").is_some()
+/// Whether the bytes can hold async code: in Python an `async def` (async
+/// `with` / `for` live only inside one), in Rust the keyword `async` (an
+/// async fn, block or closure). Most files of a project have neither, and a
+/// byte search costs far less than a parse; words such as `asyncio` or
+/// `async_trait` do not count.
+pub fn may_hold_async_code(source: &[u8], language: Language) -> bool {
+    let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    memchr::memmem::find_iter(source, b"async").any(|at| {
+        if at > 0 && is_word(source[at - 1]) {
+            return false;
+        }
+        let mut rest = &source[at + "async".len()..];
+        if rest.first().is_some_and(|&byte| is_word(byte)) {
+            return false;
+        }
+        if language == Language::Rust {
+            return true;
+        }
+        // `async`, blanks (a backslash continues the line), then `def`.
+        loop {
+            match rest {
+                [b' ' | b'\t' | b'\x0c', tail @ ..] => rest = tail,
+                [b'\\', b'\r', b'\n', tail @ ..] | [b'\\', b'\n' | b'\r', tail @ ..] => rest = tail,
+                _ => break,
+            }
+        }
+        rest.starts_with(b"def") && !rest.get(3).is_some_and(|&byte| is_word(byte))
+    })
 }
 
 /// Runs the language's analyzer; a file nested too deep for the calling
@@ -478,9 +501,16 @@ mod tests {
         assert_eq!(scan.unscanned_total, 0);
         assert!(scan.findings.is_empty());
         assert_eq!(scan.lines, 3);
-        assert!(may_hold_async_code(b"x = 1\nasync def f(): pass\n"));
-        assert!(may_hold_async_code(b"let f = async move { 1 };"));
-        assert!(!may_hold_async_code(b"def f():\n    return 1\n"));
+        let python = |text: &[u8]| may_hold_async_code(text, Language::Python);
+        let rust = |text: &[u8]| may_hold_async_code(text, Language::Rust);
+        assert!(python(b"x = 1\nasync def f(): pass\n"));
+        assert!(python(b"class A:\n    async  \\\n def f(self): pass\n"));
+        assert!(!python(b"def f():\n    return 1\n"));
+        assert!(!python(b"import asyncio\ndef f():\n    asyncio.run(g())\n"));
+        assert!(!python(b"x = 'async'\nasync_def = 1\n"));
+        assert!(rust(b"let f = async move { 1 };"));
+        assert!(rust(b"pub async fn f() {}"));
+        assert!(!rust(b"use async_std::task;\nfn asynchronous() {}\n"));
     }
 
     #[test]
