@@ -939,7 +939,7 @@ impl<'t> Analyzer<'t, '_> {
                 .map(|rule| (rule, path.clone())),
             _ => None,
         };
-        if found.is_none() && function.kind() == "attribute" {
+        if found.is_none() && function.kind() == "attribute" && !self.own_method(function) {
             if let Some(attribute) = function.child_by_field_name("attribute") {
                 let method = self.text(attribute);
                 found = self
@@ -1025,6 +1025,25 @@ impl<'t> Analyzer<'t, '_> {
             let rule = self.not_awaited;
             self.hit(call, function, resolved, rule, None);
         }
+    }
+
+    /// `self.name` where the enclosing class defines a method `name`: the
+    /// class's own, whatever it does, not a library's of the same name.
+    fn own_method(&self, function: Node<'_>) -> bool {
+        let (Some(object), Some(attribute)) = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        ) else {
+            return false;
+        };
+        if object.kind() != "identifier" || text_of(object, self.source) != "self" {
+            return false;
+        }
+        let method = text_of(attribute, self.source);
+        self.classes.last().is_some_and(|class| {
+            class.async_methods.contains(method.as_ref())
+                || class.other_methods.contains(method.as_ref())
+        })
     }
 
     /// `self.name` where the enclosing class defines `async def name` (and no other `name`).

@@ -67,3 +67,13 @@ async def test_fixture_paths(tmp_path, data_file, reader):
     data_file("photo.jpg").read_bytes()  # expect: py-pathlib-io
     await reader.read_text()
     await anyio.Path("x").read_text()
+
+
+class Document:
+    def read_text(self):
+        return self.cached
+
+    async def render(self, other):
+        text = self.read_text()
+        other.read_text()  # expect: py-pathlib-io
+        return text
