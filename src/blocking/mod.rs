@@ -10,7 +10,8 @@
 //! - [`rules`]: the rule table (one entry per rule) and the known object types
 //! - [`python`], [`rust`]: the analyzers (scopes, name resolution, what is "inside")
 //! - [`scan`]: parse one file, analyze, apply `blocking: ok` suppressions
-//! - [`finding`]: what a finding holds and prints
+//! - [`finding`]: what a finding holds and prints, its suggestion filled in
+//! - [`sarif`]: `--format sarif` (SARIF 2.1.0) and `--format github` writers
 //! - [`items`]: paths, directories and globs → files
 //! - [`error`]: the error kinds
 
@@ -23,6 +24,7 @@ pub mod rules;
 pub mod rust;
 pub mod sarif;
 pub mod scan;
+mod stdout_swap;
 
 pub use error::ScanError;
 
@@ -622,50 +624,6 @@ fn other_format(
         _ => Box::new(sarif::GithubWriter::new(out)),
     };
     Ok(Some((writer, swapped)))
-}
-
-/// Moving fd 1 aside for the length of a run.
-mod stdout_swap {
-    use std::fs::File;
-    use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-    /// fd 1 points at /dev/null; `saved` is the real stdout.
-    pub struct Swapped {
-        saved: OwnedFd,
-    }
-
-    impl Swapped {
-        pub fn to_dev_null() -> io::Result<Swapped> {
-            let null = File::options().write(true).open("/dev/null")?;
-            // SAFETY: dup(1) only duplicates a descriptor; the new one is
-            // owned by `saved` alone.
-            let saved = unsafe { libc::dup(1) };
-            if saved < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `saved` is a fresh descriptor nothing else owns.
-            let saved = unsafe { OwnedFd::from_raw_fd(saved) };
-            // SAFETY: dup2 replaces fd 1 atomically; both descriptors are open.
-            if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(Swapped { saved })
-        }
-
-        /// A writable handle on the real stdout.
-        pub fn real_stdout(&self) -> io::Result<File> {
-            Ok(File::from(self.saved.try_clone()?))
-        }
-
-        /// Puts the real stdout back on fd 1.
-        pub fn restore(self) {
-            // SAFETY: both descriptors are open; dup2 only repoints fd 1.
-            unsafe {
-                libc::dup2(self.saved.as_raw_fd(), 1);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
