@@ -728,6 +728,16 @@ impl<'t> Analyzer<'t, '_> {
                         .produces(Language::Python, &path)
                         .map_or(Value::Unknown, Value::Instance),
                     Value::Returns(kind) => Value::Instance(kind),
+                    // Only path-likes have `joinpath` (pathlib, zipfile.Path,
+                    // importlib.resources): `x.joinpath("a")` is one.
+                    Value::Unknown
+                        if function.kind() == "attribute"
+                            && function
+                                .child_by_field_name("attribute")
+                                .is_some_and(|name| text_of(name, self.source) == "joinpath") =>
+                    {
+                        Value::Instance(PATH_TYPE)
+                    }
                     _ => Value::Unknown,
                 }
             }
@@ -739,14 +749,22 @@ impl<'t> Analyzer<'t, '_> {
                 let is_slash = node
                     .child_by_field_name("operator")
                     .is_some_and(|op| op.kind() == "/");
-                let left = node.child_by_field_name("left");
-                match left {
-                    Some(left)
-                        if is_slash
-                            && self.eval_depth(left, depth + 1) == Value::Instance(PATH_TYPE) =>
-                    {
-                        Value::Instance(PATH_TYPE)
-                    }
+                let (Some(left), Some(right)) = (
+                    node.child_by_field_name("left"),
+                    node.child_by_field_name("right"),
+                ) else {
+                    return Value::Unknown;
+                };
+                if !is_slash {
+                    return Value::Unknown;
+                }
+                // `p / "name"`: a Path when `p` is one, and also when `p` is
+                // unknown but the right side is a string: `/` with a string
+                // is a path join (pathlib's, or another path-like's; str and
+                // numbers have none).
+                match self.eval_depth(left, depth + 1) {
+                    Value::Instance(PATH_TYPE) => Value::Instance(PATH_TYPE),
+                    Value::Unknown if right.kind() == "string" => Value::Instance(PATH_TYPE),
                     _ => Value::Unknown,
                 }
             }
@@ -939,6 +957,22 @@ impl<'t> Analyzer<'t, '_> {
                 .map(|rule| (rule, path.clone())),
             _ => None,
         };
+        if found.is_none() && function.kind() == "attribute" && self.has_path_keyword(call) {
+            if let Some(attribute) = function.child_by_field_name("attribute") {
+                let method = self.text(attribute);
+                let path = format!("{PATH_TYPE}.{method}");
+                found = self
+                    .index
+                    .rule_for_call(Language::Python, &path)
+                    .map(|rule| (rule, format!("*.{method}")));
+            }
+        }
+        if found.is_none() && function.kind() == "attribute" && self.opens_with_a_mode(call) {
+            let rule = self
+                .index
+                .rule_for_call(Language::Python, "pathlib.Path.open");
+            found = rule.map(|rule| (rule, "*.open".to_string()));
+        }
         if found.is_none() && function.kind() == "attribute" && !self.own_method(function) {
             if let Some(attribute) = function.child_by_field_name("attribute") {
                 let method = self.text(attribute);
@@ -1027,6 +1061,62 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
+    /// `x.unlink(missing_ok=True)`, `x.mkdir(parents=True)`,
+    /// `x.touch(exist_ok=True)`: keywords only pathlib's methods take.
+    fn has_path_keyword(&self, call: Node<'_>) -> bool {
+        let Some(function) = call.child_by_field_name("function") else {
+            return false;
+        };
+        let Some(method) = function.child_by_field_name("attribute") else {
+            return false;
+        };
+        let method = text_of(method, self.source);
+        if self.own_method(function) {
+            return false;
+        }
+        let Some(arguments) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let mut cursor = arguments.walk();
+        arguments.named_children(&mut cursor).any(|argument| {
+            let keyword = argument
+                .child_by_field_name("name")
+                .filter(|_| argument.kind() == "keyword_argument")
+                .map(|name| text_of(name, self.source));
+            keyword
+                .is_some_and(|keyword| PATH_KEYWORDS.contains(&(method.as_ref(), keyword.as_ref())))
+        })
+    }
+
+    /// `x.open("rb")`: a method `open` whose first argument is a literal file
+    /// mode opens a file, whatever `x` is (a Path from a helper, a fixture).
+    fn opens_with_a_mode(&self, call: Node<'_>) -> bool {
+        let Some(function) = call.child_by_field_name("function") else {
+            return false;
+        };
+        let named_open = function
+            .child_by_field_name("attribute")
+            .is_some_and(|attribute| text_of(attribute, self.source) == "open");
+        if !named_open || self.own_method(function) {
+            return false;
+        }
+        let first = call
+            .child_by_field_name("arguments")
+            .and_then(|arguments| arguments.named_child(0));
+        let Some(first) = first.filter(|first| first.kind() == "string") else {
+            return false;
+        };
+        let text = text_of(first, self.source);
+        let mode = text.trim_matches(|c| c == '"' || c == '\'');
+        !mode.is_empty()
+            && mode.len() <= 3
+            && mode.len() + 2 == text.len()
+            && mode
+                .chars()
+                .all(|c| matches!(c, 'r' | 'w' | 'a' | 'x' | 'b' | 't' | '+'))
+            && mode.chars().any(|c| matches!(c, 'r' | 'w' | 'a' | 'x'))
+    }
+
     /// `self.name` where the enclosing class defines a method `name`: the
     /// class's own, whatever it does, not a library's of the same name.
     fn own_method(&self, function: Node<'_>) -> bool {
@@ -1090,6 +1180,14 @@ impl<'t> Analyzer<'t, '_> {
 }
 
 const PATH_TYPE: &str = "pathlib.Path";
+
+/// Keyword arguments that only pathlib's method of that name takes.
+const PATH_KEYWORDS: &[(&str, &str)] = &[
+    ("unlink", "missing_ok"),
+    ("mkdir", "parents"),
+    ("mkdir", "exist_ok"),
+    ("touch", "exist_ok"),
+];
 
 /// Attributes (not calls) that give an object of a known type.
 const PROPERTIES: &[(&str, &str, &str)] = &[(PATH_TYPE, "parent", PATH_TYPE)];

@@ -261,6 +261,8 @@ pub static RULES: &[Rule] = &[
             "*.write_text",
             "*.read_bytes",
             "*.write_bytes",
+            "*.is_file",
+            "*.is_dir",
         ],
         why: "pathlib methods that touch the file system are blocking disk I/O on the event loop",
         replacement: "await asyncio.to_thread({receiver}.{method}{comma_args}) (or anyio.Path)",
@@ -435,6 +437,8 @@ pub static RULES: &[Rule] = &[
             "socket.socket.send",
             "socket.socket.sendall",
             "socket.socket.sendto",
+            // websocket-client (module `websocket`) is synchronous.
+            "websocket.create_connection",
         ],
         why: "a blocking socket call (or DNS lookup) stops the event loop until the peer answers",
         replacement: "reader, writer = await asyncio.open_connection(...) (or await loop.getaddrinfo(...))",
@@ -479,6 +483,10 @@ pub static RULES: &[Rule] = &[
             "pymysql.cursors.Cursor.fetchone",
             "pymysql.cursors.Cursor.fetchall",
             "pymysql.cursors.Cursor.fetchmany",
+            // DB-API names: not awaited, they are a sync driver's.
+            "*.fetchone",
+            "*.fetchall",
+            "*.fetchmany",
         ],
         why: "a synchronous database driver blocks the event loop for every query",
         replacement: "an async driver: await aiosqlite.{method}{args} (or asyncpg, psycopg async, aiomysql), or await asyncio.to_thread({call}{comma_args})",

@@ -73,7 +73,33 @@ class Document:
     def read_text(self):
         return self.cached
 
+    def is_file(self):
+        return True
+
     async def render(self, other):
         text = self.read_text()
+        assert self.is_file()
         other.read_text()  # expect: py-pathlib-io
         return text
+
+
+async def helpers_and_fixtures(jp_root_dir, data_file, self_made, db, store):
+    kernel_root = jp_root_dir / "more" / "segments"
+    kernel_root.mkdir(parents=True)  # expect: py-pathlib-io
+    (jp_root_dir / "sub").exists()  # expect: py-pathlib-io
+    with data_file("photo.jpg").open("rb") as photo:  # expect: py-pathlib-io
+        print(photo)
+    db.cursor.fetchone()  # expect: py-sync-db
+    jp_root_dir.joinpath("files").mkdir()  # expect: py-pathlib-io
+    self_made.output.unlink(missing_ok=True)  # expect: py-pathlib-io
+    self_made.folder.mkdir(parents=True)  # expect: py-pathlib-io
+    self_made.unlink()
+    self_made.mkdir(mode)
+    if self_made.target.is_file():  # expect: py-pathlib-io
+        print(await self_made.other.is_dir())
+    # Look-alikes: a division, an open of something else, awaited fetches.
+    ratio = self_made / 2
+    store.open("photo.jpg")
+    store.open(mode)
+    rows = await db.fetchall()
+    return ratio, rows
