@@ -549,6 +549,10 @@ def report(workloads, info, rounds, quick):
         if verdict:
             lines += [verdict, ""]
         lines += [f"What bounds it: {workload.bound}.", ""]
+    # Measured by hand (its projects are not in the repository): kept across runs.
+    realworld = Path(__file__).resolve().parent / "blocking_realworld.md"
+    if realworld.exists():
+        lines += [realworld.read_text().rstrip(), ""]
     lines += PROFILING_NOTES
     lines += ["## Reproduce", "", "```sh", "bash bench/run            # full run, writes BENCHMARKS.md",
               "bash bench/run --quick    # a one-round smoke test with tiny sizes", "bash bench/run --only 2,4  # some workloads",

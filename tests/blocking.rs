@@ -68,7 +68,10 @@ fn corpus_precision_is_perfect_and_recall_above_the_floor() {
     let mut found = BTreeSet::new();
     for result in &doc.results {
         assert!(
-            matches!(result.kind(), None | Some("blocking_calls")),
+            matches!(
+                result.kind(),
+                None | Some("blocking_calls" | "async_misuse")
+            ),
             "every corpus file must parse and scan: {result:?}"
         );
         for finding in result.findings.iter().flatten() {
@@ -108,7 +111,25 @@ fn corpus_precision_is_perfect_and_recall_above_the_floor() {
     );
     assert_eq!(precision, 1.0, "{score}");
     assert!(recall >= RECALL_FLOOR, "{score}");
-    assert_eq!(doc.summary.findings, found.len() as u64, "{score}");
+    let listed: usize = doc
+        .results
+        .iter()
+        .map(|result| result.findings.as_ref().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(doc.summary.findings, listed as u64, "{score}");
+    assert_eq!(
+        doc.summary.blocking + doc.summary.misuse,
+        doc.summary.findings
+    );
+    for result in &doc.results {
+        for finding in result.findings.iter().flatten() {
+            let misuse = finding.rule == "py-coroutine-not-awaited"
+                || finding.rule == "py-asyncio-run-in-coroutine";
+            let expected = if misuse { "misuse" } else { "blocking" };
+            assert_eq!(finding.category, expected, "{finding:?}");
+        }
+    }
+    assert_eq!(doc.summary.files_incomplete, 0, "{score}");
     assert!(doc.summary.files.python >= 9 && doc.summary.files.rust >= 4);
 }
 
@@ -168,27 +189,146 @@ fn a_finding_carries_every_field() {
 }
 
 #[test]
-fn a_file_that_does_not_parse_is_an_error_item_and_the_rest_still_run() {
+fn a_file_with_syntax_errors_is_scanned_around_them_and_never_clean() {
     let dir = tempfile::tempdir().unwrap();
     let broken = write_file(dir.path(), "broken.py", "async def f(:\n    pass\n");
-    let broken_rs = write_file(dir.path(), "broken.rs", "async fn f( {\n");
+    // Valid Rust the grammar refuses (an attribute on a shorthand field of
+    // a struct pattern), with a blocking call elsewhere in the file.
+    let refused = write_file(
+        dir.path(),
+        "refused.rs",
+        "fn fmt(c: &Config) {\n    let Config {\n        a,\n        #[cfg(feature = \"x\")]\n        b,\n    } = c;\n}\n\nasync fn f() {\n    std::thread::sleep(d);\n}\n",
+    );
     let good = write_file(
         dir.path(),
         "good.rs",
         "async fn f() { std::thread::sleep(d); }\n",
     );
-    let out = scanner().arg(&broken).arg(&broken_rs).arg(&good).run();
+    let out = scanner().arg(&broken).arg(&refused).arg(&good).run();
     assert_eq!(out.code, 1);
+    let stdout: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    common::schema::assert_valid(
+        &common::schema::validator("find_blocking_calls.schema.json", None),
+        &stdout,
+        "results with unscanned regions",
+    );
     let doc: BlockingDoc = out.json();
     assert_eq!(doc.results.len(), 3);
-    for result in &doc.results[..2] {
-        assert_eq!(result.status, "error");
-        assert_eq!(result.kind(), Some("parse"), "{result:?}");
-        let message = &result.error.as_ref().unwrap().message;
-        assert!(message.contains("line 1"), "{message}");
-        assert!(result.findings.is_none());
-    }
+    let broken = &doc.results[0];
+    assert_eq!(broken.status, "error", "not clean: part of it was not read");
+    assert_eq!(broken.kind(), Some("parse"), "{broken:?}");
+    let message = &broken.error.as_ref().unwrap().message;
+    assert!(message.contains("line 1"), "{message}");
+    assert_eq!(broken.findings.as_deref(), Some(&[][..]));
+    let regions = broken.unscanned.as_ref().expect("the regions are listed");
+    assert_eq!(broken.unscanned_total, Some(regions.len() as u64));
+    assert_eq!(
+        (regions[0].line, regions[0].reason.as_str()),
+        (1, "syntax_error")
+    );
+
+    let refused = &doc.results[1];
+    assert_eq!(refused.rules(), ["rs-thread-sleep"], "{refused:?}");
+    assert_eq!(refused.findings.as_ref().unwrap()[0].line, 10);
+    let regions = refused.unscanned.as_ref().expect("the regions are listed");
+    assert!(
+        regions.iter().all(|r| (2..=6).contains(&r.line)),
+        "{regions:?}"
+    );
     assert_eq!(doc.results[2].rules(), ["rs-thread-sleep"]);
+    assert!(doc.results[2].unscanned.is_none());
+    assert_eq!(doc.summary.files_incomplete, 2);
+}
+
+#[test]
+fn deep_nesting_is_scanned_or_said_to_be_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let ifs = 133;
+    let deep = write_file(
+        dir.path(),
+        "deep.rs",
+        &format!(
+            "async fn f(x: bool) {{\n{}std::thread::sleep(d);\n{}}}\n",
+            "if x {\n".repeat(ifs),
+            "}\n".repeat(ifs)
+        ),
+    );
+    let modules = write_file(
+        dir.path(),
+        "modules.rs",
+        &format!(
+            "{}async fn f() {{ std::thread::sleep(d); }}{}\n",
+            "mod m {\n".repeat(500),
+            "}\n".repeat(500)
+        ),
+    );
+    let beyond = write_file(
+        dir.path(),
+        "beyond.rs",
+        &format!(
+            "async fn f() {{ {} std::fs::read(p); {} }}\n",
+            "{ ".repeat(40_000),
+            "} ".repeat(40_000)
+        ),
+    );
+    let out = scanner().arg(&deep).arg(&modules).arg(&beyond).run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: BlockingDoc = out.json();
+    assert_eq!(doc.results[0].rules(), ["rs-thread-sleep"]);
+    assert_eq!(doc.results[0].findings.as_ref().unwrap()[0].line, 135);
+    assert_eq!(doc.results[1].rules(), ["rs-thread-sleep"]);
+    let beyond = &doc.results[2];
+    assert_eq!(beyond.status, "error", "never clean: {beyond:?}");
+    assert_eq!(beyond.kind(), Some("too_deep"));
+    assert_eq!(
+        beyond.unscanned.as_ref().unwrap()[0].reason,
+        "too_deep",
+        "{beyond:?}"
+    );
+}
+
+#[test]
+fn python_with_carriage_return_line_ends_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mac.py");
+    std::fs::write(
+        &file,
+        b"import time\rasync def f():\r    x = 1\r    time.sleep(1)\r",
+    )
+    .unwrap();
+    let out = scanner().arg(&file).run();
+    let doc: BlockingDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.kind(), Some("blocking_calls"), "{result:?}");
+    assert!(result.unscanned.is_none());
+    assert_eq!(result.findings.as_ref().unwrap()[0].line, 4);
+    assert_eq!(result.lines, Some(4));
+}
+
+#[test]
+fn findings_are_capped_per_file_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "generated.py",
+        &format!(
+            "import time\nasync def f():\n{}",
+            "    time.sleep(1)\n".repeat(500)
+        ),
+    );
+    let out = scanner().args(["--max-findings", "20"]).arg(&file).run();
+    assert_eq!(out.code, 1);
+    let doc: BlockingDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.findings.as_ref().unwrap().len(), 20);
+    assert_eq!(result.findings_omitted, Some(480));
+    assert_eq!(doc.summary.findings, 500);
+    assert_eq!(doc.summary.findings_omitted, 480);
+    let message = &result.error.as_ref().unwrap().message;
+    assert!(message.starts_with("500 "), "{message}");
+
+    let out = scanner().args(["--max-findings", "0"]).arg(&file).run();
+    assert_eq!(out.code, 2, "zero is bad usage");
 }
 
 #[test]
@@ -236,6 +376,13 @@ fn suppressed_lines_are_counted_not_reported() {
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].line, 3);
     assert_eq!(doc.summary.suppressed, 1);
+    // Listed, not only counted: an agent can check each is deliberate.
+    let listed = result.suppressed_calls.as_ref().expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].line, listed[0].rule.as_str()),
+        (2, "rs-thread-sleep")
+    );
 }
 
 #[test]
@@ -265,9 +412,32 @@ fn rules_prints_the_table() {
         "rs-std-process",
         "rs-block-on",
         "rs-mutex-guard-across-await",
+        "py-os-path",
+        "py-os-fs",
+        "py-shutil",
+        "py-archive-tempfile",
+        "py-subprocess-spawn",
+        "py-os-wait",
+        "rs-std-path",
+        "rs-thread-join",
+        "rs-dns-lookup",
     ] {
         assert!(ids.contains(&id), "{id} missing from --rules");
     }
+    let rule = |id: &str| doc.rules.iter().find(|rule| rule.id == id).unwrap();
+    // ruff's codes, so the two tools can be compared rule by rule.
+    assert_eq!(rule("py-time-sleep").ruff, ["ASYNC251"]);
+    assert_eq!(rule("py-os-path").ruff, ["ASYNC240"]);
+    assert_eq!(rule("py-subprocess-spawn").ruff, ["ASYNC220"]);
+    assert_eq!(rule("py-os-wait").ruff, ["ASYNC222"]);
+    assert!(
+        rule("py-os-fs").ruff.is_empty(),
+        "ruff has no rule for these"
+    );
+    assert_eq!(rule("py-os-wait").unless_args, ["WNOHANG"]);
+    assert_eq!(rule("py-coroutine-not-awaited").category, "misuse");
+    assert_eq!(rule("py-asyncio-run-in-coroutine").category, "misuse");
+    assert_eq!(rule("rs-block-on").category, "blocking");
     for rule in &doc.rules {
         assert!(matches!(rule.language.as_str(), "python" | "rust"));
         assert!(matches!(
@@ -281,6 +451,56 @@ fn rules_prints_the_table() {
             .iter()
             .any(|producer| producer.call == "pathlib.Path" && producer.gives == "pathlib.Path")
     );
+}
+
+#[test]
+fn suggestions_fit_the_call_and_misuse_is_counted_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "fit.py",
+        "import asyncio\nimport requests as rq\nfrom pathlib import Path\n\nasync def f(path: str, s: requests.Session):\n    rq.post(url, json=body)\n    Path(path).read_text()\n    asyncio.run(main())\n",
+    );
+    let misuse_only = write_file(
+        dir.path(),
+        "misuse.py",
+        "import asyncio\n\nasync def f():\n    asyncio.sleep(1)\n",
+    );
+    let out = scanner().arg(&file).arg(&misuse_only).run();
+    assert_eq!(out.code, 1);
+    let doc: BlockingDoc = out.json();
+    let findings = doc.results[0].findings.as_ref().unwrap();
+    let by_line = |line: u64| findings.iter().find(|f| f.line == line).unwrap();
+    let post = by_line(6);
+    assert_eq!(
+        post.suggestion,
+        "async with aiohttp.ClientSession() as session: await session.post(url, json=body) (or httpx.AsyncClient)"
+    );
+    let read = by_line(7);
+    assert_eq!(
+        read.suggestion,
+        "await asyncio.to_thread(Path(path).read_text) (or anyio.Path)"
+    );
+    let run = by_line(8);
+    assert_eq!(run.category, "misuse");
+    assert!(
+        run.suggestion
+            .starts_with("await the coroutine directly: await main()"),
+        "{}",
+        run.suggestion
+    );
+    assert_eq!(doc.results[0].kind(), Some("blocking_calls"));
+    let message = &doc.results[0].error.as_ref().unwrap().message;
+    assert_eq!(
+        message,
+        "2 blocking calls and 1 async misuse inside async code"
+    );
+
+    let misuse = &doc.results[1];
+    assert_eq!(misuse.kind(), Some("async_misuse"), "not a blocking call");
+    assert_eq!(misuse.findings.as_ref().unwrap()[0].category, "misuse");
+    assert_eq!((doc.summary.blocking, doc.summary.misuse), (2, 2));
+    assert_eq!(doc.summary.findings, 4);
 }
 
 #[test]
@@ -677,6 +897,8 @@ fn help_documents_every_flag_with_examples() {
             "--max-file-size",
             "--hidden",
             "--no-ignore",
+            "--max-findings",
+            "--format",
         ],
     );
 }
@@ -784,4 +1006,108 @@ fn names_that_are_not_utf8_carry_their_exact_bytes() {
             ("plain.py", None, None),
         ]
     );
+}
+
+#[test]
+fn sarif_output_is_valid_sarif_2_1_0_with_every_finding_and_every_unscanned_file() {
+    let text = std::fs::read_to_string("tests/sarif/sarif-schema-2.1.0.json").unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::options()
+        .build(&schema)
+        .expect("the SARIF schema compiles");
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write_file(
+        dir.path(),
+        "broken file.py",
+        "import time\ndef f(:\n    pass\nasync def g():\n    time.sleep(1)\n",
+    );
+    let json = scanner().arg(CORPUS).arg(&broken).run();
+    let doc: BlockingDoc = json.json();
+    let out = scanner()
+        .args(["--format", "sarif", CORPUS])
+        .arg(&broken)
+        .run();
+    assert_eq!(out.code, json.code, "same exit code as the JSON run");
+    let log: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid SARIF 2.1.0: {errors:#?}");
+    let mut wrong = log.clone();
+    wrong["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    assert!(!validator.is_valid(&wrong), "the schema is really checked");
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let rules_doc: RulesDoc = scanner().arg("--rules").run().json();
+    assert_eq!(rules.len(), rules_doc.rules.len(), "every rule, with help");
+    assert!(
+        rules
+            .iter()
+            .all(|rule| !rule["help"]["text"].as_str().unwrap().is_empty())
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, doc.summary.findings);
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().unwrap() >= 1);
+    }
+    assert!(
+        results.iter().any(
+            |result| result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("broken%20file.py")
+        ),
+        "the broken file's finding is there, its path percent-encoded"
+    );
+    let invocation = &run["invocations"][0];
+    assert_eq!(
+        invocation["executionSuccessful"], false,
+        "a file was not fully scanned"
+    );
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+}
+
+#[test]
+fn github_format_prints_one_annotation_per_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "a,b.py",
+        "import time\nasync def f():\n    time.sleep(1)\n",
+    );
+    let out = scanner().args(["--format", "github"]).arg(&file).run();
+    assert_eq!(out.code, 1);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    let path = file.display().to_string().replace(',', "%2C");
+    assert!(
+        lines[0].starts_with(&format!(
+            "::error file={path},line=3,col=5,title=py-time-sleep::"
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("Instead: await asyncio.sleep(1)"),
+        "{}",
+        lines[0]
+    );
+
+    let out = scanner()
+        .args(["--format", "sarif", "--ndjson"])
+        .arg(&file)
+        .run();
+    assert_eq!(out.code, 2, "one format at a time");
+    let error: UsageError = out.json();
+    assert_eq!(error.error.kind, "invalid_input");
 }

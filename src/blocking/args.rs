@@ -1,7 +1,7 @@
 //! The command line of `find_blocking_calls`.
 
 use crate::cli::{CommonArgs, nonzero_duration_arg, size_arg};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
@@ -12,21 +12,36 @@ Examples:
   # Only some files, by glob; one JSON line per file as it is scanned
   find_blocking_calls 'services/**/*.py' --ndjson
 
-  # The rule table (ids, matched calls, why, the async replacement) as JSON
+  # The rule table (ids, matched calls, why, the async replacement, ruff codes) as JSON
   find_blocking_calls --rules
+
+  # SARIF 2.1.0 for code scanning (GitHub, editors); or workflow annotations
+  find_blocking_calls --format sarif src/ > blocking.sarif
+  find_blocking_calls --format github src/
 
   # Files listed by another tool: a JSON array or NDJSON of paths or {\"path\": ...}
   git diff --name-only | jq -R . | find_blocking_calls --input -
 
 Items: files, directories (walked for .py and .rs files, skipping hidden and
 .gitignore'd ones unless --hidden / --no-ignore) and glob patterns.
-Each result is one file: status ok (clean), or error with kind blocking_calls
-and its `findings` (path, line, column, function, call, resolved, rule,
-message, suggestion; line and column are 1-based, column in characters).
-Other kinds: parse, io, permission_denied, not_found, no_match,
+Each result is one file: status ok (clean, every line scanned), or error with
+kind blocking_calls and its `findings` (path, line, column, function, call,
+resolved, rule, category, message, suggestion; line and column are 1-based,
+column in characters; past --max-findings only counted in `findings_omitted`).
+category is blocking (the call blocks the event loop) or misuse (a coroutine
+never awaited, asyncio.run inside a running loop); a file with only misuse
+findings is kind async_misuse. The summary counts `blocking` and `misuse` apart.
+--rules lists each rule's calls, async replacement and ruff (flake8-async) codes.
+A file with syntax errors is still scanned around them: the regions not looked
+into are listed in `unscanned` (line, column, end_line, end_column, reason
+syntax_error or too_deep), and with no finding the kind is parse (or too_deep):
+never ok. Other kinds: io, permission_denied, not_found, no_match,
 unsupported, not_regular (a FIFO, socket or device: never opened); timeout;
 too_large (skipped).
-A trailing `# blocking: ok` / `// blocking: ok` comment silences a line.
+A trailing `# blocking: ok` / `// blocking: ok` comment silences a line; such
+calls are listed in `suppressed_calls` (line, rule).
+A file name that is not UTF-8 shows lossily in `path` and exactly, as base64 of
+its bytes, in `path_bytes`.
 
 Exit codes:
   0        every file clean, or skipped as too_large (not read: see summary.skipped);
@@ -60,6 +75,19 @@ pub struct BlockingCli {
     #[arg(long = "rule", value_name = "ID", help_heading = "Scanning")]
     pub only_rules: Vec<String>,
 
+    /// Findings (and suppressed calls) listed per file; the rest are counted in
+    /// `findings_omitted` (memory stays bounded on generated code).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Scanning")]
+    pub max_findings: u32,
+
+    /// Output format: `json` (the tools' JSON, default), `sarif` (SARIF 2.1.0, for code
+    /// scanning and editors) or `github` (workflow annotation lines). Not with --ndjson or
+    /// --output: redirect stdout instead. Exit codes are the same.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Json,
+          conflicts_with_all = ["ndjson", "output"], help_heading = "Input and output")]
+    pub format: OutputFormat,
+
     /// Files larger than this are not read (`skipped`, kind `too_large`).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = size_arg, help_heading = "Scanning")]
     pub max_file_size: u64,
@@ -71,4 +99,12 @@ pub struct BlockingCli {
     /// Do not honour .gitignore files when walking directories.
     #[arg(long, help_heading = "Scanning")]
     pub no_ignore: bool,
+}
+
+/// What `--format` writes on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Sarif,
+    Github,
 }

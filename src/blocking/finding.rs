@@ -1,12 +1,15 @@
 //! One finding, and what turns an analyzer's hit into it: 1-based line and
 //! column, the call as written, and the `blocking: ok` suppression comment.
 
-use super::rules::Rule;
+use super::rules::{Category, Rule};
 use serde::Serialize;
 use tree_sitter::{Node, Tree};
 
 /// The longest `call` text shown; longer callees are cut with `…`.
 const MAX_CALL_CHARS: usize = 120;
+
+/// The longest suggestion shown.
+const MAX_SUGGESTION_CHARS: usize = 240;
 
 /// A blocking call inside async code, as printed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,10 +28,30 @@ pub struct Finding {
     /// `std::thread::sleep`), or `*.name` for a method matched by name alone.
     pub resolved: String,
     pub rule: &'static str,
+    /// `blocking` (the call blocks the loop) or `misuse` (a coroutine never
+    /// awaited, a loop started inside a loop).
+    pub category: Category,
     /// One line: what is wrong and why.
     pub message: String,
-    /// The async replacement.
-    pub suggestion: &'static str,
+    /// The async replacement, written for this call.
+    pub suggestion: String,
+}
+
+/// What an analyzer returns for one file.
+#[derive(Debug, Default)]
+pub struct Analysis<'tree> {
+    pub hits: Vec<Hit<'tree>>,
+    /// Nodes nested deeper than the analyzer's limit: not looked into.
+    pub too_deep: Vec<Node<'tree>>,
+}
+
+/// Whether one of the offsets `async_at` (sorted: where `async` occurs in
+/// the file) falls inside `node`.
+pub fn may_hold_async(async_at: &[usize], node: Node<'_>) -> bool {
+    let first = async_at.partition_point(|&at| at < node.start_byte());
+    async_at
+        .get(first)
+        .is_some_and(|&at| at + "async".len() <= node.end_byte())
 }
 
 /// What an analyzer reports; [`Hit::into_finding`] completes it.
@@ -43,16 +66,19 @@ pub struct Hit<'tree> {
     pub rule: &'static Rule,
     /// Extra words for the message (such as where the `.await` is).
     pub detail: Option<String>,
+    /// A method called on an object of a known type (not a module function):
+    /// the rule's `method_replacement` fits it.
+    pub on_instance: bool,
 }
 
 impl Hit<'_> {
     pub fn into_finding(self, path: &str, source: &[u8]) -> Finding {
-        let start = self.node.start_position();
-        let line_start = self.node.start_byte() - start.column;
-        let column = String::from_utf8_lossy(&source[line_start..self.node.start_byte()])
-            .chars()
-            .count() as u64
-            + 1;
+        let suggestion = self.suggestion(source);
+        let (line, column) = position(
+            source,
+            self.node.start_byte(),
+            self.node.start_position().row,
+        );
         let call = shorten(&collapse_whitespace(&text_of(self.callee, source)));
         let mut message = if call == self.resolved {
             format!(
@@ -72,16 +98,97 @@ impl Hit<'_> {
         }
         Finding {
             path: path.to_string(),
-            line: start.row as u64 + 1,
+            line,
             column,
             function: self.function,
             call,
             resolved: self.resolved,
             rule: self.rule.id,
+            category: self.rule.category,
             message,
-            suggestion: self.rule.replacement,
+            suggestion,
         }
     }
+
+    /// The rule's replacement with its placeholders filled from this call.
+    fn suggestion(&self, source: &[u8]) -> String {
+        let template = match self.rule.method_replacement {
+            Some(method) if self.on_instance => method,
+            _ => self.rule.replacement,
+        };
+        if !template.contains('{') {
+            return template.to_string();
+        }
+        let text = |node: Node<'_>| collapse_whitespace(&text_of(node, source));
+        let call = text(self.callee);
+        let receiver = ["object", "value"]
+            .iter()
+            .find_map(|field| self.callee.child_by_field_name(field))
+            .filter(|_| matches!(self.callee.kind(), "attribute" | "field_expression"))
+            .map_or_else(|| call.clone(), text);
+        let method = ["attribute", "field", "name"]
+            .iter()
+            .find_map(|field| self.callee.child_by_field_name(field))
+            .map_or_else(
+                || {
+                    let last = call.rsplit(['.', ':']).next().unwrap_or(&call);
+                    last.to_string()
+                },
+                text,
+            );
+        let inner = self
+            .node
+            .child_by_field_name("arguments")
+            .map(|arguments| {
+                let all = text(arguments);
+                let inner = all
+                    .strip_prefix('(')
+                    .and_then(|rest| rest.strip_suffix(')'))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                if inner.chars().count() > MAX_ARGS_CHARS {
+                    "...".to_string()
+                } else {
+                    inner
+                }
+            })
+            .unwrap_or_default();
+        let comma_args = if inner.is_empty() {
+            String::new()
+        } else {
+            format!(", {inner}")
+        };
+        shorten_to(
+            &template
+                .replace(
+                    "{tokio_path}",
+                    &self.resolved.replacen("std::", "tokio::", 1),
+                )
+                .replace("{call}", &call)
+                .replace("{receiver}", &receiver)
+                .replace("{method}", &method)
+                .replace("{args}", &format!("({inner})"))
+                .replace("{args_inner}", &inner)
+                .replace("{comma_args}", &comma_args),
+            MAX_SUGGESTION_CHARS,
+        )
+    }
+}
+
+/// Longer arguments are shown as `...` in a suggestion.
+const MAX_ARGS_CHARS: usize = 60;
+
+/// 1-based line and column (in characters) of the byte at `byte` on the
+/// 0-based line `row`.
+pub fn position(source: &[u8], byte: usize, row: usize) -> (u64, u64) {
+    let byte = byte.min(source.len());
+    let line_start = memchr::memrchr(b'\n', &source[..byte]).map_or(0, |at| at + 1);
+    let column = String::from_utf8_lossy(&source[line_start..byte])
+        .chars()
+        .count() as u64
+        + 1;
+    (row as u64 + 1, column)
 }
 
 /// The source text of a node (lossy: names in odd encodings never fail a scan).
@@ -111,10 +218,14 @@ fn collapse_whitespace(text: &str) -> String {
 }
 
 fn shorten(text: &str) -> String {
-    if text.chars().count() <= MAX_CALL_CHARS {
+    shorten_to(text, MAX_CALL_CHARS)
+}
+
+fn shorten_to(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
         return text.to_string();
     }
-    let mut cut: String = text.chars().take(MAX_CALL_CHARS - 1).collect();
+    let mut cut: String = text.chars().take(limit - 1).collect();
     cut.push('…');
     cut
 }

@@ -10,7 +10,8 @@
 //! - [`rules`]: the rule table (one entry per rule) and the known object types
 //! - [`python`], [`rust`]: the analyzers (scopes, name resolution, what is "inside")
 //! - [`scan`]: parse one file, analyze, apply `blocking: ok` suppressions
-//! - [`finding`]: what a finding holds and prints
+//! - [`finding`]: what a finding holds and prints, its suggestion filled in
+//! - [`sarif`]: `--format sarif` (SARIF 2.1.0) and `--format github` writers
 //! - [`items`]: paths, directories and globs → files
 //! - [`error`]: the error kinds
 
@@ -21,7 +22,9 @@ pub mod items;
 pub mod python;
 pub mod rules;
 pub mod rust;
+pub mod sarif;
 pub mod scan;
+mod stdout_swap;
 
 pub use error::ScanError;
 
@@ -69,18 +72,42 @@ pub struct FileReport {
     /// The findings, in line order (when the file was scanned; empty when clean).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<Finding>>,
+    /// Findings past `--max-findings`: counted, not listed (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings_omitted: Option<u64>,
     /// Findings silenced by a `blocking: ok` comment (when the file was scanned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<u64>,
+    /// Where: line and rule of each (the first `--max-findings`; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_calls: Option<Vec<scan::Suppressed>>,
+    /// Regions not looked into: syntax errors, nesting too deep (the first
+    /// [`scan::MAX_REGIONS`]; absent when the whole file was scanned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unscanned: Option<Vec<scan::Region>>,
+    /// How many regions were not looked into (with `unscanned`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unscanned_total: Option<u64>,
+    /// All findings (listed or not) of category blocking and misuse, for the summary.
+    #[serde(skip)]
+    pub by_category: (u64, u64),
 }
 
 /// The summary fields `find_blocking_calls` adds.
 #[derive(Debug, Default, Serialize)]
 pub struct ScanTotals {
-    /// Findings over all files.
+    /// Findings over all files (listed or not).
     pub findings: u64,
+    /// Of those, past `--max-findings` (counted, not listed).
+    pub findings_omitted: u64,
+    /// Findings of category `blocking`: calls that block the event loop.
+    pub blocking: u64,
+    /// Findings of category `misuse`: coroutines never awaited, loops started in a loop.
+    pub misuse: u64,
     /// Findings silenced by `blocking: ok` comments.
     pub suppressed: u64,
+    /// Files scanned only in part (regions listed in their `unscanned`).
+    pub files_incomplete: u64,
     /// Lines scanned.
     pub lines: u64,
     /// Files scanned, per language.
@@ -100,16 +127,26 @@ pub struct ScanSettings {
     pub max_file_size: u64,
     /// Only findings of these rules (all when empty).
     pub only_rules: HashSet<String>,
+    /// Findings listed per file.
+    pub max_findings: usize,
 }
 
 /// The `find_blocking_calls` tool.
 pub struct BlockingTool {
     settings: ScanSettings,
+    /// Reads and parses at once: two per core (one reading while the other
+    /// parses). Parsing is CPU work: more at once would only add syntax
+    /// trees in memory (a 4 MiB file's is hundreds of MB), not speed.
+    parses: Arc<tokio::sync::Semaphore>,
 }
 
 impl BlockingTool {
     pub fn new(settings: ScanSettings) -> Self {
-        BlockingTool { settings }
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        BlockingTool {
+            settings,
+            parses: Arc::new(tokio::sync::Semaphore::new(2 * cores)),
+        }
     }
 }
 
@@ -168,6 +205,12 @@ impl Job for BlockingTool {
         if let Some(problem) = spec.problem.clone() {
             return Finished::failed(report, Status::Error, ErrorBody::from_failure(&problem));
         }
+        // Waiting for a core is not part of the file's --timeout; a stop
+        // while waiting cancels it (it never started).
+        let _slot = match stop.race(self.parses.clone().acquire_owned()).await {
+            Ok(slot) => slot.ok(),
+            Err(reason) => return Finished::stopped(report, reason, false),
+        };
         let settings = self.settings.clone();
         let deadline = Instant::now() + settings.timeout;
         let watcher = stop.clone();
@@ -199,6 +242,8 @@ impl Job for BlockingTool {
 }
 
 #[derive(Debug)]
+// One per file, moved once: boxing it would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 enum FileOutcome {
     Done(Finished<FileReport>),
     /// The parse was abandoned: the run stopped, or `--timeout` passed.
@@ -264,36 +309,78 @@ fn scan_file(
         };
         return failed(report, Status::Skipped, &error);
     }
-    let source = match read_capped(file, settings.max_file_size) {
+    let mut source = match read_capped(file, settings.max_file_size) {
         Ok(source) => source,
         Err(error) => {
-            let error = ScanError::Io {
-                path: spec.shown.clone(),
-                detail: error.to_string(),
-            };
+            let error = ScanError::reading(&spec.shown, &error);
             return failed(report, Status::Error, &error);
         }
     };
+    if language == Language::Python {
+        scan::python_line_endings(&mut source);
+    }
     let mut keep_going = || !stop.is_stopped() && Instant::now() < deadline;
-    let only_rules = &settings.only_rules;
-    let scanned =
-        match scan::scan_source(&spec.shown, &source, language, only_rules, &mut keep_going) {
-            Ok(scanned) => scanned,
-            Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
-        };
+    let options = scan::ScanOptions {
+        only_rules: &settings.only_rules,
+        max_findings: settings.max_findings,
+    };
+    let scanned = match scan::scan_source(&spec.shown, &source, language, options, &mut keep_going)
+    {
+        Ok(scanned) => scanned,
+        Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
+    };
     report.lines = Some(scan::count_lines(&source));
     let scanned = match scanned {
         Ok(scanned) => scanned,
         Err(error) => return failed(report, Status::Error, &error),
     };
-    let count = scanned.findings.len();
+    let verdict = verdict(&scanned, language);
+    report.by_category = (scanned.blocking, scanned.misuse);
     report.suppressed = Some(scanned.suppressed);
+    report.suppressed_calls =
+        (!scanned.suppressed_calls.is_empty()).then_some(scanned.suppressed_calls);
+    report.findings_omitted = (scanned.findings_omitted > 0).then_some(scanned.findings_omitted);
     report.findings = Some(scanned.findings);
-    if count == 0 {
-        FileOutcome::Done(Finished::ok(report))
-    } else {
-        failed(report, Status::Error, &ScanError::BlockingCalls { count })
+    if scanned.unscanned_total > 0 {
+        report.unscanned = Some(scanned.unscanned);
+        report.unscanned_total = Some(scanned.unscanned_total);
     }
+    match verdict {
+        None => FileOutcome::Done(Finished::ok(report)),
+        Some(error) => failed(report, Status::Error, &error),
+    }
+}
+
+/// Why a scanned file is not `ok`: findings first; else regions that were
+/// not looked into (a file is never clean for code the tool did not read).
+fn verdict(scanned: &scan::Scan, language: Language) -> Option<ScanError> {
+    if scanned.blocking + scanned.misuse > 0 {
+        return Some(ScanError::Findings {
+            blocking: scanned.blocking,
+            misuse: scanned.misuse,
+        });
+    }
+    let regions = scanned.unscanned_total;
+    let syntax = scanned
+        .unscanned
+        .iter()
+        .find(|region| region.reason == scan::RegionReason::SyntaxError);
+    if let Some(first) = syntax {
+        return Some(ScanError::Parse {
+            regions,
+            line: first.line,
+            column: first.column,
+            language: match language {
+                Language::Python => "Python",
+                Language::Rust => "Rust",
+            },
+        });
+    }
+    let first = scanned.unscanned.first()?;
+    Some(ScanError::TooDeep {
+        regions,
+        line: first.line,
+    })
 }
 
 /// A file that ended with `error`, counted as `status`.
@@ -311,10 +398,7 @@ fn failed(report: FileReport, status: Status, error: &ScanError) -> FileOutcome 
 /// device may do something.
 fn open_regular(path: &Path, shown: &str) -> Result<(File, u64), ScanError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let io_error = |error: std::io::Error| ScanError::Io {
-        path: shown.to_string(),
-        detail: error.to_string(),
-    };
+    let io_error = |error: std::io::Error| ScanError::reading(shown, &error);
     let not_regular = |file_type: std::fs::FileType| ScanError::NotRegular {
         path: shown.to_string(),
         what: file_type_name(file_type),
@@ -366,8 +450,13 @@ fn read_capped(file: File, limit: u64) -> std::io::Result<Vec<u8>> {
 fn tally(totals: &mut ScanTotals, finished: &Finished<FileReport>) {
     let report = &finished.report;
     if let Some(findings) = &report.findings {
-        totals.findings += findings.len() as u64;
+        let omitted = report.findings_omitted.unwrap_or(0);
+        totals.findings += findings.len() as u64 + omitted;
+        totals.findings_omitted += omitted;
+        totals.blocking += report.by_category.0;
+        totals.misuse += report.by_category.1;
         totals.suppressed += report.suppressed.unwrap_or(0);
+        totals.files_incomplete += u64::from(report.unscanned.is_some());
         totals.lines += report.lines.unwrap_or(0);
         match report.language {
             Some(Language::Python) => totals.files.python += 1,
@@ -438,9 +527,11 @@ fn main_with(cli: BlockingCli) -> Exit {
         timeout: cli.timeout,
         max_file_size: cli.max_file_size,
         only_rules: cli.only_rules.iter().cloned().collect(),
+        max_findings: cli.max_findings as usize,
     };
     let options = parser.walk.clone();
     let common = cli.common;
+    let format = cli.format;
     block_on(async move {
         // Taken before the walk: Ctrl-C or `--deadline` during a long walk
         // still ends the run with JSON printed.
@@ -472,7 +563,15 @@ fn main_with(cli: BlockingCli) -> Exit {
         let total = files.len() as u64;
         let tool = Arc::new(BlockingTool::new(settings));
         let mut totals = ScanTotals::default();
-        execute(
+        let mut other_format = match other_format(format) {
+            Ok(writer) => writer,
+            Err(error) => {
+                eprintln!("{NAME}: cannot write the output: {error}");
+                return Exit::SomeFailed;
+            }
+        };
+        let mut write_error = None;
+        let exit = execute(
             stop,
             NAME,
             tool,
@@ -480,10 +579,64 @@ fn main_with(cli: BlockingCli) -> Exit {
             total,
             &common,
             &mut totals,
-            tally,
+            |totals, finished| {
+                tally(totals, finished);
+                if let (Some((writer, _)), None) = (other_format.as_mut(), &write_error) {
+                    write_error = writer.file(file_view(finished)).err();
+                }
+            },
         )
-        .await
+        .await;
+        if let Some((writer, stdout)) = other_format {
+            let finished = match write_error {
+                Some(error) => Err(error),
+                None => writer.finish(),
+            };
+            stdout.restore();
+            if let Err(error) = finished {
+                if error.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("{NAME}: cannot write the output: {error}");
+                }
+                return Exit::SomeFailed;
+            }
+        }
+        exit
     })
+}
+
+/// What a SARIF or GitHub writer sees of one file.
+fn file_view(finished: &Finished<FileReport>) -> sarif::FileView<'_> {
+    let report = &finished.report;
+    let problem = finished
+        .error
+        .as_ref()
+        .filter(|error| !matches!(error.kind, "blocking_calls" | "async_misuse"))
+        .filter(|_| finished.status != Status::Skipped)
+        .map(|error| (error.kind, error.message.as_str()));
+    sarif::FileView {
+        path: &report.path,
+        findings: report.findings.as_deref().unwrap_or(&[]),
+        unscanned: report.unscanned.as_deref().unwrap_or(&[]),
+        problem,
+    }
+}
+
+/// For `--format sarif|github`: the writer, on the real stdout, while the
+/// JSON document the runner prints goes to /dev/null. (A stopgap until the
+/// shared printer takes a format: the runner stays untouched.)
+fn other_format(
+    format: args::OutputFormat,
+) -> std::io::Result<Option<(Box<dyn sarif::FindingsWriter>, stdout_swap::Swapped)>> {
+    if format == args::OutputFormat::Json {
+        return Ok(None);
+    }
+    let swapped = stdout_swap::Swapped::to_dev_null()?;
+    let out = std::io::BufWriter::with_capacity(64 * 1024, swapped.real_stdout()?);
+    let writer: Box<dyn sarif::FindingsWriter> = match format {
+        args::OutputFormat::Sarif => Box::new(sarif::SarifWriter::start(out, rules::RULES)?),
+        _ => Box::new(sarif::GithubWriter::new(out)),
+    };
+    Ok(Some((writer, swapped)))
 }
 
 #[cfg(test)]
@@ -560,6 +713,19 @@ mod tests {
             "{outcome:?}"
         );
         drop(release);
+    }
+
+    #[test]
+    fn parses_at_once_depend_on_the_cores_not_on_concurrency() {
+        let settings = ScanSettings {
+            timeout: Duration::from_secs(1),
+            max_file_size: 1 << 20,
+            only_rules: HashSet::new(),
+            max_findings: 10,
+        };
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let tool = BlockingTool::new(settings);
+        assert_eq!(tool.parses.available_permits(), 2 * cores);
     }
 
     #[test]

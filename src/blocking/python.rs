@@ -17,13 +17,14 @@
 //! perhaps in a thread), nor any other lambda (it may be handed to
 //! `run_in_executor`), nor a call that is itself awaited.
 
-use super::finding::{Hit, text_of};
+use super::finding::{Analysis, Hit, may_hold_async, text_of};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Tree};
 
-/// Deeper syntax trees are not followed (the walk is recursive).
-const MAX_DEPTH: usize = 400;
+/// Deeper expressions are not evaluated (the tool then knows nothing of
+/// their value: a miss, never a false finding).
+const MAX_EVAL_DEPTH: usize = 400;
 
 /// Builtins that call a lambda argument before they return.
 const CALLS_AT_ONCE: &[&str] = &[
@@ -51,6 +52,9 @@ enum Binding {
     Instance(&'static str),
     /// An undecorated `async def` of this file.
     AsyncDef,
+    /// An undecorated module-level `def` whose every `return` gives an
+    /// object of this known type (`def db(): return sqlite3.connect(..)`).
+    Returns(&'static str),
     /// Anything else: a parameter, an untyped value, a def, a class.
     Other,
 }
@@ -61,6 +65,8 @@ enum Value {
     Path(String),
     Instance(&'static str),
     Coroutine,
+    /// A function of this file known to return this type.
+    Returns(&'static str),
     Unknown,
 }
 
@@ -107,17 +113,27 @@ struct Analyzer<'t, 's> {
     /// The async function whose body is being walked, if any.
     context: Option<String>,
     depth: usize,
-    hits: Vec<Hit<'t>>,
+    /// Deeper statements and expressions are not walked: they go to `too_deep`.
+    max_depth: usize,
+    /// Where the keyword `async` may start (see [`may_hold_async`]).
+    async_at: &'s [usize],
+    out: Analysis<'t>,
 }
 
-/// Every blocking call inside async code in a parsed Python file.
-pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
+/// Every blocking call inside async code in a parsed Python file, and the
+/// nodes nested deeper than `max_depth` (not looked into).
+pub fn analyze<'t>(
+    tree: &'t Tree,
+    source: &[u8],
+    async_at: &[usize],
+    max_depth: usize,
+) -> Analysis<'t> {
     let index = RuleIndex::get();
     let Some(not_awaited) = super::rules::RULES
         .iter()
         .find(|rule| rule.language == Language::Python && rule.check == Check::NotAwaited)
     else {
-        return Vec::new();
+        return Analysis::default();
     };
     let mut analyzer = Analyzer {
         source,
@@ -128,13 +144,15 @@ pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
         classes: Vec::new(),
         context: None,
         depth: 0,
-        hits: Vec::new(),
+        max_depth,
+        async_at,
+        out: Analysis::default(),
     };
     let root = tree.root_node();
     analyzer.scopes.push(Scope::default());
     analyzer.collect(root);
     analyzer.walk_children(root);
-    analyzer.hits
+    analyzer.out
 }
 
 impl<'t> Analyzer<'t, '_> {
@@ -155,7 +173,9 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn collect_statement(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
+            // A binding missed here could be a shadowing one: say so.
+            self.out.too_deep.push(node);
             return;
         }
         self.depth += 1;
@@ -171,6 +191,9 @@ impl<'t> Analyzer<'t, '_> {
                 if let Some(name) = node.child_by_field_name("name") {
                     let binding = if is_async(node) {
                         Binding::AsyncDef
+                    } else if self.scopes.len() == 1 {
+                        self.returned_type(node)
+                            .map_or(Binding::Other, Binding::Returns)
                     } else {
                         Binding::Other
                     };
@@ -376,10 +399,41 @@ impl<'t> Analyzer<'t, '_> {
                     self.top().bind(&name, binding.clone());
                 }
                 ("identifier", None) => {}
+                ("pattern_list" | "tuple_pattern", _) => self.bind_unpacked(left, right),
                 _ => self.bind_pattern_other(left),
             }
         }
         binding
+    }
+
+    /// `a, b = Path(x), Path(y)`: each name gets its own value's type.
+    fn bind_unpacked(&mut self, left: Node<'t>, right: Option<Node<'t>>) {
+        let mut cursor = left.walk();
+        let targets: Vec<Node<'t>> = left.named_children(&mut cursor).collect();
+        let values: Vec<Node<'t>> = match right {
+            Some(right) if matches!(right.kind(), "expression_list" | "tuple") => {
+                let mut cursor = right.walk();
+                right.named_children(&mut cursor).collect()
+            }
+            _ => Vec::new(),
+        };
+        let paired = values.len() == targets.len()
+            && values.iter().all(|value| value.kind() != "list_splat");
+        for (at, target) in targets.iter().enumerate() {
+            let kind = paired
+                .then(|| match self.eval(values[at]) {
+                    Value::Instance(kind) => Some(kind),
+                    _ => None,
+                })
+                .flatten();
+            match (target.kind(), kind) {
+                ("identifier", Some(kind)) => {
+                    let name = self.text(*target);
+                    self.top().bind(&name, Binding::Instance(kind));
+                }
+                _ => self.bind_pattern_other(*target),
+            }
+        }
     }
 
     fn collect_augmented(&mut self, node: Node<'t>) {
@@ -448,7 +502,8 @@ impl<'t> Analyzer<'t, '_> {
 
     /// Binds every name in a target pattern to [`Binding::Other`].
     fn bind_pattern_other(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(node);
             return;
         }
         if node.kind() == "identifier" {
@@ -468,12 +523,17 @@ impl<'t> Analyzer<'t, '_> {
         self.depth -= 1;
     }
 
-    /// Parameters: annotated ones with a known type are typed, the rest [`Binding::Other`].
+    /// Parameters: annotated ones with a known type are typed, the rest
+    /// [`Binding::Other`], but for pytest's `tmp_path` fixture (always a
+    /// `pathlib.Path`).
     fn collect_parameters(&mut self, parameters: Node<'t>) {
         let mut cursor = parameters.walk();
         let children: Vec<Node<'t>> = parameters.named_children(&mut cursor).collect();
         for parameter in children {
             match parameter.kind() {
+                "identifier" if text_of(parameter, self.source) == "tmp_path" => {
+                    self.top().bind("tmp_path", Binding::Instance(PATH_TYPE));
+                }
                 "identifier" => self.bind_pattern_other(parameter),
                 "typed_parameter" | "typed_default_parameter" => {
                     let name = parameter
@@ -502,17 +562,97 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    /// The known type an annotation names (`Path`, `pathlib.Path`).
+    /// The known type an annotation names (`Path`, `pathlib.Path`), also
+    /// when it may be None: `Path | None`, `Optional[Path]`, `Union[Path, None]`.
     fn annotation_type(&self, annotation: Node<'_>) -> Option<&'static str> {
-        let expression = if annotation.kind() == "type" {
-            annotation.named_child(0)?
-        } else {
-            annotation
-        };
-        match self.eval(expression) {
-            Value::Path(path) => self.index.known_type(Language::Python, &path),
-            _ => None,
+        self.annotation_type_depth(annotation, 0)
+    }
+
+    fn annotation_type_depth(&self, node: Node<'_>, depth: usize) -> Option<&'static str> {
+        if depth > MAX_EVAL_DEPTH {
+            return None;
         }
+        let inner = |node: Node<'_>| self.annotation_type_depth(node, depth + 1);
+        // The one part that is not `None`, when all others are.
+        let one_of = |parts: Vec<Node<'_>>| {
+            let mut kept = parts.into_iter().filter(|part| !is_none(*part));
+            let only = kept.next()?;
+            if kept.next().is_some() {
+                return None;
+            }
+            inner(only)
+        };
+        let mut cursor = node.walk();
+        match node.kind() {
+            "type" | "type_parameter" if node.named_child_count() == 1 => {
+                inner(node.named_child(0)?)
+            }
+            "binary_operator" => {
+                let is_bar = node
+                    .child_by_field_name("operator")
+                    .is_some_and(|op| op.kind() == "|");
+                let parts = vec![
+                    node.child_by_field_name("left")?,
+                    node.child_by_field_name("right")?,
+                ];
+                if is_bar { one_of(parts) } else { None }
+            }
+            "union_type" => one_of(node.named_children(&mut cursor).collect()),
+            "generic_type" => {
+                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                let (head, parameters) = (children.first()?, children.get(1)?);
+                if !self.is_optional_form(*head) || parameters.kind() != "type_parameter" {
+                    return None;
+                }
+                let mut cursor = parameters.walk();
+                one_of(parameters.named_children(&mut cursor).collect())
+            }
+            "subscript" => {
+                if !self.is_optional_form(node.child_by_field_name("value")?) {
+                    return None;
+                }
+                one_of(
+                    node.children_by_field_name("subscript", &mut cursor)
+                        .collect(),
+                )
+            }
+            _ => match self.eval(node) {
+                Value::Path(path) => self.index.known_type(Language::Python, &path),
+                _ => None,
+            },
+        }
+    }
+
+    /// `Optional`, `Union` (from typing or typing_extensions).
+    fn is_optional_form(&self, node: Node<'_>) -> bool {
+        matches!(self.eval(node), Value::Path(path) if OPTIONAL.contains(&path.as_str()))
+    }
+
+    /// The known type every `return` of a sync `def` gives, if there is one.
+    fn returned_type(&mut self, definition: Node<'t>) -> Option<&'static str> {
+        let body = definition.child_by_field_name("body")?;
+        let mut returns = Vec::new();
+        returned_values(body, &mut returns, 0);
+        if returns.is_empty() || returns.iter().any(Option::is_none) {
+            return None;
+        }
+        // Evaluated in the function's own scope (`conn = connect(); return conn`).
+        self.scopes.push(Scope::default());
+        if let Some(parameters) = definition.child_by_field_name("parameters") {
+            self.collect_parameters(parameters);
+        }
+        self.collect(body);
+        let mut kinds = returns
+            .iter()
+            .flatten()
+            .map(|value| match self.eval(*value) {
+                Value::Instance(kind) => Some(kind),
+                _ => None,
+            });
+        let first = kinds.next().flatten();
+        let same = kinds.all(|kind| kind == first);
+        self.scopes.pop();
+        first.filter(|_| same)
     }
 
     // ---- evaluation ----
@@ -532,6 +672,7 @@ impl<'t> Analyzer<'t, '_> {
                     Binding::Path(path) => Value::Path(path.clone()),
                     Binding::Instance(kind) => Value::Instance(kind),
                     Binding::AsyncDef => Value::Coroutine,
+                    Binding::Returns(kind) => Value::Returns(kind),
                     Binding::Other => Value::Unknown,
                 };
             }
@@ -552,7 +693,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
-        if depth > MAX_DEPTH {
+        if depth > MAX_EVAL_DEPTH {
             return Value::Unknown;
         }
         match node.kind() {
@@ -567,7 +708,13 @@ impl<'t> Analyzer<'t, '_> {
                 let attribute = text_of(attribute, self.source);
                 match self.eval_depth(object, depth + 1) {
                     Value::Path(path) => Value::Path(format!("{path}.{attribute}")),
-                    Value::Instance(kind) => Value::Path(format!("{kind}.{attribute}")),
+                    Value::Instance(kind) => PROPERTIES
+                        .iter()
+                        .find(|(owner, name, _)| *owner == kind && *name == attribute)
+                        .map_or_else(
+                            || Value::Path(format!("{kind}.{attribute}")),
+                            |(_, _, gives)| Value::Instance(gives),
+                        ),
                     _ => Value::Unknown,
                 }
             }
@@ -580,6 +727,17 @@ impl<'t> Analyzer<'t, '_> {
                         .index
                         .produces(Language::Python, &path)
                         .map_or(Value::Unknown, Value::Instance),
+                    Value::Returns(kind) => Value::Instance(kind),
+                    // Only path-likes have `joinpath` (pathlib, zipfile.Path,
+                    // importlib.resources): `x.joinpath("a")` is one.
+                    Value::Unknown
+                        if function.kind() == "attribute"
+                            && function
+                                .child_by_field_name("attribute")
+                                .is_some_and(|name| text_of(name, self.source) == "joinpath") =>
+                    {
+                        Value::Instance(PATH_TYPE)
+                    }
                     _ => Value::Unknown,
                 }
             }
@@ -591,14 +749,22 @@ impl<'t> Analyzer<'t, '_> {
                 let is_slash = node
                     .child_by_field_name("operator")
                     .is_some_and(|op| op.kind() == "/");
-                let left = node.child_by_field_name("left");
-                match left {
-                    Some(left)
-                        if is_slash
-                            && self.eval_depth(left, depth + 1) == Value::Instance(PATH_TYPE) =>
-                    {
-                        Value::Instance(PATH_TYPE)
-                    }
+                let (Some(left), Some(right)) = (
+                    node.child_by_field_name("left"),
+                    node.child_by_field_name("right"),
+                ) else {
+                    return Value::Unknown;
+                };
+                if !is_slash {
+                    return Value::Unknown;
+                }
+                // `p / "name"`: a Path when `p` is one, and also when `p` is
+                // unknown but the right side is a string: `/` with a string
+                // is a path join (pathlib's, or another path-like's; str and
+                // numbers have none).
+                match self.eval_depth(left, depth + 1) {
+                    Value::Instance(PATH_TYPE) => Value::Instance(PATH_TYPE),
+                    Value::Unknown if right.kind() == "string" => Value::Instance(PATH_TYPE),
                     _ => Value::Unknown,
                 }
             }
@@ -625,11 +791,25 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn walk(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        // Outside async code nothing is reported, and only code spelled
+        // with `async` can start some: the rest of a file is not walked.
+        if self.context.is_none() && !may_hold_async(self.async_at, node) {
+            return;
+        }
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(node);
             return;
         }
         self.depth += 1;
         match node.kind() {
+            // Tree-sitter's recovery: no call directly in it is checked (a
+            // broken `def` line may be what it swallowed), but complete
+            // definitions inside are analyzed; the scan reports the rest.
+            "ERROR" => {
+                let outer = self.context.take();
+                self.walk_children(node);
+                self.context = outer;
+            }
             "function_definition" => self.function(node),
             "class_definition" => self.class(node),
             "lambda" => self.lambda(node),
@@ -777,7 +957,23 @@ impl<'t> Analyzer<'t, '_> {
                 .map(|rule| (rule, path.clone())),
             _ => None,
         };
-        if found.is_none() && function.kind() == "attribute" {
+        if found.is_none() && function.kind() == "attribute" && self.has_path_keyword(call) {
+            if let Some(attribute) = function.child_by_field_name("attribute") {
+                let method = self.text(attribute);
+                let path = format!("{PATH_TYPE}.{method}");
+                found = self
+                    .index
+                    .rule_for_call(Language::Python, &path)
+                    .map(|rule| (rule, format!("*.{method}")));
+            }
+        }
+        if found.is_none() && function.kind() == "attribute" && self.opens_with_a_mode(call) {
+            let rule = self
+                .index
+                .rule_for_call(Language::Python, "pathlib.Path.open");
+            found = rule.map(|rule| (rule, "*.open".to_string()));
+        }
+        if found.is_none() && function.kind() == "attribute" && !self.own_method(function) {
             if let Some(attribute) = function.child_by_field_name("attribute") {
                 let method = self.text(attribute);
                 found = self
@@ -789,10 +985,55 @@ impl<'t> Analyzer<'t, '_> {
         let Some((rule, resolved)) = found else {
             return;
         };
-        if rule.check != Check::Call {
+        if rule.check != Check::Call || self.exempt_by_arguments(call, rule) {
             return;
         }
         self.hit(call, function, resolved, rule, None);
+    }
+
+    /// Whether an argument names what makes this call not wait (`WNOHANG`,
+    /// `fileobj=`, an `io.BytesIO(..)`): see [`Rule::unless_args`].
+    fn exempt_by_arguments(&self, call: Node<'_>, rule: &Rule) -> bool {
+        if rule.unless_args.is_empty() {
+            return false;
+        }
+        let Some(arguments) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let named = |node: Option<Node<'_>>| {
+            node.is_some_and(|node| {
+                rule.unless_args
+                    .contains(&text_of(node, self.source).as_ref())
+            })
+        };
+        fn last_name(node: Node<'_>) -> Option<Node<'_>> {
+            match node.kind() {
+                "identifier" => Some(node),
+                "attribute" => node.child_by_field_name("attribute"),
+                _ => None,
+            }
+        }
+        // An object of a type so named (`buf` after `buf = io.BytesIO()`).
+        let typed = |node: Option<Node<'_>>| {
+            node.is_some_and(|node| match self.eval(node) {
+                Value::Instance(kind) => {
+                    let last = kind.rsplit('.').next().unwrap_or(kind);
+                    rule.unless_args.contains(&last)
+                }
+                _ => false,
+            })
+        };
+        let mut cursor = arguments.walk();
+        arguments
+            .named_children(&mut cursor)
+            .any(|argument| match argument.kind() {
+                "keyword_argument" => {
+                    named(argument.child_by_field_name("name"))
+                        || typed(argument.child_by_field_name("value"))
+                }
+                "call" => named(argument.child_by_field_name("function").and_then(last_name)),
+                _ => named(last_name(argument)) || typed(Some(argument)),
+            })
     }
 
     /// A statement that is only a call to a coroutine function: never awaited.
@@ -818,6 +1059,81 @@ impl<'t> Analyzer<'t, '_> {
             let rule = self.not_awaited;
             self.hit(call, function, resolved, rule, None);
         }
+    }
+
+    /// `x.unlink(missing_ok=True)`, `x.mkdir(parents=True)`,
+    /// `x.touch(exist_ok=True)`: keywords only pathlib's methods take.
+    fn has_path_keyword(&self, call: Node<'_>) -> bool {
+        let Some(function) = call.child_by_field_name("function") else {
+            return false;
+        };
+        let Some(method) = function.child_by_field_name("attribute") else {
+            return false;
+        };
+        let method = text_of(method, self.source);
+        if self.own_method(function) {
+            return false;
+        }
+        let Some(arguments) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let mut cursor = arguments.walk();
+        arguments.named_children(&mut cursor).any(|argument| {
+            let keyword = argument
+                .child_by_field_name("name")
+                .filter(|_| argument.kind() == "keyword_argument")
+                .map(|name| text_of(name, self.source));
+            keyword
+                .is_some_and(|keyword| PATH_KEYWORDS.contains(&(method.as_ref(), keyword.as_ref())))
+        })
+    }
+
+    /// `x.open("rb")`: a method `open` whose first argument is a literal file
+    /// mode opens a file, whatever `x` is (a Path from a helper, a fixture).
+    fn opens_with_a_mode(&self, call: Node<'_>) -> bool {
+        let Some(function) = call.child_by_field_name("function") else {
+            return false;
+        };
+        let named_open = function
+            .child_by_field_name("attribute")
+            .is_some_and(|attribute| text_of(attribute, self.source) == "open");
+        if !named_open || self.own_method(function) {
+            return false;
+        }
+        let first = call
+            .child_by_field_name("arguments")
+            .and_then(|arguments| arguments.named_child(0));
+        let Some(first) = first.filter(|first| first.kind() == "string") else {
+            return false;
+        };
+        let text = text_of(first, self.source);
+        let mode = text.trim_matches(|c| c == '"' || c == '\'');
+        !mode.is_empty()
+            && mode.len() <= 3
+            && mode.len() + 2 == text.len()
+            && mode
+                .chars()
+                .all(|c| matches!(c, 'r' | 'w' | 'a' | 'x' | 'b' | 't' | '+'))
+            && mode.chars().any(|c| matches!(c, 'r' | 'w' | 'a' | 'x'))
+    }
+
+    /// `self.name` where the enclosing class defines a method `name`: the
+    /// class's own, whatever it does, not a library's of the same name.
+    fn own_method(&self, function: Node<'_>) -> bool {
+        let (Some(object), Some(attribute)) = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        ) else {
+            return false;
+        };
+        if object.kind() != "identifier" || text_of(object, self.source) != "self" {
+            return false;
+        }
+        let method = text_of(attribute, self.source);
+        self.classes.last().is_some_and(|class| {
+            class.async_methods.contains(method.as_ref())
+                || class.other_methods.contains(method.as_ref())
+        })
     }
 
     /// `self.name` where the enclosing class defines `async def name` (and no other `name`).
@@ -847,18 +1163,69 @@ impl<'t> Analyzer<'t, '_> {
         let Some(function) = self.context.clone() else {
             return;
         };
-        self.hits.push(Hit {
+        let on_instance = callee.kind() == "attribute"
+            && callee
+                .child_by_field_name("object")
+                .is_some_and(|object| matches!(self.eval(object), Value::Instance(_)));
+        self.out.hits.push(Hit {
             node: call,
             callee,
             function,
             resolved,
             rule,
             detail,
+            on_instance,
         });
     }
 }
 
 const PATH_TYPE: &str = "pathlib.Path";
+
+/// Keyword arguments that only pathlib's method of that name takes.
+const PATH_KEYWORDS: &[(&str, &str)] = &[
+    ("unlink", "missing_ok"),
+    ("mkdir", "parents"),
+    ("mkdir", "exist_ok"),
+    ("touch", "exist_ok"),
+];
+
+/// Attributes (not calls) that give an object of a known type.
+const PROPERTIES: &[(&str, &str, &str)] = &[(PATH_TYPE, "parent", PATH_TYPE)];
+
+/// `typing` forms that say "this type, or None".
+const OPTIONAL: &[&str] = &[
+    "typing.Optional",
+    "typing_extensions.Optional",
+    "typing.Union",
+    "typing_extensions.Union",
+];
+
+fn is_none(node: Node<'_>) -> bool {
+    match node.kind() {
+        "none" => true,
+        "type" => node.named_child(0).is_some_and(is_none),
+        _ => false,
+    }
+}
+
+/// The values of the `return` statements of a function body (`None` for a
+/// bare `return`), not those of nested functions, classes or lambdas.
+fn returned_values<'t>(node: Node<'t>, out: &mut Vec<Option<Node<'t>>>, depth: usize) {
+    if depth > MAX_EVAL_DEPTH {
+        out.push(None);
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "return_statement" => out.push(child.named_child(0)),
+            "function_definition" | "class_definition" | "lambda" | "decorated_definition" => {}
+            // `yield` makes a generator: not the value returned.
+            "yield" => out.push(None),
+            _ => returned_values(child, out, depth + 1),
+        }
+    }
+}
 
 fn is_async(definition: Node<'_>) -> bool {
     let mut cursor = definition.walk();
@@ -902,6 +1269,19 @@ mod tests {
             scan(Language::Python, text).findings[0].function,
             "A.m.<locals>.inner"
         );
+    }
+
+    #[test]
+    fn a_helper_types_its_result_only_when_every_return_agrees() {
+        let text = "import sqlite3\ndef one():\n    return sqlite3.connect('a')\ndef gen():\n    yield sqlite3.connect('a')\n    return sqlite3.connect('a')\ndef mixed(f):\n    if f:\n        return sqlite3.connect('a')\n    return other()\n@decorated\ndef wrapped():\n    return sqlite3.connect('a')\nasync def f():\n    one().commit()\n    gen().commit()\n    mixed(1).commit()\n    wrapped().commit()\n";
+        assert_eq!(found(text), [(15, "sqlite3.Connection.commit".to_string())]);
+    }
+
+    #[test]
+    fn optional_annotations_keep_their_type_and_unions_of_two_types_do_not() {
+        let text = "from pathlib import Path\nfrom typing import Optional, Union\nasync def f(a: Optional[Path], b: Path | None, c: Path | str, d: Union[Path, str], e: None | Path):\n    a.exists(); b.exists(); c.exists(); d.exists(); e.exists()\n";
+        let lines: Vec<u64> = found(text).into_iter().map(|(line, _)| line).collect();
+        assert_eq!(lines, [4, 4, 4], "a, b and e only");
     }
 
     #[test]

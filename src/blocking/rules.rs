@@ -54,6 +54,17 @@ pub enum Check {
     GuardAcrossAwait,
 }
 
+/// What kind of bug a rule finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// The call blocks the event loop (or executor thread) while it waits.
+    Blocking,
+    /// Async used wrongly, without blocking: a coroutine never awaited, a
+    /// loop started inside a running loop.
+    Misuse,
+}
+
 /// One entry of the rule table.
 #[derive(Debug, Serialize)]
 pub struct Rule {
@@ -61,32 +72,62 @@ pub struct Rule {
     pub id: &'static str,
     pub language: Language,
     pub check: Check,
+    pub category: Category,
     /// Canonical call paths the rule matches.
     pub calls: &'static [&'static str],
+    /// A call is not matched when one of its arguments is (or ends with)
+    /// one of these names, or is a keyword argument so named: `WNOHANG`,
+    /// `fileobj`, `BytesIO` mean the call does not wait on anything.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub unless_args: &'static [&'static str],
     /// Why it is a problem inside async code (one line).
     pub why: &'static str,
-    /// The async replacement, shown as `suggestion`.
+    /// The async replacement, shown as `suggestion`: `{call}` (the callee as
+    /// written), `{receiver}` (the object a method is called on), `{method}`
+    /// (the function or method name) and `{args}` (the arguments as written,
+    /// with their parentheses) are filled in from the call.
     pub replacement: &'static str,
+    /// The replacement for a method called on an object of a known type
+    /// (`file.read_to_end(..)`, `session.get(..)`), when it differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method_replacement: Option<&'static str>,
+    /// The codes of ruff's flake8-async rules (`ruff check --select ASYNC`)
+    /// that find the same calls, to compare the two tools.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub ruff: &'static [&'static str],
 }
 
+use Category::*;
 use Check::*;
 use Language::*;
+
+/// The fields most rules share; each entry overrides what it needs.
+const BASE: Rule = Rule {
+    id: "",
+    language: Python,
+    check: Call,
+    category: Blocking,
+    calls: &[],
+    unless_args: &[],
+    why: "",
+    replacement: "",
+    method_replacement: None,
+    ruff: &[],
+};
 
 /// Every rule. Order matters only when two rules name the same call (the first wins).
 pub static RULES: &[Rule] = &[
     // ---- Python ----
     Rule {
         id: "py-time-sleep",
-        language: Python,
-        check: Call,
         calls: &["time.sleep"],
         why: "time.sleep blocks the event loop: no other task runs until it returns",
-        replacement: "await asyncio.sleep(...)",
+        replacement: "await asyncio.sleep{args}",
+        ruff: &["ASYNC251"],
+        ..BASE
     },
     Rule {
         id: "py-requests",
-        language: Python,
-        check: Call,
         calls: &[
             "requests.get",
             "requests.post",
@@ -107,12 +148,15 @@ pub static RULES: &[Rule] = &[
             "requests.Session.send",
         ],
         why: "requests is synchronous: the whole event loop waits for the network",
-        replacement: "async with aiohttp.ClientSession() as s: await s.get(...) (or httpx.AsyncClient)",
+        replacement: "async with aiohttp.ClientSession() as session: await session.{method}{args} (or httpx.AsyncClient)",
+        method_replacement: Some(
+            "await session.{method}{args} on an aiohttp.ClientSession (or httpx.AsyncClient)",
+        ),
+        ruff: &["ASYNC210"],
+        ..BASE
     },
     Rule {
         id: "py-httpx-sync",
-        language: Python,
-        check: Call,
         calls: &[
             "httpx.get",
             "httpx.post",
@@ -132,59 +176,205 @@ pub static RULES: &[Rule] = &[
             "httpx.Client.options",
             "httpx.Client.request",
             "httpx.Client.send",
+            "httpx.Client.stream",
+            "httpx.Client.close",
         ],
         why: "httpx's module functions and httpx.Client are synchronous: the event loop waits for the network",
-        replacement: "async with httpx.AsyncClient() as c: await c.get(...)",
+        replacement: "async with httpx.AsyncClient() as client: await client.{method}{args}",
+        method_replacement: Some("await client.{method}{args} on an httpx.AsyncClient"),
+        ruff: &["ASYNC210", "ASYNC212"],
+        ..BASE
     },
     Rule {
         id: "py-urllib",
-        language: Python,
-        check: Call,
-        calls: &["urllib.request.urlopen", "urllib.request.urlretrieve"],
-        why: "urllib.request is synchronous: the event loop waits for the network",
-        replacement: "await s.get(...) with aiohttp, or await asyncio.to_thread(urllib.request.urlopen, ...)",
+        calls: &[
+            "urllib.request.urlopen",
+            "urllib.request.urlretrieve",
+            "urllib3.request",
+            "urllib3.PoolManager.request",
+            "urllib3.PoolManager.urlopen",
+            "urllib3.PoolManager.request_encode_body",
+            "urllib3.PoolManager.request_encode_url",
+            "http.client.HTTPConnection.request",
+            "http.client.HTTPConnection.getresponse",
+            "http.client.HTTPConnection.connect",
+            "http.client.HTTPSConnection.request",
+            "http.client.HTTPSConnection.getresponse",
+            "http.client.HTTPSConnection.connect",
+        ],
+        why: "urllib, urllib3 and http.client are synchronous: the event loop waits for the network",
+        replacement: "async with aiohttp.ClientSession() as session: await session.get(...) (or await asyncio.to_thread({call}{comma_args}))",
+        ruff: &["ASYNC210"],
+        ..BASE
     },
     Rule {
         id: "py-open",
-        language: Python,
-        check: Call,
-        calls: &["builtins.open", "io.open", "codecs.open"],
+        calls: &["builtins.open", "io.open", "codecs.open", "io.open_code"],
         why: "open() and reads/writes on its file object are blocking disk I/O on the event loop",
-        replacement: "async with aiofiles.open(...) as f: await f.read(), or await asyncio.to_thread(...)",
+        replacement: "async with aiofiles.open{args} as f: await f.read() (or await asyncio.to_thread(...))",
+        ruff: &["ASYNC230"],
+        ..BASE
     },
     Rule {
         id: "py-pathlib-io",
-        language: Python,
-        check: Call,
         calls: &[
             "pathlib.Path.read_text",
             "pathlib.Path.read_bytes",
             "pathlib.Path.write_text",
             "pathlib.Path.write_bytes",
             "pathlib.Path.open",
+            "pathlib.Path.exists",
+            "pathlib.Path.is_dir",
+            "pathlib.Path.is_file",
+            "pathlib.Path.is_symlink",
+            "pathlib.Path.is_mount",
+            "pathlib.Path.is_socket",
+            "pathlib.Path.is_fifo",
+            "pathlib.Path.is_block_device",
+            "pathlib.Path.is_char_device",
+            "pathlib.Path.is_junction",
+            "pathlib.Path.stat",
+            "pathlib.Path.lstat",
+            "pathlib.Path.mkdir",
+            "pathlib.Path.rmdir",
+            "pathlib.Path.unlink",
+            "pathlib.Path.rename",
+            "pathlib.Path.replace",
+            "pathlib.Path.touch",
+            "pathlib.Path.resolve",
+            "pathlib.Path.glob",
+            "pathlib.Path.rglob",
+            "pathlib.Path.iterdir",
+            "pathlib.Path.walk",
+            "pathlib.Path.symlink_to",
+            "pathlib.Path.hardlink_to",
+            "pathlib.Path.readlink",
+            "pathlib.Path.chmod",
+            "pathlib.Path.lchmod",
+            "pathlib.Path.owner",
+            "pathlib.Path.group",
+            "pathlib.Path.samefile",
+            // Names only path-like objects have (pathlib, zipfile.Path,
+            // importlib.resources, fsspec), all reading or writing files:
+            // matched on any receiver, when not awaited (anyio.Path's are).
+            "*.read_text",
+            "*.write_text",
+            "*.read_bytes",
+            "*.write_bytes",
+            "*.is_file",
+            "*.is_dir",
         ],
-        why: "pathlib reads and writes are blocking disk I/O on the event loop",
-        replacement: "await asyncio.to_thread(path.read_text) (or anyio.Path / aiofiles)",
+        why: "pathlib methods that touch the file system are blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread({receiver}.{method}{comma_args}) (or anyio.Path)",
+        ruff: &["ASYNC230", "ASYNC240"],
+        ..BASE
+    },
+    Rule {
+        id: "py-os-path",
+        calls: &[
+            "os.path.exists",
+            "os.path.lexists",
+            "os.path.isfile",
+            "os.path.isdir",
+            "os.path.islink",
+            "os.path.ismount",
+            "os.path.isjunction",
+            "os.path.getsize",
+            "os.path.getmtime",
+            "os.path.getatime",
+            "os.path.getctime",
+            "os.path.samefile",
+            "os.path.realpath",
+        ],
+        why: "os.path queries stat the file system: blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread({call}{comma_args}) (or anyio.Path)",
+        ruff: &["ASYNC240"],
+        ..BASE
+    },
+    Rule {
+        id: "py-os-fs",
+        calls: &[
+            "os.remove",
+            "os.unlink",
+            "os.rmdir",
+            "os.removedirs",
+            "os.listdir",
+            "os.scandir",
+            "os.rename",
+            "os.renames",
+            "os.replace",
+            "os.mkdir",
+            "os.makedirs",
+            "os.walk",
+            "os.fwalk",
+            "os.stat",
+            "os.lstat",
+            "os.chmod",
+            "os.chown",
+            "os.lchown",
+            "os.link",
+            "os.symlink",
+            "os.readlink",
+            "os.truncate",
+            "os.utime",
+            "os.access",
+            "os.statvfs",
+            "os.mkfifo",
+            "os.sync",
+            "os.fsync",
+            "glob.glob",
+            "glob.iglob",
+        ],
+        why: "os and glob file-system calls are blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread({call}{comma_args}) (or aiofiles.os / anyio)",
+        ..BASE
     },
     Rule {
         id: "py-shutil",
-        language: Python,
-        check: Call,
         calls: &[
             "shutil.copy",
             "shutil.copy2",
             "shutil.copyfile",
             "shutil.copytree",
+            "shutil.copyfileobj",
+            "shutil.copymode",
+            "shutil.copystat",
             "shutil.rmtree",
             "shutil.move",
+            "shutil.which",
+            "shutil.disk_usage",
+            "shutil.chown",
+            "shutil.make_archive",
+            "shutil.unpack_archive",
         ],
-        why: "shutil copies and deletes are blocking disk I/O on the event loop",
-        replacement: "await asyncio.to_thread(shutil.copy, ...)",
+        why: "shutil copies, moves, deletes and lookups are blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread({call}{comma_args})",
+        ..BASE
+    },
+    Rule {
+        id: "py-archive-tempfile",
+        calls: &[
+            "tarfile.open",
+            "tarfile.TarFile.extractall",
+            "tarfile.TarFile.extract",
+            "tarfile.TarFile.add",
+            "zipfile.ZipFile",
+            "zipfile.ZipFile.extractall",
+            "zipfile.ZipFile.extract",
+            "zipfile.ZipFile.write",
+            "tempfile.TemporaryFile",
+            "tempfile.NamedTemporaryFile",
+            "tempfile.TemporaryDirectory",
+            "tempfile.mkstemp",
+            "tempfile.mkdtemp",
+        ],
+        unless_args: &["fileobj", "BytesIO", "StringIO"],
+        why: "archives and temporary files are blocking disk I/O on the event loop",
+        replacement: "await asyncio.to_thread({call}{comma_args})",
+        ..BASE
     },
     Rule {
         id: "py-subprocess",
-        language: Python,
-        check: Call,
         calls: &[
             "subprocess.run",
             "subprocess.call",
@@ -195,14 +385,44 @@ pub static RULES: &[Rule] = &[
             "subprocess.Popen.wait",
             "subprocess.Popen.communicate",
             "os.system",
+            "os.spawnl",
+            "os.spawnle",
+            "os.spawnlp",
+            "os.spawnlpe",
+            "os.spawnv",
+            "os.spawnve",
+            "os.spawnvp",
+            "os.spawnvpe",
+            "os.posix_spawn",
+            "os.posix_spawnp",
         ],
-        why: "waiting for a child process blocks the event loop until the process ends",
+        why: "running a child process (and waiting for it) blocks the event loop until the process ends",
         replacement: "proc = await asyncio.create_subprocess_exec(...); await proc.communicate()",
+        method_replacement: Some(
+            "await proc.{method}{args} on proc = await asyncio.create_subprocess_exec(...)",
+        ),
+        ruff: &["ASYNC221"],
+        ..BASE
+    },
+    Rule {
+        id: "py-subprocess-spawn",
+        calls: &["subprocess.Popen", "os.popen"],
+        why: "starting a child process forks and execs on the event loop, and its pipes are blocking",
+        replacement: "proc = await asyncio.create_subprocess_exec(...)",
+        ruff: &["ASYNC220"],
+        ..BASE
+    },
+    Rule {
+        id: "py-os-wait",
+        calls: &["os.wait", "os.wait3", "os.wait4", "os.waitid", "os.waitpid"],
+        unless_args: &["WNOHANG"],
+        why: "waiting for a child process blocks the event loop until it changes state",
+        replacement: "await proc.wait() on an asyncio subprocess (or await asyncio.to_thread({call}{comma_args}))",
+        ruff: &["ASYNC222"],
+        ..BASE
     },
     Rule {
         id: "py-socket",
-        language: Python,
-        check: Call,
         calls: &[
             "socket.create_connection",
             "socket.getaddrinfo",
@@ -217,22 +437,26 @@ pub static RULES: &[Rule] = &[
             "socket.socket.send",
             "socket.socket.sendall",
             "socket.socket.sendto",
+            // websocket-client (module `websocket`) is synchronous.
+            "websocket.create_connection",
         ],
         why: "a blocking socket call (or DNS lookup) stops the event loop until the peer answers",
-        replacement: "reader, writer = await asyncio.open_connection(...) (or await loop.getaddrinfo / loop.sock_recv)",
+        replacement: "reader, writer = await asyncio.open_connection(...) (or await loop.getaddrinfo(...))",
+        method_replacement: Some(
+            "await loop.sock_{method}({receiver}{comma_args}) on a non-blocking socket (or asyncio.open_connection streams)",
+        ),
+        ..BASE
     },
     Rule {
         id: "py-input",
-        language: Python,
-        check: Call,
         calls: &["builtins.input"],
         why: "input() waits for the terminal with the event loop stopped",
-        replacement: "await asyncio.to_thread(input, ...)",
+        replacement: "await asyncio.to_thread(input{comma_args})",
+        ruff: &["ASYNC250"],
+        ..BASE
     },
     Rule {
         id: "py-sync-db",
-        language: Python,
-        check: Call,
         calls: &[
             "sqlite3.connect",
             "sqlite3.Connection.execute",
@@ -259,21 +483,29 @@ pub static RULES: &[Rule] = &[
             "pymysql.cursors.Cursor.fetchone",
             "pymysql.cursors.Cursor.fetchall",
             "pymysql.cursors.Cursor.fetchmany",
+            // DB-API names: not awaited, they are a sync driver's.
+            "*.fetchone",
+            "*.fetchall",
+            "*.fetchmany",
         ],
         why: "a synchronous database driver blocks the event loop for every query",
-        replacement: "an async driver: aiosqlite, asyncpg or psycopg (async), aiomysql; or await asyncio.to_thread(...)",
+        replacement: "an async driver: await aiosqlite.{method}{args} (or asyncpg, psycopg async, aiomysql), or await asyncio.to_thread({call}{comma_args})",
+        method_replacement: Some(
+            "await {call}{args} on an async driver's connection (aiosqlite, asyncpg, psycopg async, aiomysql), or await asyncio.to_thread({call}{comma_args})",
+        ),
+        ..BASE
     },
     Rule {
         id: "py-asyncio-run-in-coroutine",
-        language: Python,
-        check: Call,
+        category: Misuse,
         calls: &["asyncio.run", "*.run_until_complete"],
         why: "starting an event loop inside a coroutine fails (a loop is already running) or blocks it",
-        replacement: "await the coroutine directly (or asyncio.create_task(...))",
+        replacement: "await the coroutine directly: await {args_inner} (or asyncio.create_task(...))",
+        ..BASE
     },
     Rule {
         id: "py-coroutine-not-awaited",
-        language: Python,
+        category: Misuse,
         check: NotAwaited,
         calls: &[
             "asyncio.sleep",
@@ -288,21 +520,21 @@ pub static RULES: &[Rule] = &[
             "asyncio.to_thread",
         ],
         why: "a coroutine called without await never runs (and its errors are lost)",
-        replacement: "await ... (or asyncio.create_task(...) to run it in the background)",
+        replacement: "await {call}{args} (or asyncio.create_task({call}{args}) to run it in the background)",
+        ..BASE
     },
     // ---- Rust ----
     Rule {
         id: "rs-thread-sleep",
         language: Rust,
-        check: Call,
         calls: &["std::thread::sleep", "std::thread::sleep_ms"],
         why: "std::thread::sleep parks the executor thread: every task on it stops",
-        replacement: "tokio::time::sleep(...).await",
+        replacement: "tokio::time::sleep{args}.await",
+        ..BASE
     },
     Rule {
         id: "rs-std-fs",
         language: Rust,
-        check: Call,
         calls: &[
             "std::fs::read",
             "std::fs::read_to_string",
@@ -326,21 +558,56 @@ pub static RULES: &[Rule] = &[
             "std::fs::File::create",
             "std::fs::File::create_new",
             "std::fs::OpenOptions::open",
+            "std::fs::File::read",
             "std::fs::File::read_to_string",
             "std::fs::File::read_to_end",
             "std::fs::File::read_exact",
+            "std::fs::File::write",
             "std::fs::File::write_all",
+            "std::fs::File::metadata",
             "std::fs::File::sync_all",
             "std::fs::File::sync_data",
             "std::fs::File::set_len",
         ],
         why: "std::fs is blocking disk I/O on an executor thread",
-        replacement: "tokio::fs::...(...).await (or tokio::task::spawn_blocking)",
+        replacement: "{tokio_path}{args}.await (or tokio::task::spawn_blocking)",
+        method_replacement: Some(
+            "{call}{args}.await on a tokio::fs::File (tokio::io::AsyncReadExt / AsyncWriteExt)",
+        ),
+        ..BASE
+    },
+    Rule {
+        id: "rs-std-path",
+        language: Rust,
+        calls: &[
+            "std::path::Path::exists",
+            "std::path::Path::try_exists",
+            "std::path::Path::is_file",
+            "std::path::Path::is_dir",
+            "std::path::Path::is_symlink",
+            "std::path::Path::metadata",
+            "std::path::Path::symlink_metadata",
+            "std::path::Path::canonicalize",
+            "std::path::Path::read_dir",
+            "std::path::Path::read_link",
+            "std::path::PathBuf::exists",
+            "std::path::PathBuf::try_exists",
+            "std::path::PathBuf::is_file",
+            "std::path::PathBuf::is_dir",
+            "std::path::PathBuf::is_symlink",
+            "std::path::PathBuf::metadata",
+            "std::path::PathBuf::symlink_metadata",
+            "std::path::PathBuf::canonicalize",
+            "std::path::PathBuf::read_dir",
+            "std::path::PathBuf::read_link",
+        ],
+        why: "these std::path methods query the file system: blocking disk I/O on an executor thread",
+        replacement: "tokio::fs::metadata / try_exists / canonicalize / read_dir ({receiver}).await",
+        ..BASE
     },
     Rule {
         id: "rs-stdin",
         language: Rust,
-        check: Call,
         calls: &[
             "std::io::Stdin::read_line",
             "std::io::Stdin::read_to_string",
@@ -353,11 +620,11 @@ pub static RULES: &[Rule] = &[
         ],
         why: "reading std::io::stdin waits for the terminal on an executor thread",
         replacement: "tokio::io::BufReader::new(tokio::io::stdin()).lines() with .next_line().await",
+        ..BASE
     },
     Rule {
         id: "rs-reqwest-blocking",
         language: Rust,
-        check: Call,
         calls: &[
             "reqwest::blocking::get",
             "reqwest::blocking::Client::new",
@@ -367,11 +634,11 @@ pub static RULES: &[Rule] = &[
         ],
         why: "reqwest::blocking waits for the network on an executor thread (and panics when created or dropped inside a runtime)",
         replacement: "reqwest::Client: client.get(url).send().await",
+        ..BASE
     },
     Rule {
         id: "rs-std-net",
         language: Rust,
-        check: Call,
         calls: &[
             "std::net::TcpStream::connect",
             "std::net::TcpStream::connect_timeout",
@@ -388,15 +655,23 @@ pub static RULES: &[Rule] = &[
             "std::net::UdpSocket::recv_from",
             "std::net::UdpSocket::send",
             "std::net::UdpSocket::send_to",
-            "*.to_socket_addrs",
         ],
-        why: "std::net sockets (and ToSocketAddrs DNS lookups) block the executor thread until the peer answers",
-        replacement: "tokio::net::{TcpStream, TcpListener, UdpSocket, lookup_host} with .await",
+        why: "std::net sockets block the executor thread until the peer answers",
+        replacement: "{tokio_path}{args}.await (tokio::net; for DNS, tokio::net::lookup_host)",
+        method_replacement: Some("{call}{args}.await on a tokio::net socket"),
+        ..BASE
+    },
+    Rule {
+        id: "rs-dns-lookup",
+        language: Rust,
+        calls: &["*.to_socket_addrs"],
+        why: "ToSocketAddrs resolves host names with a blocking DNS lookup on the executor thread",
+        replacement: "tokio::net::lookup_host({receiver}).await",
+        ..BASE
     },
     Rule {
         id: "rs-std-process",
         language: Rust,
-        check: Call,
         calls: &[
             "std::process::Command::output",
             "std::process::Command::status",
@@ -404,12 +679,21 @@ pub static RULES: &[Rule] = &[
             "std::process::Child::wait_with_output",
         ],
         why: "waiting for a std::process child blocks the executor thread until it exits",
-        replacement: "tokio::process::Command::new(...).output().await",
+        replacement: "tokio::process::Command: .{method}().await",
+        method_replacement: Some("{call}{args}.await on a tokio::process::Command / Child"),
+        ..BASE
+    },
+    Rule {
+        id: "rs-thread-join",
+        language: Rust,
+        calls: &["std::thread::JoinHandle::join"],
+        why: "joining a std thread blocks the executor thread until that thread ends",
+        replacement: "tokio::task::spawn_blocking(...) and handle.await",
+        ..BASE
     },
     Rule {
         id: "rs-block-on",
         language: Rust,
-        check: Call,
         calls: &[
             "futures::executor::block_on",
             "futures_executor::block_on",
@@ -419,15 +703,21 @@ pub static RULES: &[Rule] = &[
             "*.block_on",
         ],
         why: "block_on inside async code blocks the executor thread (tokio panics: a runtime cannot start from within a runtime)",
-        replacement: "future.await",
+        replacement: "{args_inner}.await",
+        ..BASE
     },
     Rule {
         id: "rs-mutex-guard-across-await",
         language: Rust,
         check: GuardAcrossAwait,
-        calls: &["std::sync::Mutex::lock"],
-        why: "a std::sync::Mutex guard held across .await blocks every other task that wants the lock (and makes the future !Send)",
-        replacement: "drop the guard before the .await (scope it in a block), or use tokio::sync::Mutex",
+        calls: &[
+            "std::sync::Mutex::lock",
+            "std::sync::RwLock::read",
+            "std::sync::RwLock::write",
+        ],
+        why: "a std::sync lock guard held across .await blocks every other task that wants the lock (and makes the future !Send)",
+        replacement: "drop the guard before the .await (scope it in a block), or use tokio::sync::{Mutex, RwLock}",
+        ..BASE
     },
 ];
 
@@ -471,6 +761,14 @@ pub static PRODUCERS: &[Producer] = &[
     py("pathlib.Path.resolve", "pathlib.Path"),
     py("pathlib.Path.absolute", "pathlib.Path"),
     py("pathlib.Path.expanduser", "pathlib.Path"),
+    py("io.BytesIO", "io.BytesIO"),
+    py("io.StringIO", "io.StringIO"),
+    py("tarfile.open", "tarfile.TarFile"),
+    py("tarfile.TarFile.open", "tarfile.TarFile"),
+    py("zipfile.ZipFile", "zipfile.ZipFile"),
+    py("urllib3.PoolManager", "urllib3.PoolManager"),
+    py("http.client.HTTPConnection", "http.client.HTTPConnection"),
+    py("http.client.HTTPSConnection", "http.client.HTTPSConnection"),
     py("requests.Session", "requests.Session"),
     py("requests.session", "requests.Session"),
     py("httpx.Client", "httpx.Client"),
@@ -496,6 +794,14 @@ pub static PRODUCERS: &[Producer] = &[
         "pymysql.connections.Connection.cursor",
         "pymysql.cursors.Cursor",
     ),
+    rs("std::path::Path::new", "std::path::Path"),
+    rs("std::path::Path::join", "std::path::PathBuf"),
+    rs("std::path::Path::to_path_buf", "std::path::PathBuf"),
+    rs("std::path::PathBuf::new", "std::path::PathBuf"),
+    rs("std::path::PathBuf::from", "std::path::PathBuf"),
+    rs("std::path::PathBuf::join", "std::path::PathBuf"),
+    rs("std::thread::spawn", "std::thread::JoinHandle"),
+    rs("std::thread::Builder::spawn", "std::thread::JoinHandle"),
     rs("std::process::Command::new", "std::process::Command"),
     rs("std::process::Command::arg", "std::process::Command"),
     rs("std::process::Command::args", "std::process::Command"),
@@ -755,6 +1061,14 @@ mod tests {
             assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
             assert!(!rule.calls.is_empty(), "{} matches nothing", rule.id);
             assert!(!rule.why.is_empty() && !rule.replacement.is_empty());
+            assert!(
+                rule.language == Language::Python || rule.unless_args.is_empty(),
+                "{}: unless_args is read by the Python analyzer only",
+                rule.id
+            );
+            for code in rule.ruff {
+                assert!(code.starts_with("ASYNC"), "{}: {code}", rule.id);
+            }
             let prefix = match rule.language {
                 Language::Python => "py-",
                 Language::Rust => "rs-",

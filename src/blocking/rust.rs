@@ -20,13 +20,14 @@
 //! Limits: macro bodies (`tokio::select!`, `println!`) are token trees to
 //! tree-sitter and are not looked into; struct fields have no known type.
 
-use super::finding::{Hit, text_of};
+use super::finding::{Analysis, Hit, may_hold_async, text_of};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use std::collections::HashMap;
 use tree_sitter::{Node, Tree};
 
-/// Deeper syntax trees are not followed (the walk is recursive).
-const MAX_DEPTH: usize = 400;
+/// Deeper expressions are not evaluated (the tool then knows nothing of
+/// their value: a miss, never a false finding).
+const MAX_EVAL_DEPTH: usize = 400;
 
 /// Methods that hand a closure to another thread (or run it as blocking work).
 const HANDOFF_METHODS: &[&str] = &[
@@ -94,11 +95,21 @@ struct Analyzer<'t, 's> {
     qualname: Vec<String>,
     context: Option<String>,
     depth: usize,
-    hits: Vec<Hit<'t>>,
+    /// Deeper nodes are not walked: they go to `too_deep`.
+    max_depth: usize,
+    /// Where the keyword `async` may start (see [`may_hold_async`]).
+    async_at: &'s [usize],
+    out: Analysis<'t>,
 }
 
-/// Every blocking call inside async code in a parsed Rust file.
-pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
+/// Every blocking call inside async code in a parsed Rust file, and the
+/// nodes nested deeper than `max_depth` (not looked into).
+pub fn analyze<'t>(
+    tree: &'t Tree,
+    source: &[u8],
+    async_at: &[usize],
+    max_depth: usize,
+) -> Analysis<'t> {
     let index = RuleIndex::get();
     let guard_rule = super::rules::RULES
         .iter()
@@ -112,12 +123,14 @@ pub fn analyze<'t>(tree: &'t Tree, source: &[u8]) -> Vec<Hit<'t>> {
         qualname: Vec::new(),
         context: None,
         depth: 0,
-        hits: Vec::new(),
+        max_depth,
+        async_at,
+        out: Analysis::default(),
     };
     let root = tree.root_node();
     analyzer.collect_imports(root);
     analyzer.walk_children(root);
-    analyzer.hits
+    analyzer.out
 }
 
 impl<'t> Analyzer<'t, '_> {
@@ -290,8 +303,9 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    fn bind_pattern_other(&mut self, pattern: Node<'_>) {
-        if self.depth > MAX_DEPTH {
+    fn bind_pattern_other(&mut self, pattern: Node<'t>) {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(pattern);
             return;
         }
         if pattern.kind() == "identifier" {
@@ -300,7 +314,7 @@ impl<'t> Analyzer<'t, '_> {
             return;
         }
         let mut cursor = pattern.walk();
-        let children: Vec<Node<'_>> = pattern.named_children(&mut cursor).collect();
+        let children: Vec<Node<'t>> = pattern.named_children(&mut cursor).collect();
         for child in children {
             // `Some(x)`: the `type` of a tuple-struct pattern is not a binding.
             if child.kind() == "identifier"
@@ -318,7 +332,7 @@ impl<'t> Analyzer<'t, '_> {
     /// A binding with an optional annotation and an optional value.
     fn bind_typed(
         &mut self,
-        pattern: Node<'_>,
+        pattern: Node<'t>,
         annotation: Option<Node<'_>>,
         value: Option<Node<'_>>,
     ) {
@@ -337,7 +351,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     /// The locals of one `fn` item, in source order (nested `fn` items excluded).
-    fn collect_locals(&mut self, function: Node<'_>) {
+    fn collect_locals(&mut self, function: Node<'t>) {
         self.locals.clear();
         if let Some(parameters) = function.child_by_field_name("parameters") {
             let mut cursor = parameters.walk();
@@ -355,8 +369,10 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    fn collect_locals_in(&mut self, node: Node<'_>, depth: usize) {
-        if depth > MAX_DEPTH {
+    fn collect_locals_in(&mut self, node: Node<'t>, depth: usize) {
+        if depth > self.max_depth {
+            // A local missed here could shadow an import: say so.
+            self.out.too_deep.push(node);
             return;
         }
         match node.kind() {
@@ -420,7 +436,7 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
-        if depth > MAX_DEPTH {
+        if depth > MAX_EVAL_DEPTH {
             return Value::Unknown;
         }
         match node.kind() {
@@ -511,11 +527,25 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn walk(&mut self, node: Node<'t>) {
-        if self.depth > MAX_DEPTH {
+        // Outside async code nothing is reported, and only code spelled
+        // with `async` can start some: the rest of a file is not walked.
+        if self.context.is_none() && !may_hold_async(self.async_at, node) {
+            return;
+        }
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(node);
             return;
         }
         self.depth += 1;
         match node.kind() {
+            // Tree-sitter's recovery: no call directly in it is checked (a
+            // broken `fn` line may be what it swallowed), but complete
+            // items inside are analyzed; the scan reports the rest.
+            "ERROR" => {
+                let outer = self.context.take();
+                self.walk_children(node);
+                self.context = outer;
+            }
             "function_item" => self.function(node),
             "closure_expression" => self.closure(node),
             "async_block" => {
@@ -700,7 +730,8 @@ impl<'t> Analyzer<'t, '_> {
             if statement.kind() != "let_declaration" {
                 continue;
             }
-            let Some((guard, lock_call, lock_callee)) = self.guard_binding(*statement) else {
+            let Some((guard, lock_call, lock_callee, resolved)) = self.guard_binding(*statement)
+            else {
                 continue;
             };
             let mut ended = false;
@@ -716,7 +747,7 @@ impl<'t> Analyzer<'t, '_> {
                 self.hit(
                     lock_call,
                     lock_callee,
-                    "std::sync::Mutex::lock".to_string(),
+                    resolved.to_string(),
                     rule,
                     Some(detail),
                 );
@@ -724,9 +755,13 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    /// For `let name = x.lock().unwrap()` (or `.expect(..)`): the name, the
-    /// `lock()` call and its callee.
-    fn guard_binding(&self, statement: Node<'t>) -> Option<(String, Node<'t>, Node<'t>)> {
+    /// For `let name = x.lock().unwrap()` (or `.expect(..)`, or an RwLock's
+    /// `read()` / `write()`): the name, the lock call, its callee and what
+    /// it resolves to. Only std's locks return a `Result` to unwrap there.
+    fn guard_binding(
+        &self,
+        statement: Node<'t>,
+    ) -> Option<(String, Node<'t>, Node<'t>, &'static str)> {
         let pattern = statement.child_by_field_name("pattern")?;
         if pattern.kind() != "identifier" {
             return None;
@@ -755,10 +790,16 @@ impl<'t> Analyzer<'t, '_> {
         let no_arguments = lock_call
             .child_by_field_name("arguments")
             .is_some_and(|arguments| arguments.named_child_count() == 0);
-        if lock_name != "lock" || !no_arguments {
+        let resolved = match lock_name.as_ref() {
+            "lock" => "std::sync::Mutex::lock",
+            "read" => "std::sync::RwLock::read",
+            "write" => "std::sync::RwLock::write",
+            _ => return None,
+        };
+        if !no_arguments {
             return None;
         }
-        Some((self.text(pattern), lock_call, lock_callee))
+        Some((self.text(pattern), lock_call, lock_callee, resolved))
     }
 
     /// Walks `node` in source order until the guard ends (dropped or moved)
@@ -771,7 +812,7 @@ impl<'t> Analyzer<'t, '_> {
         awaited: &mut Option<u64>,
         depth: usize,
     ) {
-        if *ended || awaited.is_some() || depth > MAX_DEPTH {
+        if *ended || awaited.is_some() || depth > self.max_depth {
             return;
         }
         match node.kind() {
@@ -829,13 +870,18 @@ impl<'t> Analyzer<'t, '_> {
         let Some(function) = self.context.clone() else {
             return;
         };
-        self.hits.push(Hit {
+        let on_instance = callee.kind() == "field_expression"
+            && callee
+                .child_by_field_name("value")
+                .is_some_and(|value| matches!(self.eval(value), Value::Instance(_)));
+        self.out.hits.push(Hit {
             node: call,
             callee,
             function,
             resolved,
             rule,
             detail,
+            on_instance,
         });
     }
 }

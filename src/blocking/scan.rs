@@ -3,8 +3,9 @@
 //! the tool runs it on a blocking thread.
 
 use super::error::ScanError;
-use super::finding::{Finding, is_suppressed};
-use super::rules::Language;
+use super::finding::{Analysis, Finding, is_suppressed, position};
+use super::rules::{Category, Language};
+use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -13,10 +14,72 @@ use tree_sitter::{Node, Parser, Tree};
 /// What a scan found in one file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Scan {
+    /// At most `max_findings`, in line order.
     pub findings: Vec<Finding>,
+    /// Findings past `max_findings`: counted, not listed.
+    pub findings_omitted: u64,
+    /// All findings (listed or not) by category.
+    pub blocking: u64,
+    pub misuse: u64,
     /// Findings silenced by a `blocking: ok` comment.
     pub suppressed: u64,
+    /// The first `max_findings` of them, in line order.
+    pub suppressed_calls: Vec<Suppressed>,
     pub lines: u64,
+    /// Regions not looked into (at most [`MAX_REGIONS`]), in source order.
+    pub unscanned: Vec<Region>,
+    /// How many regions were not looked into.
+    pub unscanned_total: u64,
+}
+
+/// How many unscanned regions a result lists (the rest are counted).
+pub const MAX_REGIONS: usize = 32;
+
+/// Statements and expressions nested deeper than this are first left out
+/// (the analyzers recurse; this fits a blocking thread's 2 MiB stack)...
+const SHALLOW_DEPTH: usize = 400;
+/// ...and, when a file has such nodes, it is analyzed again on a thread with
+/// [`DEEP_STACK`] bytes of stack, down to this depth. What lies deeper still
+/// is reported as `too_deep` regions, never passed over in silence.
+const DEEP_DEPTH: usize = 12_000;
+/// Reserved, not committed: only the pages a deep file touches are used.
+const DEEP_STACK: usize = 1 << 30;
+
+/// A part of a file that was not looked into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Region {
+    pub line: u64,
+    /// 1-based, in characters.
+    pub column: u64,
+    pub end_line: u64,
+    pub end_column: u64,
+    pub reason: RegionReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionReason {
+    /// Tree-sitter could not parse it (an ERROR node, or a token it had to
+    /// assume was there).
+    SyntaxError,
+    /// Nested deeper than the analyzer follows.
+    TooDeep,
+}
+
+/// A call silenced by a `blocking: ok` comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppressed {
+    pub line: u64,
+    pub rule: &'static str,
+}
+
+/// What shapes one file's scan besides its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions<'a> {
+    /// Only these rules are reported or counted as suppressed (all when empty).
+    pub only_rules: &'a HashSet<String>,
+    /// Findings listed per file (the rest are counted).
+    pub max_findings: usize,
 }
 
 /// Why a parse was abandoned before its end.
@@ -86,63 +149,299 @@ pub fn parse(
     })
 }
 
-/// Scans one file's bytes. `shown` is the path as printed in findings;
-/// only the rules in `only_rules` (all when empty) are reported, or counted
-/// as suppressed.
+/// Scans one file's bytes. `shown` is the path as printed in findings.
+/// A file with syntax errors is still scanned outside the broken regions,
+/// which are listed in [`Scan::unscanned`].
 pub fn scan_source(
     shown: &str,
     source: &[u8],
     language: Language,
-    only_rules: &HashSet<String>,
+    options: ScanOptions<'_>,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Result<Scan, ScanError>, Abandoned> {
     let lines = count_lines(source);
+    if !may_hold_async_code(source, language) {
+        // Nothing can be inside async code where there is none: no parse.
+        return Ok(Ok(Scan {
+            lines,
+            ..Scan::default()
+        }));
+    }
     let Some(tree) = parse(source, language, keep_going)? else {
         return Ok(Err(ScanError::Parse {
+            regions: 1,
             line: 1,
             column: 1,
             language: language_name(language),
         }));
     };
     let root = tree.root_node();
+    let mut regions = Vec::new();
     if root.has_error() {
-        let (line, column) = first_error(root).map_or((1, 1), |node| {
-            let at = node.start_position();
-            (at.row as u64 + 1, at.column as u64 + 1)
-        });
-        return Ok(Err(ScanError::Parse {
-            line,
-            column,
-            language: language_name(language),
-        }));
+        syntax_errors(root, &mut regions);
     }
-    let hits = match language {
-        Language::Python => super::python::analyze(&tree, source),
-        Language::Rust => super::rust::analyze(&tree, source),
-    };
+    let async_at: Vec<usize> = memchr::memmem::find_iter(source, b"async").collect();
+    let analysis = analyze(&tree, source, &async_at, language);
+    let mut too_deep: Vec<Node<'_>> = analysis.too_deep;
+    too_deep.sort_by_key(|node| (node.start_byte(), node.end_byte()));
+    too_deep.dedup_by_key(|node| (node.start_byte(), node.end_byte()));
+    regions.extend(
+        too_deep
+            .into_iter()
+            .map(|node| Span::of(node, RegionReason::TooDeep)),
+    );
+    regions.sort_by_key(|span| span.start.0);
+
     let mut scan = Scan {
         lines,
+        unscanned_total: regions.len() as u64,
         ..Scan::default()
     };
-    let wanted = |rule: &str| only_rules.is_empty() || only_rules.contains(rule);
-    for hit in hits.into_iter().filter(|hit| wanted(hit.rule.id)) {
+    scan.unscanned = regions
+        .into_iter()
+        .take(MAX_REGIONS)
+        .map(|span| region(span, source))
+        .collect();
+
+    let wanted = |rule: &str| options.only_rules.is_empty() || options.only_rules.contains(rule);
+    let mut hits: Vec<_> = analysis
+        .hits
+        .into_iter()
+        .filter(|hit| wanted(hit.rule.id))
+        .collect();
+    hits.sort_by(|a, b| (a.node.start_byte(), a.rule.id).cmp(&(b.node.start_byte(), b.rule.id)));
+    hits.dedup_by(|a, b| a.node.start_byte() == b.node.start_byte() && a.rule.id == b.rule.id);
+    let mut listed = 0;
+    for hit in hits {
         if is_suppressed(&tree, source, hit.node) {
             scan.suppressed += 1;
-        } else {
+            if scan.suppressed_calls.len() < options.max_findings {
+                scan.suppressed_calls.push(Suppressed {
+                    line: hit.node.start_position().row as u64 + 1,
+                    rule: hit.rule.id,
+                });
+            }
+            continue;
+        }
+        match hit.rule.category {
+            Category::Blocking => scan.blocking += 1,
+            Category::Misuse => scan.misuse += 1,
+        }
+        if listed < options.max_findings {
+            listed += 1;
             scan.findings.push(hit.into_finding(shown, source));
+        } else {
+            scan.findings_omitted += 1;
         }
     }
-    scan.findings
-        .sort_by(|a, b| (a.line, a.column, a.rule).cmp(&(b.line, b.column, b.rule)));
-    scan.findings
-        .dedup_by(|a, b| a.line == b.line && a.column == b.column && a.rule == b.rule);
     Ok(Ok(scan))
+}
+
+/// Whether the bytes can hold async code: in Python an `async def` (async
+/// `with` / `for` live only inside one), in Rust the keyword `async` (an
+/// async fn, block or closure). Most files of a project have neither, and a
+/// byte search costs far less than a parse; words such as `asyncio` or
+/// `async_trait` do not count.
+pub fn may_hold_async_code(source: &[u8], language: Language) -> bool {
+    let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    memchr::memmem::find_iter(source, b"async").any(|at| {
+        if at > 0 && is_word(source[at - 1]) {
+            return false;
+        }
+        let mut rest = &source[at + "async".len()..];
+        if rest.first().is_some_and(|&byte| is_word(byte)) {
+            return false;
+        }
+        if language == Language::Rust {
+            return true;
+        }
+        // `async`, blanks (a backslash continues the line), then `def`.
+        loop {
+            match rest {
+                [b' ' | b'\t' | b'\x0c', tail @ ..] => rest = tail,
+                [b'\\', b'\r', b'\n', tail @ ..] | [b'\\', b'\n' | b'\r', tail @ ..] => rest = tail,
+                _ => break,
+            }
+        }
+        rest.starts_with(b"def") && !rest.get(3).is_some_and(|&byte| is_word(byte))
+    })
+}
+
+/// Runs the language's analyzer; a file nested too deep for the calling
+/// thread's stack is analyzed again on a thread with a big one.
+fn analyze<'t>(
+    tree: &'t Tree,
+    source: &[u8],
+    async_at: &[usize],
+    language: Language,
+) -> Analysis<'t> {
+    let run = |max_depth: usize| match language {
+        Language::Python => super::python::analyze(tree, source, async_at, max_depth),
+        Language::Rust => super::rust::analyze(tree, source, async_at, max_depth),
+    };
+    let first = run(SHALLOW_DEPTH);
+    if first.too_deep.is_empty() {
+        return first;
+    }
+    let deep = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("deep-scan".to_string())
+            .stack_size(DEEP_STACK)
+            .spawn_scoped(scope, || run(DEEP_DEPTH))
+            .ok()
+            .and_then(|thread| thread.join().ok())
+    });
+    // No thread could be had: the shallow pass's regions are reported.
+    deep.unwrap_or(first)
+}
+
+/// Node kinds that make a scope of their own: found complete inside an
+/// ERROR node, they are analyzed as usual (the analyzers walk into ERROR
+/// nodes but check no call there outside such a definition).
+const DEFINITIONS: &[&str] = &[
+    "function_definition",
+    "decorated_definition",
+    "class_definition",
+    "function_item",
+    "impl_item",
+    "trait_item",
+    "mod_item",
+];
+
+/// A stretch of source: start and end byte, with their 0-based rows.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: (usize, usize),
+    end: (usize, usize),
+    reason: RegionReason,
+}
+
+impl Span {
+    fn of(node: Node<'_>, reason: RegionReason) -> Span {
+        Span {
+            start: (node.start_byte(), node.start_position().row),
+            end: (node.end_byte(), node.end_position().row),
+            reason,
+        }
+    }
+}
+
+/// The regions tree-sitter could not parse: MISSING tokens, and the parts
+/// of ERROR nodes that are not complete definitions.
+fn syntax_errors(root: Node<'_>, out: &mut Vec<Span>) {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        let mut enter = node.has_error();
+        if node.is_missing() {
+            out.push(Span::of(node, RegionReason::SyntaxError));
+            enter = false;
+        } else if node.is_error() {
+            error_parts(node, out);
+            enter = false;
+        }
+        if enter && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// Node kinds of code that runs: an ERROR node inside one of these may
+/// have swallowed the line that said whether the code around it is async.
+const BODIES: &[&str] = &[
+    "function_definition",
+    "lambda",
+    "function_item",
+    "closure_expression",
+    "async_block",
+];
+
+/// The unscanned parts of one ERROR node: runs of its children that the
+/// analyzers do not look into as they would without the error (nested
+/// ERRORs and broken definitions are looked into).
+fn error_parts(error: Node<'_>, out: &mut Vec<Span>) {
+    if error.child_count() == 0 {
+        out.push(Span::of(error, RegionReason::SyntaxError));
+        return;
+    }
+    // Outside any function nothing is checked anyway, so a complete child
+    // there is analyzed exactly as if the error were not there.
+    let mut in_body = false;
+    let mut parent = error.parent();
+    while let Some(node) = parent {
+        if BODIES.contains(&node.kind()) {
+            in_body = true;
+            break;
+        }
+        parent = node.parent();
+    }
+    let mut run: Option<Span> = None;
+    let mut cursor = error.walk();
+    for child in error.children(&mut cursor) {
+        let complete = if in_body {
+            DEFINITIONS.contains(&child.kind())
+        } else {
+            child.is_named() && !child.has_error()
+        };
+        if complete || child.is_error() || (child.is_named() && child.has_error()) {
+            out.extend(run.take());
+            if child.is_error() {
+                error_parts(child, out);
+            } else if child.has_error() {
+                syntax_errors(child, out);
+            }
+            continue;
+        }
+        let span = Span::of(child, RegionReason::SyntaxError);
+        run = Some(match run {
+            Some(started) => Span {
+                end: span.end,
+                ..started
+            },
+            None => span,
+        });
+    }
+    out.extend(run);
+}
+
+fn region(span: Span, source: &[u8]) -> Region {
+    let (line, column) = position(source, span.start.0, span.start.1);
+    let (end_line, end_column) = position(source, span.end.0, span.end.1);
+    Region {
+        line,
+        column,
+        end_line,
+        end_column,
+        reason: span.reason,
+    }
 }
 
 fn language_name(language: Language) -> &'static str {
     match language {
         Language::Python => "Python",
         Language::Rust => "Rust",
+    }
+}
+
+/// Python ends a line at `\r\n`, `\n` or a lone `\r` (old Mac files);
+/// tree-sitter's grammar knows only the first two. A lone `\r` becomes
+/// `\n` in place: same length, so every byte offset stays right.
+pub fn python_line_endings(source: &mut [u8]) {
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'\r', &source[at..]) {
+        let cr = at + found;
+        if source.get(cr + 1) != Some(&b'\n') {
+            source[cr] = b'\n';
+        }
+        at = cr + 1;
     }
 }
 
@@ -155,42 +454,26 @@ pub fn count_lines(source: &[u8]) -> u64 {
     }
 }
 
-/// The first ERROR or MISSING node, in source order.
-fn first_error(root: Node<'_>) -> Option<Node<'_>> {
-    let mut cursor = root.walk();
-    loop {
-        let node = cursor.node();
-        if node.is_error() || node.is_missing() {
-            return Some(node);
-        }
-        // Only subtrees that contain an error are worth entering.
-        if node.has_error() && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return None;
-            }
-        }
-    }
-}
-
 /// Helpers for the scanner's tests and the language modules' tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{Language, Scan, scan_source};
+    use super::{Language, Scan, ScanOptions, scan_source};
     use std::collections::HashSet;
 
-    /// Scans `text` to the end, expecting it to parse.
+    /// Every rule, 1000 findings listed.
+    pub(crate) fn options(only_rules: &HashSet<String>) -> ScanOptions<'_> {
+        ScanOptions {
+            only_rules,
+            max_findings: 1000,
+        }
+    }
+
+    /// Scans `text` to the end, expecting a tree.
     pub(crate) fn scan(language: Language, text: &str) -> Scan {
-        scan_source("t", text.as_bytes(), language, &HashSet::new(), &mut || {
-            true
-        })
-        .expect("not abandoned")
-        .expect("parses")
+        let all = HashSet::new();
+        scan_source("t", text.as_bytes(), language, options(&all), &mut || true)
+            .expect("not abandoned")
+            .expect("parses")
     }
 
     /// `(line, resolved)` of every finding.
@@ -205,8 +488,30 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::scan;
+    use super::testing::{self, scan};
     use super::*;
+
+    #[test]
+    fn files_without_the_async_keyword_are_not_parsed() {
+        // Broken and blocking, but with no async code: nothing to report.
+        let scan = scan(
+            Language::Python,
+            "import time\ndef f(:\n    time.sleep(1)\n",
+        );
+        assert_eq!(scan.unscanned_total, 0);
+        assert!(scan.findings.is_empty());
+        assert_eq!(scan.lines, 3);
+        let python = |text: &[u8]| may_hold_async_code(text, Language::Python);
+        let rust = |text: &[u8]| may_hold_async_code(text, Language::Rust);
+        assert!(python(b"x = 1\nasync def f(): pass\n"));
+        assert!(python(b"class A:\n    async  \\\n def f(self): pass\n"));
+        assert!(!python(b"def f():\n    return 1\n"));
+        assert!(!python(b"import asyncio\ndef f():\n    asyncio.run(g())\n"));
+        assert!(!python(b"x = 'async'\nasync_def = 1\n"));
+        assert!(rust(b"let f = async move { 1 };"));
+        assert!(rust(b"pub async fn f() {}"));
+        assert!(!rust(b"use async_std::task;\nfn asynchronous() {}\n"));
+    }
 
     #[test]
     fn lines_are_counted_with_or_without_a_final_newline() {
@@ -217,29 +522,152 @@ mod tests {
     }
 
     #[test]
-    fn a_syntax_error_is_reported_with_its_place() {
-        let outcome = scan_source(
-            "t",
-            b"def f(:\n  pass\n",
-            Language::Python,
-            &HashSet::new(),
-            &mut || true,
-        )
-        .expect("not abandoned");
-        match outcome {
-            Err(ScanError::Parse { line, .. }) => assert_eq!(line, 1),
-            other => panic!("expected a parse error, got {other:?}"),
-        }
+    fn a_syntax_error_is_a_region_and_the_rest_is_still_scanned() {
+        let text = "import time\ndef f(:\n  pass\n\nasync def g():\n    time.sleep(1)\n";
+        let python = scan(Language::Python, text);
+        assert_eq!(python.findings.len(), 1, "{python:?}");
+        assert_eq!(python.findings[0].line, 6);
+        assert_eq!(python.unscanned_total, 1);
+        let region = &python.unscanned[0];
+        assert_eq!((region.line, region.reason), (2, RegionReason::SyntaxError));
+        // Valid Rust that the grammar refuses (an attribute on a shorthand
+        // field of a struct pattern) costs that region only.
+        let text = "fn t() { let S { a, #[cfg(x)] b, c } = s; }\nasync fn f() {\n    std::thread::sleep(d);\n}\n";
+        let scan = scan(Language::Rust, text);
+        assert_eq!(scan.findings.len(), 1, "{scan:?}");
+        assert_eq!(scan.findings[0].line, 3);
+        assert!(scan.unscanned_total >= 1, "{scan:?}");
+        assert!(scan.unscanned.iter().all(|region| region.line == 1));
+    }
+
+    #[test]
+    fn calls_in_an_error_node_are_not_checked_but_definitions_in_it_are() {
+        // The broken `def g(:` line is swallowed by an ERROR node: the
+        // sleep below it may belong to a sync helper, so it is not
+        // reported, and the region says so.
+        let text =
+            "import time\nasync def f():\n    def g(:\n        time.sleep(1)\n    return 1\n";
+        let broken = scan(Language::Python, text);
+        assert!(broken.findings.is_empty(), "{broken:?}");
+        assert!(
+            broken
+                .unscanned
+                .iter()
+                .any(|r| r.line <= 4 && r.end_line >= 3),
+            "{broken:?}"
+        );
+        // A whole file inside one ERROR node (the grammar gave up at the
+        // top): its complete async functions are still analyzed.
+        let text = "use std::thread;\nasync fn f() {\n    thread::sleep(d);\n}\nfn g() { let S { a, #[cfg(x)] b } = s; }\n}\n";
+        let top = scan(Language::Rust, text);
+        assert_eq!(top.findings.len(), 1, "{top:?}");
+        assert!(top.unscanned_total >= 1);
+    }
+
+    #[test]
+    fn deep_nesting_is_scanned_on_a_bigger_stack() {
+        let ifs = 133;
+        let text = format!(
+            "async fn f(x: bool) {{\n{}std::thread::sleep(d);\n{}}}\n",
+            "if x {\n".repeat(ifs),
+            "}\n".repeat(ifs)
+        );
+        let ifs_deep = scan(Language::Rust, &text);
+        assert_eq!(ifs_deep.unscanned_total, 0);
+        assert_eq!(ifs_deep.findings.len(), 1, "{ifs_deep:?}");
+        assert_eq!(ifs_deep.findings[0].line, ifs as u64 + 2);
+        let blocks = 3000;
+        let text = format!(
+            "async fn f() {{ {} std::thread::sleep(d); {} }}\n",
+            "{ ".repeat(blocks),
+            "} ".repeat(blocks)
+        );
+        assert_eq!(scan(Language::Rust, &text).findings.len(), 1);
+        let modules = 1000;
+        let text = format!(
+            "{} async fn f() {{ std::thread::sleep(d); }} {}\n",
+            "mod m { ".repeat(modules),
+            "} ".repeat(modules)
+        );
+        assert_eq!(scan(Language::Rust, &text).findings.len(), 1);
+        let text = format!(
+            "import time\nasync def f(x):\n{}\n",
+            (0..90)
+                .map(|level| format!("{}if x:\n", "    ".repeat(level + 1)))
+                .collect::<String>()
+                + &"    ".repeat(91)
+                + "time.sleep(1)"
+        );
+        assert_eq!(scan(Language::Python, &text).findings.len(), 1);
+    }
+
+    #[test]
+    fn nesting_past_the_deep_limit_is_reported_not_passed_over() {
+        let blocks = DEEP_DEPTH * 2;
+        let text = format!(
+            "async fn f() {{ {} std::thread::sleep(d); {} }}\n",
+            "{ ".repeat(blocks),
+            "} ".repeat(blocks)
+        );
+        let scan = scan(Language::Rust, &text);
+        assert!(scan.findings.is_empty());
+        assert!(scan.unscanned_total >= 1);
+        assert_eq!(scan.unscanned[0].reason, RegionReason::TooDeep);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_python_lines() {
+        let mut source = b"import time\rasync def f():\r    time.sleep(1)\r\n".to_vec();
+        python_line_endings(&mut source);
+        assert_eq!(
+            source,
+            b"import time\nasync def f():\n    time.sleep(1)\r\n"
+        );
+        let text = String::from_utf8(source).unwrap();
+        let scan = scan(Language::Python, &text);
+        assert_eq!(scan.unscanned_total, 0);
+        assert_eq!(scan.findings[0].line, 3);
+        assert_eq!(count_lines(text.as_bytes()), 3);
+    }
+
+    #[test]
+    fn findings_are_capped_and_the_rest_counted() {
+        let text = format!(
+            "import time\nasync def f():\n{}    time.sleep(0)  # blocking: ok\n",
+            "    time.sleep(1)\n".repeat(25)
+        );
+        let all = HashSet::new();
+        let options = ScanOptions {
+            only_rules: &all,
+            max_findings: 10,
+        };
+        let scan = scan_source("t", text.as_bytes(), Language::Python, options, &mut || {
+            true
+        })
+        .expect("not abandoned")
+        .expect("parses");
+        assert_eq!(scan.findings.len(), 10);
+        assert_eq!(scan.findings_omitted, 15);
+        assert_eq!(scan.findings[9].line, 12, "the first ones, in line order");
+        assert_eq!(scan.suppressed, 1);
+        assert_eq!(
+            scan.suppressed_calls,
+            [Suppressed {
+                line: 28,
+                rule: "py-time-sleep"
+            }]
+        );
     }
 
     #[test]
     fn a_parse_can_be_abandoned_and_the_parser_reused() {
-        let big = "x = 1\n".repeat(50_000);
+        let big = format!("async def f():\n    pass\n{}", "x = 1\n".repeat(50_000));
+        let all = HashSet::new();
         let outcome = scan_source(
             "t",
             big.as_bytes(),
             Language::Python,
-            &HashSet::new(),
+            testing::options(&all),
             &mut || false,
         );
         assert_eq!(outcome, Err(Abandoned::Stopped));
@@ -266,9 +694,12 @@ mod tests {
         let text = "import time, requests\nasync def f():\n    time.sleep(1)  # blocking: ok\n    requests.get('x')\n    time.sleep(2)\n";
         let only = |rule: &str| {
             let rules = HashSet::from([rule.to_string()]);
-            scan_source("t", text.as_bytes(), Language::Python, &rules, &mut || true)
-                .expect("not abandoned")
-                .expect("parses")
+            let options = testing::options(&rules);
+            scan_source("t", text.as_bytes(), Language::Python, options, &mut || {
+                true
+            })
+            .expect("not abandoned")
+            .expect("parses")
         };
         let requests = only("py-requests");
         assert_eq!(requests.suppressed, 0);
@@ -295,11 +726,12 @@ mod tests {
             "(".repeat(5000),
             ")".repeat(5000)
         );
+        let all = HashSet::new();
         let _ = scan_source(
             "t",
             deep.as_bytes(),
             Language::Python,
-            &HashSet::new(),
+            testing::options(&all),
             &mut || true,
         );
         let deep = format!(
@@ -311,7 +743,7 @@ mod tests {
             "t",
             deep.as_bytes(),
             Language::Rust,
-            &HashSet::new(),
+            testing::options(&all),
             &mut || true,
         );
     }

@@ -14,8 +14,26 @@ pub struct Finding {
     pub call: String,
     pub resolved: String,
     pub rule: String,
+    pub category: String,
     pub message: String,
     pub suggestion: String,
+}
+
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Suppressed {
+    pub line: u64,
+    pub rule: String,
+}
+
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub line: u64,
+    pub column: u64,
+    pub end_line: u64,
+    pub end_column: u64,
+    pub reason: String,
 }
 
 result_struct! {
@@ -27,7 +45,11 @@ result_struct! {
         pub language: Option<String>,
         pub lines: Option<u64>,
         pub findings: Option<Vec<Finding>>,
+        pub findings_omitted: Option<u64>,
         pub suppressed: Option<u64>,
+        pub suppressed_calls: Option<Vec<Suppressed>>,
+        pub unscanned: Option<Vec<Region>>,
+        pub unscanned_total: Option<u64>,
     }
 }
 
@@ -56,7 +78,11 @@ summary_struct! {
     /// `find_blocking_calls` summary.
     pub struct BlockingSummary {
         pub findings: u64,
+        pub findings_omitted: u64,
+        pub blocking: u64,
+        pub misuse: u64,
         pub suppressed: u64,
+        pub files_incomplete: u64,
         pub lines: u64,
         pub files: FileCounts,
     }
@@ -83,9 +109,15 @@ pub struct Rule {
     pub id: String,
     pub language: String,
     pub check: String,
+    pub category: String,
     pub calls: Vec<String>,
+    #[serde(default)]
+    pub unless_args: Vec<String>,
     pub why: String,
     pub replacement: String,
+    pub method_replacement: Option<String>,
+    #[serde(default)]
+    pub ruff: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,7 +35,7 @@ async def look_alikes(db, store, name):
         await handle.read()
     text = await asyncio.to_thread(Path(name).read_text)
     await asyncio.to_thread(shutil.copy, name, "backup")
-    exists = Path(name).exists()
+    exists = Path(name).exists()  # expect: py-pathlib-io
     parts = Path(name).parts
     return conn, text, exists, parts
 
@@ -45,7 +45,7 @@ async def reassigned(name):
     p = Path(name)
     if name.startswith("s3://"):
         p = make_remote(name)
-    p.read_text()
+    p.exists()
 
 
 def sync_loader(name):

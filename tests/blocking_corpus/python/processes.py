@@ -9,9 +9,9 @@ async def deploy(service):
     subprocess.run(["systemctl", "restart", service], check=True)  # expect: py-subprocess
     check_output(["git", "rev-parse", "HEAD"])  # expect: py-subprocess
     os.system("sync")  # expect: py-subprocess
-    proc = subprocess.Popen(["tail", "-f", "log"])
+    proc = subprocess.Popen(["tail", "-f", "log"])  # expect: py-subprocess-spawn
     proc.wait()  # expect: py-subprocess
-    out, err = subprocess.Popen(["ls"]).communicate()  # expect: py-subprocess
+    out, err = subprocess.Popen(["ls"]).communicate()  # expect: py-subprocess, py-subprocess-spawn
 
 
 async def deploy_async(service):

@@ -23,3 +23,13 @@ async def nonblocking_client(host, port):
     await writer.drain()
     data = await reader.read(100)
     return infos, data
+
+
+async def websocket_clients(url):
+    import websocket
+    import websockets
+
+    sync_ws = websocket.create_connection(url)  # expect: py-socket
+    async with websockets.connect(url) as async_ws:
+        await async_ws.send("hi")
+    return sync_ws

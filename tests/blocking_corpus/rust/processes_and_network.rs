@@ -22,7 +22,7 @@ pub async fn talk(host: &str, stream: &mut TcpStream) -> io::Result<()> {
     socket.write_all(b"ping")?; // expect: rs-std-net
     let mut reply = [0u8; 4];
     stream.read_exact(&mut reply)?; // expect: rs-std-net
-    let addrs: Vec<_> = (host, 80).to_socket_addrs()?.collect(); // expect: rs-std-net
+    let addrs: Vec<_> = (host, 80).to_socket_addrs()?.collect(); // expect: rs-dns-lookup
     let ok = tokio::net::TcpStream::connect(host).await?;
     let resolved = tokio::net::lookup_host(host).await?;
     drop((addrs, ok, resolved));
