@@ -15,7 +15,7 @@ use crate::wire::Counts;
 
 /// How a tool run ended, as the process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// 0: every item ok.
     Success,
     /// 1: at least one item not ok.
@@ -28,7 +28,7 @@ pub enum Exit {
 
 impl Exit {
     /// The numeric process exit status.
-    pub fn code(self) -> i32 {
+    pub(crate) fn code(self) -> i32 {
         match self {
             Exit::Success => 0,
             Exit::SomeFailed => 1,
@@ -42,7 +42,7 @@ impl Exit {
     /// `skipped` items were set aside on purpose (`--dry-run`) and do not fail
     /// a run. With `--first`, the run succeeded when one item was ok: the
     /// others were cancelled because the race was won.
-    pub fn for_run(counts: &Counts, stop: Option<StopReason>, first_mode: bool) -> Exit {
+    pub(crate) fn for_run(counts: &Counts, stop: Option<StopReason>, first_mode: bool) -> Exit {
         if let Some(StopReason::Interrupted { signal }) = stop {
             return Exit::Interrupted(signal);
         }

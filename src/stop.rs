@@ -11,9 +11,7 @@
 //! catching `CancelledError`, cleaning up, and re-raising; in tokio, dropping a
 //! future is the cancellation, so work that needs cleanup must watch a token.
 
-use crate::error::ErrorBody;
 use crate::units::format_duration;
-use crate::wire::Status;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -21,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Why a run stopped before every item finished on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// `--deadline` passed.
     Deadline { after: Duration },
     /// `--fail-fast`: the item at `index` was not ok.
@@ -34,7 +32,7 @@ pub enum StopReason {
 
 impl StopReason {
     /// The `summary.stopped_by` word.
-    pub fn word(&self) -> &'static str {
+    pub(crate) fn word(&self) -> &'static str {
         match self {
             StopReason::Deadline { .. } => "deadline",
             StopReason::FailFast { .. } => "fail_fast",
@@ -44,7 +42,8 @@ impl StopReason {
         }
     }
 
-    fn describe(&self) -> String {
+    /// Why the run stopped, in words (an item's `error.message`).
+    pub(crate) fn describe(&self) -> String {
         match self {
             StopReason::Deadline { after } => {
                 format!("the run's --deadline of {} passed", format_duration(*after))
@@ -57,33 +56,11 @@ impl StopReason {
             StopReason::Interrupted { .. } => "interrupted by SIGINT".to_string(),
         }
     }
-
-    /// The status and error of an item this stop caught. The deadline turns
-    /// running items into `timeout` (kind `deadline`); everything else, and
-    /// every item that never started, is `cancelled`.
-    pub fn item_outcome(&self, was_running: bool) -> (Status, ErrorBody) {
-        let why = self.describe();
-        match (self, was_running) {
-            (StopReason::Deadline { .. }, true) => (
-                Status::Timeout,
-                ErrorBody::new("deadline", format!("{why} while this item was running")),
-            ),
-            (StopReason::Deadline { .. }, false) => (
-                Status::Cancelled,
-                ErrorBody::new("deadline", format!("not started: {why}")),
-            ),
-            (_, true) => (Status::Cancelled, ErrorBody::new("cancelled", why)),
-            (_, false) => (
-                Status::Cancelled,
-                ErrorBody::new("cancelled", format!("not started: {why}")),
-            ),
-        }
-    }
 }
 
 /// The run-wide stop signal: cheap to clone, one per item.
 #[derive(Clone, Debug)]
-pub struct StopToken {
+pub(crate) struct StopToken {
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
     deadline: Option<Instant>,
@@ -91,7 +68,7 @@ pub struct StopToken {
 
 impl StopToken {
     /// A token whose deadline (if any) counts from now.
-    pub fn new(deadline_after: Option<Duration>) -> Self {
+    pub(crate) fn new(deadline_after: Option<Duration>) -> Self {
         StopToken {
             token: CancellationToken::new(),
             reason: Arc::new(OnceLock::new()),
@@ -100,22 +77,22 @@ impl StopToken {
     }
 
     /// Stops the run. The first reason is kept; later calls return false.
-    pub fn stop(&self, reason: StopReason) -> bool {
+    pub(crate) fn stop(&self, reason: StopReason) -> bool {
         let first = self.reason.set(reason).is_ok();
         self.token.cancel();
         first
     }
 
-    pub fn reason(&self) -> Option<StopReason> {
+    pub(crate) fn reason(&self) -> Option<StopReason> {
         self.reason.get().copied()
     }
 
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.token.is_cancelled()
     }
 
     /// Resolves when the run stops, with the reason.
-    pub async fn stopped(&self) -> StopReason {
+    pub(crate) async fn stopped(&self) -> StopReason {
         self.token.cancelled().await;
         // `stop` sets the reason before it cancels the token.
         self.reason().unwrap_or(StopReason::Interrupted {
@@ -125,7 +102,10 @@ impl StopToken {
 
     /// Runs `work` until it finishes or the run stops, whichever is first.
     /// A stop drops `work` (cancelling it) and returns the reason.
-    pub async fn race<F: std::future::Future>(&self, work: F) -> Result<F::Output, StopReason> {
+    pub(crate) async fn race<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> Result<F::Output, StopReason> {
         tokio::select! {
             biased;
             reason = self.stopped() => Err(reason),
@@ -134,12 +114,12 @@ impl StopToken {
     }
 
     /// When the whole run must end (`--deadline`), if set.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
     /// Time left before the deadline; `None` without a deadline.
-    pub fn remaining(&self) -> Option<Duration> {
+    pub(crate) fn remaining(&self) -> Option<Duration> {
         self.deadline
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
@@ -154,7 +134,7 @@ static LAST_WORDS: Mutex<Vec<LastWords>> = Mutex::new(Vec::new());
 /// tool exit at once. `process::exit` runs no destructors and waits for no
 /// task, so whatever must not outlive the tool (a child's process group)
 /// has to be ended here, synchronously and quickly.
-pub fn on_forced_exit(last_words: impl Fn() + Send + Sync + 'static) {
+pub(crate) fn on_forced_exit(last_words: impl Fn() + Send + Sync + 'static) {
     LAST_WORDS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -173,7 +153,7 @@ fn say_last_words() {
 /// results so far still get printed. A second signal means "now": the tool
 /// runs its [`on_forced_exit`] hooks and exits at once, printing nothing
 /// more. Installed once, at the start of a run.
-pub fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
+pub(crate) fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -196,7 +176,7 @@ pub fn watch_signals(stop: &StopToken) -> std::io::Result<()> {
 }
 
 /// Stops the run with [`StopReason::Deadline`] when its deadline passes.
-pub fn watch_deadline(stop: &StopToken, after: Duration) {
+pub(crate) fn watch_deadline(stop: &StopToken, after: Duration) {
     let Some(deadline) = stop.deadline() else {
         return;
     };
@@ -245,17 +225,5 @@ mod tests {
         });
         say_last_words();
         assert_eq!(SAID.load(Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn deadline_running_is_timeout_not_started_is_cancelled() {
-        let reason = StopReason::Deadline {
-            after: Duration::from_secs(1),
-        };
-        assert_eq!(reason.item_outcome(true).0, Status::Timeout);
-        assert_eq!(reason.item_outcome(true).1.kind, "deadline");
-        assert_eq!(reason.item_outcome(false).0, Status::Cancelled);
-        let fail_fast = StopReason::FailFast { index: 0 };
-        assert_eq!(fail_fast.item_outcome(true).1.kind, "cancelled");
     }
 }
