@@ -18,7 +18,7 @@
 use crate::cli::{CommonArgs, parse_args};
 use crate::error::InputError;
 use crate::exit::Exit;
-use crate::input::{Feed, ParseItem, check_items, feed};
+use crate::input::{CheckedInput, Feed, ParseItem, check_items, feed};
 use crate::printer::{Format, Printer, print_input_error, print_pointer, stdout_writer};
 use crate::progress::Progress;
 use crate::runner::{Job, RunConfig, run_bounded};
@@ -116,7 +116,7 @@ pub(crate) trait Tool: Job + ParseItem + Sized {
     /// Runs once every item has ended and the summary is written, before
     /// the exit code is returned: a last cleanup for what outlives the items
     /// (the `async_timeout` orphan sweep). Nothing by default.
-    fn after_run(&self) -> impl Future<Output = ()> + Send {
+    fn after_run(&self, _stop: &StopToken) -> impl Future<Output = ()> + Send {
         async {}
     }
 }
@@ -172,41 +172,47 @@ fn run_tool<T: Tool>(tool: T, common: CommonArgs, positional: &[String]) -> Exit
         print_input_error(T::NAME, &error);
         return Exit::Usage;
     }
-    let checked = match check_items(&tool, positional, common.input.as_deref()) {
-        Ok(checked) => checked,
-        Err(error) => {
-            print_input_error(T::NAME, &error);
-            return Exit::Usage;
-        }
-    };
     let tool = Arc::new(tool);
+    let positional = positional.to_vec();
     // The run goes on a worker thread rather than on this one (where
     // `block_on` would poll it): finished items then wake the runner on
     // the thread they finished on, not across threads, which is most of
     // the cost of ten thousand small files.
     block_on(async move {
         let run = async move {
+            // Watched before the checking pass: a signal while a long
+            // `--input` is checked still ends the run with JSON printed.
             let stop = watch_stop(T::NAME, &common);
-            let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
-            let items = feed(checked, tool.clone(), capacity);
+            let checked = match check(tool.clone(), positional, &common, &stop).await {
+                Ok(checked) => checked,
+                Err(exit) => return exit,
+            };
             let mut totals = T::Totals::default();
-            let expanded = T::Expand::expand(tool.clone(), items, stop.clone(), &mut totals);
-            let specs = match expanded.await {
-                Ok(specs) => specs,
-                Err(ExpandError::Input(error)) => {
-                    print_input_error(T::NAME, &error);
-                    return Exit::Usage;
-                }
-                Err(ExpandError::Internal(what)) => {
-                    eprintln!(
-                        "{}: internal error (a bug, please report it): {what}",
-                        T::NAME
-                    );
-                    return Exit::SomeFailed;
+            let specs = match checked {
+                None => Feed::from_vec(Vec::new()),
+                Some(checked) => {
+                    let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
+                    let items = feed(checked, tool.clone(), capacity);
+                    let expanded =
+                        T::Expand::expand(tool.clone(), items, stop.clone(), &mut totals);
+                    match expanded.await {
+                        Ok(specs) => specs,
+                        Err(ExpandError::Input(error)) => {
+                            print_input_error(T::NAME, &error);
+                            return Exit::Usage;
+                        }
+                        Err(ExpandError::Internal(what)) => {
+                            eprintln!(
+                                "{}: internal error (a bug, please report it): {what}",
+                                T::NAME
+                            );
+                            return Exit::SomeFailed;
+                        }
+                    }
                 }
             };
-            let exit = execute(stop, tool.clone(), specs, &common, &mut totals).await;
-            tool.after_run().await;
+            let exit = execute(stop.clone(), tool.clone(), specs, &common, &mut totals).await;
+            tool.after_run(&stop).await;
             match exit {
                 Exit::Success if tool.incomplete(&totals) => Exit::SomeFailed,
                 other => other,
@@ -220,6 +226,48 @@ fn run_tool<T: Tool>(tool: T, common: CommonArgs, positional: &[String]) -> Exit
             Exit::SomeFailed
         })
     })
+}
+
+/// The checking pass, on a blocking thread; bad input is exit 2 (printed).
+/// A signal ends it (`Ok(None)`: no item is known whole, none is listed);
+/// the deadline does not: after the check every item is still listed, as
+/// `cancelled`.
+async fn check<T: Tool>(
+    tool: Arc<T>,
+    positional: Vec<String>,
+    common: &CommonArgs,
+    stop: &StopToken,
+) -> Result<Option<CheckedInput>, Exit> {
+    let input = common.input.clone();
+    let signalled = stop.clone();
+    let checking = tokio::task::spawn_blocking(move || {
+        let keep_going = || !signalled.is_signalled();
+        check_items(&*tool, &positional, input.as_deref(), &keep_going)
+    });
+    let checked = match stop.race_signals(checking).await {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(panic)) => {
+            eprintln!(
+                "{}: internal error (a bug, please report it): {panic}",
+                T::NAME
+            );
+            return Err(Exit::SomeFailed);
+        }
+        // Blocked on a read (a pipe that stays open): abandoned.
+        Err(_) => Ok(None),
+    };
+    match checked {
+        Ok(Some(checked)) => Ok(Some(checked)),
+        Ok(None) => {
+            let why = stop.reason().map_or("stopped", |reason| reason.word());
+            eprintln!("{}: stopped while checking the items ({why})", T::NAME);
+            Ok(None)
+        }
+        Err(error) => {
+            print_input_error(T::NAME, &error);
+            Err(Exit::Usage)
+        }
+    }
 }
 
 /// What makes a command line unusable before any item is read: no items
@@ -268,12 +316,12 @@ pub(crate) fn block_on(future: impl Future<Output = Exit>) -> Exit {
     exit
 }
 
-/// The run's stop token, with SIGINT/SIGTERM and `--deadline` already
-/// watched: from here on a signal or the deadline ends the run with JSON
-/// printed.
-fn watch_stop(tool: &str, common: &CommonArgs) -> StopToken {
+/// The run's stop token, with SIGINT/SIGTERM/SIGHUP and `--deadline`
+/// already watched: from here on a signal or the deadline ends the run with
+/// JSON printed.
+fn watch_stop(tool: &'static str, common: &CommonArgs) -> StopToken {
     let stop = StopToken::new(common.deadline);
-    if let Err(error) = watch_signals(&stop) {
+    if let Err(error) = watch_signals(tool, &stop) {
         eprintln!("{tool}: cannot watch signals: {error}");
     }
     if let Some(after) = common.deadline {

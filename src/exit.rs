@@ -7,6 +7,7 @@
 //! | 2 | bad usage or bad input: nothing was run; stdout holds a JSON `error` |
 //! | 130 | interrupted by SIGINT: results so far are printed, the rest are `cancelled` |
 //! | 143 | interrupted by SIGTERM: the same |
+//! | 129 | interrupted by SIGHUP (the terminal closed): the same |
 //!
 //! Scripts and agents branch on these, so they never change meaning.
 
@@ -22,7 +23,7 @@ pub(crate) enum Exit {
     SomeFailed,
     /// 2: bad usage or bad input; nothing ran.
     Usage,
-    /// 130 / 143: a signal stopped the run (128 + signal number).
+    /// 130 / 143 / 129: a signal stopped the run (128 + signal number).
     Interrupted(i32),
 }
 
@@ -84,6 +85,7 @@ mod tests {
         assert_eq!(Exit::Usage.code(), 2);
         assert_eq!(Exit::Interrupted(libc::SIGINT).code(), 130);
         assert_eq!(Exit::Interrupted(libc::SIGTERM).code(), 143);
+        assert_eq!(Exit::Interrupted(libc::SIGHUP).code(), 129);
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn usage() -> String {
     }
     text.push_str(&format!(
         "\n`{BINARY} <TOOL> --help` shows a tool's flags. Exit codes: 0 all ok, 1 some not ok,\n\
-         2 bad usage or input, 130/143 interrupted.\n"
+         2 bad usage or input, 130/143/129 interrupted.\n"
     ));
     text
 }

@@ -32,7 +32,7 @@ is_directory error: use dir/** for its files.
 Counts: bytes, lines and chars equal `wc -c`, `wc -l` and `wc -m` in a UTF-8 locale.
 
 Exit codes: 0 all ok, 1 some not ok (or a pattern matched nothing), 2 bad usage or input
-(nothing read), 130/143 interrupted.";
+(nothing read), 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).";
 
 /// Read many files concurrently and print, per file, its bytes, lines and characters as JSON.
 #[derive(Parser, Debug)]

@@ -28,7 +28,8 @@ Input items (--input, JSON array or NDJSON): a URL string, or
   {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
-Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143 interrupted.";
+Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143/129 interrupted
+(SIGINT/SIGTERM/SIGHUP).";
 
 /// Send many HTTP requests concurrently and print one JSON result per request.
 #[derive(Parser, Debug)]

@@ -6,13 +6,14 @@
 //! 1. [`check_items`] parses and checks every item (through the tool's
 //!    [`ParseItem`]) and drops it, so bad input is reported with its line and
 //!    field before anything runs (exit 2), and a million items cost no memory.
-//!    What the running pass will read is kept by [`spool`].
+//!    What it reads is copied privately ([`spool`]): the running pass reads
+//!    exactly what was checked, whatever happens to the file meanwhile.
 //! 2. [`feed`] reads them again on a producer thread and hands `(index, item)`
 //!    pairs to the next stage through a bounded channel: a producer/consumer
 //!    queue whose capacity, not the input size, bounds memory.
 //!
 //! - [`json_items`]: the byte stream split into JSON items
-//! - [`spool`]: opening `--input`, and what the second pass reads
+//! - [`spool`]: opening `--input`, and the private copy the second pass reads
 //! - `unique_keys`: JSON objects that name a field twice are refused
 
 use crate::error::{FieldError, InputError};
@@ -108,13 +109,18 @@ pub(crate) struct CheckedInput {
     total: u64,
 }
 
-/// Pass 1: checks every item, keeps none. `input` is the `--input` argument.
+/// Pass 1: checks every item, keeps none. `input` is the `--input`
+/// argument. `Ok(None)` when `keep_going` said no before the end.
 pub(crate) fn check_items<P: ParseItem + ?Sized>(
     parser: &P,
     positional: &[String],
     input: Option<&Path>,
-) -> Result<CheckedInput, InputError> {
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Option<CheckedInput>, InputError> {
     for (position, arg) in positional.iter().enumerate() {
+        if !keep_going() {
+            return Ok(None);
+        }
         parser
             .parse_item(RawItem::Arg(arg.clone()))
             .map_err(|error| {
@@ -131,9 +137,12 @@ pub(crate) fn check_items<P: ParseItem + ?Sized>(
     let source = match input {
         None => None,
         Some(path) => {
-            let (reader, pending) = spool::open(path)?;
+            let (reader, spool) = spool::open(path)?;
             let mut items = JsonItems::new(reader);
             while let Some(item) = items.next_item() {
+                if !keep_going() {
+                    return Ok(None);
+                }
                 let (line, value) = item?;
                 parser
                     .parse_item(RawItem::Json(value))
@@ -141,14 +150,14 @@ pub(crate) fn check_items<P: ParseItem + ?Sized>(
                 total += 1;
             }
             drop(items);
-            Some(pending.finish()?)
+            Some(spool.finish()?)
         }
     };
-    Ok(CheckedInput {
+    Ok(Some(CheckedInput {
         positional: positional.to_vec(),
         source,
         total,
-    })
+    }))
 }
 
 /// Items in input order, `(index, item)`, from a producer thread or a list.
@@ -156,7 +165,9 @@ pub(crate) struct Feed<S> {
     receiver: mpsc::Receiver<(usize, S)>,
     /// How many items the feed will give.
     total: u64,
-    /// Set when the input changed between the two passes.
+    /// Set when the running pass did not read what the checking pass did
+    /// (it reads the same bytes, so only a parse that looks outside the item
+    /// can differ: a pattern naming a file that appeared meanwhile).
     late_error: Arc<OnceLock<InputError>>,
 }
 
@@ -226,7 +237,9 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
         let mut index = 0usize;
         for arg in checked.positional {
             let Ok(item) = parser.parse_item(RawItem::Arg(arg)) else {
-                let _ = late.set(InputError::new("argument changed between checks"));
+                let _ = late.set(InputError::new(
+                    "an argument read differently in the running pass than when it was checked",
+                ));
                 return;
             };
             if sender.blocking_send((index, item)).is_err() {
@@ -234,13 +247,8 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
             }
             index += 1;
         }
-        let reader = match checked.source.map(Source::reader) {
-            None => return,
-            Some(Ok(reader)) => reader,
-            Some(Err(error)) => {
-                let _ = late.set(error);
-                return;
-            }
+        let Some(reader) = checked.source.map(Source::reader) else {
+            return;
         };
         let mut items = JsonItems::new(reader);
         while let Some(item) = items.next_item() {
@@ -258,17 +266,20 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
                 }
                 Err(error) => {
                     let _ = late.set(InputError {
-                        message: format!("--input changed while running: {}", error.message),
+                        message: format!(
+                            "an item read differently in the running pass: {}",
+                            error.message
+                        ),
                         ..error
                     });
                     return;
                 }
             }
         }
-        // Fewer items than the checking pass counted: the file shrank.
+        // Fewer items than the checking pass counted: the copy is short.
         if index as u64 != checked.total {
             let _ = late.set(InputError::new(format!(
-                "--input changed while running: {} items were checked, {index} were read",
+                "{} items were checked, {index} were read in the running pass",
                 checked.total
             )));
         }
@@ -318,5 +329,49 @@ mod tests {
             text(Value::Null).unwrap_err().message,
             "must be a string or number, not null"
         );
+    }
+
+    /// Items as they are: the JSON value, or the argument as a string.
+    struct AsIs;
+
+    impl ParseItem for AsIs {
+        type Item = Value;
+
+        fn parse_item(&self, raw: RawItem) -> Result<Value, FieldError> {
+            match raw {
+                RawItem::Arg(text) => Ok(Value::String(text)),
+                RawItem::Json(Value::Bool(false)) => Err(FieldError::whole_item("false")),
+                RawItem::Json(value) => Ok(value),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_running_pass_reads_what_was_checked_whatever_the_file_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.ndjson");
+        std::fs::write(&path, "1\n2\n").unwrap();
+        let checked = check_items(&AsIs, &["a".to_string()], Some(&path), &|| true)
+            .unwrap()
+            .unwrap();
+        // Changed after the check: an item appended, a bad one at that.
+        std::fs::write(&path, "1\n2\nfalse\n").unwrap();
+        let items = feed(checked, Arc::new(AsIs), 1);
+        assert_eq!(items.total(), 3);
+        let late = items.late_error();
+        let got = items.collect().await.unwrap();
+        assert_eq!(got, [json!("a"), json!(1), json!(2)]);
+        assert!(late.get().is_none());
+    }
+
+    #[test]
+    fn a_check_asked_to_stop_gives_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.ndjson");
+        std::fs::write(&path, "1\n2\n").unwrap();
+        let stopped = check_items(&AsIs, &[], Some(&path), &|| false).unwrap();
+        assert!(stopped.is_none());
+        let bad = check_items(&AsIs, &[], Some(&dir.path().join("none")), &|| true);
+        assert_eq!(bad.unwrap_err().field.as_deref(), Some("--input"));
     }
 }

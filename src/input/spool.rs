@@ -1,63 +1,38 @@
 //! Opening `--input` for the checking pass, and keeping what the running
 //! pass will read again.
 //!
-//! A regular file is reopened for the running pass. Stdin, a pipe or a
-//! process substitution can be read only once, so the checking pass copies
-//! what it reads into a private temporary file (a tee), and the running
-//! pass reads that copy.
+//! The checking pass copies what it reads into a private temporary file (a
+//! tee), and the running pass reads that copy: stdin, a pipe or a process
+//! substitution can be read only once, and a file may change between the
+//! passes (lines appended or cut while the run goes on). So the items run
+//! are exactly the items checked. The copy costs one sequential write of
+//! the input, in the temporary directory (`TMPDIR`).
 
 use crate::error::InputError;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// Where `--input` items come from in the running pass.
+/// Where `--input` items come from in the running pass: the private copy
+/// the checking pass made, rewound.
 #[derive(Debug)]
-pub(super) enum Source {
-    Path(PathBuf),
-    /// A private copy made during the checking pass, rewound.
-    Spooled(File),
-}
+pub(super) struct Source(File);
 
 impl Source {
     /// Opens the items for the running pass.
-    pub(super) fn reader(self) -> Result<Box<dyn BufRead + Send>, InputError> {
-        match self {
-            Source::Path(path) => match File::open(&path) {
-                Ok(file) => Ok(Box::new(BufReader::with_capacity(64 * 1024, file))),
-                Err(error) => Err(InputError::new(format!(
-                    "cannot reopen {}: {error}",
-                    path.display()
-                ))),
-            },
-            Source::Spooled(file) => Ok(Box::new(BufReader::with_capacity(64 * 1024, file))),
-        }
+    pub(super) fn reader(self) -> Box<dyn BufRead + Send> {
+        Box::new(BufReader::with_capacity(64 * 1024, self.0))
     }
 }
 
-/// What the checking pass leaves for the running pass: call
-/// [`Pending::finish`] once the checking reader is dropped.
-pub(super) enum Pending {
-    Path(PathBuf),
-    Spool(SpoolHandle),
-}
-
-impl Pending {
-    pub(super) fn finish(self) -> Result<Source, InputError> {
-        match self {
-            Pending::Path(path) => Ok(Source::Path(path)),
-            Pending::Spool(spool) => spool.finish().map(Source::Spooled),
-        }
-    }
-}
-
-/// Shares the spool file between the tee reader (pass 1) and its owner.
+/// Shares the spool file between the tee reader (pass 1) and its owner;
+/// [`Spool::finish`] once the checking reader is dropped.
 #[derive(Clone)]
-pub(super) struct SpoolHandle(Arc<Mutex<Option<File>>>);
+pub(super) struct Spool(Arc<Mutex<Option<File>>>);
 
-impl SpoolHandle {
-    fn finish(self) -> Result<File, InputError> {
+impl Spool {
+    pub(super) fn finish(self) -> Result<Source, InputError> {
         let mut guard = self
             .0
             .lock()
@@ -68,14 +43,14 @@ impl SpoolHandle {
         file.flush()
             .and_then(|_| file.rewind())
             .map_err(|error| InputError::new(format!("cannot rewind the input spool: {error}")))?;
-        Ok(file)
+        Ok(Source(file))
     }
 }
 
 /// Copies everything read through it into the spool file.
 struct TeeReader<R> {
     inner: R,
-    spool: SpoolHandle,
+    spool: Spool,
 }
 
 impl<R: Read> Read for TeeReader<R> {
@@ -93,8 +68,9 @@ impl<R: Read> Read for TeeReader<R> {
     }
 }
 
-/// Opens `--input` (`-` is stdin) for the checking pass.
-pub(super) fn open(path: &Path) -> Result<(Box<dyn BufRead + Send>, Pending), InputError> {
+/// Opens `--input` (`-` is stdin) for the checking pass, copying what is
+/// read through it into the spool.
+pub(super) fn open(path: &Path) -> Result<(Box<dyn BufRead + Send>, Spool), InputError> {
     let field = "--input";
     let reader: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
@@ -110,25 +86,15 @@ pub(super) fn open(path: &Path) -> Result<(Box<dyn BufRead + Send>, Pending), In
                 InputError::new(format!("{} is a directory", path.display())).with_field(field),
             );
         }
-        if metadata.is_file() {
-            return Ok((
-                Box::new(BufReader::with_capacity(64 * 1024, file)),
-                Pending::Path(path.to_path_buf()),
-            ));
-        }
-        // A pipe or process substitution: readable once, so spool it.
         Box::new(file)
     };
     let spool_file = tempfile::tempfile().map_err(|error| {
         InputError::new(format!("cannot create a spool file for the input: {error}"))
     })?;
-    let spool = SpoolHandle(Arc::new(Mutex::new(Some(spool_file))));
+    let spool = Spool(Arc::new(Mutex::new(Some(spool_file))));
     let tee = TeeReader {
         inner: reader,
         spool: spool.clone(),
     };
-    Ok((
-        Box::new(BufReader::with_capacity(64 * 1024, tee)),
-        Pending::Spool(spool),
-    ))
+    Ok((Box::new(BufReader::with_capacity(64 * 1024, tee)), spool))
 }

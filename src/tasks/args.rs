@@ -34,7 +34,8 @@ On timeout the task's whole process group gets SIGTERM, then SIGKILL after --gra
 What a task leaves behind (background jobs, setsid escapees) is ended when it ends.
 Every task sees ASYNC_TIMEOUT_TASK in its environment (how its descendants are traced).
 
-Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing ran), 130/143 interrupted.";
+Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing ran), 130/143/129 interrupted
+(SIGINT/SIGTERM/SIGHUP).";
 
 /// Run shell commands (or programs) concurrently, each under a timeout that kills its whole
 /// process group, and print one JSON result per command with its exit status and output.

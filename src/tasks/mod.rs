@@ -32,7 +32,7 @@ use crate::error::FieldError;
 use crate::input::{ParseItem, RawItem};
 use crate::redact::Redactor;
 use crate::runner::Job;
-use crate::stop::{StopToken, on_forced_exit};
+use crate::stop::{StopToken, on_second_signal};
 use crate::wire::Finished;
 use args::TimeoutCli;
 use error::{KillSignal, signal_name};
@@ -42,6 +42,7 @@ use serde::Serialize;
 use spec::{TaskSpec, Work};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The tool's name, as `"tool"` in the JSON.
 pub(crate) const NAME: &str = "async_timeout";
@@ -190,14 +191,14 @@ impl Tool for TasksTool {
     type Totals = TaskTotals;
     type Expand = Identity;
 
-    /// Becomes a child subreaper. A second Ctrl-C exits at once (see
-    /// [`crate::stop::watch_signals`]): every task's processes get SIGKILL
-    /// first, so the grace a first Ctrl-C started leaves nothing behind.
+    /// Becomes a child subreaper. A second Ctrl-C ends the grace a first
+    /// one started (see [`crate::stop::watch_signals`]): every task's
+    /// processes get SIGKILL at once, then each task reports itself.
     fn from_cli(cli: &TimeoutCli) -> Result<Self, NotRun> {
         let reaper = Arc::new(Reaper::new());
-        let forced = Arc::downgrade(&reaper);
-        on_forced_exit(move || {
-            if let Some(reaper) = forced.upgrade() {
+        let hurried = Arc::downgrade(&reaper);
+        on_second_signal(move || {
+            if let Some(reaper) = hurried.upgrade() {
                 reaper.kill_all_now();
             }
         });
@@ -218,8 +219,14 @@ impl Tool for TasksTool {
         totals.leftovers += u64::from(finished.report.leftovers.unwrap_or(0));
     }
 
-    /// A last sweep for orphans no task could claim, once every task has ended.
-    async fn after_run(&self) {
-        self.reaper.sweep_all(self.limits.grace).await;
+    /// A last sweep for orphans no task could claim, once every task has
+    /// ended; after a second signal, without a grace.
+    async fn after_run(&self, stop: &StopToken) {
+        let grace = if stop.is_hurried() {
+            Duration::ZERO
+        } else {
+            self.limits.grace
+        };
+        self.reaper.sweep_all(grace).await;
     }
 }

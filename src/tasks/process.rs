@@ -293,19 +293,32 @@ pub(crate) async fn run_process(
         reason = stop.stopped() => (Ending::Stopped(reason), None),
     };
     let (ending, status, killed_with, term_until) = match ending {
-        (Ending::Exited, status) => (Ending::Exited, status, None, Instant::now() + limits.grace),
+        (Ending::Exited, status) => {
+            let grace = if stop.is_hurried() {
+                Duration::ZERO
+            } else {
+                limits.grace
+            };
+            (Ending::Exited, status, None, Instant::now() + grace)
+        }
         (ending, _) => {
             let term_sent = Instant::now();
             signal_group(pid, libc::SIGTERM);
             signal_group(pid, libc::SIGCONT);
-            match tokio::time::timeout(limits.grace, child.wait()).await {
-                Ok(status) => (
+            // A second signal ends the grace (its hook sent SIGKILL already).
+            let waited = tokio::select! {
+                biased;
+                () = stop.hurried() => None,
+                status = tokio::time::timeout(limits.grace, child.wait()) => status.ok(),
+            };
+            match waited {
+                Some(status) => (
                     ending,
                     status.ok(),
                     Some(KillSignal::Term),
                     term_sent + limits.grace,
                 ),
-                Err(_) => {
+                None => {
                     signal_group(pid, libc::SIGKILL);
                     (
                         ending,
