@@ -101,6 +101,15 @@ pub(crate) trait Tool: Job + ParseItem + Sized {
     /// The expansion step: [`Identity`] when the items are the specs.
     type Expand: Expand<Self>;
 
+    /// Where the run is polled: on a runtime worker thread, or on the
+    /// thread that started the runtime (the default). On a worker, items
+    /// that finish wake the runner on the thread they finished on, not
+    /// across threads: most of the cost of ten thousand small files. With
+    /// a producer thread feeding the runner (items streamed from
+    /// `--input`), the starting thread was measured faster (about 10 % on
+    /// 100,000 requests).
+    const RUN_ON_WORKER: bool = false;
+
     /// Builds the tool from its command line, before any item is read.
     fn from_cli(cli: &Self::Cli) -> Result<Self, NotRun>;
 
@@ -174,10 +183,6 @@ fn run_tool<T: Tool>(tool: T, common: CommonArgs, positional: &[String]) -> Exit
     }
     let tool = Arc::new(tool);
     let positional = positional.to_vec();
-    // The run goes on a worker thread rather than on this one (where
-    // `block_on` would poll it): finished items then wake the runner on
-    // the thread they finished on, not across threads, which is most of
-    // the cost of ten thousand small files.
     block_on(async move {
         let run = async move {
             // Watched before the checking pass: a signal while a long
@@ -218,6 +223,9 @@ fn run_tool<T: Tool>(tool: T, common: CommonArgs, positional: &[String]) -> Exit
                 other => other,
             }
         };
+        if !T::RUN_ON_WORKER {
+            return run.await;
+        }
         tokio::spawn(run).await.unwrap_or_else(|panic| {
             eprintln!(
                 "{}: internal error (a bug, please report it): {panic}",

@@ -280,6 +280,7 @@ impl Tool for FilesTool {
     type Cli = FilesCli;
     type Totals = FileTotals;
     type Expand = Self;
+    const RUN_ON_WORKER: bool = true;
 
     fn from_cli(cli: &FilesCli) -> Result<Self, NotRun> {
         Ok(FilesTool::new(cli)?)
