@@ -1,4 +1,4 @@
-//! The command-line flags every tool shares (see `CONTRACT.md`), and parsing
+//! The command-line flags every tool shares (see `docs/CONTRACT.md`), and parsing
 //! that turns clap's usage errors into the exit-2 JSON document.
 
 use crate::error::InputError;
@@ -13,38 +13,38 @@ use std::time::Duration;
 
 /// Flags of the contract, flattened into each tool's own `Cli`.
 #[derive(Args, Debug, Clone)]
-pub struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// Read items from FILE: a JSON array, or NDJSON (one item per line); `-` reads stdin.
     /// Every item is checked before anything runs. E.g. `--input items.ndjson`, `--input -`.
     #[arg(long, value_name = "FILE", help_heading = "Input and output")]
-    pub input: Option<PathBuf>,
+    pub(crate) input: Option<PathBuf>,
 
     /// At most N items in flight at once. E.g. `-c 50`.
     #[arg(short = 'c', long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Running")]
-    pub concurrency: u32,
+    pub(crate) concurrency: u32,
 
     /// Whole-run deadline: items still running then end as `timeout` (kind `deadline`),
     /// items not yet started as `cancelled`. E.g. `--deadline 30s`.
     #[arg(long, value_name = "DUR", value_parser = nonzero_duration_arg, help_heading = "Running")]
-    pub deadline: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
 
     /// Cancel everything else as soon as one item is not ok (structured concurrency).
     #[arg(long, conflicts_with = "first", help_heading = "Running")]
-    pub fail_fast: bool,
+    pub(crate) fail_fast: bool,
 
     /// Cancel everything else as soon as one item is ok (race / hedged requests); exit 0 if one was.
     #[arg(long, help_heading = "Running")]
-    pub first: bool,
+    pub(crate) first: bool,
 
     /// Stream one JSON line per item as it finishes (with its `index`), then one summary line.
     #[arg(long, help_heading = "Input and output")]
-    pub ndjson: bool,
+    pub(crate) ndjson: bool,
 
     /// Write the full JSON (document or NDJSON) to FILE; stdout gets only the summary.
     /// E.g. `--output results.json` (saves tokens: read only what you need from the file).
     #[arg(long, value_name = "FILE", help_heading = "Input and output")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 
     /// Show progress on stderr (default: only when stderr is a terminal).
     #[arg(
@@ -52,16 +52,16 @@ pub struct CommonArgs {
         overrides_with = "no_progress",
         help_heading = "Input and output"
     )]
-    pub progress: bool,
+    pub(crate) progress: bool,
 
     /// Never show progress.
     #[arg(long, help_heading = "Input and output")]
-    pub no_progress: bool,
+    pub(crate) no_progress: bool,
 }
 
 impl CommonArgs {
     /// `Some(true)` / `Some(false)` when a flag decided, `None` to ask the terminal.
-    pub fn progress_choice(&self) -> Option<bool> {
+    pub(crate) fn progress_choice(&self) -> Option<bool> {
         if self.no_progress {
             Some(false)
         } else if self.progress {
@@ -73,13 +73,13 @@ impl CommonArgs {
 }
 
 /// clap value parser for DUR arguments.
-pub fn duration_arg(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration_arg(text: &str) -> Result<Duration, String> {
     parse_duration(text)
 }
 
 /// clap value parser for DUR arguments that must be more than zero
 /// (`--timeout`, `--deadline`: a zero limit would fail everything at once).
-pub fn nonzero_duration_arg(text: &str) -> Result<Duration, String> {
+pub(crate) fn nonzero_duration_arg(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
         Duration::ZERO => Err(format!(
             "`{text}` is zero; give a time limit above 0 (e.g. 500ms)"
@@ -89,7 +89,7 @@ pub fn nonzero_duration_arg(text: &str) -> Result<Duration, String> {
 }
 
 /// clap value parser for SIZE arguments.
-pub fn size_arg(text: &str) -> Result<u64, String> {
+pub(crate) fn size_arg(text: &str) -> Result<u64, String> {
     parse_size(text)
 }
 
@@ -98,7 +98,7 @@ pub fn size_arg(text: &str) -> Result<u64, String> {
 /// prints the exit-2 JSON on stdout (with the offending flag as `field`) and
 /// clap's explanation on stderr, and ends it with [`Exit::Usage`]. The caller
 /// (a binary's `main`) owns the process exit.
-pub fn parse_args<C, I, T>(tool: &'static str, args: I) -> Result<C, Exit>
+pub(crate) fn parse_args<C, I, T>(tool: &'static str, args: I) -> Result<C, Exit>
 where
     C: Parser,
     I: IntoIterator<Item = T>,

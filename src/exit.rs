@@ -7,6 +7,7 @@
 //! | 2 | bad usage or bad input: nothing was run; stdout holds a JSON `error` |
 //! | 130 | interrupted by SIGINT: results so far are printed, the rest are `cancelled` |
 //! | 143 | interrupted by SIGTERM: the same |
+//! | 129 | interrupted by SIGHUP (the terminal closed): the same |
 //!
 //! Scripts and agents branch on these, so they never change meaning.
 
@@ -15,20 +16,20 @@ use crate::wire::Counts;
 
 /// How a tool run ended, as the process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// 0: every item ok.
     Success,
     /// 1: at least one item not ok.
     SomeFailed,
     /// 2: bad usage or bad input; nothing ran.
     Usage,
-    /// 130 / 143: a signal stopped the run (128 + signal number).
+    /// 130 / 143 / 129: a signal stopped the run (128 + signal number).
     Interrupted(i32),
 }
 
 impl Exit {
     /// The numeric process exit status.
-    pub fn code(self) -> i32 {
+    pub(crate) fn code(self) -> i32 {
         match self {
             Exit::Success => 0,
             Exit::SomeFailed => 1,
@@ -42,7 +43,7 @@ impl Exit {
     /// `skipped` items were set aside on purpose (`--dry-run`) and do not fail
     /// a run. With `--first`, the run succeeded when one item was ok: the
     /// others were cancelled because the race was won.
-    pub fn for_run(counts: &Counts, stop: Option<StopReason>, first_mode: bool) -> Exit {
+    pub(crate) fn for_run(counts: &Counts, stop: Option<StopReason>, first_mode: bool) -> Exit {
         if let Some(StopReason::Interrupted { signal }) = stop {
             return Exit::Interrupted(signal);
         }
@@ -84,6 +85,7 @@ mod tests {
         assert_eq!(Exit::Usage.code(), 2);
         assert_eq!(Exit::Interrupted(libc::SIGINT).code(), 130);
         assert_eq!(Exit::Interrupted(libc::SIGTERM).code(), 143);
+        assert_eq!(Exit::Interrupted(libc::SIGHUP).code(), 129);
     }
 
     #[test]

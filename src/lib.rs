@@ -1,52 +1,75 @@
 //! # async-patterns
 //!
-//! Concurrent I/O tools for AI agents and people at a terminal: many HTTP calls
-//! ([`http`], binary `async_requests`), with more tools built on the same parts.
+//! Concurrent I/O tools for AI agents and people at a terminal, printing
+//! JSON: many HTTP calls ([`http`], `async_requests`), many files read and
+//! measured ([`files`], `async_file_reader`), commands under timeouts that
+//! kill their whole process tree ([`tasks`], `async_timeout`), and blocking
+//! calls found inside async Python and Rust ([`blocking`],
+//! `find_blocking_calls`); plus [`demo_api`], the loopback API of the demo
+//! and the tests. They are one binary, `async-patterns`, which picks the
+//! tool by the name it was called by or by its first argument
+//! ([`multicall`]).
 //!
-//! Every tool is the same pipeline, and each stage lives in one module:
+//! Every tool is one [`app::Tool`] and runs through one pipeline
+//! ([`app::main`]); each stage lives in one module:
 //!
 //! ```text
-//!  argv ──► cli (clap) ──► input (items, checked before anything runs)
+//!  argv ──► cli (clap, shared flags) ──► Tool::from_cli
 //!                               │
 //!                               ▼
+//!       input: check every item (pass 1, ParseItem), then feed them (pass 2)
+//!                               │ items, in input order
+//!                               ▼
+//!       Tool::Expand: items → specs (the walk of the file tools;
+//!                     the items themselves for requests and tasks)
+//!                               │
 //!       stop (deadline, --fail-fast, --first, SIGINT/SIGTERM)
 //!                               │
 //!                               ▼
-//!                 runner::run_bounded (at most N items in flight)
-//!                               │ Finished<Report> per item
+//!       runner::run_bounded (at most N in flight; Job::run per spec)
+//!                               │ Finished<Report> per item, into a Sink
 //!                               ▼
-//!                 printer (JSON document, NDJSON, --output FILE)
+//!       printer (JSON document, NDJSON, --output FILE)
 //!                               │
 //!                               ▼
-//!                 exit (one code table for every tool)
+//!       exit (one code table for every tool)
 //! ```
 //!
-//! The wire format (what an agent parses) is documented once, in [`wire`]; the
-//! exit codes once, in [`exit`].
+//! A tool supplies three things: what an item is ([`input::ParseItem`]),
+//! how items become specs (the expansion step, [`app::Expand`]), and
+//! what one spec does ([`runner::Job`]). Failures are typed, and each kind
+//! decides its item's status ([`error::Failure`]). The wire format (what an
+//! agent parses) is documented once, in [`wire`] and `docs/CONTRACT.md`;
+//! the exit codes once, in [`exit`].
+//!
+//! Everything is private to the crate except [`multicall::main`], which
+//! `src/main.rs` calls: read these docs with `cargo doc --document-private-items`.
 
-pub mod app;
-pub mod blocking;
-pub mod cli;
-pub mod demo_api;
+#![allow(rustdoc::private_intra_doc_links)]
+
+mod app;
+mod blocking;
+mod cli;
+mod demo_api;
 #[cfg(doctest)]
 mod doc_references;
-pub mod error;
-pub mod exit;
-pub mod files;
-pub mod http;
-pub mod input;
-#[allow(dead_code)] // wired into the summary next
+mod error;
+mod exit;
+mod files;
+mod http;
+mod input;
+#[allow(dead_code)] // wired into the summary by issue 17
 mod latency;
 pub mod multicall;
-pub mod printer;
-pub mod progress;
-pub mod redact;
-pub mod runner;
-pub mod stop;
-pub mod tasks;
-pub mod units;
-pub mod walk;
-pub mod wire;
+mod printer;
+mod progress;
+mod redact;
+mod runner;
+mod stop;
+mod tasks;
+mod units;
+mod walk;
+mod wire;
 
 /// The crate version every tool reports in its JSON (`"version"`).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -13,15 +13,18 @@ use std::ffi::OsString;
 use std::path::Path;
 
 /// The multicall binary's own name (`async-patterns --version`).
-pub const BINARY: &str = "async-patterns";
+pub(crate) const BINARY: &str = "async-patterns";
 
 /// One tool of the binary.
+#[derive(Debug)]
 struct Entry {
     /// The tool's own name: its JSON `"tool"`, the launcher's and links' name.
     name: &'static str,
     /// The subcommand: `async-patterns <subcommand>`.
     subcommand: &'static str,
+    /// One line for `async-patterns --help`.
     summary: &'static str,
+    /// The tool's whole life.
     main: fn(Vec<OsString>) -> Exit,
 }
 
@@ -30,25 +33,25 @@ static TOOLS: &[Entry] = &[
         name: crate::http::NAME,
         subcommand: "requests",
         summary: "many HTTP requests at once, one JSON result each",
-        main: crate::http::main,
+        main: crate::app::main::<crate::http::RequestsTool>,
     },
     Entry {
         name: crate::files::NAME,
         subcommand: "file-reader",
         summary: "read and measure many files at once (wc-exact counts, globs, hashes)",
-        main: crate::files::main,
+        main: crate::app::main::<crate::files::FilesTool>,
     },
     Entry {
         name: crate::tasks::NAME,
         subcommand: "timeout",
         summary: "run commands at once, each under a timeout that kills its process tree",
-        main: crate::tasks::main,
+        main: crate::app::main::<crate::tasks::TasksTool>,
     },
     Entry {
         name: crate::blocking::NAME,
         subcommand: "find-blocking-calls",
         summary: "find blocking calls inside async Python and Rust code",
-        main: crate::blocking::main,
+        main: crate::app::main::<crate::blocking::BlockingTool>,
     },
     Entry {
         name: crate::demo_api::cli::NAME,
@@ -57,11 +60,6 @@ static TOOLS: &[Entry] = &[
         main: crate::demo_api::cli::main,
     },
 ];
-
-/// The tool names a link to the binary may carry (`async_requests`, ...).
-pub fn tool_names() -> impl Iterator<Item = &'static str> {
-    TOOLS.iter().map(|entry| entry.name)
-}
 
 fn by_program(program: &str) -> Option<&'static Entry> {
     TOOLS.iter().find(|entry| entry.name == program)
@@ -74,8 +72,13 @@ fn by_subcommand(word: &str) -> Option<&'static Entry> {
 }
 
 /// Runs the tool `args` names; `args` is the whole command line, the
-/// program first. The caller owns the process exit.
-pub fn main(args: Vec<OsString>) -> Exit {
+/// program first. Returns the exit status: the caller (`src/main.rs`) owns
+/// the process exit, the one place that ends the process.
+pub fn main(args: Vec<OsString>) -> std::process::ExitCode {
+    run(args).into()
+}
+
+fn run(args: Vec<OsString>) -> Exit {
     let program = args
         .first()
         .and_then(|first| Path::new(first).file_name())
@@ -141,7 +144,7 @@ fn usage() -> String {
     }
     text.push_str(&format!(
         "\n`{BINARY} <TOOL> --help` shows a tool's flags. Exit codes: 0 all ok, 1 some not ok,\n\
-         2 bad usage or input, 130/143 interrupted.\n"
+         2 bad usage or input, 130/143/129 interrupted.\n"
     ));
     text
 }

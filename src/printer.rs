@@ -1,42 +1,44 @@
-//! Writes the wire format (see [`crate::wire`]) to stdout or `--output FILE`.
+//! Writes the wire format (see [`crate::wire`]) to any [`io::Write`]: stdout,
+//! `--output FILE`, or a buffer in a test.
 //!
-//! Stdout is written through one buffered writer on a duplicate of fd 1, not
-//! through `std::io::Stdout`, whose line buffering would cost one `write`
-//! system call per result line. The runner calls [`Printer::flush`] whenever it
-//! has nothing else ready, so NDJSON lines still reach a reader promptly.
+//! Stdout is written through one buffered writer on a duplicate of fd 1
+//! ([`stdout_writer`]), not through `std::io::Stdout`, whose line buffering
+//! would cost one `write` system call per result line. The runner calls
+//! [`Sink::flush`] whenever it has nothing else ready, so NDJSON lines still
+//! reach a reader promptly.
 //!
 //! In document mode results must appear in input order while they finish in
 //! any order: finished results wait, already serialised, in a small reorder
 //! buffer until every earlier index is written. The runner bounds that buffer
-//! by not starting items too far ahead of the oldest unwritten one.
+//! by not starting items too far ahead of [`Sink::oldest_unwritten`].
 
-use crate::error::{ErrorBody, InputError};
-use crate::wire::{ItemRecord, OutputPointer, Status, Summary, SummaryLine, UsageErrorDoc};
+use crate::error::InputError;
+use crate::runner::Sink;
+use crate::wire::{Finished, ItemRecord, OutputPointer, Summary, SummaryLine, UsageErrorDoc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
 
 /// Document (one JSON value) or NDJSON (one line per result, then a summary line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Document,
     Ndjson,
 }
 
 /// Opens a buffered writer on stdout that bypasses `Stdout`'s line buffering.
-pub fn stdout_writer() -> io::Result<BufWriter<File>> {
+pub(crate) fn stdout_writer() -> io::Result<BufWriter<File>> {
     let fd = io::stdout().as_fd().try_clone_to_owned()?;
     Ok(BufWriter::with_capacity(64 * 1024, File::from(fd)))
 }
 
-pub struct Printer {
+/// The JSON of one run, written as results come.
+pub(crate) struct Printer<W: Write> {
     tool: &'static str,
     format: Format,
-    out: BufWriter<File>,
-    output_path: Option<PathBuf>,
+    out: W,
     /// Serialised results waiting for an earlier index (document mode).
     pending: BTreeMap<usize, Vec<u8>>,
     /// The next index the document must write.
@@ -45,75 +47,26 @@ pub struct Printer {
     scratch: Vec<u8>,
 }
 
-impl Printer {
-    /// Opens the destination and writes the document's opening.
-    pub fn start(tool: &'static str, format: Format, output: Option<&Path>) -> io::Result<Self> {
-        let out = match output {
-            Some(path) => BufWriter::with_capacity(64 * 1024, File::create(path)?),
-            None => stdout_writer()?,
-        };
-        let mut printer = Printer {
-            tool,
-            format,
-            out,
-            output_path: output.map(Path::to_path_buf),
-            pending: BTreeMap::new(),
-            next_index: 0,
-            wrote_any: false,
-            scratch: Vec::with_capacity(1024),
-        };
+impl<W: Write> Printer<W> {
+    /// Writes the document's opening to `out`.
+    pub(crate) fn start(tool: &'static str, format: Format, mut out: W) -> io::Result<Self> {
         if format == Format::Document {
             write!(
-                printer.out,
+                out,
                 "{{\"tool\":{},\"version\":{},\"results\":[",
                 serde_json::to_string(tool)?,
                 serde_json::to_string(crate::VERSION)?
             )?;
         }
-        Ok(printer)
-    }
-
-    /// Writes (or, in document mode, queues) one finished item.
-    pub fn record<R: Serialize>(
-        &mut self,
-        index: usize,
-        status: Status,
-        elapsed_ms: u64,
-        report: &R,
-        error: Option<&ErrorBody>,
-    ) -> io::Result<()> {
-        let record = ItemRecord {
-            line_type: (self.format == Format::Ndjson).then_some("result"),
-            index,
-            status,
-            elapsed_ms,
-            report,
-            error,
-        };
-        match self.format {
-            Format::Ndjson => {
-                serde_json::to_writer(&mut self.out, &record)?;
-                self.out.write_all(b"\n")
-            }
-            Format::Document if index == self.next_index => {
-                self.scratch.clear();
-                serde_json::to_writer(&mut self.scratch, &record)?;
-                let line = std::mem::take(&mut self.scratch);
-                self.write_document_line(&line)?;
-                self.scratch = line;
-                self.next_index += 1;
-                while let Some(line) = self.pending.remove(&self.next_index) {
-                    self.write_document_line(&line)?;
-                    self.next_index += 1;
-                }
-                Ok(())
-            }
-            Format::Document => {
-                let line = serde_json::to_vec(&record)?;
-                self.pending.insert(index, line);
-                Ok(())
-            }
-        }
+        Ok(Printer {
+            tool,
+            format,
+            out,
+            pending: BTreeMap::new(),
+            next_index: 0,
+            wrote_any: false,
+            scratch: Vec::with_capacity(1024),
+        })
     }
 
     fn write_document_line(&mut self, line: &[u8]) -> io::Result<()> {
@@ -124,22 +77,8 @@ impl Printer {
         Ok(())
     }
 
-    /// The oldest index not yet written: the runner keeps new starts within a
-    /// window of it, which bounds the reorder buffer.
-    pub fn oldest_unwritten(&self) -> Option<usize> {
-        match self.format {
-            Format::Document => Some(self.next_index),
-            Format::Ndjson => None,
-        }
-    }
-
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
-    /// Writes the summary and closes the document; with `--output`, prints
-    /// the pointer document on stdout.
-    pub fn finish<T: Serialize>(mut self, summary: &Summary<'_, T>) -> io::Result<()> {
+    /// Writes the summary and closes the document; returns the writer.
+    pub(crate) fn finish<T: Serialize>(mut self, summary: &Summary<'_, T>) -> io::Result<W> {
         // Results a stop left unwritten are all recorded by now, in any order.
         let pending = std::mem::take(&mut self.pending);
         for (_, line) in pending {
@@ -167,25 +106,86 @@ impl Printer {
             }
         }
         self.out.flush()?;
-        if let Some(path) = &self.output_path {
-            let shown = path.display().to_string();
-            let pointer = OutputPointer {
-                tool: self.tool,
-                version: crate::VERSION,
-                output: &shown,
-                summary,
-            };
-            let mut stdout = stdout_writer()?;
-            serde_json::to_writer(&mut stdout, &pointer)?;
-            stdout.write_all(b"\n")?;
-            stdout.flush()?;
-        }
-        Ok(())
+        Ok(self.out)
+    }
+
+    /// Results written or queued but not yet in the document (a test's view
+    /// of the reorder buffer).
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
     }
 }
 
+impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
+    /// Writes (or, in document mode, queues) one finished item.
+    fn record(&mut self, index: usize, elapsed_ms: u64, finished: &Finished<R>) -> io::Result<()> {
+        let record = ItemRecord {
+            line_type: (self.format == Format::Ndjson).then_some("result"),
+            index,
+            status: finished.status,
+            elapsed_ms,
+            report: &finished.report,
+            error: finished.error.as_ref(),
+        };
+        match self.format {
+            Format::Ndjson => {
+                serde_json::to_writer(&mut self.out, &record)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Document if index == self.next_index => {
+                self.scratch.clear();
+                serde_json::to_writer(&mut self.scratch, &record)?;
+                let line = std::mem::take(&mut self.scratch);
+                self.write_document_line(&line)?;
+                self.scratch = line;
+                self.next_index += 1;
+                while let Some(line) = self.pending.remove(&self.next_index) {
+                    self.write_document_line(&line)?;
+                    self.next_index += 1;
+                }
+                Ok(())
+            }
+            Format::Document => {
+                let line = serde_json::to_vec(&record)?;
+                self.pending.insert(index, line);
+                Ok(())
+            }
+        }
+    }
+
+    fn oldest_unwritten(&self) -> Option<usize> {
+        match self.format {
+            Format::Document => Some(self.next_index),
+            Format::Ndjson => None,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// With `--output FILE`: the pointer document on stdout.
+pub(crate) fn print_pointer<T: Serialize>(
+    tool: &'static str,
+    output: &str,
+    summary: &Summary<'_, T>,
+) -> io::Result<()> {
+    let pointer = OutputPointer {
+        tool,
+        version: crate::VERSION,
+        output,
+        summary,
+    };
+    let mut stdout = stdout_writer()?;
+    serde_json::to_writer(&mut stdout, &pointer)?;
+    stdout.write_all(b"\n")?;
+    stdout.flush()
+}
+
 /// Prints an exit-2 error: the JSON document on stdout, the words on stderr.
-pub fn print_input_error(tool: &str, error: &InputError) {
+pub(crate) fn print_input_error(tool: &str, error: &InputError) {
     let doc = UsageErrorDoc {
         tool,
         version: crate::VERSION,
@@ -197,4 +197,97 @@ pub fn print_input_error(tool: &str, error: &InputError) {
         let _ = stdout.flush();
     }
     eprintln!("{tool}: invalid input: {error}");
+}
+
+/// For tests: closes a document printed into memory (a summary of zeros
+/// plus `extra`) and reads it back: the bytes, the JSON, and the results'
+/// indices in document order.
+#[cfg(test)]
+pub(crate) fn finish_in_memory<T: Serialize>(
+    printer: Printer<Vec<u8>>,
+    extra: &T,
+) -> (Vec<u8>, serde_json::Value, Vec<u64>) {
+    let summary = Summary {
+        counts: crate::wire::Counts::default(),
+        elapsed_ms: 0,
+        sum_ms: 0,
+        speedup: None,
+        concurrency: 1,
+        max_in_flight: 0,
+        stopped_by: None,
+        extra,
+    };
+    let out = printer.finish(&summary).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let indices = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| result["index"].as_u64().unwrap())
+        .collect();
+    (out, doc, indices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Counts;
+    use serde_json::Value;
+
+    #[derive(Serialize)]
+    struct Named {
+        name: &'static str,
+    }
+
+    fn summary(extra: &Named) -> Summary<'_, Named> {
+        Summary {
+            counts: Counts::default(),
+            elapsed_ms: 0,
+            sum_ms: 0,
+            speedup: None,
+            concurrency: 1,
+            max_in_flight: 0,
+            stopped_by: None,
+            extra,
+        }
+    }
+
+    #[test]
+    fn the_document_is_in_input_order_whatever_the_finishing_order() {
+        let mut printer = Printer::start("t", Format::Document, Vec::new()).unwrap();
+        for index in [2, 0, 3, 1] {
+            let finished = Finished::ok(Named { name: "x" });
+            printer.record(index, 1, &finished).unwrap();
+        }
+        assert_eq!(printer.pending(), 0);
+        let (out, doc, indices) = finish_in_memory(printer, &Named { name: "s" });
+        assert_eq!(indices, [0, 1, 2, 3]);
+        assert_eq!(doc["summary"]["name"], "s");
+        // One result per line, so the document streams.
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 7);
+    }
+
+    #[test]
+    fn ndjson_is_in_finishing_order_and_ends_with_the_summary() {
+        let mut printer = Printer::start("t", Format::Ndjson, Vec::new()).unwrap();
+        for index in [1, 0] {
+            let finished: Finished<Named> = Finished::failed(
+                Named { name: "x" },
+                &crate::error::RunFailure::internal("x"),
+            );
+            printer.record(index, 1, &finished).unwrap();
+        }
+        assert_eq!(Sink::<Named>::oldest_unwritten(&printer), None);
+        let out = printer.finish(&summary(&Named { name: "s" })).unwrap();
+        let lines: Vec<Value> = out
+            .split(|&byte| byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        assert_eq!(lines[0]["index"], 1);
+        assert_eq!(lines[1]["status"], "error");
+        assert_eq!(lines[1]["error"]["kind"], "internal");
+        assert_eq!(lines[2]["type"], "summary");
+        assert_eq!(lines[2]["tool"], "t");
+    }
 }

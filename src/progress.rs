@@ -18,19 +18,19 @@ struct Counters {
 
 /// Cheap to update from the runner; drawn by a background task.
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     counters: Option<Arc<Counters>>,
 }
 
 impl Progress {
     /// A progress display that draws nothing.
-    pub fn hidden() -> Self {
+    pub(crate) fn hidden() -> Self {
         Progress { counters: None }
     }
 
     /// Decides from the flags and the terminal whether to draw, and starts
     /// the drawing task when it does. Must be called inside the runtime.
-    pub fn start(tool: &'static str, forced: Option<bool>, total: u64) -> Self {
+    pub(crate) fn start(tool: &'static str, forced: Option<bool>, total: u64) -> Self {
         let show = forced.unwrap_or_else(|| std::io::stderr().is_terminal());
         if !show {
             return Progress::hidden();
@@ -58,7 +58,7 @@ impl Progress {
         }
     }
 
-    pub fn finished(&self, status: Status) {
+    pub(crate) fn finished(&self, status: Status) {
         if let Some(counters) = &self.counters {
             counters.done.fetch_add(1, Ordering::Relaxed);
             if !matches!(status, Status::Ok | Status::Skipped) {
@@ -67,14 +67,14 @@ impl Progress {
         }
     }
 
-    pub fn set_in_flight(&self, in_flight: usize) {
+    pub(crate) fn set_in_flight(&self, in_flight: usize) {
         if let Some(counters) = &self.counters {
             counters.in_flight.store(in_flight, Ordering::Relaxed);
         }
     }
 
     /// Stops drawing and clears the line.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Some(counters) = &self.counters {
             counters.finished.store(true, Ordering::Relaxed);
             let _ = std::io::stderr().write_all(b"\r\x1b[K");

@@ -33,13 +33,13 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// What a secret shows as.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Shorter secrets are not searched for in response data.
-pub const MIN_SCRUB_LEN: usize = 4;
+pub(crate) const MIN_SCRUB_LEN: usize = 4;
 
 /// Whether a header's value is secret, by the header's name.
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(
         name.as_str(),
@@ -69,32 +69,32 @@ const PY_QUOTE: &AsciiSet = &UNRESERVED.remove(b'/');
 /// the forms they take in response data are only derived when the set is
 /// compiled into a [`Redactor`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SecretSet {
+pub(crate) struct SecretSet {
     values: Vec<String>,
 }
 
 impl SecretSet {
     /// Adds a secret value, exactly as it is sent. Values shorter than
     /// [`MIN_SCRUB_LEN`] bytes are left out (see the module doc).
-    pub fn add(&mut self, value: &str) {
+    pub(crate) fn add(&mut self, value: &str) {
         if value.len() >= MIN_SCRUB_LEN && !self.values.iter().any(|known| known == value) {
             self.values.push(value.to_string());
         }
     }
 
-    pub fn extend(&mut self, other: &SecretSet) {
+    pub(crate) fn extend(&mut self, other: &SecretSet) {
         for value in &other.values {
             self.add(value);
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
     /// Compiles the set, with every form of every secret (see
     /// `echo_forms`), into one case-insensitive multi-pattern matcher.
-    pub fn redactor(&self) -> Redactor {
+    pub(crate) fn redactor(&self) -> Redactor {
         if self.values.is_empty() {
             return Redactor::default();
         }
@@ -243,7 +243,7 @@ fn json_escaped(text: &str, slash: bool, non_ascii: bool, html: &[char]) -> Stri
 
 /// Replaces every secret in response data with `<redacted>`, in one pass.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     matcher: Option<AhoCorasick>,
     needles: Vec<String>,
     longest: usize,
@@ -253,7 +253,7 @@ impl Redactor {
     /// The longest secret form, in bytes (0 without secrets). Data cut to a
     /// cap must be read this many bytes minus one past the cap, so that a
     /// secret straddling the cut is whole when it is scrubbed.
-    pub fn longest(&self) -> usize {
+    pub(crate) fn longest(&self) -> usize {
         self.longest
     }
 
@@ -263,7 +263,7 @@ impl Redactor {
     /// hides them too. `bytes` may run up to [`Redactor::longest`] − 1 bytes
     /// past the cap, so a secret that starts before the cut is found whole;
     /// nothing past the cap is shown, however much scrubbing shortens the text.
-    pub fn scrub_head(&self, bytes: &[u8], cap: usize) -> Vec<u8> {
+    pub(crate) fn scrub_head(&self, bytes: &[u8], cap: usize) -> Vec<u8> {
         let cap = cap.min(bytes.len());
         let Some(matcher) = &self.matcher else {
             return bytes[..cap].to_vec();
@@ -291,7 +291,7 @@ impl Redactor {
 
     /// Scrubs the tail of a stream (its last bytes, which may begin in the
     /// middle of a secret): a start that is the end of a secret is hidden.
-    pub fn scrub_tail(&self, bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn scrub_tail(&self, bytes: &[u8]) -> Vec<u8> {
         let mut clean = self.scrub_bytes(bytes).into_owned();
         let hidden = self.partial_at_start(&clean);
         if hidden > 0 {
@@ -331,7 +331,7 @@ impl Redactor {
             .unwrap_or(0)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.matcher.is_none()
     }
 
@@ -352,14 +352,14 @@ impl Redactor {
         Some(clean)
     }
 
-    pub fn scrub_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+    pub(crate) fn scrub_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         match self.replaced(bytes) {
             Some(clean) => Cow::Owned(clean),
             None => Cow::Borrowed(bytes),
         }
     }
 
-    pub fn scrub_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn scrub_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.replaced(text.as_bytes()) {
             // Needles are whole UTF-8 strings and case folding is ASCII only,
             // so every match starts and ends on a character boundary.
@@ -373,7 +373,7 @@ impl Redactor {
 
     /// Scrubs every string and object key inside a parsed JSON value (a
     /// secret can hide behind JSON escapes the byte pass did not see).
-    pub fn scrub_json(&self, value: &mut Value) {
+    pub(crate) fn scrub_json(&self, value: &mut Value) {
         if self.matcher.is_none() {
             return;
         }

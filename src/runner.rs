@@ -11,9 +11,7 @@
 //! their own report; items never started are recorded as `cancelled` after
 //! the running ones are done, so every input item appears exactly once.
 
-use crate::error::ErrorBody;
 use crate::input::Feed;
-use crate::printer::Printer;
 use crate::progress::Progress;
 use crate::stop::{StopReason, StopToken};
 use crate::wire::{Counts, Finished, Status};
@@ -28,7 +26,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// The work of one tool on one item.
-pub trait Job: Send + Sync + 'static {
+pub(crate) trait Job: Send + Sync + 'static {
+    /// One item as the runner hands it to [`Job::run`].
     type Spec: Send + 'static;
     /// The tool's own result fields, flattened into each result line.
     type Report: Serialize + Send + 'static;
@@ -46,22 +45,45 @@ pub trait Job: Send + Sync + 'static {
     ) -> impl Future<Output = Finished<Self::Report>> + Send;
 }
 
+/// Where the runner puts each finished item, as ripgrep's searcher pushes
+/// matches into a `Sink`: the [`crate::printer::Printer`] in a run, a
+/// recorder in a test.
+pub(crate) trait Sink<R> {
+    /// One finished item; `index` is its position in the input.
+    fn record(&mut self, index: usize, elapsed_ms: u64, finished: &Finished<R>) -> io::Result<()>;
+
+    /// The oldest index not yet written, for a sink that keeps input order:
+    /// the runner starts no item a window or more past it, which bounds
+    /// what the sink holds back. `None`: no order to keep.
+    fn oldest_unwritten(&self) -> Option<usize> {
+        None
+    }
+
+    /// Called whenever the runner has nothing else ready.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How the runner schedules and when it stops early.
 #[derive(Debug, Clone)]
-pub struct RunConfig {
-    pub concurrency: usize,
-    pub fail_fast: bool,
-    pub first: bool,
+pub(crate) struct RunConfig {
+    /// At most this many items in flight (`-c`).
+    pub(crate) concurrency: usize,
+    /// The first item not ok stops the run.
+    pub(crate) fail_fast: bool,
+    /// The first item ok stops the run.
+    pub(crate) first: bool,
 }
 
 /// What the run did, for the summary and the exit code.
 #[derive(Debug, Clone)]
-pub struct RunTotals {
-    pub counts: Counts,
-    pub elapsed: Duration,
-    pub sum_ms: u64,
-    pub max_in_flight: usize,
-    pub stop: Option<StopReason>,
+pub(crate) struct RunTotals {
+    pub(crate) counts: Counts,
+    pub(crate) elapsed: Duration,
+    pub(crate) sum_ms: u64,
+    pub(crate) max_in_flight: usize,
+    pub(crate) stop: Option<StopReason>,
 }
 
 /// Results beyond the oldest unwritten one that the document mode may hold
@@ -71,20 +93,27 @@ const MIN_REORDER_WINDOW: usize = 1024;
 /// The longest a written result waits in the output buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
-/// Runs every item of `feed` with at most `config.concurrency` in flight.
-/// `on_finished` sees each result before it is printed (the tool's totals).
-pub async fn run_bounded<J: Job>(
+/// The reorder window for `concurrency`: how far past the oldest unwritten
+/// item the runner may start new ones.
+pub(crate) fn reorder_window(concurrency: usize) -> usize {
+    concurrency.max(1).saturating_mul(4).max(MIN_REORDER_WINDOW)
+}
+
+/// Runs every item of `feed` with at most `config.concurrency` in flight,
+/// each finished one pushed into `sink`. `on_finished` sees each result
+/// before the sink does (the tool's totals).
+pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report>>(
     job: Arc<J>,
     mut feed: Feed<J::Spec>,
     config: &RunConfig,
     stop: &StopToken,
-    printer: &mut Printer,
+    sink: &mut S,
     progress: &Progress,
     mut on_finished: impl FnMut(&Finished<J::Report>),
 ) -> io::Result<RunTotals> {
     let started = Instant::now();
     let concurrency = config.concurrency.max(1);
-    let window = concurrency.saturating_mul(4).max(MIN_REORDER_WINDOW);
+    let window = reorder_window(concurrency);
     let mut running: JoinSet<(usize, Duration, Finished<J::Report>)> = JoinSet::new();
     let mut counts = Counts::default();
     let mut sum = Duration::ZERO;
@@ -96,7 +125,7 @@ pub async fn run_bounded<J: Job>(
     let mut record = |index: usize,
                       elapsed: Duration,
                       finished: Finished<J::Report>,
-                      printer: &mut Printer|
+                      sink: &mut S|
      -> io::Result<()> {
         counts.add(finished.status);
         sum += elapsed;
@@ -111,13 +140,7 @@ pub async fn run_bounded<J: Job>(
             }
             _ => {}
         }
-        printer.record(
-            index,
-            finished.status,
-            crate::units::millis(elapsed),
-            &finished.report,
-            finished.error.as_ref(),
-        )
+        sink.record(index, crate::units::millis(elapsed), &finished)
     };
 
     // Output is flushed at most every FLUSH_EVERY while results keep coming,
@@ -127,7 +150,7 @@ pub async fn run_bounded<J: Job>(
     loop {
         while let Some(joined) = running.try_join_next() {
             let (index, elapsed, finished) = joined.map_err(io::Error::other)?;
-            record(index, elapsed, finished, printer)?;
+            record(index, elapsed, finished, sink)?;
             if !dirty {
                 dirty = true;
                 flush_at = Instant::now() + FLUSH_EVERY;
@@ -135,14 +158,14 @@ pub async fn run_bounded<J: Job>(
         }
         progress.set_in_flight(running.len());
         if dirty && Instant::now() >= flush_at {
-            printer.flush()?;
+            sink.flush()?;
             dirty = false;
         }
         let stopped = stop.is_stopped();
         if running.is_empty() && (stopped || !feed_open) {
             break;
         }
-        let window_open = printer
+        let window_open = sink
             .oldest_unwritten()
             .is_none_or(|oldest| next_index < oldest + window);
         let can_start = !stopped && feed_open && running.len() < concurrency && window_open;
@@ -152,14 +175,14 @@ pub async fn run_bounded<J: Job>(
             joined = running.join_next(), if !running.is_empty() => {
                 let Some(joined) = joined else { continue };
                 let (index, elapsed, finished) = joined.map_err(io::Error::other)?;
-                record(index, elapsed, finished, printer)?;
+                record(index, elapsed, finished, sink)?;
                 if !dirty {
                     dirty = true;
                     flush_at = Instant::now() + FLUSH_EVERY;
                 }
             }
             _ = tokio::time::sleep_until(flush_at), if dirty => {
-                printer.flush()?;
+                sink.flush()?;
                 dirty = false;
             }
             next = feed.next(), if can_start => {
@@ -175,14 +198,10 @@ pub async fn run_bounded<J: Job>(
                 let work = Box::pin(job.clone().run(spec, stop.clone()));
                 running.spawn(async move {
                     let item_started = Instant::now();
-                    let finished = AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|text| text.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown panic".to_string());
-                        Finished::failed(identity, Status::Error, ErrorBody::new("internal", format!("internal error (a bug, please report it): {what}")))
-                    });
+                    let finished = AssertUnwindSafe(work)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|panic| Finished::internal(identity, panic_text(&*panic)));
                     (index, item_started.elapsed(), finished)
                 });
                 max_in_flight = max_in_flight.max(running.len());
@@ -198,13 +217,13 @@ pub async fn run_bounded<J: Job>(
             match feed.next().await {
                 Some((index, spec)) => {
                     let finished = Finished::stopped(job.identity(&spec), reason, false);
-                    record(index, Duration::ZERO, finished, printer)?;
+                    record(index, Duration::ZERO, finished, sink)?;
                 }
                 None => feed_open = false,
             }
         }
     }
-    printer.flush()?;
+    sink.flush()?;
 
     Ok(RunTotals {
         counts,
@@ -213,4 +232,352 @@ pub async fn run_bounded<J: Job>(
         max_in_flight,
         stop: stop.reason(),
     })
+}
+
+/// What a panic said, for the `internal` error's message.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Failure;
+    use crate::printer::{Format, Printer};
+    use crate::stop::watch_deadline;
+    use std::sync::Mutex;
+
+    /// What a fake item does.
+    #[derive(Debug, Clone, Copy)]
+    enum Act {
+        /// Ok after this many milliseconds.
+        Ok(u64),
+        /// Not ok after this many milliseconds.
+        Fail(u64),
+        Panic,
+        /// Runs until the run stops.
+        Hang,
+    }
+
+    #[derive(Debug, Serialize)]
+    struct Report {
+        id: usize,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("it broke")]
+    struct Broke;
+
+    impl Failure for Broke {
+        fn kind(&self) -> &'static str {
+            "broke"
+        }
+    }
+
+    /// A job that does what its spec says, and notes every start.
+    #[derive(Default)]
+    struct Fake {
+        started: Mutex<Vec<usize>>,
+    }
+
+    impl Job for Fake {
+        type Spec = (usize, Act);
+        type Report = Report;
+
+        fn identity(&self, spec: &(usize, Act)) -> Report {
+            Report { id: spec.0 }
+        }
+
+        async fn run(self: Arc<Self>, spec: (usize, Act), stop: StopToken) -> Finished<Report> {
+            self.started.lock().unwrap().push(spec.0);
+            let report = self.identity(&spec);
+            let work = async {
+                match spec.1 {
+                    Act::Ok(ms) | Act::Fail(ms) => {
+                        tokio::time::sleep(Duration::from_millis(ms)).await
+                    }
+                    Act::Panic => panic!("boom"),
+                    Act::Hang => std::future::pending().await,
+                }
+            };
+            match stop.race(work).await {
+                Err(reason) => Finished::stopped(report, reason, true),
+                Ok(()) if matches!(spec.1, Act::Fail(_)) => Finished::failed(report, &Broke),
+                Ok(()) => Finished::ok(report),
+            }
+        }
+    }
+
+    /// Every result the runner pushed, in the order it pushed them.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Vec<(usize, Status, Option<&'static str>)>,
+    }
+
+    impl Sink<Report> for Recorder {
+        fn record(&mut self, index: usize, _: u64, finished: &Finished<Report>) -> io::Result<()> {
+            assert_eq!(index, finished.report.id, "the result belongs to its item");
+            let kind = finished.error.as_ref().map(|error| error.kind);
+            self.seen.push((index, finished.status, kind));
+            Ok(())
+        }
+    }
+
+    impl Recorder {
+        /// Status and kind by index; panics unless every index is there once.
+        fn by_index(&self, total: usize) -> Vec<(Status, Option<&'static str>)> {
+            let mut indices: Vec<usize> = self.seen.iter().map(|seen| seen.0).collect();
+            indices.sort_unstable();
+            assert_eq!(indices, (0..total).collect::<Vec<_>>(), "every item once");
+            let mut seen = self.seen.clone();
+            seen.sort_by_key(|seen| seen.0);
+            seen.into_iter()
+                .map(|(_, status, kind)| (status, kind))
+                .collect()
+        }
+    }
+
+    fn config(concurrency: usize) -> RunConfig {
+        RunConfig {
+            concurrency,
+            fail_fast: false,
+            first: false,
+        }
+    }
+
+    fn specs(acts: &[Act]) -> Feed<(usize, Act)> {
+        Feed::from_vec(acts.iter().copied().enumerate().collect())
+    }
+
+    async fn run(acts: &[Act], config: RunConfig, stop: &StopToken) -> (RunTotals, Recorder) {
+        let mut recorder = Recorder::default();
+        let job = Arc::new(Fake::default());
+        let totals = run_bounded(
+            job,
+            specs(acts),
+            &config,
+            stop,
+            &mut recorder,
+            &Progress::hidden(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        (totals, recorder)
+    }
+
+    const OK: (Status, Option<&str>) = (Status::Ok, None);
+    const CANCELLED: (Status, Option<&str>) = (Status::Cancelled, Some("cancelled"));
+
+    #[tokio::test(start_paused = true)]
+    async fn fail_fast_cancels_the_running_and_the_waiting_each_once() {
+        let acts = [
+            Act::Ok(10),
+            Act::Fail(20),
+            Act::Hang,
+            Act::Ok(5),
+            Act::Ok(50),
+        ];
+        let stop = StopToken::new(None);
+        let config = RunConfig {
+            fail_fast: true,
+            ..config(3)
+        };
+        let (totals, recorder) = run(&acts, config, &stop).await;
+        assert_eq!(
+            recorder.by_index(acts.len()),
+            [OK, (Status::Error, Some("broke")), CANCELLED, OK, CANCELLED]
+        );
+        assert_eq!(totals.stop, Some(StopReason::FailFast { index: 1 }));
+        assert_eq!((totals.counts.total, totals.counts.cancelled), (5, 2));
+        assert_eq!(totals.max_in_flight, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_success_cancels_the_rest_each_once() {
+        let acts = [Act::Hang, Act::Fail(5), Act::Ok(10), Act::Hang, Act::Ok(50)];
+        let stop = StopToken::new(None);
+        let config = RunConfig {
+            first: true,
+            ..config(4)
+        };
+        let (totals, recorder) = run(&acts, config, &stop).await;
+        assert_eq!(
+            recorder.by_index(acts.len()),
+            [
+                CANCELLED,
+                (Status::Error, Some("broke")),
+                OK,
+                CANCELLED,
+                CANCELLED
+            ]
+        );
+        assert_eq!(totals.stop, Some(StopReason::First { index: 2 }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_times_out_the_running_and_cancels_the_waiting() {
+        let after = Duration::from_millis(100);
+        let stop = StopToken::new(Some(after));
+        watch_deadline(&stop, after);
+        let acts = [Act::Ok(10), Act::Hang, Act::Hang, Act::Ok(1)];
+        let (totals, recorder) = run(&acts, config(2), &stop).await;
+        let timeout = (Status::Timeout, Some("deadline"));
+        let not_started = (Status::Cancelled, Some("deadline"));
+        assert_eq!(
+            recorder.by_index(acts.len()),
+            [OK, timeout, timeout, not_started]
+        );
+        assert_eq!(totals.stop, Some(StopReason::Deadline { after }));
+        assert_eq!(totals.elapsed, after);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_cancels_every_item_not_done_each_once() {
+        let stop = StopToken::new(None);
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            signal.stop(StopReason::Interrupted {
+                signal: libc::SIGINT,
+            });
+        });
+        let acts = [Act::Ok(10), Act::Hang, Act::Ok(100), Act::Ok(1), Act::Ok(1)];
+        let (totals, recorder) = run(&acts, config(2), &stop).await;
+        assert_eq!(
+            recorder.by_index(acts.len()),
+            [OK, CANCELLED, CANCELLED, CANCELLED, CANCELLED]
+        );
+        let order: Vec<_> = recorder.seen.iter().map(|seen| seen.0).collect();
+        assert_eq!(order, [0, 1, 2, 3, 4], "running ones first, then the rest");
+        assert_eq!(
+            totals.stop,
+            Some(StopReason::Interrupted {
+                signal: libc::SIGINT
+            })
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_before_the_start_runs_nothing() {
+        let stop = StopToken::new(None);
+        stop.stop(StopReason::Interrupted {
+            signal: libc::SIGTERM,
+        });
+        let acts = [Act::Ok(1), Act::Panic];
+        let mut recorder = Recorder::default();
+        let job = Arc::new(Fake::default());
+        let totals = run_bounded(
+            job.clone(),
+            specs(&acts),
+            &config(4),
+            &stop,
+            &mut recorder,
+            &Progress::hidden(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert!(job.started.lock().unwrap().is_empty());
+        assert_eq!(recorder.by_index(2), [CANCELLED, CANCELLED]);
+        assert_eq!(totals.max_in_flight, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_item_is_an_internal_error_and_the_rest_go_on() {
+        let acts = [Act::Ok(1), Act::Panic, Act::Ok(1)];
+        let stop = StopToken::new(None);
+        let mut failures = Vec::new();
+        let mut recorder = Recorder::default();
+        let totals = run_bounded(
+            Arc::new(Fake::default()),
+            specs(&acts),
+            &config(2),
+            &stop,
+            &mut recorder,
+            &Progress::hidden(),
+            |finished| failures.extend(finished.error.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            recorder.by_index(3),
+            [OK, (Status::Error, Some("internal")), OK]
+        );
+        assert_eq!(failures.len(), 1, "on_finished sees every result");
+        assert!(failures[0].message.ends_with("please report it): boom"));
+        assert_eq!(totals.stop, None);
+    }
+
+    /// The printer, watched: the most results it ever held back.
+    struct Watched {
+        printer: Printer<Vec<u8>>,
+        most_pending: usize,
+    }
+
+    impl Sink<Report> for Watched {
+        fn record(&mut self, index: usize, ms: u64, finished: &Finished<Report>) -> io::Result<()> {
+            self.printer.record(index, ms, finished)?;
+            self.most_pending = self.most_pending.max(self.printer.pending());
+            Ok(())
+        }
+
+        fn oldest_unwritten(&self) -> Option<usize> {
+            Sink::<Report>::oldest_unwritten(&self.printer)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_first_item_holds_back_at_most_a_window_and_order_is_kept() {
+        let concurrency = 300;
+        let window = reorder_window(concurrency);
+        assert_eq!(window, 1200);
+        let total = window + 100;
+        let mut acts = vec![Act::Ok(0); total];
+        acts[0] = Act::Ok(10_000);
+        let job = Arc::new(Fake::default());
+        let stop = StopToken::new(None);
+        let running = {
+            let job = job.clone();
+            tokio::spawn(async move {
+                let mut sink = Watched {
+                    printer: Printer::start("t", Format::Document, Vec::new()).unwrap(),
+                    most_pending: 0,
+                };
+                let feed = specs(&acts);
+                let totals = run_bounded(
+                    job,
+                    feed,
+                    &config(concurrency),
+                    &stop,
+                    &mut sink,
+                    &Progress::hidden(),
+                    |_| {},
+                )
+                .await
+                .unwrap();
+                (totals, sink)
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            job.started.lock().unwrap().len(),
+            window,
+            "no start a window or more past the oldest unwritten item"
+        );
+        let (totals, sink) = running.await.unwrap();
+        assert_eq!(totals.counts.ok, total as u64);
+        assert_eq!(sink.most_pending, window - 1);
+        assert_eq!(totals.elapsed, Duration::from_secs(10));
+        let (_, _, indices) = crate::printer::finish_in_memory(sink.printer, &Report { id: 0 });
+        assert_eq!(
+            indices,
+            (0..total as u64).collect::<Vec<_>>(),
+            "input order"
+        );
+    }
 }

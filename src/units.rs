@@ -13,7 +13,7 @@ use std::time::Duration;
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Parses `250ms`, `2s`, `1.5s`, `1m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (value, unit) = number_and_unit(text)
         .ok_or_else(|| format!("`{text}` is not a duration (try 250ms, 2s, 1.5s, 1m)"))?;
     let seconds_per_unit = match unit {
@@ -32,7 +32,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Converts a number of seconds (as found in JSON items: `"timeout": 2.5`).
-pub fn duration_from_secs(seconds: f64, shown_as: &str) -> Result<Duration, String> {
+pub(crate) fn duration_from_secs(seconds: f64, shown_as: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{shown_as}` is not a positive duration"));
     }
@@ -45,7 +45,7 @@ pub fn duration_from_secs(seconds: f64, shown_as: &str) -> Result<Duration, Stri
 
 /// Parses a byte size: a bare number of bytes, or a number with `B`, `K`/`KB`
 /// (1000), `KiB` (1024), `M`/`MB`, `MiB`, `G`/`GB`, `GiB` (case-insensitive).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let (value, unit) = number_and_unit(text)
         .ok_or_else(|| format!("`{text}` is not a size (try 65536, 64KiB, 1MiB)"))?;
     let multiplier: f64 = match unit.to_ascii_lowercase().as_str() {
@@ -83,12 +83,12 @@ fn number_and_unit(text: &str) -> Option<(f64, &str)> {
 }
 
 /// Milliseconds as the JSON shows them: whole, never rounded up to hide a zero.
-pub fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Renders a duration the way a person writes it back on the command line.
-pub fn format_duration(duration: Duration) -> String {
+pub(crate) fn format_duration(duration: Duration) -> String {
     let ms = duration.as_millis();
     if ms == 0 {
         format!("{}us", duration.as_micros())

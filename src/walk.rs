@@ -59,39 +59,39 @@ const MAX_BRACE_EXPANSION: usize = 256;
 /// 20 ms and match a path in under a microsecond; 16,384 take 0.1 s and
 /// 9 µs a path; 90,000 cannot be compiled at all). More names than fit go
 /// in separate items.
-pub const MAX_PATTERN_BYTES: usize = 4096;
+pub(crate) const MAX_PATTERN_BYTES: usize = 4096;
 
 /// The deepest `{...}` nesting accepted. globset recurses over nested
 /// groups (on a blocking thread's small stack) and the regex parser gives
 /// up at a few hundred levels; real patterns nest two or three deep.
-pub const MAX_BRACE_DEPTH: usize = 32;
+pub(crate) const MAX_BRACE_DEPTH: usize = 32;
 
 /// How much of a bad pattern an error message quotes.
 const QUOTED_CHARS: usize = 80;
 
 /// How items are expanded.
 #[derive(Debug, Clone)]
-pub struct WalkOptions {
+pub(crate) struct WalkOptions {
     /// What relative items and patterns are relative to.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Match hidden entries (names starting with `.`) everywhere.
-    pub hidden: bool,
+    pub(crate) hidden: bool,
     /// Descend into symlinked directories (cycles are detected and skipped).
-    pub follow_links: bool,
+    pub(crate) follow_links: bool,
     /// Skip what `.gitignore`, `.ignore` and `.git/info/exclude` exclude
     /// (also outside a git repository).
-    pub respect_gitignore: bool,
+    pub(crate) respect_gitignore: bool,
     /// When walking a literal directory, keep only these file extensions
     /// (without the dot: `["py", "pyi"]`). Patterns are not filtered.
-    pub extensions: Option<Vec<String>>,
+    pub(crate) extensions: Option<Vec<String>>,
     /// A literal directory is walked for its files (recursively). Without
     /// it a directory is passed through as is, for the tool to report.
-    pub walk_directories: bool,
+    pub(crate) walk_directories: bool,
 }
 
 impl WalkOptions {
     /// Options with everything off, relative to `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         WalkOptions {
             root: root.into(),
             hidden: false,
@@ -103,7 +103,7 @@ impl WalkOptions {
     }
 
     /// The path to open for a path of [`Expansion::files`].
-    pub fn resolve(&self, shown: &Path) -> PathBuf {
+    pub(crate) fn resolve(&self, shown: &Path) -> PathBuf {
         if shown.is_absolute() {
             shown.to_path_buf()
         } else {
@@ -114,7 +114,7 @@ impl WalkOptions {
 
 /// One item to expand.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// A pattern if it has glob metacharacters (and names no existing
     /// file), a literal path otherwise.
     Auto(String),
@@ -124,31 +124,31 @@ pub enum Target {
 
 /// What the items expanded to.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Expansion {
+pub(crate) struct Expansion {
     /// Sorted (component by component) and de-duplicated.
-    pub files: Vec<Found>,
+    pub(crate) files: Vec<Found>,
     /// Patterns (and walked directories) that yielded no file, in input order.
-    pub unmatched: Vec<String>,
+    pub(crate) unmatched: Vec<String>,
     /// Problems met while walking; none of them stops the walk.
-    pub errors: Vec<WalkError>,
+    pub(crate) errors: Vec<WalkError>,
 }
 
 /// One name an expansion yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     /// As shown to the user (see [`WalkOptions::resolve`] for the path to open).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Set when a pattern or a directory walk met a FIFO, socket or device
     /// (or a symlink to one): the tool lists it without opening it (a FIFO
     /// waits for a writer, a device may do anything). Never set for a
     /// literal item: the tool decides what to do with what it is given.
-    pub special: Option<Special>,
+    pub(crate) special: Option<Special>,
 }
 
 /// What a name a walk met is, when it is neither a regular file nor a
 /// directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Special {
+pub(crate) enum Special {
     Fifo,
     Socket,
     CharDevice,
@@ -158,7 +158,7 @@ pub enum Special {
 
 impl Special {
     /// What `file_type` is, when it is not a regular file or a directory.
-    pub fn of(file_type: &FileType) -> Option<Special> {
+    pub(crate) fn of(file_type: &FileType) -> Option<Special> {
         use std::os::unix::fs::FileTypeExt;
         Some(if file_type.is_file() || file_type.is_dir() {
             return None;
@@ -176,7 +176,7 @@ impl Special {
     }
 
     /// In words, for messages (`"FIFO (named pipe)"`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Special::Fifo => "FIFO (named pipe)",
             Special::Socket => "socket",
@@ -191,7 +191,7 @@ impl Special {
 /// (as ripgrep's JSON gives them), for `path_bytes`; `None` for a UTF-8
 /// name, which `path` shows exactly. `path` alone would show `a\xffb` and
 /// `a\xfeb` both as `a\u{fffd}b`.
-pub fn path_bytes(path: &Path) -> Option<String> {
+pub(crate) fn path_bytes(path: &Path) -> Option<String> {
     use base64::Engine;
     use std::os::unix::ffi::OsStrExt;
     if path.to_str().is_some() {
@@ -203,16 +203,16 @@ pub fn path_bytes(path: &Path) -> Option<String> {
 /// A bad pattern: bad input, reported before anything runs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{}` is not a valid glob pattern: {reason}", quote(pattern))]
-pub struct PatternError {
+pub(crate) struct PatternError {
     /// Position of the item in the list given to [`expand_targets`].
-    pub index: usize,
-    pub pattern: String,
-    pub reason: String,
+    pub(crate) index: usize,
+    pub(crate) pattern: String,
+    pub(crate) reason: String,
 }
 
 /// A problem met while walking a directory. Never fatal: the walk goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WalkError {
+pub(crate) enum WalkError {
     #[error("symbolic link loop: {} leads back to {}", path.display(), ancestor.display())]
     SymlinkLoop { path: PathBuf, ancestor: PathBuf },
     #[error("cannot read {}: permission denied", path.display())]
@@ -223,7 +223,7 @@ pub enum WalkError {
 
 impl WalkError {
     /// The path the problem is about, as shown to the user.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             WalkError::SymlinkLoop { path, .. }
             | WalkError::PermissionDenied { path }
@@ -233,7 +233,7 @@ impl WalkError {
 
     /// Whether files may be missing because of it (a skipped cycle loses
     /// nothing: its files are reached through the ancestor).
-    pub fn loses_files(&self) -> bool {
+    pub(crate) fn loses_files(&self) -> bool {
         !matches!(self, WalkError::SymlinkLoop { .. })
     }
 }
@@ -266,13 +266,13 @@ impl serde::Serialize for WalkError {
 }
 
 /// Whether `text` has glob metacharacters.
-pub fn is_pattern(text: &str) -> bool {
+pub(crate) fn is_pattern(text: &str) -> bool {
     text.contains(GLOB_META)
 }
 
 /// Checks one item before anything runs: a pattern must compile (unless
 /// it names an existing file, which makes it a literal path).
-pub fn check_target(target: &Target, options: &WalkOptions) -> Result<(), String> {
+pub(crate) fn check_target(target: &Target, options: &WalkOptions) -> Result<(), String> {
     match target {
         Target::Literal(_) => Ok(()),
         Target::Auto(text) if text.is_empty() => Err("an empty path".to_string()),
@@ -288,7 +288,10 @@ pub fn check_target(target: &Target, options: &WalkOptions) -> Result<(), String
 }
 
 /// [`expand_targets`] for plain strings (each one [`Target::Auto`]).
-pub fn expand(patterns: &[String], options: &WalkOptions) -> Result<Expansion, PatternError> {
+pub(crate) fn expand(
+    patterns: &[String],
+    options: &WalkOptions,
+) -> Result<Expansion, PatternError> {
     let targets: Vec<Target> = patterns.iter().cloned().map(Target::Auto).collect();
     expand_targets(&targets, options)
 }
@@ -296,7 +299,7 @@ pub fn expand(patterns: &[String], options: &WalkOptions) -> Result<Expansion, P
 /// Expands every item: literal paths as they are, directories walked (with
 /// [`WalkOptions::walk_directories`]), patterns matched by walking from
 /// their literal prefix. Blocking: call it on a blocking thread.
-pub fn expand_targets(
+pub(crate) fn expand_targets(
     targets: &[Target],
     options: &WalkOptions,
 ) -> Result<Expansion, PatternError> {
@@ -347,7 +350,7 @@ fn add_found(files: &mut Files, path: PathBuf, special: Option<Special>) {
 
 /// Whether `text` names an existing entry (a dangling symlink too), which
 /// makes it a literal path even with glob metacharacters.
-pub fn names_existing(text: &str, options: &WalkOptions) -> bool {
+pub(crate) fn names_existing(text: &str, options: &WalkOptions) -> bool {
     std::fs::symlink_metadata(options.resolve(Path::new(text))).is_ok()
 }
 
@@ -372,7 +375,7 @@ fn take_literal(
 
 /// Drops `.` components and doubled or trailing slashes; keeps `..` (which
 /// cannot be resolved without following symlinks). An empty result is `.`.
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -1,5 +1,5 @@
 //! The JSON wire format: the one thing every agent parses. Changing a name
-//! here is a breaking change (see `../shared/CONTRACT.md` and the schemas in
+//! here is a breaking change (see `docs/CONTRACT.md` and the schemas in
 //! `assets/schemas/`).
 //!
 //! ## Document (default)
@@ -31,32 +31,22 @@
 //! - every item that is not `ok` carries `error.kind` and `error.message`.
 //! - fields that do not apply are left out, never `null`.
 
-use crate::error::{ErrorBody, InputError};
+pub(crate) use crate::error::Status;
+use crate::error::{ErrorBody, Failure, InputError, RunFailure};
 use crate::stop::StopReason;
 use serde::Serialize;
-
-/// The outcome class of one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Error,
-    Timeout,
-    Cancelled,
-    Skipped,
-}
 
 /// What a tool hands back for one item: its status, the error when not ok,
 /// and the tool's own fields (`report`), flattened into the result line.
 #[derive(Debug)]
-pub struct Finished<R> {
-    pub status: Status,
-    pub error: Option<ErrorBody>,
-    pub report: R,
+pub(crate) struct Finished<R> {
+    pub(crate) status: Status,
+    pub(crate) error: Option<ErrorBody>,
+    pub(crate) report: R,
 }
 
 impl<R> Finished<R> {
-    pub fn ok(report: R) -> Self {
+    pub(crate) fn ok(report: R) -> Self {
         Finished {
             status: Status::Ok,
             error: None,
@@ -64,50 +54,79 @@ impl<R> Finished<R> {
         }
     }
 
-    pub fn failed(report: R, status: Status, error: ErrorBody) -> Self {
+    /// An item `failure` ended; its status is the failure's own.
+    pub(crate) fn failed(report: R, failure: &(impl Failure + ?Sized)) -> Self {
+        Finished {
+            status: failure.status(),
+            error: Some(ErrorBody::from_failure(failure)),
+            report,
+        }
+    }
+
+    /// [`Finished::failed`] with a status given here rather than by the
+    /// failure: only for a failure type whose `status()` is not written yet
+    /// (`find_blocking_calls`'s `ScanError`, being rewritten elsewhere).
+    pub(crate) fn failed_as(report: R, status: Status, failure: &(impl Failure + ?Sized)) -> Self {
         Finished {
             status,
-            error: Some(error),
+            error: Some(ErrorBody::from_failure(failure)),
+            report,
+        }
+    }
+
+    /// [`Finished::failed`] with the message already scrubbed of secrets.
+    pub(crate) fn failed_with_message(
+        report: R,
+        failure: &(impl Failure + ?Sized),
+        message: String,
+    ) -> Self {
+        Finished {
+            status: failure.status(),
+            error: Some(ErrorBody::new(failure.kind(), message)),
             report,
         }
     }
 
     /// An item the run stopped: `timeout` (kind `deadline`) when the deadline
     /// caught it running, `cancelled` otherwise.
-    pub fn stopped(report: R, reason: StopReason, was_running: bool) -> Self {
-        let (status, error) = reason.item_outcome(was_running);
-        Finished::failed(report, status, error)
+    pub(crate) fn stopped(report: R, reason: StopReason, was_running: bool) -> Self {
+        Finished::failed(report, &RunFailure::stopped(reason, was_running))
+    }
+
+    /// An item whose work panicked or lost its thread: kind `internal`.
+    pub(crate) fn internal(report: R, what: impl std::fmt::Display) -> Self {
+        Finished::failed(report, &RunFailure::internal(what))
     }
 }
 
 /// One line of `results` (or one NDJSON `result` line).
 #[derive(Serialize)]
-pub struct ItemRecord<'a, R: Serialize> {
+pub(crate) struct ItemRecord<'a, R: Serialize> {
     /// `"result"` in NDJSON, absent in the document.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub line_type: Option<&'static str>,
-    pub index: usize,
-    pub status: Status,
-    pub elapsed_ms: u64,
+    pub(crate) line_type: Option<&'static str>,
+    pub(crate) index: usize,
+    pub(crate) status: Status,
+    pub(crate) elapsed_ms: u64,
     #[serde(flatten)]
-    pub report: &'a R,
+    pub(crate) report: &'a R,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a ErrorBody>,
+    pub(crate) error: Option<&'a ErrorBody>,
 }
 
 /// Items per status. `total` is every item read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub total: u64,
-    pub ok: u64,
-    pub error: u64,
-    pub timeout: u64,
-    pub cancelled: u64,
-    pub skipped: u64,
+pub(crate) struct Counts {
+    pub(crate) total: u64,
+    pub(crate) ok: u64,
+    pub(crate) error: u64,
+    pub(crate) timeout: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) skipped: u64,
 }
 
 impl Counts {
-    pub fn add(&mut self, status: Status) {
+    pub(crate) fn add(&mut self, status: Status) {
         self.total += 1;
         match status {
             Status::Ok => self.ok += 1,
@@ -118,7 +137,7 @@ impl Counts {
         }
     }
 
-    pub fn not_ok(&self) -> u64 {
+    pub(crate) fn not_ok(&self) -> u64 {
         self.error + self.timeout + self.cancelled
     }
 }
@@ -126,57 +145,57 @@ impl Counts {
 /// The run's summary. `extra` holds the tool's own totals (for
 /// `async_requests`: `requests_sent`, `retries`, `bytes_received`).
 #[derive(Serialize)]
-pub struct Summary<'a, T: Serialize> {
+pub(crate) struct Summary<'a, T: Serialize> {
     #[serde(flatten)]
-    pub counts: Counts,
+    pub(crate) counts: Counts,
     /// Wall time of the whole run.
-    pub elapsed_ms: u64,
+    pub(crate) elapsed_ms: u64,
     /// Sum of the items' own times: what running them one by one would cost.
-    pub sum_ms: u64,
+    pub(crate) sum_ms: u64,
     /// `sum_ms / elapsed_ms`, two decimals; absent when the run took 0 ms.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup: Option<f64>,
+    pub(crate) speedup: Option<f64>,
     /// The concurrency limit (`-c`).
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// The most items that were actually in flight at once.
-    pub max_in_flight: usize,
+    pub(crate) max_in_flight: usize,
     /// Why the run stopped early: `deadline`, `fail_fast`, `first`,
     /// `sigint` or `sigterm`; absent when every item ran.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped_by: Option<&'static str>,
+    pub(crate) stopped_by: Option<&'static str>,
     #[serde(flatten)]
-    pub extra: &'a T,
+    pub(crate) extra: &'a T,
 }
 
 /// The NDJSON summary line.
 #[derive(Serialize)]
-pub struct SummaryLine<'a, T: Serialize> {
+pub(crate) struct SummaryLine<'a, T: Serialize> {
     #[serde(rename = "type")]
-    pub line_type: &'static str,
-    pub tool: &'a str,
-    pub version: &'a str,
+    pub(crate) line_type: &'static str,
+    pub(crate) tool: &'a str,
+    pub(crate) version: &'a str,
     #[serde(flatten)]
-    pub summary: &'a Summary<'a, T>,
+    pub(crate) summary: &'a Summary<'a, T>,
 }
 
 /// What stdout gets with `--output FILE`.
 #[derive(Serialize)]
-pub struct OutputPointer<'a, T: Serialize> {
-    pub tool: &'a str,
-    pub version: &'a str,
-    pub output: &'a str,
-    pub summary: &'a Summary<'a, T>,
+pub(crate) struct OutputPointer<'a, T: Serialize> {
+    pub(crate) tool: &'a str,
+    pub(crate) version: &'a str,
+    pub(crate) output: &'a str,
+    pub(crate) summary: &'a Summary<'a, T>,
 }
 
 /// The exit-2 document.
 #[derive(Serialize)]
-pub struct UsageErrorDoc<'a> {
-    pub tool: &'a str,
-    pub version: &'a str,
-    pub error: &'a InputError,
+pub(crate) struct UsageErrorDoc<'a> {
+    pub(crate) tool: &'a str,
+    pub(crate) version: &'a str,
+    pub(crate) error: &'a InputError,
 }
 
 /// Rounds the speedup to two decimals; `None` for a zero-length run.
-pub fn speedup(sum_ms: u64, elapsed_ms: u64) -> Option<f64> {
+pub(crate) fn speedup(sum_ms: u64, elapsed_ms: u64) -> Option<f64> {
     (elapsed_ms > 0).then(|| (sum_ms as f64 / elapsed_ms as f64 * 100.0).round() / 100.0)
 }

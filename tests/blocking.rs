@@ -732,7 +732,6 @@ fn a_parse_past_the_timeout_is_abandoned() {
     let doc: BlockingDoc = out.json();
     assert_eq!(doc.results[0].status, "timeout");
     assert_eq!(doc.results[0].kind(), Some("timeout"));
-    assert!(out.elapsed < common::WATCHDOG);
 }
 
 #[test]
@@ -766,7 +765,6 @@ fn a_fifo_is_refused_not_opened() {
     assert!(message.contains("FIFO"), "{message}");
     assert!(refused.lines.is_none() && refused.findings.is_none());
     assert_eq!(doc.results[1].status, "ok", "the other file still runs");
-    assert!(out.elapsed < common::WATCHDOG);
 }
 
 #[test]

@@ -279,25 +279,32 @@ fn globs_recurse_expand_braces_sort_and_deduplicate() {
 }
 
 #[test]
-fn unmatched_patterns_are_listed_and_fail_the_run() {
+fn unmatched_patterns_are_no_match_results_and_fail_the_run() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.txt", b"a\n");
     let out = reader(dir.path())
-        .args(["*.txt", "*.nothing", "missing_dir/**/*.txt"])
+        .args(["*.txt", "*.nothing", "missing_dir/**/*.txt", "*.nothing"])
         .run();
     assert_eq!(out.code, 1);
     let doc: FilesDoc = out.json();
-    assert_eq!(paths(&doc), ["a.txt"]);
-    assert_eq!(doc.summary.ok, 1);
-    assert_eq!(doc.summary.unmatched, ["*.nothing", "missing_dir/**/*.txt"]);
+    // Sorted by path with the files, each pattern once, as find_blocking_calls does.
+    assert_eq!(paths(&doc), ["*.nothing", "a.txt", "missing_dir/**/*.txt"]);
+    let kinds: Vec<Option<&str>> = doc
+        .results
+        .iter()
+        .map(|result| result.error.as_ref().map(|error| error.kind.as_str()))
+        .collect();
+    assert_eq!(kinds, [Some("no_match"), None, Some("no_match")]);
+    assert_eq!((doc.summary.ok, doc.summary.error), (1, 2));
+    assert!(doc.results[0].bytes.is_none());
     assert!(out.stderr.contains("*.nothing"));
 
-    // Nothing matched at all: an empty run, still exit 1.
+    // Nothing matched at all: one no_match result, exit 1.
     let out = reader(dir.path()).arg("*.nothing").run();
     assert_eq!(out.code, 1);
     let doc: FilesDoc = out.json();
-    assert!(doc.results.is_empty());
-    assert_eq!(doc.summary.total, 0);
+    assert_eq!(paths(&doc), ["*.nothing"]);
+    assert_eq!(doc.summary.total, 1);
 }
 
 #[test]

@@ -892,6 +892,55 @@ fn sigterm_exits_143() {
 }
 
 #[test]
+fn sighup_is_like_sigterm_and_exits_129() {
+    let server = DemoServer::start();
+    let running = requests()
+        .arg(server.at("/delay/0"))
+        .arg(server.at("/delay/30000"))
+        .spawn();
+    wait_until(
+        Duration::from_secs(20),
+        "the slow request in flight",
+        || server.get_json("/stats")["in_flight"].as_u64() == Some(1),
+    );
+    running.signal(libc::SIGHUP);
+    let out = running.wait();
+    assert_eq!(out.code, 129, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "cancelled"]);
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("sighup"));
+    let message = &doc.results[1].error.as_ref().unwrap().message;
+    assert!(message.contains("SIGHUP"), "{message}");
+}
+
+#[test]
+fn a_signal_while_the_input_is_checked_ends_with_json_and_runs_nothing() {
+    let server = DemoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("items.ndjson");
+    common::mkfifo(&fifo);
+    let running = requests().arg("--input").arg(&fifo).spawn();
+    // Valid items, and the pipe held open: the checking pass waits for more.
+    let mut writer = common::fifo_writer(&fifo);
+    let item = json!({"url": server.at("/delay/0")}).to_string();
+    std::io::Write::write_all(&mut writer, format!("{item}\n{item}\n").as_bytes()).unwrap();
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    drop(writer);
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert!(doc.results.is_empty(), "no item was known whole");
+    assert_eq!(doc.summary.total, 0);
+    assert_eq!(doc.summary.stopped_by.as_deref(), Some("sigint"));
+    assert!(
+        out.stderr.contains("stopped while checking"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.requests_seen(), 0, "nothing was sent");
+}
+
+#[test]
 fn help_documents_every_flag_with_examples() {
     common::assert_help_documents(
         "async_requests",

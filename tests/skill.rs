@@ -126,6 +126,7 @@ fn named_paths(text: &str) -> Vec<String> {
             "src/",
             "tests/",
             "bench/",
+            "docs/",
         ]
         .iter()
         .any(|prefix| candidate.starts_with(prefix));
@@ -146,14 +147,23 @@ fn named_paths(text: &str) -> Vec<String> {
 }
 
 #[test]
-fn every_relative_path_in_skill_and_references_exists() {
+fn every_relative_path_in_skill_readme_and_references_exists() {
     let mut checked = 0;
-    for path in named_paths(&skill()) {
-        assert!(
-            root().join(&path).exists(),
-            "SKILL.md names `{path}`, which does not exist"
-        );
-        checked += 1;
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (name, text) in [("SKILL.md", skill()), ("README.md", readme)] {
+        for path in named_paths(&text) {
+            let target = root().join(&path);
+            assert!(
+                target.exists(),
+                "{name} names `{path}`, which does not exist"
+            );
+            // A user who clones the repository has only what is in it.
+            let inside = target
+                .canonicalize()
+                .is_ok_and(|target| target.starts_with(root().canonicalize().unwrap()));
+            assert!(inside, "{name} names `{path}`, outside the repository");
+            checked += 1;
+        }
     }
     for entry in std::fs::read_dir(root().join("references")).unwrap() {
         let file = entry.unwrap().path();

@@ -19,6 +19,7 @@ mod common;
 
 #[allow(dead_code)] // the tests drive `run`; the template's own `main` is not called here
 #[path = "../assets/templates/tokio-service/src/main.rs"]
+#[allow(unreachable_pub)] // a binary of its own, where `pub` is its API
 mod tokio_service;
 
 use common::python_interpreter;

@@ -54,56 +54,56 @@ Exit codes:
 /// Find blocking calls (time.sleep, requests, std::fs, ...) inside async Python and Rust code.
 #[derive(Parser, Debug)]
 #[command(name = "find_blocking_calls", version, after_help = EXAMPLES, max_term_width = 100)]
-pub struct BlockingCli {
+pub(crate) struct BlockingCli {
     /// Files, directories or glob patterns to scan.
     #[arg(value_name = "PATH")]
-    pub paths: Vec<String>,
+    pub(crate) paths: Vec<String>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
 
     /// Per file: reading and parsing longer than this ends the file as `timeout` (a read stuck
     /// on a hung mount is abandoned, not waited for). E.g. `--timeout 2s`.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = nonzero_duration_arg, help_heading = "Running")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     /// Print the rule table as one JSON document and exit.
     #[arg(long, help_heading = "Scanning")]
-    pub rules: bool,
+    pub(crate) rules: bool,
 
     /// Only these rules (repeatable): `--rule py-time-sleep --rule rs-std-fs`.
     #[arg(long = "rule", value_name = "ID", help_heading = "Scanning")]
-    pub only_rules: Vec<String>,
+    pub(crate) only_rules: Vec<String>,
 
     /// Findings (and suppressed calls) listed per file; the rest are counted in
     /// `findings_omitted` (memory stays bounded on generated code).
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Scanning")]
-    pub max_findings: u32,
+    pub(crate) max_findings: u32,
 
     /// Output format: `json` (the tools' JSON, default), `sarif` (SARIF 2.1.0, for code
     /// scanning and editors) or `github` (workflow annotation lines). Not with --ndjson or
     /// --output: redirect stdout instead. Exit codes are the same.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Json,
           conflicts_with_all = ["ndjson", "output"], help_heading = "Input and output")]
-    pub format: OutputFormat,
+    pub(crate) format: OutputFormat,
 
     /// Files larger than this are not read (`skipped`, kind `too_large`).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = size_arg, help_heading = "Scanning")]
-    pub max_file_size: u64,
+    pub(crate) max_file_size: u64,
 
     /// Also walk hidden files and directories (names starting with `.`).
     #[arg(long, help_heading = "Scanning")]
-    pub hidden: bool,
+    pub(crate) hidden: bool,
 
     /// Do not honour .gitignore files when walking directories.
     #[arg(long, help_heading = "Scanning")]
-    pub no_ignore: bool,
+    pub(crate) no_ignore: bool,
 }
 
 /// What `--format` writes on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Json,
     Sarif,
     Github,

@@ -24,7 +24,7 @@ use std::io;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScanError {
+pub(crate) enum ScanError {
     #[error("{}", findings_message(*.blocking, *.misuse))]
     Findings { blocking: u64, misuse: u64 },
     #[error(
@@ -102,7 +102,7 @@ fn findings_message(blocking: u64, misuse: u64) -> String {
 
 impl ScanError {
     /// What a failed open or read of the file `path` is, by the OS's reason.
-    pub fn reading(path: &str, error: &io::Error) -> ScanError {
+    pub(crate) fn reading(path: &str, error: &io::Error) -> ScanError {
         match error.kind() {
             io::ErrorKind::PermissionDenied => ScanError::PermissionDenied {
                 path: path.to_string(),

@@ -13,41 +13,41 @@ const MAX_SUGGESTION_CHARS: usize = 240;
 
 /// A blocking call inside async code, as printed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub path: String,
+pub(crate) struct Finding {
+    pub(crate) path: String,
     /// 1-based line of the call.
-    pub line: u64,
+    pub(crate) line: u64,
     /// 1-based column of the call, in characters.
-    pub column: u64,
+    pub(crate) column: u64,
     /// The enclosing async function (`Class.method`, `outer.<locals>.inner`,
     /// `Type::method`, `main::{async block}`).
-    pub function: String,
+    pub(crate) function: String,
     /// The callee as written (`r.get`, `thread::sleep`).
-    pub call: String,
+    pub(crate) call: String,
     /// The callee after resolving imports and aliases (`requests.get`,
     /// `std::thread::sleep`), or `*.name` for a method matched by name alone.
-    pub resolved: String,
-    pub rule: &'static str,
+    pub(crate) resolved: String,
+    pub(crate) rule: &'static str,
     /// `blocking` (the call blocks the loop) or `misuse` (a coroutine never
     /// awaited, a loop started inside a loop).
-    pub category: Category,
+    pub(crate) category: Category,
     /// One line: what is wrong and why.
-    pub message: String,
+    pub(crate) message: String,
     /// The async replacement, written for this call.
-    pub suggestion: String,
+    pub(crate) suggestion: String,
 }
 
 /// What an analyzer returns for one file.
 #[derive(Debug, Default)]
-pub struct Analysis<'tree> {
-    pub hits: Vec<Hit<'tree>>,
+pub(crate) struct Analysis<'tree> {
+    pub(crate) hits: Vec<Hit<'tree>>,
     /// Nodes nested deeper than the analyzer's limit: not looked into.
-    pub too_deep: Vec<Node<'tree>>,
+    pub(crate) too_deep: Vec<Node<'tree>>,
 }
 
 /// Whether one of the offsets `async_at` (sorted: where `async` occurs in
 /// the file) falls inside `node`.
-pub fn may_hold_async(async_at: &[usize], node: Node<'_>) -> bool {
+pub(crate) fn may_hold_async(async_at: &[usize], node: Node<'_>) -> bool {
     let first = async_at.partition_point(|&at| at < node.start_byte());
     async_at
         .get(first)
@@ -56,23 +56,23 @@ pub fn may_hold_async(async_at: &[usize], node: Node<'_>) -> bool {
 
 /// What an analyzer reports; [`Hit::into_finding`] completes it.
 #[derive(Debug)]
-pub struct Hit<'tree> {
+pub(crate) struct Hit<'tree> {
     /// The node the finding points at (the call).
-    pub node: Node<'tree>,
+    pub(crate) node: Node<'tree>,
     /// The callee node, whose text becomes `call`.
-    pub callee: Node<'tree>,
-    pub function: String,
-    pub resolved: String,
-    pub rule: &'static Rule,
+    pub(crate) callee: Node<'tree>,
+    pub(crate) function: String,
+    pub(crate) resolved: String,
+    pub(crate) rule: &'static Rule,
     /// Extra words for the message (such as where the `.await` is).
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// A method called on an object of a known type (not a module function):
     /// the rule's `method_replacement` fits it.
-    pub on_instance: bool,
+    pub(crate) on_instance: bool,
 }
 
 impl Hit<'_> {
-    pub fn into_finding(self, path: &str, source: &[u8]) -> Finding {
+    pub(crate) fn into_finding(self, path: &str, source: &[u8]) -> Finding {
         let suggestion = self.suggestion(source);
         let (line, column) = position(
             source,
@@ -181,7 +181,7 @@ const MAX_ARGS_CHARS: usize = 60;
 
 /// 1-based line and column (in characters) of the byte at `byte` on the
 /// 0-based line `row`.
-pub fn position(source: &[u8], byte: usize, row: usize) -> (u64, u64) {
+pub(crate) fn position(source: &[u8], byte: usize, row: usize) -> (u64, u64) {
     let byte = byte.min(source.len());
     let line_start = memchr::memrchr(b'\n', &source[..byte]).map_or(0, |at| at + 1);
     let column = String::from_utf8_lossy(&source[line_start..byte])
@@ -192,7 +192,7 @@ pub fn position(source: &[u8], byte: usize, row: usize) -> (u64, u64) {
 }
 
 /// The source text of a node (lossy: names in odd encodings never fail a scan).
-pub fn text_of<'a>(node: Node<'_>, source: &'a [u8]) -> std::borrow::Cow<'a, str> {
+pub(crate) fn text_of<'a>(node: Node<'_>, source: &'a [u8]) -> std::borrow::Cow<'a, str> {
     String::from_utf8_lossy(&source[node.byte_range()])
 }
 
@@ -232,7 +232,7 @@ fn shorten_to(text: &str, limit: usize) -> String {
 
 /// Whether a `blocking: ok` comment sits on the first or last line of `node`.
 /// Only real comments count: the words inside a string do not.
-pub fn is_suppressed(tree: &Tree, source: &[u8], node: Node<'_>) -> bool {
+pub(crate) fn is_suppressed(tree: &Tree, source: &[u8], node: Node<'_>) -> bool {
     let first = node.start_position().row;
     let last = node.end_position().row;
     suppressed_line(tree, source, node.start_byte(), first)

@@ -20,16 +20,16 @@ const EXTENSIONS: &[&str] = &["py", "pyi", "rs"];
 
 /// One file to scan, or an item that could not become one.
 #[derive(Debug, Clone)]
-pub struct FileSpec {
+pub(crate) struct FileSpec {
     /// The path to open.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The path as printed (as the user wrote it; lossy when not UTF-8).
-    pub shown: String,
+    pub(crate) shown: String,
     /// The exact bytes of a path that is not UTF-8, base64.
-    pub path_bytes: Option<String>,
-    pub language: Option<Language>,
+    pub(crate) path_bytes: Option<String>,
+    pub(crate) language: Option<Language>,
     /// Set when there is nothing to scan (missing path, empty glob, ...).
-    pub problem: Option<ScanError>,
+    pub(crate) problem: Option<ScanError>,
 }
 
 impl FileSpec {
@@ -75,7 +75,7 @@ impl FileSpec {
 }
 
 /// How items are expanded: the shared walker's options for this tool.
-pub fn walk_options(hidden: bool, respect_gitignore: bool) -> WalkOptions {
+pub(crate) fn walk_options(hidden: bool, respect_gitignore: bool) -> WalkOptions {
     WalkOptions {
         hidden,
         respect_gitignore,
@@ -86,12 +86,12 @@ pub fn walk_options(hidden: bool, respect_gitignore: bool) -> WalkOptions {
 }
 
 /// Checks one item before anything runs (a glob pattern must compile).
-pub fn check_item(item: &str, options: &WalkOptions) -> Result<(), String> {
+pub(crate) fn check_item(item: &str, options: &WalkOptions) -> Result<(), String> {
     walk::check_target(&walk::Target::Auto(item.to_string()), options)
 }
 
 /// The files the items stand for. Blocking (it walks directories).
-pub fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
+pub(crate) fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for item in items {

@@ -15,24 +15,23 @@
 //! - [`items`]: paths, directories and globs → files
 //! - [`error`]: the error kinds
 
-pub mod args;
-pub mod error;
-pub mod finding;
-pub mod items;
-pub mod python;
-pub mod rules;
-pub mod rust;
-pub mod sarif;
-pub mod scan;
+pub(crate) mod args;
+pub(crate) mod error;
+pub(crate) mod finding;
+pub(crate) mod items;
+pub(crate) mod python;
+pub(crate) mod rules;
+pub(crate) mod rust;
+pub(crate) mod sarif;
+pub(crate) mod scan;
 mod stdout_swap;
 
-pub use error::ScanError;
+pub(crate) use error::ScanError;
 
-use crate::app::{block_on, check_or_exit, execute, watch_stop};
-use crate::error::{ErrorBody, FieldError, InputError};
+use crate::app::{Expand, ExpandError, NotRun, Tool, off_runtime};
+use crate::error::{FieldError, InputError};
 use crate::exit::Exit;
-use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
-use crate::printer::print_input_error;
+use crate::input::{Feed, ParseItem, RawItem, reject_unknown_fields};
 use crate::runner::Job;
 use crate::stop::StopToken;
 use crate::walk::WalkOptions;
@@ -51,89 +50,90 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The binary's name, shown as `"tool"`.
-pub const NAME: &str = "find_blocking_calls";
+pub(crate) const NAME: &str = "find_blocking_calls";
 
 /// The fields an `--input` object may have.
-pub const FIELDS: &[&str] = &["path"];
+pub(crate) const FIELDS: &[&str] = &["path"];
 
 /// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
-pub struct FileReport {
-    pub path: String,
+pub(crate) struct FileReport {
+    pub(crate) path: String,
     /// The name's exact bytes, base64, when it is not UTF-8 (`path` is then lossy).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub path_bytes: Option<String>,
+    pub(crate) path_bytes: Option<String>,
     /// `python` or `rust`; absent when the item is not a file of either.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<Language>,
+    pub(crate) language: Option<Language>,
     /// Lines in the file (when it was read).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lines: Option<u64>,
+    pub(crate) lines: Option<u64>,
     /// The findings, in line order (when the file was scanned; empty when clean).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<Finding>>,
+    pub(crate) findings: Option<Vec<Finding>>,
     /// Findings past `--max-findings`: counted, not listed (absent when none).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings_omitted: Option<u64>,
+    pub(crate) findings_omitted: Option<u64>,
     /// Findings silenced by a `blocking: ok` comment (when the file was scanned).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<u64>,
+    pub(crate) suppressed: Option<u64>,
     /// Where: line and rule of each (the first `--max-findings`; absent when none).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed_calls: Option<Vec<scan::Suppressed>>,
+    pub(crate) suppressed_calls: Option<Vec<scan::Suppressed>>,
     /// Regions not looked into: syntax errors, nesting too deep (the first
     /// [`scan::MAX_REGIONS`]; absent when the whole file was scanned).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unscanned: Option<Vec<scan::Region>>,
+    pub(crate) unscanned: Option<Vec<scan::Region>>,
     /// How many regions were not looked into (with `unscanned`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unscanned_total: Option<u64>,
+    pub(crate) unscanned_total: Option<u64>,
     /// All findings (listed or not) of category blocking and misuse, for the summary.
     #[serde(skip)]
-    pub by_category: (u64, u64),
+    pub(crate) by_category: (u64, u64),
 }
 
 /// The summary fields `find_blocking_calls` adds.
 #[derive(Debug, Default, Serialize)]
-pub struct ScanTotals {
+pub(crate) struct ScanTotals {
     /// Findings over all files (listed or not).
-    pub findings: u64,
+    pub(crate) findings: u64,
     /// Of those, past `--max-findings` (counted, not listed).
-    pub findings_omitted: u64,
+    pub(crate) findings_omitted: u64,
     /// Findings of category `blocking`: calls that block the event loop.
-    pub blocking: u64,
+    pub(crate) blocking: u64,
     /// Findings of category `misuse`: coroutines never awaited, loops started in a loop.
-    pub misuse: u64,
+    pub(crate) misuse: u64,
     /// Findings silenced by `blocking: ok` comments.
-    pub suppressed: u64,
+    pub(crate) suppressed: u64,
     /// Files scanned only in part (regions listed in their `unscanned`).
-    pub files_incomplete: u64,
+    pub(crate) files_incomplete: u64,
     /// Lines scanned.
-    pub lines: u64,
+    pub(crate) lines: u64,
     /// Files scanned, per language.
-    pub files: FileCounts,
+    pub(crate) files: FileCounts,
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct FileCounts {
-    pub python: u64,
-    pub rust: u64,
+pub(crate) struct FileCounts {
+    pub(crate) python: u64,
+    pub(crate) rust: u64,
 }
 
 /// Settings that shape every file's scan.
 #[derive(Debug, Clone)]
-pub struct ScanSettings {
-    pub timeout: Duration,
-    pub max_file_size: u64,
+pub(crate) struct ScanSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) max_file_size: u64,
     /// Only findings of these rules (all when empty).
-    pub only_rules: HashSet<String>,
+    pub(crate) only_rules: HashSet<String>,
     /// Findings listed per file.
-    pub max_findings: usize,
+    pub(crate) max_findings: usize,
 }
 
 /// The `find_blocking_calls` tool.
-pub struct BlockingTool {
+pub(crate) struct BlockingTool {
     settings: ScanSettings,
+    walk: WalkOptions,
     /// Reads and parses at once: two per core (one reading while the other
     /// parses). Parsing is CPU work: more at once would only add syntax
     /// trees in memory (a 4 MiB file's is hundreds of MB), not speed.
@@ -141,22 +141,19 @@ pub struct BlockingTool {
 }
 
 impl BlockingTool {
-    pub fn new(settings: ScanSettings) -> Self {
+    fn new(settings: ScanSettings, walk: WalkOptions) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         BlockingTool {
             settings,
+            walk,
             parses: Arc::new(tokio::sync::Semaphore::new(2 * cores)),
         }
     }
 }
 
 /// An item as given: a path, a directory or a glob pattern.
-pub struct ItemParser {
-    pub walk: WalkOptions,
-}
-
-impl ParseItem for ItemParser {
-    type Spec = String;
+impl ParseItem for BlockingTool {
+    type Item = String;
 
     fn parse_item(&self, raw: RawItem) -> Result<String, FieldError> {
         let text = match raw {
@@ -203,7 +200,7 @@ impl Job for BlockingTool {
     async fn run(self: Arc<Self>, spec: FileSpec, stop: StopToken) -> Finished<FileReport> {
         let report = self.identity(&spec);
         if let Some(problem) = spec.problem.clone() {
-            return Finished::failed(report, Status::Error, ErrorBody::from_failure(&problem));
+            return Finished::failed(report, &problem);
         }
         // Waiting for a core is not part of the file's --timeout; a stop
         // while waiting cancels it (it never started).
@@ -226,17 +223,10 @@ impl Job for BlockingTool {
         match unfinished {
             Unfinished::TimedOut => {
                 let error = ScanError::Timeout(self.settings.timeout);
-                Finished::failed(report, Status::Timeout, ErrorBody::from_failure(&error))
+                Finished::failed_as(report, Status::Timeout, &error)
             }
             Unfinished::Stopped(reason) => Finished::stopped(report, reason, true),
-            Unfinished::Panicked(detail) => Finished::failed(
-                report,
-                Status::Error,
-                ErrorBody::new(
-                    "internal",
-                    format!("internal error (a bug, please report it): {detail}"),
-                ),
-            ),
+            Unfinished::Panicked(detail) => Finished::internal(report, detail),
         }
     }
 }
@@ -385,11 +375,7 @@ fn verdict(scanned: &scan::Scan, language: Language) -> Option<ScanError> {
 
 /// A file that ended with `error`, counted as `status`.
 fn failed(report: FileReport, status: Status, error: &ScanError) -> FileOutcome {
-    FileOutcome::Done(Finished::failed(
-        report,
-        status,
-        ErrorBody::from_failure(error),
-    ))
+    FileOutcome::Done(Finished::failed_as(report, status, error))
 }
 
 /// Opens a regular file for reading, with its size. Anything else (a
@@ -494,114 +480,58 @@ fn print_rules() -> Exit {
     }
 }
 
-/// The whole life of `find_blocking_calls`; `args` starts with the program name.
-pub fn main(args: Vec<std::ffi::OsString>) -> Exit {
-    match crate::cli::parse_args::<BlockingCli, _, _>(NAME, args) {
-        Ok(cli) => main_with(cli),
-        Err(exit) => exit,
+crate::app::tool_cli!(BlockingCli, paths);
+
+impl Tool for BlockingTool {
+    const NAME: &'static str = NAME;
+    type Cli = BlockingCli;
+    type Totals = ScanTotals;
+    type Expand = Self;
+
+    fn from_cli(cli: &BlockingCli) -> Result<Self, NotRun> {
+        if cli.rules {
+            return Err(NotRun::Done(print_rules()));
+        }
+        let known: HashSet<&str> = rules::RULES.iter().map(|rule| rule.id).collect();
+        if let Some(id) = cli
+            .only_rules
+            .iter()
+            .find(|id| !known.contains(id.as_str()))
+        {
+            let error = InputError::new(format!("unknown rule `{id}` (see --rules for the list)"));
+            return Err(error.with_field("--rule").into());
+        }
+        Ok(BlockingTool::new(
+            ScanSettings {
+                timeout: cli.timeout,
+                max_file_size: cli.max_file_size,
+                only_rules: cli.only_rules.iter().cloned().collect(),
+                max_findings: cli.max_findings as usize,
+            },
+            items::walk_options(cli.hidden, !cli.no_ignore),
+        ))
+    }
+
+    fn tally(&self, totals: &mut ScanTotals, finished: &Finished<FileReport>) {
+        tally(totals, finished);
     }
 }
 
-/// Check, expand, scan, print; the exit code.
-fn main_with(cli: BlockingCli) -> Exit {
-    if cli.rules {
-        return print_rules();
+impl Expand<BlockingTool> for BlockingTool {
+    /// The walk: items in input order become the files they stand for
+    /// (see [`items`]); a stop during the walk lists nothing.
+    async fn expand(
+        tool: Arc<Self>,
+        items: Feed<String>,
+        stop: StopToken,
+        _totals: &mut ScanTotals,
+    ) -> Result<Feed<FileSpec>, ExpandError> {
+        let patterns = items.collect().await?;
+        let options = tool.walk.clone();
+        let walk = move || items::expand(&patterns, &options);
+        let files = off_runtime(NAME, "listing files", &stop, walk).await?;
+        Ok(Feed::from_vec(files.unwrap_or_default()))
     }
-    let known: HashSet<&str> = rules::RULES.iter().map(|rule| rule.id).collect();
-    for id in &cli.only_rules {
-        if !known.contains(id.as_str()) {
-            let error = InputError::new(format!("unknown rule `{id}` (see --rules for the list)"))
-                .with_field("--rule");
-            print_input_error(NAME, &error);
-            return Exit::Usage;
-        }
-    }
-    let parser = ItemParser {
-        walk: items::walk_options(cli.hidden, !cli.no_ignore),
-    };
-    let checked = match check_or_exit(NAME, &parser, &cli.common, &cli.paths) {
-        Ok(checked) => checked,
-        Err(exit) => return exit,
-    };
-    let settings = ScanSettings {
-        timeout: cli.timeout,
-        max_file_size: cli.max_file_size,
-        only_rules: cli.only_rules.iter().cloned().collect(),
-        max_findings: cli.max_findings as usize,
-    };
-    let options = parser.walk.clone();
-    let common = cli.common;
-    let format = cli.format;
-    block_on(async move {
-        // Taken before the walk: Ctrl-C or `--deadline` during a long walk
-        // still ends the run with JSON printed.
-        let stop = watch_stop(NAME, &common);
-        let mut given = feed(checked, Arc::new(parser), 64);
-        let mut patterns = Vec::new();
-        while let Some((_, pattern)) = given.next().await {
-            patterns.push(pattern);
-        }
-        if let Some(error) = given.late_error.get() {
-            print_input_error(NAME, error);
-            return Exit::Usage;
-        }
-        let expanded = stop.race(tokio::task::spawn_blocking(move || {
-            items::expand(&patterns, &options)
-        }));
-        let files = match expanded.await {
-            Ok(Ok(files)) => files,
-            Ok(Err(error)) => {
-                eprintln!("{NAME}: listing the files failed: {error}");
-                return Exit::SomeFailed;
-            }
-            // Stopped mid-walk: no file is known yet; the summary says why.
-            Err(reason) => {
-                eprintln!("{NAME}: stopped while listing files ({})", reason.word());
-                Vec::new()
-            }
-        };
-        let total = files.len() as u64;
-        let tool = Arc::new(BlockingTool::new(settings));
-        let mut totals = ScanTotals::default();
-        let mut other_format = match other_format(format) {
-            Ok(writer) => writer,
-            Err(error) => {
-                eprintln!("{NAME}: cannot write the output: {error}");
-                return Exit::SomeFailed;
-            }
-        };
-        let mut write_error = None;
-        let exit = execute(
-            stop,
-            NAME,
-            tool,
-            Feed::from_specs(files),
-            total,
-            &common,
-            &mut totals,
-            |totals, finished| {
-                tally(totals, finished);
-                if let (Some((writer, _)), None) = (other_format.as_mut(), &write_error) {
-                    write_error = writer.file(file_view(finished)).err();
-                }
-            },
-        )
-        .await;
-        if let Some((writer, stdout)) = other_format {
-            let finished = match write_error {
-                Some(error) => Err(error),
-                None => writer.finish(),
-            };
-            stdout.restore();
-            if let Err(error) = finished {
-                if error.kind() != std::io::ErrorKind::BrokenPipe {
-                    eprintln!("{NAME}: cannot write the output: {error}");
-                }
-                return Exit::SomeFailed;
-            }
-        }
-        exit
-    })
 }
 
 /// What a SARIF or GitHub writer sees of one file.
@@ -724,7 +654,7 @@ mod tests {
             max_findings: 10,
         };
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let tool = BlockingTool::new(settings);
+        let tool = BlockingTool::new(settings, items::walk_options(false, true));
         assert_eq!(tool.parses.available_permits(), 2 * cores);
     }
 

@@ -122,7 +122,7 @@ struct Analyzer<'t, 's> {
 
 /// Every blocking call inside async code in a parsed Python file, and the
 /// nodes nested deeper than `max_depth` (not looked into).
-pub fn analyze<'t>(
+pub(crate) fn analyze<'t>(
     tree: &'t Tree,
     source: &[u8],
     async_at: &[usize],

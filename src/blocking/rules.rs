@@ -18,14 +18,14 @@ use std::sync::OnceLock;
 /// The languages the tool reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Language {
+pub(crate) enum Language {
     Python,
     Rust,
 }
 
 impl Language {
     /// The language of a path, from its extension.
-    pub fn of_path(path: &std::path::Path) -> Option<Language> {
+    pub(crate) fn of_path(path: &std::path::Path) -> Option<Language> {
         match path.extension()?.to_str()? {
             "py" | "pyi" => Some(Language::Python),
             "rs" => Some(Language::Rust),
@@ -33,7 +33,7 @@ impl Language {
         }
     }
 
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Language::Python => "python",
             Language::Rust => "rust",
@@ -44,7 +44,7 @@ impl Language {
 /// What a rule looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Check {
+pub(crate) enum Check {
     /// A call to one of `calls`, not itself awaited.
     Call,
     /// A call to a known coroutine function (one of `calls`, or an `async def`
@@ -57,7 +57,7 @@ pub enum Check {
 /// What kind of bug a rule finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Category {
+pub(crate) enum Category {
     /// The call blocks the event loop (or executor thread) while it waits.
     Blocking,
     /// Async used wrongly, without blocking: a coroutine never awaited, a
@@ -67,34 +67,34 @@ pub enum Category {
 
 /// One entry of the rule table.
 #[derive(Debug, Serialize)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// Stable id, shown as `rule` in each finding.
-    pub id: &'static str,
-    pub language: Language,
-    pub check: Check,
-    pub category: Category,
+    pub(crate) id: &'static str,
+    pub(crate) language: Language,
+    pub(crate) check: Check,
+    pub(crate) category: Category,
     /// Canonical call paths the rule matches.
-    pub calls: &'static [&'static str],
+    pub(crate) calls: &'static [&'static str],
     /// A call is not matched when one of its arguments is (or ends with)
     /// one of these names, or is a keyword argument so named: `WNOHANG`,
     /// `fileobj`, `BytesIO` mean the call does not wait on anything.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub unless_args: &'static [&'static str],
+    pub(crate) unless_args: &'static [&'static str],
     /// Why it is a problem inside async code (one line).
-    pub why: &'static str,
+    pub(crate) why: &'static str,
     /// The async replacement, shown as `suggestion`: `{call}` (the callee as
     /// written), `{receiver}` (the object a method is called on), `{method}`
     /// (the function or method name) and `{args}` (the arguments as written,
     /// with their parentheses) are filled in from the call.
-    pub replacement: &'static str,
+    pub(crate) replacement: &'static str,
     /// The replacement for a method called on an object of a known type
     /// (`file.read_to_end(..)`, `session.get(..)`), when it differs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub method_replacement: Option<&'static str>,
+    pub(crate) method_replacement: Option<&'static str>,
     /// The codes of ruff's flake8-async rules (`ruff check --select ASYNC`)
     /// that find the same calls, to compare the two tools.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub ruff: &'static [&'static str],
+    pub(crate) ruff: &'static [&'static str],
 }
 
 use Category::*;
@@ -116,7 +116,7 @@ const BASE: Rule = Rule {
 };
 
 /// Every rule. Order matters only when two rules name the same call (the first wins).
-pub static RULES: &[Rule] = &[
+pub(crate) static RULES: &[Rule] = &[
     // ---- Python ----
     Rule {
         id: "py-time-sleep",
@@ -724,10 +724,10 @@ pub static RULES: &[Rule] = &[
 /// A call (or, with `via_slash`, Python's `/` on such an object) known to
 /// return an object of type `gives`.
 #[derive(Debug, Serialize)]
-pub struct Producer {
-    pub language: Language,
-    pub call: &'static str,
-    pub gives: &'static str,
+pub(crate) struct Producer {
+    pub(crate) language: Language,
+    pub(crate) call: &'static str,
+    pub(crate) gives: &'static str,
 }
 
 const fn py(call: &'static str, gives: &'static str) -> Producer {
@@ -748,7 +748,7 @@ const fn rs(call: &'static str, gives: &'static str) -> Producer {
 
 /// Calls whose result type the tool knows. A method listed with its own type
 /// (`std::process::Command::arg` gives `std::process::Command`) is a builder.
-pub static PRODUCERS: &[Producer] = &[
+pub(crate) static PRODUCERS: &[Producer] = &[
     py("pathlib.Path", "pathlib.Path"),
     py("pathlib.PosixPath", "pathlib.Path"),
     py("pathlib.WindowsPath", "pathlib.Path"),
@@ -933,7 +933,7 @@ pub static PRODUCERS: &[Producer] = &[
 ];
 
 /// The tables, indexed for lookups during a scan.
-pub struct RuleIndex {
+pub(crate) struct RuleIndex {
     /// Canonical call path → rule, per language.
     calls: HashMap<(Language, &'static str), &'static Rule>,
     /// Method name (from `*.name`) → rule, per language.
@@ -945,7 +945,7 @@ pub struct RuleIndex {
 }
 
 impl RuleIndex {
-    pub fn get() -> &'static RuleIndex {
+    pub(crate) fn get() -> &'static RuleIndex {
         static INDEX: OnceLock<RuleIndex> = OnceLock::new();
         INDEX.get_or_init(RuleIndex::build)
     }
@@ -996,32 +996,32 @@ impl RuleIndex {
     }
 
     /// The rule for a call with canonical path `path`.
-    pub fn rule_for_call(&self, language: Language, path: &str) -> Option<&'static Rule> {
+    pub(crate) fn rule_for_call(&self, language: Language, path: &str) -> Option<&'static Rule> {
         self.calls.get(&(language, path)).copied()
     }
 
     /// The rule for a method `name` on a receiver of unknown type.
-    pub fn rule_for_method(&self, language: Language, name: &str) -> Option<&'static Rule> {
+    pub(crate) fn rule_for_method(&self, language: Language, name: &str) -> Option<&'static Rule> {
         self.any_receiver.get(&(language, name)).copied()
     }
 
     /// What type the call `path` returns, if known.
-    pub fn produces(&self, language: Language, path: &str) -> Option<&'static str> {
+    pub(crate) fn produces(&self, language: Language, path: &str) -> Option<&'static str> {
         self.producers.get(&(language, path)).copied()
     }
 
     /// The interned name of a known type (for annotations such as `p: Path`).
-    pub fn known_type(&self, language: Language, path: &str) -> Option<&'static str> {
+    pub(crate) fn known_type(&self, language: Language, path: &str) -> Option<&'static str> {
         self.types.get(&language)?.get(path).copied()
     }
 
     /// Whether `path` is a module (or type) some table entry lives in.
-    pub fn is_known_module(&self, language: Language, path: &str) -> bool {
+    pub(crate) fn is_known_module(&self, language: Language, path: &str) -> bool {
         self.modules.contains(&(language, path.to_string()))
     }
 
     /// Whether `path` names anything in the tables (a call or a producer).
-    pub fn is_known_name(&self, language: Language, path: &str) -> bool {
+    pub(crate) fn is_known_name(&self, language: Language, path: &str) -> bool {
         self.calls.contains_key(&(language, path))
             || self.producers.contains_key(&(language, path))
             || self.is_known_module(language, path)
@@ -1029,7 +1029,7 @@ impl RuleIndex {
 }
 
 /// The path separator of a language: `.` or `::`.
-pub fn separator(language: Language) -> &'static str {
+pub(crate) fn separator(language: Language) -> &'static str {
     match language {
         Language::Python => ".",
         Language::Rust => "::",
@@ -1038,12 +1038,12 @@ pub fn separator(language: Language) -> &'static str {
 
 /// The rule table as `--rules` prints it.
 #[derive(Serialize)]
-pub struct RuleTable {
-    pub rules: &'static [Rule],
-    pub types: &'static [Producer],
+pub(crate) struct RuleTable {
+    pub(crate) rules: &'static [Rule],
+    pub(crate) types: &'static [Producer],
 }
 
-pub fn table() -> RuleTable {
+pub(crate) fn table() -> RuleTable {
     RuleTable {
         rules: RULES,
         types: PRODUCERS,

@@ -24,25 +24,25 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// The schema a SARIF log names.
-pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub(crate) const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// Notifications kept for the end of a SARIF log; past this they are counted.
-pub const MAX_NOTIFICATIONS: usize = 1000;
+pub(crate) const MAX_NOTIFICATIONS: usize = 1000;
 
 /// What the writers need of one file's outcome.
 #[derive(Debug, Clone, Copy)]
-pub struct FileView<'a> {
-    pub path: &'a str,
-    pub findings: &'a [Finding],
+pub(crate) struct FileView<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) findings: &'a [Finding],
     /// Regions not looked into.
-    pub unscanned: &'a [Region],
+    pub(crate) unscanned: &'a [Region],
     /// Why the file is not ok, when it is not for another reason than its
     /// findings: `(kind, message)` (`parse`, `io`, `timeout`, ...).
-    pub problem: Option<(&'a str, &'a str)>,
+    pub(crate) problem: Option<(&'a str, &'a str)>,
 }
 
 /// A stream of findings in one output format.
-pub trait FindingsWriter {
+pub(crate) trait FindingsWriter {
     /// Writes what one file gave.
     fn file(&mut self, file: FileView<'_>) -> io::Result<()>;
     /// Closes the output.
@@ -50,7 +50,7 @@ pub trait FindingsWriter {
 }
 
 /// A SARIF 2.1.0 log written as it goes.
-pub struct SarifWriter<W: Write> {
+pub(crate) struct SarifWriter<W: Write> {
     out: W,
     rule_index: HashMap<&'static str, usize>,
     wrote_result: bool,
@@ -134,7 +134,7 @@ fn level(category: Category) -> &'static str {
 /// A path as a SARIF `uri`: relative paths stay relative (resolved against
 /// the working directory), absolute ones become `file://` URIs; every byte
 /// outside the unreserved set and `/` is percent-encoded.
-pub fn path_uri(path: &str) -> String {
+pub(crate) fn path_uri(path: &str) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const PATH: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'/')
@@ -152,7 +152,7 @@ pub fn path_uri(path: &str) -> String {
 
 impl<W: Write> SarifWriter<W> {
     /// Writes the log's opening: the tool, its rules, and `"results":[`.
-    pub fn start(mut out: W, rules: &[Rule]) -> io::Result<Self> {
+    pub(crate) fn start(mut out: W, rules: &[Rule]) -> io::Result<Self> {
         let sarif_rules: Vec<SarifRule<'_>> = rules
             .iter()
             .map(|rule| {
@@ -320,12 +320,12 @@ fn reason_word(region: &Region) -> &'static str {
 }
 
 /// GitHub Actions workflow commands: one annotation line per finding.
-pub struct GithubWriter<W: Write> {
+pub(crate) struct GithubWriter<W: Write> {
     out: W,
 }
 
 impl<W: Write> GithubWriter<W> {
-    pub fn new(out: W) -> Self {
+    pub(crate) fn new(out: W) -> Self {
         GithubWriter { out }
     }
 }

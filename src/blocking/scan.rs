@@ -13,27 +13,27 @@ use tree_sitter::{Node, Parser, Tree};
 
 /// What a scan found in one file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// At most `max_findings`, in line order.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
     /// Findings past `max_findings`: counted, not listed.
-    pub findings_omitted: u64,
+    pub(crate) findings_omitted: u64,
     /// All findings (listed or not) by category.
-    pub blocking: u64,
-    pub misuse: u64,
+    pub(crate) blocking: u64,
+    pub(crate) misuse: u64,
     /// Findings silenced by a `blocking: ok` comment.
-    pub suppressed: u64,
+    pub(crate) suppressed: u64,
     /// The first `max_findings` of them, in line order.
-    pub suppressed_calls: Vec<Suppressed>,
-    pub lines: u64,
+    pub(crate) suppressed_calls: Vec<Suppressed>,
+    pub(crate) lines: u64,
     /// Regions not looked into (at most [`MAX_REGIONS`]), in source order.
-    pub unscanned: Vec<Region>,
+    pub(crate) unscanned: Vec<Region>,
     /// How many regions were not looked into.
-    pub unscanned_total: u64,
+    pub(crate) unscanned_total: u64,
 }
 
 /// How many unscanned regions a result lists (the rest are counted).
-pub const MAX_REGIONS: usize = 32;
+pub(crate) const MAX_REGIONS: usize = 32;
 
 /// Statements and expressions nested deeper than this are first left out
 /// (the analyzers recurse; this fits a blocking thread's 2 MiB stack)...
@@ -47,18 +47,18 @@ const DEEP_STACK: usize = 1 << 30;
 
 /// A part of a file that was not looked into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Region {
-    pub line: u64,
+pub(crate) struct Region {
+    pub(crate) line: u64,
     /// 1-based, in characters.
-    pub column: u64,
-    pub end_line: u64,
-    pub end_column: u64,
-    pub reason: RegionReason,
+    pub(crate) column: u64,
+    pub(crate) end_line: u64,
+    pub(crate) end_column: u64,
+    pub(crate) reason: RegionReason,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RegionReason {
+pub(crate) enum RegionReason {
     /// Tree-sitter could not parse it (an ERROR node, or a token it had to
     /// assume was there).
     SyntaxError,
@@ -68,23 +68,23 @@ pub enum RegionReason {
 
 /// A call silenced by a `blocking: ok` comment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Suppressed {
-    pub line: u64,
-    pub rule: &'static str,
+pub(crate) struct Suppressed {
+    pub(crate) line: u64,
+    pub(crate) rule: &'static str,
 }
 
 /// What shapes one file's scan besides its bytes.
 #[derive(Debug, Clone, Copy)]
-pub struct ScanOptions<'a> {
+pub(crate) struct ScanOptions<'a> {
     /// Only these rules are reported or counted as suppressed (all when empty).
-    pub only_rules: &'a HashSet<String>,
+    pub(crate) only_rules: &'a HashSet<String>,
     /// Findings listed per file (the rest are counted).
-    pub max_findings: usize,
+    pub(crate) max_findings: usize,
 }
 
 /// Why a parse was abandoned before its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Abandoned {
+pub(crate) enum Abandoned {
     /// The caller's `keep_going` said stop (timeout or the run stopping).
     Stopped,
 }
@@ -102,7 +102,7 @@ fn slot(language: Language) -> usize {
 }
 
 /// Parses `source`; `keep_going` is asked now and then and may abandon the parse.
-pub fn parse(
+pub(crate) fn parse(
     source: &[u8],
     language: Language,
     keep_going: &mut dyn FnMut() -> bool,
@@ -152,7 +152,7 @@ pub fn parse(
 /// Scans one file's bytes. `shown` is the path as printed in findings.
 /// A file with syntax errors is still scanned outside the broken regions,
 /// which are listed in [`Scan::unscanned`].
-pub fn scan_source(
+pub(crate) fn scan_source(
     shown: &str,
     source: &[u8],
     language: Language,
@@ -242,7 +242,7 @@ pub fn scan_source(
 /// async fn, block or closure). Most files of a project have neither, and a
 /// byte search costs far less than a parse; words such as `asyncio` or
 /// `async_trait` do not count.
-pub fn may_hold_async_code(source: &[u8], language: Language) -> bool {
+pub(crate) fn may_hold_async_code(source: &[u8], language: Language) -> bool {
     let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
     memchr::memmem::find_iter(source, b"async").any(|at| {
         if at > 0 && is_word(source[at - 1]) {
@@ -434,7 +434,7 @@ fn language_name(language: Language) -> &'static str {
 /// Python ends a line at `\r\n`, `\n` or a lone `\r` (old Mac files);
 /// tree-sitter's grammar knows only the first two. A lone `\r` becomes
 /// `\n` in place: same length, so every byte offset stays right.
-pub fn python_line_endings(source: &mut [u8]) {
+pub(crate) fn python_line_endings(source: &mut [u8]) {
     let mut at = 0;
     while let Some(found) = memchr::memchr(b'\r', &source[at..]) {
         let cr = at + found;
@@ -445,7 +445,7 @@ pub fn python_line_endings(source: &mut [u8]) {
     }
 }
 
-pub fn count_lines(source: &[u8]) -> u64 {
+pub(crate) fn count_lines(source: &[u8]) -> u64 {
     let newlines = memchr::memchr_iter(b'\n', source).count() as u64;
     match source.last() {
         None => 0,

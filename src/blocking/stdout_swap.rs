@@ -8,12 +8,12 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// fd 1 points at /dev/null; `saved` is the real stdout.
-pub struct Swapped {
+pub(crate) struct Swapped {
     saved: OwnedFd,
 }
 
 impl Swapped {
-    pub fn to_dev_null() -> io::Result<Swapped> {
+    pub(crate) fn to_dev_null() -> io::Result<Swapped> {
         let null = File::options().write(true).open("/dev/null")?;
         // SAFETY: dup(1) only duplicates a descriptor; the new one is
         // owned by `saved` alone.
@@ -31,12 +31,12 @@ impl Swapped {
     }
 
     /// A writable handle on the real stdout.
-    pub fn real_stdout(&self) -> io::Result<File> {
+    pub(crate) fn real_stdout(&self) -> io::Result<File> {
         Ok(File::from(self.saved.try_clone()?))
     }
 
     /// Puts the real stdout back on fd 1.
-    pub fn restore(self) {
+    pub(crate) fn restore(self) {
         // SAFETY: both descriptors are open; dup2 only repoints fd 1.
         unsafe {
             libc::dup2(self.saved.as_raw_fd(), 1);

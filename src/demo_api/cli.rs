@@ -12,7 +12,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// The binary's name.
-pub const NAME: &str = "demo_api";
+pub(crate) const NAME: &str = "demo_api";
 
 /// A small HTTP API on 127.0.0.1 for trying the async-patterns tools offline.
 #[derive(Parser, Debug)]
@@ -40,22 +40,12 @@ fn delay_scale(text: &str) -> Result<f64, String> {
 }
 
 /// The whole life of `demo_api`; `args` starts with the program name.
-pub fn main(args: Vec<OsString>) -> Exit {
+pub(crate) fn main(args: Vec<OsString>) -> Exit {
     let cli: DemoCli = match parse_args(NAME, args) {
         Ok(cli) => cli,
         Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("{NAME}: {error}");
-            return Exit::SomeFailed;
-        }
-    };
-    runtime.block_on(async {
+    crate::app::block_on(async {
         let listener = match bind(SocketAddr::new(cli.host, cli.port)).await {
             Ok(listener) => listener,
             Err(error) => {

@@ -9,7 +9,7 @@
 //! It only ever binds a loopback address: nothing here is meant to be reachable
 //! from another machine.
 
-pub mod cli;
+pub(crate) mod cli;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -32,9 +32,9 @@ use tokio::net::TcpListener;
 
 /// Settings of a demo server.
 #[derive(Debug, Clone)]
-pub struct DemoConfig {
+pub(crate) struct DemoConfig {
     /// Multiplies the seed endpoints' delays (tests use a small factor).
-    pub delay_scale: f64,
+    pub(crate) delay_scale: f64,
 }
 
 impl Default for DemoConfig {
@@ -836,7 +836,7 @@ async fn read_json(request: Request<Incoming>) -> Value {
 }
 
 /// Binds `addr`, which must be a loopback address.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     if !addr.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -849,7 +849,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves until the task is dropped.
-pub async fn serve(listener: TcpListener, config: DemoConfig) -> std::io::Result<()> {
+pub(crate) async fn serve(listener: TcpListener, config: DemoConfig) -> std::io::Result<()> {
     let base_url = format!("http://{}", listener.local_addr()?);
     let server = Arc::new(Server {
         config,

@@ -24,8 +24,8 @@ Examples:
   find . -name '*.csv' | jq -R '{path: .}' | async_file_reader --input -
 
 Patterns: * and ? (never across /), [abc], ** (any depth), {a,b}. Quote them so the shell
-leaves them alone. Matches are de-duplicated and sorted; a pattern matching nothing is listed in
-summary.unmatched and makes the exit code 1. Hidden files only with --hidden or a pattern
+leaves them alone. Matches are de-duplicated and sorted; a pattern matching nothing is a result
+of its own (its path is the pattern, error kind no_match), so the exit code is 1. Hidden files only with --hidden or a pattern
 component starting with a dot (.github/**/*.yml). A directory given as an item is an
 is_directory error: use dir/** for its files. A FIFO, socket or device a pattern matches is
 listed as not_regular, not opened (a FIFO given as an item is read). A pattern is at most
@@ -36,38 +36,38 @@ Names that are not UTF-8 show lossily in `path`, exactly in `path_bytes` (base64
 Counts: bytes, lines and chars equal `wc -c`, `wc -l` and `wc -m` in a UTF-8 locale.
 
 Exit codes: 0 all ok, 1 some not ok (or a pattern matched nothing), 2 bad usage or input
-(nothing read), 130/143 interrupted.";
+(nothing read), 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).";
 
 /// Read many files concurrently and print, per file, its bytes, lines and characters as JSON.
 #[derive(Parser, Debug)]
 #[command(name = "async_file_reader", version, after_help = EXAMPLES, max_term_width = 100)]
-pub struct FilesCli {
+pub(crate) struct FilesCli {
     /// Files or glob patterns (quoted), relative to --root.
     #[arg(value_name = "PATH|PATTERN")]
-    pub patterns: Vec<String>,
+    pub(crate) patterns: Vec<String>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
 
     /// Per file: give up on a file not read to its end within DUR (a hung network mount, a silent pipe).
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = nonzero_duration_arg, help_heading = "Running")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     /// Directory that relative paths and patterns start from (default: the current directory).
     #[arg(long, value_name = "DIR", help_heading = "Finding files")]
-    pub root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
 
     /// Let patterns match hidden files and directories (names starting with a dot).
     #[arg(long, help_heading = "Finding files")]
-    pub hidden: bool,
+    pub(crate) hidden: bool,
 
     /// Follow symlinked directories while matching patterns (cycles are detected and skipped).
     #[arg(long, help_heading = "Finding files")]
-    pub follow: bool,
+    pub(crate) follow: bool,
 
     /// Add each file's text (`content`); only for UTF-8 files that are not binary.
     #[arg(long, help_heading = "Output per file")]
-    pub content: bool,
+    pub(crate) content: bool,
 
     /// Add only the first N lines as `content`.
     #[arg(
@@ -76,23 +76,23 @@ pub struct FilesCli {
         conflicts_with = "tail",
         help_heading = "Output per file"
     )]
-    pub head: Option<u64>,
+    pub(crate) head: Option<u64>,
 
     /// Add only the last N lines as `content`.
     #[arg(long, value_name = "N", help_heading = "Output per file")]
-    pub tail: Option<u64>,
+    pub(crate) tail: Option<u64>,
 
     /// Most bytes of `content` per file; longer text is cut (at a character boundary) and marked `truncated`.
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = size_arg, help_heading = "Output per file")]
-    pub max_content: u64,
+    pub(crate) max_content: u64,
 
     /// Add a digest of the whole file: `--hash sha256` adds `sha256` (lowercase hex).
     #[arg(long, value_name = "ALGORITHM", help_heading = "Output per file")]
-    pub hash: Option<HashAlgorithm>,
+    pub(crate) hash: Option<HashAlgorithm>,
 }
 
 /// Digests `--hash` can add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HashAlgorithm {
+pub(crate) enum HashAlgorithm {
     Sha256,
 }

@@ -13,7 +13,7 @@
 
 /// Which part of the file to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     All,
     Head(u64),
     Tail(u64),
@@ -21,15 +21,15 @@ pub enum Selection {
 
 /// The captured text, before it is known whether the file is text at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Captured {
-    pub bytes: Vec<u8>,
-    pub truncated: bool,
+pub(crate) struct Captured {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) truncated: bool,
 }
 
 impl Captured {
     /// The text, when the captured bytes are UTF-8 (a cut at the end may
     /// have split the last character: it is dropped).
-    pub fn into_text(self) -> Option<(String, bool)> {
+    pub(crate) fn into_text(self) -> Option<(String, bool)> {
         let Captured {
             mut bytes,
             truncated,
@@ -46,7 +46,7 @@ impl Captured {
 
 /// Keeps the selected part of a stream fed to it in buffers.
 #[derive(Debug)]
-pub struct Capture {
+pub(crate) struct Capture {
     selection: Selection,
     max: usize,
     kept: Vec<u8>,
@@ -60,7 +60,7 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub fn new(selection: Selection, max: usize) -> Self {
+    pub(crate) fn new(selection: Selection, max: usize) -> Self {
         let lines_left = match selection {
             Selection::Head(lines) => lines,
             _ => 0,
@@ -76,7 +76,7 @@ impl Capture {
         }
     }
 
-    pub fn feed(&mut self, buffer: &[u8]) {
+    pub(crate) fn feed(&mut self, buffer: &[u8]) {
         self.seen += buffer.len() as u64;
         if self.done || buffer.is_empty() {
             return;
@@ -121,7 +121,7 @@ impl Capture {
         }
     }
 
-    pub fn finish(self) -> Captured {
+    pub(crate) fn finish(self) -> Captured {
         if let Selection::Tail(lines) = self.selection {
             let window_start = self.kept.len().saturating_sub(self.max);
             let window = &self.kept[window_start..];

@@ -29,29 +29,29 @@ const SLICE: usize = 32 * 1024;
 const SLOW_RUN: usize = 256;
 
 /// `binary` looks for a NUL byte in this many leading bytes.
-pub const BINARY_PROBE: usize = 8 * 1024;
+pub(crate) const BINARY_PROBE: usize = 8 * 1024;
 
 /// What [`Counter`] found in a whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TextCounts {
+pub(crate) struct TextCounts {
     /// `wc -c`.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// `wc -l`: newline bytes.
-    pub lines: u64,
+    pub(crate) lines: u64,
     /// `wc -m` in a UTF-8 locale.
-    pub chars: u64,
+    pub(crate) chars: u64,
     /// The whole file is strict UTF-8.
-    pub utf8_valid: bool,
+    pub(crate) utf8_valid: bool,
     /// A NUL byte in the first [`BINARY_PROBE`] bytes.
-    pub binary: bool,
+    pub(crate) binary: bool,
     /// The last byte is `\n` (false for an empty file).
-    pub trailing_newline: bool,
+    pub(crate) trailing_newline: bool,
 }
 
 impl TextCounts {
     /// The counts of a file made of `self`'s bytes followed by `next`'s,
     /// when the parts were split at a [`split_offset`].
-    pub fn then(self, next: TextCounts) -> TextCounts {
+    pub(crate) fn then(self, next: TextCounts) -> TextCounts {
         let probed_first = self.bytes >= BINARY_PROBE as u64;
         TextCounts {
             bytes: self.bytes + next.bytes,
@@ -77,7 +77,7 @@ impl TextCounts {
 /// before it (an unfinished sequence before it is dropped in both
 /// countings), and so does any byte six or more bytes past the last such
 /// byte (no sequence is longer than six bytes).
-pub fn split_offset(window: &[u8]) -> usize {
+pub(crate) fn split_offset(window: &[u8]) -> usize {
     const LONGEST: usize = 6;
     window
         .iter()
@@ -88,7 +88,7 @@ pub fn split_offset(window: &[u8]) -> usize {
 
 /// Counts a file fed to it one buffer at a time.
 #[derive(Debug, Clone)]
-pub struct Counter {
+pub(crate) struct Counter {
     bytes: u64,
     lines: u64,
     decoder: Decoder,
@@ -103,7 +103,7 @@ impl Default for Counter {
 }
 
 impl Counter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Counter {
             bytes: 0,
             lines: 0,
@@ -114,7 +114,7 @@ impl Counter {
     }
 
     /// Counts the next bytes of the file.
-    pub fn feed(&mut self, buffer: &[u8]) {
+    pub(crate) fn feed(&mut self, buffer: &[u8]) {
         if let Ok(probed) = usize::try_from(self.bytes) {
             if probed < BINARY_PROBE && !self.binary {
                 let head = &buffer[..buffer.len().min(BINARY_PROBE - probed)];
@@ -132,7 +132,7 @@ impl Counter {
     }
 
     /// The counts of everything fed.
-    pub fn finish(self) -> TextCounts {
+    pub(crate) fn finish(self) -> TextCounts {
         let (chars, utf8_valid) = self.decoder.finish();
         TextCounts {
             bytes: self.bytes,
@@ -335,9 +335,9 @@ fn cut_character(bytes: &[u8]) -> usize {
     0
 }
 
-/// Counts `data` fed in buffers of `buffer_size` bytes (tests and callers
-/// that hold the bytes already).
-pub fn count_bytes(data: &[u8], buffer_size: usize) -> TextCounts {
+/// Counts `data` fed in buffers of `buffer_size` bytes (for tests).
+#[cfg(test)]
+pub(crate) fn count_bytes(data: &[u8], buffer_size: usize) -> TextCounts {
     let mut counter = Counter::new();
     for buffer in data.chunks(buffer_size.max(1)) {
         counter.feed(buffer);

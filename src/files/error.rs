@@ -8,19 +8,21 @@
 //! | `not_regular` | a socket or device: not read (FIFOs and pipes given as items are read, under `--timeout`); a FIFO, socket or device a pattern matched: listed, not opened |
 //! | `timeout` | not read to the end within `--timeout` (a hung network mount, a silent pipe) |
 //! | `io` | any other read error (the message says which) |
+//! | `no_match` | a pattern (its text is the `path`) matched no file |
 //! | `internal` | a bug in the tool (please report it) |
 //!
-//! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad
-//! input (an invalid pattern) is `invalid_input` and stops the tool before
-//! anything is read.
+//! Status `timeout` for `timeout`, `error` for the rest. The runner adds
+//! `deadline` and `cancelled` (see [`crate::error::RunKind`]); bad input (an
+//! invalid pattern) is `invalid_input` and stops the tool before anything is
+//! read.
 
-use crate::error::Failure;
+use crate::error::{Failure, RunKind, Status};
 use crate::units::format_duration;
 use std::io;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     #[error("no such file")]
     NotFound,
     #[error("a symbolic link to a missing file")]
@@ -39,6 +41,8 @@ pub enum FileError {
     Timeout(Duration),
     #[error("{0}")]
     Io(String),
+    #[error("no file matches `{0}`")]
+    NoMatch(String),
     #[error("internal error (a bug, please report it): {0}")]
     Internal(String),
 }
@@ -52,14 +56,22 @@ impl Failure for FileError {
             FileError::NotRegular(_) | FileError::Matched(_) => "not_regular",
             FileError::Timeout(_) => "timeout",
             FileError::Io(_) => "io",
-            FileError::Internal(_) => "internal",
+            FileError::NoMatch(_) => "no_match",
+            FileError::Internal(_) => RunKind::Internal.word(),
+        }
+    }
+
+    fn status(&self) -> Status {
+        match self {
+            FileError::Timeout(_) => Status::Timeout,
+            _ => Status::Error,
         }
     }
 }
 
 impl FileError {
     /// Classifies an error from opening, inspecting or reading a file.
-    pub fn from_io(error: &io::Error) -> Self {
+    pub(crate) fn from_io(error: &io::Error) -> Self {
         match error.kind() {
             io::ErrorKind::NotFound => FileError::NotFound,
             io::ErrorKind::PermissionDenied => FileError::PermissionDenied,
@@ -92,6 +104,8 @@ mod tests {
             (FileError::NotRegular("socket"), "not_regular"),
             (FileError::Matched("FIFO (named pipe)"), "not_regular"),
             (FileError::Timeout(Duration::from_secs(2)), "timeout"),
+            (FileError::NoMatch("*.x".into()), "no_match"),
+            (FileError::Internal("x".into()), "internal"),
             (
                 FileError::from_io(&io::Error::from_raw_os_error(libc::EIO)),
                 "io",

@@ -15,20 +15,18 @@
 //! - [`content`]: `--content`, `--head`, `--tail` in bounded memory
 //! - [`error`]: the error kinds
 
-pub mod args;
-pub mod content;
-pub mod count;
-pub mod error;
-pub mod pool;
-pub mod read;
+pub(crate) mod args;
+pub(crate) mod content;
+pub(crate) mod count;
+pub(crate) mod error;
+pub(crate) mod pool;
+pub(crate) mod read;
 
-pub use error::FileError;
+pub(crate) use error::FileError;
 
-use crate::app::{block_on, check_or_exit, execute, watch_stop};
-use crate::error::{ErrorBody, FieldError, InputError};
-use crate::exit::Exit;
-use crate::input::{Feed, ParseItem, RawItem, feed, reject_unknown_fields};
-use crate::printer::print_input_error;
+use crate::app::{Expand, ExpandError, NotRun, Tool, off_runtime};
+use crate::error::{FieldError, InputError};
+use crate::input::{Feed, ParseItem, RawItem, reject_unknown_fields};
 use crate::runner::Job;
 use crate::stop::StopToken;
 use crate::walk::{
@@ -41,57 +39,55 @@ use pool::{ReaderPool, STALL};
 use read::{FileFacts, READ_BUFFER, ReadPlan};
 use serde::Serialize;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The binary's name, as `"tool"` in the JSON.
-pub const NAME: &str = "async_file_reader";
+/// The tool's name, as `"tool"` in the JSON.
+pub(crate) const NAME: &str = "async_file_reader";
 
 /// The fields an `--input` object may have.
-pub const FIELDS: &[&str] = &["path"];
+const FIELDS: &[&str] = &["path"];
 
 /// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     /// As matched or given, relative to `--root` (lossy when not UTF-8).
-    pub path: String,
+    pub(crate) path: String,
     /// The name's exact bytes, base64, when it is not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub path_bytes: Option<String>,
+    pub(crate) path_bytes: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lines: Option<u64>,
+    pub(crate) lines: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chars: Option<u64>,
+    pub(crate) chars: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub utf8_valid: Option<bool>,
+    pub(crate) utf8_valid: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub binary: Option<bool>,
+    pub(crate) binary: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trailing_newline: Option<bool>,
+    pub(crate) trailing_newline: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+    pub(crate) sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
+    pub(crate) content: Option<String>,
     /// Present (true) when `content` was cut by `--max-content`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated: Option<bool>,
+    pub(crate) truncated: Option<bool>,
 }
 
 /// The summary fields `async_file_reader` adds.
 #[derive(Debug, Default, Serialize)]
-pub struct FileTotals {
+pub(crate) struct FileTotals {
     /// Sums over the files read (status ok).
-    pub bytes: u64,
-    pub lines: u64,
-    pub chars: u64,
-    /// Patterns that matched no file, in input order.
-    pub unmatched: Vec<String>,
+    pub(crate) bytes: u64,
+    pub(crate) lines: u64,
+    pub(crate) chars: u64,
     /// Directories that could not be walked, symlink loops skipped.
-    pub walk_errors: Vec<WalkError>,
+    pub(crate) walk_errors: Vec<WalkError>,
 }
 
 impl FileTotals {
@@ -105,14 +101,28 @@ impl FileTotals {
     }
 }
 
-/// Checks and parses items: positional arguments and `--input` strings
-/// are paths or patterns; `{"path": ...}` objects are literal paths.
-pub struct ItemParser {
-    options: WalkOptions,
+/// One result to come: a file to read, or a pattern that matched nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FileItem {
+    File(Found),
+    /// A pattern (or a walked directory) that matched no file: kind `no_match`.
+    NoMatch(String),
 }
 
-impl ParseItem for ItemParser {
-    type Spec = Target;
+impl FileItem {
+    /// What the result's `path` shows, and what the results are sorted by.
+    fn shown(&self) -> &Path {
+        match self {
+            FileItem::File(found) => &found.path,
+            FileItem::NoMatch(pattern) => Path::new(pattern),
+        }
+    }
+}
+
+/// Items: positional arguments and `--input` strings are paths or
+/// patterns; `{"path": ...}` objects are literal paths.
+impl ParseItem for FilesTool {
+    type Item = Target;
 
     fn parse_item(&self, raw: RawItem) -> Result<Target, FieldError> {
         let target = match raw {
@@ -142,7 +152,7 @@ impl ParseItem for ItemParser {
 }
 
 /// The `async_file_reader` tool: how to find and read files.
-pub struct FilesTool {
+pub(crate) struct FilesTool {
     options: WalkOptions,
     timeout: Duration,
     pool: ReaderPool,
@@ -150,7 +160,7 @@ pub struct FilesTool {
 
 impl FilesTool {
     /// Builds the tool from its command line; errors are bad usage (exit 2).
-    pub fn from_cli(cli: &FilesCli) -> Result<Self, InputError> {
+    fn new(cli: &FilesCli) -> Result<Self, InputError> {
         let root = cli.root.clone().unwrap_or_else(|| PathBuf::from("."));
         if !root.is_dir() {
             return Err(
@@ -183,7 +193,7 @@ impl FilesTool {
         })
     }
 
-    fn report(&self, found: &Found, facts: FileFacts) -> FileReport {
+    fn report(&self, item: &FileItem, facts: FileFacts) -> FileReport {
         let counts = facts.counts;
         let (content, truncated) = match facts.captured {
             // Text only: not for binary files or files that are not UTF-8.
@@ -203,38 +213,41 @@ impl FilesTool {
             sha256: facts.sha256,
             content,
             truncated,
-            ..self.identity(found)
+            ..self.identity(item)
         }
     }
 }
 
 impl Job for FilesTool {
-    type Spec = Found;
+    type Spec = FileItem;
     type Report = FileReport;
 
-    fn identity(&self, spec: &Found) -> FileReport {
+    fn identity(&self, spec: &FileItem) -> FileReport {
         FileReport {
-            path: spec.path.to_string_lossy().into_owned(),
-            path_bytes: path_bytes(&spec.path),
+            path: spec.shown().to_string_lossy().into_owned(),
+            path_bytes: path_bytes(spec.shown()),
             ..FileReport::default()
         }
     }
 
-    async fn run(self: Arc<Self>, spec: Found, stop: StopToken) -> Finished<FileReport> {
-        if let Some(special) = spec.special {
-            let error = FileError::Matched(special.name());
-            let body = ErrorBody::from_failure(&error);
-            return Finished::failed(self.identity(&spec), Status::Error, body);
-        }
-        let pending = match self.pool.submit(self.options.resolve(&spec.path)) {
-            Ok(pending) => pending,
-            Err(error) => {
-                return Finished::failed(
-                    self.identity(&spec),
-                    Status::Error,
-                    ErrorBody::from_failure(&error),
-                );
+    async fn run(self: Arc<Self>, spec: FileItem, stop: StopToken) -> Finished<FileReport> {
+        let path = match &spec {
+            FileItem::File(Found {
+                special: Some(special),
+                ..
+            }) => {
+                let error = FileError::Matched(special.name());
+                return Finished::failed(self.identity(&spec), &error);
             }
+            FileItem::File(found) => &found.path,
+            FileItem::NoMatch(pattern) => {
+                let error = FileError::NoMatch(pattern.clone());
+                return Finished::failed(self.identity(&spec), &error);
+            }
+        };
+        let pending = match self.pool.submit(self.options.resolve(path)) {
+            Ok(pending) => pending,
+            Err(error) => return Finished::failed(self.identity(&spec), &error),
         };
         let ticket = pending.ticket.clone();
         let deadline = Instant::now() + self.timeout;
@@ -254,135 +267,79 @@ impl Job for FilesTool {
         let error = match stop.race(waiting).await {
             Ok(Some(Ok(Ok(facts)))) => return Finished::ok(self.report(&spec, facts)),
             Ok(Some(Ok(Err(error)))) => error,
-            Ok(Some(Err(_closed))) => FileError::Internal("the reader thread went away".into()),
+            Ok(Some(Err(_closed))) => {
+                return Finished::internal(self.identity(&spec), "the reader thread went away");
+            }
             Ok(None) => {
                 // A read stuck in the kernel is abandoned, never waited for.
                 self.pool.abandon(&pending.ticket);
-                let error = FileError::Timeout(self.timeout);
-                return Finished::failed(
-                    self.identity(&spec),
-                    Status::Timeout,
-                    ErrorBody::from_failure(&error),
-                );
+                FileError::Timeout(self.timeout)
             }
             Err(reason) => {
                 self.pool.abandon(&pending.ticket);
                 return Finished::stopped(self.identity(&spec), reason, true);
             }
         };
-        Finished::failed(
-            self.identity(&spec),
-            Status::Error,
-            ErrorBody::from_failure(&error),
-        )
+        Finished::failed(self.identity(&spec), &error)
     }
 }
 
-/// The whole life of `async_file_reader`; `args` starts with the program name.
-pub fn main(args: Vec<std::ffi::OsString>) -> Exit {
-    match crate::cli::parse_args::<FilesCli, _, _>(NAME, args) {
-        Ok(cli) => run(&cli),
-        Err(exit) => exit,
+crate::app::tool_cli!(FilesCli, patterns);
+
+impl Tool for FilesTool {
+    const NAME: &'static str = NAME;
+    type Cli = FilesCli;
+    type Totals = FileTotals;
+    type Expand = Self;
+    const RUN_ON_WORKER: bool = true;
+
+    fn from_cli(cli: &FilesCli) -> Result<Self, NotRun> {
+        Ok(FilesTool::new(cli)?)
+    }
+
+    fn tally(&self, totals: &mut FileTotals, finished: &Finished<FileReport>) {
+        totals.tally(finished);
+    }
+
+    /// Files a directory walk could not list make the run not ok.
+    fn incomplete(&self, totals: &FileTotals) -> bool {
+        totals.walk_errors.iter().any(WalkError::loses_files)
     }
 }
 
-/// Check, expand, read, print; the exit code.
-fn run(cli: &FilesCli) -> Exit {
-    let tool = match FilesTool::from_cli(cli) {
-        Ok(tool) => tool,
-        Err(error) => {
-            print_input_error(NAME, &error);
-            return Exit::Usage;
-        }
-    };
-    let parser = ItemParser {
-        options: tool.options.clone(),
-    };
-    let checked = match check_or_exit(NAME, &parser, &cli.common, &cli.patterns) {
-        Ok(checked) => checked,
-        Err(exit) => return exit,
-    };
-    let common = cli.common.clone();
-    let tool = Arc::new(tool);
-    // The run goes on a worker thread rather than on this one (where
-    // `block_on` would poll it): finished items then wake the runner on
-    // the thread they finished on, not across threads, which is most of
-    // the cost of ten thousand small files.
-    let run = async move {
-        let common = &common;
-        // Taken before the walk: Ctrl-C or `--deadline` during a long walk
-        // still ends the run with JSON printed.
-        let stop = watch_stop(NAME, common);
-        let capacity = (common.concurrency as usize).saturating_mul(2).max(64);
-        let mut items = feed(checked, Arc::new(parser), capacity);
-        let mut targets = Vec::new();
-        while let Some((_, target)) = items.next().await {
-            targets.push(target);
-        }
-        if let Some(error) = items.late_error.get() {
-            print_input_error(NAME, error);
-            return Exit::Usage;
-        }
+impl Expand<FilesTool> for FilesTool {
+    /// The walk: patterns and paths become the files they match, sorted
+    /// and de-duplicated (so the whole list is held: about 100 bytes a
+    /// file); a pattern that matches nothing becomes a `no_match` result,
+    /// sorted in by its text. A stop during the walk lists nothing.
+    async fn expand(
+        tool: Arc<Self>,
+        items: Feed<Target>,
+        stop: StopToken,
+        totals: &mut FileTotals,
+    ) -> Result<Feed<FileItem>, ExpandError> {
+        let targets = items.collect().await?;
         let options = tool.options.clone();
-        let walk = tokio::task::spawn_blocking(move || expand_targets(&targets, &options));
-        let expansion = match stop.race(walk).await {
-            Ok(Ok(Ok(expansion))) => expansion,
-            Ok(Ok(Err(error))) => {
-                print_input_error(NAME, &InputError::new(error.to_string()));
-                return Exit::Usage;
-            }
-            Ok(Err(panic)) => {
-                eprintln!("{NAME}: internal error while expanding patterns: {panic}");
-                return Exit::SomeFailed;
-            }
-            // Stopped mid-walk: no file is known yet, so none is listed;
-            // the summary says why (`stopped_by`), and the exit is not 0.
-            Err(reason) => {
-                eprintln!(
-                    "{NAME}: stopped while matching patterns ({})",
-                    reason.word()
-                );
-                Expansion::default()
-            }
+        let walk = move || expand_targets(&targets, &options);
+        let Some(expansion) = off_runtime(NAME, "matching patterns", &stop, walk).await? else {
+            return Ok(Feed::from_vec(Vec::new()));
         };
         let Expansion {
             files,
             unmatched,
             errors,
-        } = expansion;
+        } = expansion.map_err(|error| InputError::new(error.to_string()))?;
         for pattern in &unmatched {
             eprintln!("{NAME}: no file matches `{pattern}`");
         }
         for error in &errors {
             eprintln!("{NAME}: {error}");
         }
-        let incomplete = !unmatched.is_empty() || errors.iter().any(WalkError::loses_files);
-        let total = files.len() as u64;
-        let mut totals = FileTotals {
-            unmatched,
-            walk_errors: errors,
-            ..FileTotals::default()
-        };
-        let exit = execute(
-            stop,
-            NAME,
-            tool,
-            Feed::from_vec(files),
-            total,
-            common,
-            &mut totals,
-            FileTotals::tally,
-        )
-        .await;
-        match exit {
-            Exit::Success if incomplete => Exit::SomeFailed,
-            other => other,
-        }
-    };
-    block_on(async move {
-        tokio::spawn(run).await.unwrap_or_else(|panic| {
-            eprintln!("{NAME}: internal error (a bug, please report it): {panic}");
-            Exit::SomeFailed
-        })
-    })
+        totals.walk_errors = errors;
+        let mut specs: Vec<FileItem> = files.into_iter().map(FileItem::File).collect();
+        specs.extend(unmatched.into_iter().map(FileItem::NoMatch));
+        specs.sort_by(|a, b| a.shown().cmp(b.shown()));
+        specs.dedup();
+        Ok(Feed::from_vec(specs))
+    }
 }

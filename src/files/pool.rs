@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// How long a request may wait for a free reader before it adds one.
-pub const STALL: Duration = Duration::from_millis(5);
+pub(crate) const STALL: Duration = Duration::from_millis(5);
 
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
@@ -35,7 +35,7 @@ const ABANDONED: u8 = 3;
 
 /// Where one request stands, shared by the waiting item and its reader.
 #[derive(Debug, Default)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     phase: AtomicU8,
     /// Tells a running read to stop at its next buffer.
     cancel: AtomicBool,
@@ -43,7 +43,7 @@ pub struct Ticket {
 
 /// What abandoning a request found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Abandoned {
+pub(crate) enum Abandoned {
     /// It had not started: no reader is involved.
     WhileQueued,
     /// A reader was on it (and may be stuck in the kernel).
@@ -53,7 +53,7 @@ pub enum Abandoned {
 }
 
 impl Ticket {
-    pub fn is_queued(&self) -> bool {
+    pub(crate) fn is_queued(&self) -> bool {
         self.phase.load(Ordering::Acquire) == QUEUED
     }
 
@@ -111,7 +111,7 @@ impl Shared {
 }
 
 /// The reader threads of one run.
-pub struct ReaderPool {
+pub(crate) struct ReaderPool {
     shared: Arc<Shared>,
     /// Readers started right away when there is work.
     base: usize,
@@ -121,14 +121,14 @@ pub struct ReaderPool {
 
 /// A request handed to the pool: await `reply`; on giving up, call
 /// [`ReaderPool::abandon`] with the ticket.
-pub struct Pending {
-    pub ticket: Arc<Ticket>,
-    pub reply: oneshot::Receiver<Result<FileFacts, FileError>>,
+pub(crate) struct Pending {
+    pub(crate) ticket: Arc<Ticket>,
+    pub(crate) reply: oneshot::Receiver<Result<FileFacts, FileError>>,
 }
 
 impl ReaderPool {
     /// `base` readers start with the first requests; up to `max` as reads stall.
-    pub fn new(plan: ReadPlan, base: usize, max: usize) -> Self {
+    pub(crate) fn new(plan: ReadPlan, base: usize, max: usize) -> Self {
         let max = max.max(1);
         ReaderPool {
             shared: Arc::new(Shared {
@@ -142,7 +142,7 @@ impl ReaderPool {
     }
 
     /// Queues a read of `path`.
-    pub fn submit(&self, path: PathBuf) -> Result<Pending, FileError> {
+    pub(crate) fn submit(&self, path: PathBuf) -> Result<Pending, FileError> {
         let ticket = Arc::new(Ticket::default());
         let (reply, receiver) = oneshot::channel();
         let mut state = self.shared.lock();
@@ -170,7 +170,7 @@ impl ReaderPool {
     }
 
     /// Adds a reader (a request waited [`STALL`] in the queue), within `max`.
-    pub fn grow(&self) {
+    pub(crate) fn grow(&self) {
         let mut state = self.shared.lock();
         if state.readers < self.max && !state.queue.is_empty() {
             // Failing to start one more is not fatal: the others go on.
@@ -180,7 +180,7 @@ impl ReaderPool {
 
     /// Gives up on a request (timeout or stop). A reader stuck on it no
     /// longer counts, so that a replacement can start.
-    pub fn abandon(&self, ticket: &Ticket) {
+    pub(crate) fn abandon(&self, ticket: &Ticket) {
         if ticket.abandon() == Abandoned::WhileRunning {
             let mut state = self.shared.lock();
             state.readers = state.readers.saturating_sub(1);
@@ -198,7 +198,8 @@ impl ReaderPool {
     }
 
     /// Readers currently counted (for tests).
-    pub fn readers(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn readers(&self) -> usize {
         self.shared.lock().readers
     }
 }

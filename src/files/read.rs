@@ -26,30 +26,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Bytes read per system call. Large enough that a 1 GB file costs 4,000
 /// reads; small enough to stay in the L2 cache while it is counted.
-pub const READ_BUFFER: usize = 256 * 1024;
+pub(crate) const READ_BUFFER: usize = 256 * 1024;
 
 /// A regular file at least this large, when only its counts are wanted, is
 /// counted in parts on several threads (one per core): copying out of the
 /// page cache costs as much as counting, and both split evenly.
-pub const PARALLEL_MIN: u64 = 64 << 20;
+pub(crate) const PARALLEL_MIN: u64 = 64 << 20;
 
 /// What to compute besides the counts.
 #[derive(Debug, Clone, Copy)]
-pub struct ReadPlan {
-    pub selection: Option<Selection>,
+pub(crate) struct ReadPlan {
+    pub(crate) selection: Option<Selection>,
     /// `--max-content`.
-    pub max_content: usize,
-    pub sha256: bool,
-    pub buffer_size: usize,
+    pub(crate) max_content: usize,
+    pub(crate) sha256: bool,
+    pub(crate) buffer_size: usize,
 }
 
 /// Everything learnt about one file.
 #[derive(Debug, Clone)]
-pub struct FileFacts {
-    pub counts: TextCounts,
+pub(crate) struct FileFacts {
+    pub(crate) counts: TextCounts,
     /// Lowercase hex SHA-256 of the whole file.
-    pub sha256: Option<String>,
-    pub captured: Option<Captured>,
+    pub(crate) sha256: Option<String>,
+    pub(crate) captured: Option<Captured>,
 }
 
 thread_local! {
@@ -60,7 +60,7 @@ thread_local! {
 
 /// Reads the file at `path` to its end (or until `cancel` is set, which
 /// returns an `io` error nobody will see: the caller has moved on).
-pub fn read_file(
+pub(crate) fn read_file(
     path: &Path,
     plan: &ReadPlan,
     cancel: &AtomicBool,
@@ -247,7 +247,7 @@ fn advise_sequential(file: &File) {
 /// capture exactly once. With the `expected_size` of a regular file, a
 /// short read that reaches it ends the loop without one more `read` to see
 /// the end (a small file costs one read, not two).
-pub fn stream(
+pub(crate) fn stream(
     reader: &mut impl Read,
     buffer: &mut [u8],
     plan: &ReadPlan,

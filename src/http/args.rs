@@ -28,26 +28,27 @@ Input items (--input, JSON array or NDJSON): a URL string, or
   {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
-Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143 interrupted.";
+Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143/129 interrupted
+(SIGINT/SIGTERM/SIGHUP).";
 
 /// Send many HTTP requests concurrently and print one JSON result per request.
 #[derive(Parser, Debug)]
 #[command(name = "async_requests", version, after_help = EXAMPLES, max_term_width = 100)]
-pub struct RequestsCli {
+pub(crate) struct RequestsCli {
     /// URLs to request (GET unless --method). Relative URLs need --base-url.
     #[arg(value_name = "URL")]
-    pub urls: Vec<String>,
+    pub(crate) urls: Vec<String>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
 
     /// Per attempt: covers connecting, the headers and reading the whole body. E.g. `--timeout 5s`.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = nonzero_duration_arg, help_heading = "Running")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     /// Default method for items that name none (default: GET, or POST for items with a body): `--method HEAD`.
     #[arg(long, value_name = "METHOD", help_heading = "Requests")]
-    pub method: Option<String>,
+    pub(crate) method: Option<String>,
 
     /// Add a header to every request (repeatable): `-H 'Authorization: Bearer ${TOKEN}'`.
     #[arg(
@@ -56,11 +57,11 @@ pub struct RequestsCli {
         value_name = "'NAME: VALUE'",
         help_heading = "Requests"
     )]
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
 
     /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: `--base-url http://127.0.0.1:8080/v1`.
     #[arg(long, value_name = "URL", help_heading = "Requests")]
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
 
     /// Retries after a failed attempt (connect errors, timeouts, 408/425/429/500/502/503/504), idempotent methods only, at most 100: `--retries 5`.
     #[arg(
@@ -70,43 +71,43 @@ pub struct RequestsCli {
         value_parser = clap::value_parser!(u32).range(0..=100),
         help_heading = "Retries and pacing"
     )]
-    pub retries: u32,
+    pub(crate) retries: u32,
 
     /// First backoff ceiling; it doubles each retry (up to 10s) and the wait is random below it (full jitter): `--backoff 1s`.
     #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = duration_arg, help_heading = "Retries and pacing")]
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
 
     /// Longest Retry-After to honour; a server asking for more (or for too long to count) ends the retries: `--max-retry-wait 5m`.
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = duration_arg, help_heading = "Retries and pacing")]
-    pub max_retry_wait: Duration,
+    pub(crate) max_retry_wait: Duration,
 
     /// Also retry non-idempotent methods (POST, PATCH): only when the server de-duplicates.
     #[arg(long, help_heading = "Retries and pacing")]
-    pub retry_unsafe: bool,
+    pub(crate) retry_unsafe: bool,
 
     /// At most N requests per second across the run (with -c still bounding how many are in flight): `--rate 20`.
     #[arg(long, value_name = "N", value_parser = positive_rate, help_heading = "Retries and pacing")]
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
 
     /// At most N requests in flight to any one host:port: `--per-host 4`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries and pacing")]
-    pub per_host: Option<u32>,
+    pub(crate) per_host: Option<u32>,
 
     /// Body bytes kept per response, after decompression; the rest is not downloaded (`truncated: true`): `--max-body 64KiB`.
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size_arg, help_heading = "Responses")]
-    pub max_body: u64,
+    pub(crate) max_body: u64,
 
     /// How bodies appear: auto (JSON parsed, text, or base64), text, or none: `--body none` for status checks.
     #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
-    pub body_mode: BodyMode,
+    pub(crate) body_mode: BodyMode,
 
     /// Keep only this JSON Pointer (RFC 6901) of a JSON body, repeatable: `--pick /data/0/id --pick /total`.
     #[arg(long = "pick", value_name = "POINTER", value_parser = json_pointer, help_heading = "Responses")]
-    pub picks: Vec<String>,
+    pub(crate) picks: Vec<String>,
 
     /// Include the response headers (secret ones redacted).
     #[arg(long, help_heading = "Responses")]
-    pub include_headers: bool,
+    pub(crate) include_headers: bool,
 
     /// Redirects to follow; 0 returns the redirect itself. Secret headers, and headers with a `${ENV}` value, never follow to another origin: `--max-redirects 0`.
     #[arg(
@@ -115,7 +116,7 @@ pub struct RequestsCli {
         default_value_t = 10,
         help_heading = "Responses"
     )]
-    pub max_redirects: u32,
+    pub(crate) max_redirects: u32,
 
     /// Statuses that count as ok: `--accept-status 200-299,404` (also `2xx`, `any`).
     #[arg(
@@ -124,15 +125,15 @@ pub struct RequestsCli {
         default_value = "200-299",
         help_heading = "Responses"
     )]
-    pub accept_status: StatusSet,
+    pub(crate) accept_status: StatusSet,
 
     /// Check the input and print the planned requests (secrets redacted) as `skipped`; send nothing.
     #[arg(long, help_heading = "Requests")]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 
     /// Accept invalid TLS certificates (self-signed test servers only).
     #[arg(long, help_heading = "Requests")]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// `--body auto|text|none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BodyMode {
+pub(crate) enum BodyMode {
     /// JSON parsed under `json`, UTF-8 under `text`, other bytes under `base64`.
     Auto,
     /// Always `text` (invalid UTF-8 replaced by U+FFFD).
@@ -20,19 +20,19 @@ pub enum BodyMode {
 
 /// The body fields of a result.
 #[derive(Debug, Default, Serialize, PartialEq)]
-pub struct RenderedBody {
+pub(crate) struct RenderedBody {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub json: Option<Value>,
+    pub(crate) json: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub(crate) text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub base64: Option<String>,
+    pub(crate) base64: Option<String>,
     /// `--pick`: pointer → value, for the pointers that matched.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub picked: Option<Map<String, Value>>,
+    pub(crate) picked: Option<Map<String, Value>>,
     /// Why the body shows the way it does, when that is not obvious.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Whether a Content-Type announces JSON (`application/json`, `+json`).
@@ -70,7 +70,7 @@ fn utf8_prefix(bytes: &[u8], truncated: bool) -> Option<&str> {
 
 /// `cut_at`: the body was longer than `--max-body`; `raw` holds the kept
 /// bytes plus a little lookahead, scrubbed and then cut there.
-pub fn render(
+pub(crate) fn render(
     raw: &[u8],
     content_type: Option<&str>,
     mode: BodyMode,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Builds the run's client: rustls (no system OpenSSL), automatic
 /// gzip/brotli/deflate/zstd decoding, no automatic redirects.
-pub fn build_client(concurrency: usize, insecure: bool) -> Result<reqwest::Client, String> {
+pub(crate) fn build_client(concurrency: usize, insecure: bool) -> Result<reqwest::Client, String> {
     // Installing twice (several clients in one process) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -134,7 +134,7 @@ fn closed_early(error: &(dyn StdError + 'static)) -> bool {
 
 /// Classifies a transport error from sending a request or reading its body.
 /// `authority` is the `host:port` the request went to.
-pub fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> RequestError {
+pub(crate) fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> RequestError {
     let error = error.without_url();
     let errors = chain(&error);
     let message = detail(&errors);

@@ -12,16 +12,18 @@
 //! | `protocol` | the server's response was not valid HTTP | no |
 //! | `too_many_redirects` | more than `--max-redirects` redirects | no |
 //! | `redirect` | a redirect without a usable `Location` | no |
+//! | `dry_run` | not sent (`--dry-run`); status `skipped` | - |
 //!
+//! Status `timeout` for `timeout`, `skipped` for `dry_run`, `error` for the rest.
 //! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad input
 //! is `invalid_input` and stops the tool before anything is sent.
 
-use crate::error::Failure;
+use crate::error::{Failure, Status};
 use crate::units::format_duration;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     #[error("cannot resolve host `{host}`: {detail}")]
     Dns { host: String, detail: String },
     #[error("cannot connect: {0}")]
@@ -42,6 +44,8 @@ pub enum RequestError {
     TooManyRedirects(u32),
     #[error("unusable redirect: {0}")]
     Redirect(String),
+    #[error("not sent (--dry-run)")]
+    DryRun,
 }
 
 impl Failure for RequestError {
@@ -57,13 +61,22 @@ impl Failure for RequestError {
             RequestError::Protocol(_) => "protocol",
             RequestError::TooManyRedirects(_) => "too_many_redirects",
             RequestError::Redirect(_) => "redirect",
+            RequestError::DryRun => "dry_run",
+        }
+    }
+
+    fn status(&self) -> Status {
+        match self {
+            RequestError::Timeout(_) => Status::Timeout,
+            RequestError::DryRun => Status::Skipped,
+            _ => Status::Error,
         }
     }
 }
 
 impl RequestError {
     /// Whether trying again might help (the method must also allow it).
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             RequestError::Connect(_)
             | RequestError::ConnectionClosed(_)

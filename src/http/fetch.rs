@@ -12,34 +12,34 @@ use reqwest::{Method, StatusCode, Url};
 
 /// Limits of one attempt.
 #[derive(Debug, Clone, Copy)]
-pub struct ExchangeLimits {
+pub(crate) struct ExchangeLimits {
     /// `--max-redirects`; 0 returns a redirect response as it is.
-    pub max_redirects: u32,
+    pub(crate) max_redirects: u32,
     /// `--max-body`: body bytes kept (and read).
-    pub max_body: u64,
+    pub(crate) max_body: u64,
     /// Keep the body bytes (false for `--body none`: read, count, drop).
-    pub keep_body: bool,
+    pub(crate) keep_body: bool,
     /// Bytes read past `max_body` so that a secret straddling the cut is
     /// whole when it is scrubbed (the item's longest secret, minus one).
-    pub lookahead: u64,
+    pub(crate) lookahead: u64,
 }
 
 /// A complete response.
 #[derive(Debug)]
-pub struct Exchange {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
+pub(crate) struct Exchange {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
     /// Where the last request went; differs from the spec's URL after redirects.
-    pub final_url: Url,
-    pub redirects: u32,
+    pub(crate) final_url: Url,
+    pub(crate) redirects: u32,
     /// The body as kept: at most `max_body` bytes, plus the lookahead when
     /// the body is longer (see [`crate::redact::Redactor::scrub_head`]).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// Bytes of the body read after decoding, at most `max_body`.
-    pub body_bytes: u64,
-    pub truncated: bool,
+    pub(crate) body_bytes: u64,
+    pub(crate) truncated: bool,
     /// The size the server declared, when it sent the body unencoded.
-    pub declared_bytes: Option<u64>,
+    pub(crate) declared_bytes: Option<u64>,
 }
 
 /// Scheme, host and port: what "the same origin" means for credentials.
@@ -51,7 +51,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 
 /// Sends `spec` once, following redirects. `received` counts body bytes as
 /// they arrive, so a timeout mid-body still accounts for them.
-pub async fn exchange(
+pub(crate) async fn exchange(
     client: &reqwest::Client,
     spec: &RequestSpec,
     limits: ExchangeLimits,

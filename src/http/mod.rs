@@ -13,53 +13,40 @@
 //! - [`client`]: the shared client and transport-error classification
 //! - [`error`]: the error kinds
 
-pub mod args;
-pub mod body;
-#[allow(dead_code)] // wired into the item loop next
+pub(crate) mod args;
+pub(crate) mod body;
+#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod breaker;
-pub mod client;
-pub mod error;
-pub mod fetch;
-#[allow(dead_code)] // wired into the item loop next
+pub(crate) mod client;
+pub(crate) mod error;
+pub(crate) mod fetch;
+#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod paginate;
-pub mod retry;
-#[allow(dead_code)] // wired into the exchange next
+pub(crate) mod retry;
+#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod save;
-pub mod spec;
-pub mod template;
+pub(crate) mod spec;
+pub(crate) mod template;
 
-pub use error::RequestError;
+pub(crate) use error::RequestError;
 
 /// The binary's name, as `"tool"` in the JSON.
-pub const NAME: &str = "async_requests";
+pub(crate) const NAME: &str = "async_requests";
 
-/// The whole life of `async_requests`; `args` starts with the program name.
-pub fn main(args: Vec<std::ffi::OsString>) -> crate::exit::Exit {
-    let cli: RequestsCli = match crate::cli::parse_args(NAME, args) {
-        Ok(cli) => cli,
-        Err(exit) => return exit,
-    };
-    match RequestsTool::from_cli(&cli) {
-        Ok(tool) => crate::app::run_tool(tool, &cli.common, &cli.urls),
-        Err(error) => {
-            crate::printer::print_input_error(NAME, &error);
-            crate::exit::Exit::Usage
-        }
-    }
-}
-
-use crate::app::Tool;
+use crate::app::{Identity, NotRun, Tool};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::input::{ParseItem, RawItem};
 use crate::redact::{REDACTED, Redactor, SecretSet, is_secret_header};
 use crate::runner::Job;
 use crate::stop::StopToken;
 use crate::units::millis;
-use crate::wire::{Finished, Status};
+use crate::wire::Finished;
 use args::RequestsCli;
 use body::{BodyMode, RenderedBody};
 use fetch::{Exchange, ExchangeLimits};
-use retry::{HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after};
+use retry::{
+    Decision, Failed, HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use spec::{RequestDefaults, RequestSpec};
@@ -72,92 +59,92 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Settings from the command line that shape every request.
 #[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub timeout: Duration,
-    pub retry: RetryPolicy,
-    pub accept: StatusSet,
-    pub limits: ExchangeLimits,
-    pub body_mode: BodyMode,
-    pub picks: Vec<String>,
-    pub include_headers: bool,
-    pub dry_run: bool,
+pub(crate) struct HttpSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) accept: StatusSet,
+    pub(crate) limits: ExchangeLimits,
+    pub(crate) body_mode: BodyMode,
+    pub(crate) picks: Vec<String>,
+    pub(crate) include_headers: bool,
+    pub(crate) dry_run: bool,
 }
 
 /// One request's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
-pub struct RequestReport {
+pub(crate) struct RequestReport {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub method: String,
+    pub(crate) id: Option<String>,
+    pub(crate) method: String,
     /// The request URL, secrets redacted.
-    pub url: String,
+    pub(crate) url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
+    pub(crate) http_status: Option<u16>,
     /// Where the redirects ended (present only after a redirect).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub final_url: Option<String>,
+    pub(crate) final_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirects: Option<u32>,
+    pub(crate) redirects: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
+    pub(crate) content_type: Option<String>,
     /// Body bytes read (after decompression); with `truncated`, the bytes kept.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_bytes: Option<u64>,
+    pub(crate) body_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated: Option<bool>,
+    pub(crate) truncated: Option<bool>,
     /// The full size the server declared, when the body was cut.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub full_bytes: Option<u64>,
+    pub(crate) full_bytes: Option<u64>,
     #[serde(flatten)]
-    pub body: RenderedBody,
+    pub(crate) body: RenderedBody,
     /// Response headers (`--include-headers`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Map<String, Value>>,
+    pub(crate) headers: Option<Map<String, Value>>,
     /// Every attempt, when there was more than one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<Vec<AttemptRecord>>,
+    pub(crate) attempts: Option<Vec<AttemptRecord>>,
     /// `--dry-run`: the headers that would be sent (secrets redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_headers: Option<Map<String, Value>>,
+    pub(crate) request_headers: Option<Map<String, Value>>,
     /// `--dry-run`: the body that would be sent (secrets redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_body: Option<Value>,
+    pub(crate) request_body: Option<Value>,
     /// Attempts sent (for `summary.requests_sent`).
     #[serde(skip)]
-    pub sent: u32,
+    pub(crate) sent: u32,
     /// Body bytes received over all attempts (for `summary.bytes_received`).
     #[serde(skip)]
-    pub received: u64,
+    pub(crate) received: u64,
 }
 
 /// One attempt of a request that needed more than one.
 #[derive(Debug, Clone, Serialize)]
-pub struct AttemptRecord {
+pub(crate) struct AttemptRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
-    pub elapsed_ms: u64,
+    pub(crate) http_status: Option<u16>,
+    pub(crate) elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    pub(crate) error: Option<ErrorBody>,
     /// The wait before the next attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wait_ms: Option<u64>,
+    pub(crate) wait_ms: Option<u64>,
     /// Whether that wait came from the server's Retry-After.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<bool>,
+    pub(crate) retry_after: Option<bool>,
 }
 
 /// The summary fields `async_requests` adds.
 #[derive(Debug, Default, Serialize)]
-pub struct RequestTotals {
+pub(crate) struct RequestTotals {
     /// Attempts sent, retries included.
-    pub requests_sent: u64,
-    pub retries: u64,
+    pub(crate) requests_sent: u64,
+    pub(crate) retries: u64,
     /// Response body bytes received, after decompression.
-    pub bytes_received: u64,
+    pub(crate) bytes_received: u64,
 }
 
 /// The `async_requests` tool: shared client, limiters and settings.
-pub struct RequestsTool {
+pub(crate) struct RequestsTool {
     settings: HttpSettings,
     defaults: RequestDefaults,
     client: reqwest::Client,
@@ -175,7 +162,7 @@ fn process_env(name: &str) -> Option<String> {
 
 impl RequestsTool {
     /// Builds the tool from its command line; errors are bad usage (exit 2).
-    pub fn from_cli(cli: &RequestsCli) -> Result<Self, InputError> {
+    fn new(cli: &RequestsCli) -> Result<Self, InputError> {
         let env = &process_env;
         let method = match &cli.method {
             Some(name) => Some(
@@ -335,11 +322,7 @@ impl RequestsTool {
             .collect();
         report.request_headers = Some(headers);
         report.request_body = spec.body.as_ref().map(|body| body.shown.clone());
-        Finished::failed(
-            report,
-            Status::Skipped,
-            ErrorBody::new("dry_run", "not sent (--dry-run)"),
-        )
+        Finished::failed(report, &RequestError::DryRun)
     }
 
     /// One attempt: wait for the host slot and the rate slot, then exchange
@@ -390,7 +373,7 @@ fn host_key(url: &reqwest::Url) -> String {
 }
 
 impl ParseItem for RequestsTool {
-    type Spec = RequestSpec;
+    type Item = RequestSpec;
 
     fn parse_item(&self, raw: RawItem) -> Result<RequestSpec, FieldError> {
         spec::parse_request(raw, &self.defaults, &process_env)
@@ -482,49 +465,27 @@ impl Job for RequestsTool {
             };
 
             // Decide whether and how long to wait before the next attempt.
-            let mut give_up_note = None;
-            let mut wait = None;
-            if failure.is_transient()
-                && retry < policy.retries
-                && policy.method_allows(&spec.method)
-            {
-                let server_wait = response
-                    .as_ref()
-                    .and_then(|exchange| exchange.headers.get(reqwest::header::RETRY_AFTER))
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                let planned = match server_wait {
-                    Some(server_wait) if server_wait > policy.max_wait => {
-                        let asked = if server_wait == Duration::MAX {
-                            "more than can be counted".to_string()
-                        } else {
-                            crate::units::format_duration(server_wait)
-                        };
-                        give_up_note = Some(format!(
-                            "not retried: Retry-After asks for {asked}, more than --max-retry-wait {}",
-                            crate::units::format_duration(policy.max_wait)
-                        ));
-                        None
-                    }
-                    Some(server_wait) => Some((server_wait, true)),
-                    None => Some((policy.backoff(retry + 1), false)),
-                };
-                if let Some((delay, from_server)) = planned {
-                    match stop.remaining() {
-                        Some(left) if delay >= left => {
-                            give_up_note = Some(format!(
-                                "not retried: waiting {} would pass the --deadline",
-                                crate::units::format_duration(delay)
-                            ));
-                        }
-                        _ => {
-                            wait = Some(delay);
-                            record.wait_ms = Some(millis(delay));
-                            record.retry_after = from_server.then_some(true);
-                        }
-                    }
+            let retry_after = response
+                .as_ref()
+                .and_then(|exchange| exchange.headers.get(reqwest::header::RETRY_AFTER))
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| parse_retry_after(value, SystemTime::now()));
+            let decision = policy.decide(&Failed {
+                transient: failure.is_transient(),
+                method: &spec.method,
+                retries_done: retry,
+                retry_after,
+                deadline_left: stop.remaining(),
+                jitter: fastrand::f64(),
+            });
+            let (wait, give_up_note) = match decision {
+                Decision::Retry { wait, from_server } => {
+                    record.wait_ms = Some(millis(wait));
+                    record.retry_after = from_server.then_some(true);
+                    (Some(wait), None)
                 }
-            }
+                Decision::GiveUp { note } => (None, note),
+            };
 
             let Some(delay) = wait else {
                 if !attempts.is_empty() {
@@ -540,12 +501,7 @@ impl Job for RequestsTool {
                         None => note,
                     });
                 }
-                let status = if failure.kind_is_timeout() {
-                    Status::Timeout
-                } else {
-                    Status::Error
-                };
-                return Finished::failed(report, status, error_body);
+                return Finished::failed_with_message(report, &failure, error_body.message);
             };
             attempts.push(record);
             retry += 1;
@@ -557,15 +513,17 @@ impl Job for RequestsTool {
     }
 }
 
-impl RequestError {
-    fn kind_is_timeout(&self) -> bool {
-        matches!(self, RequestError::Timeout(_))
-    }
-}
+crate::app::tool_cli!(RequestsCli, urls);
 
 impl Tool for RequestsTool {
     const NAME: &'static str = NAME;
+    type Cli = RequestsCli;
     type Totals = RequestTotals;
+    type Expand = Identity;
+
+    fn from_cli(cli: &RequestsCli) -> Result<Self, NotRun> {
+        Ok(RequestsTool::new(cli)?)
+    }
 
     fn tally(&self, totals: &mut RequestTotals, finished: &Finished<RequestReport>) {
         let report = &finished.report;

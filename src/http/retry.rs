@@ -6,6 +6,7 @@
 //! retries of many clients that failed together, where a fixed exponential
 //! wait would make them all come back at the same instant.
 
+use crate::units::format_duration;
 use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,22 +16,22 @@ use tokio::time::Instant;
 
 /// When and how long to wait before trying a request again.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Retries after the first attempt (`--retries`).
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// First backoff ceiling (`--backoff`); doubles each retry.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// Largest backoff ceiling.
-    pub cap: Duration,
+    pub(crate) cap: Duration,
     /// Longest `Retry-After` honoured (`--max-retry-wait`); longer means give up.
-    pub max_wait: Duration,
+    pub(crate) max_wait: Duration,
     /// Retry POST and PATCH too (`--retry-unsafe`).
-    pub retry_unsafe: bool,
+    pub(crate) retry_unsafe: bool,
 }
 
 impl RetryPolicy {
     /// Idempotent methods may be sent twice without changing the outcome.
-    pub fn method_allows(&self, method: &Method) -> bool {
+    pub(crate) fn method_allows(&self, method: &Method) -> bool {
         self.retry_unsafe
             || matches!(
                 *method,
@@ -43,23 +44,86 @@ impl RetryPolicy {
             )
     }
 
-    /// The jittered wait before retry number `retry` (1 for the first retry).
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self
-            .base
+    /// The backoff ceiling before retry number `retry` (1 for the first
+    /// retry): `base·2ⁿ⁻¹`, at most `cap`.
+    fn ceiling(&self, retry: u32) -> Duration {
+        self.base
             .saturating_mul(
                 1u32.checked_shl(retry.saturating_sub(1))
                     .unwrap_or(u32::MAX),
             )
-            .min(self.cap);
-        ceiling.mul_f64(fastrand::f64())
+            .min(self.cap)
     }
+
+    /// Whether and how long to wait before trying `failed` again: the whole
+    /// retry decision, with no clock and no randomness of its own.
+    pub(crate) fn decide(&self, failed: &Failed<'_>) -> Decision {
+        if !failed.transient
+            || failed.retries_done >= self.retries
+            || !self.method_allows(failed.method)
+        {
+            return Decision::GiveUp { note: None };
+        }
+        let (wait, from_server) = match failed.retry_after {
+            Some(asked) if asked > self.max_wait => {
+                let asked = if asked == Duration::MAX {
+                    "more than can be counted".to_string()
+                } else {
+                    format_duration(asked)
+                };
+                let note = format!(
+                    "not retried: Retry-After asks for {asked}, more than --max-retry-wait {}",
+                    format_duration(self.max_wait)
+                );
+                return Decision::GiveUp { note: Some(note) };
+            }
+            Some(asked) => (asked, true),
+            None => {
+                let jitter = failed.jitter.clamp(0.0, 1.0);
+                (self.ceiling(failed.retries_done + 1).mul_f64(jitter), false)
+            }
+        };
+        match failed.deadline_left {
+            Some(left) if wait >= left => Decision::GiveUp {
+                note: Some(format!(
+                    "not retried: waiting {} would pass the --deadline",
+                    format_duration(wait)
+                )),
+            },
+            _ => Decision::Retry { wait, from_server },
+        }
+    }
+}
+
+/// A failed attempt, as the retry decision sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Failed<'a> {
+    /// Whether trying again might help ([`super::RequestError::is_transient`]).
+    pub(crate) transient: bool,
+    pub(crate) method: &'a Method,
+    /// Retries already made for this request.
+    pub(crate) retries_done: u32,
+    /// The wait the server asked for (`Retry-After`), if it did.
+    pub(crate) retry_after: Option<Duration>,
+    /// Time left before `--deadline`, if there is one.
+    pub(crate) deadline_left: Option<Duration>,
+    /// Where the backoff falls under its ceiling, from 0 to 1 (full jitter).
+    pub(crate) jitter: f64,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decision {
+    /// Wait, then send it again; `from_server` when the wait is `Retry-After`'s.
+    Retry { wait: Duration, from_server: bool },
+    /// Report the failure; `note` says why when a retry was possible.
+    GiveUp { note: Option<String> },
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
 /// Delta-seconds too large to count are `Duration::MAX`: longer than any
 /// `--max-retry-wait`, never a reason to retry at once.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
         return Some(
@@ -75,13 +139,13 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// `--rate N`: at most N requests started per second across the whole run,
 /// evenly spaced (no bursts).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     interval: Duration,
     next_slot: Mutex<Instant>,
 }
 
 impl RateLimiter {
-    pub fn per_second(rate: f64) -> Self {
+    pub(crate) fn per_second(rate: f64) -> Self {
         RateLimiter {
             interval: Duration::from_secs_f64(1.0 / rate),
             next_slot: Mutex::new(Instant::now()),
@@ -89,7 +153,7 @@ impl RateLimiter {
     }
 
     /// Waits for this request's slot.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let slot = {
             let Ok(mut next) = self.next_slot.lock() else {
                 return;
@@ -105,20 +169,20 @@ impl RateLimiter {
 
 /// `--per-host N`: at most N requests in flight to one `host:port`.
 #[derive(Debug)]
-pub struct HostLimiter {
+pub(crate) struct HostLimiter {
     limit: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl HostLimiter {
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         HostLimiter {
             limit,
             hosts: Mutex::new(HashMap::new()),
         }
     }
 
-    pub async fn acquire(&self, host: &str) -> Option<OwnedSemaphorePermit> {
+    pub(crate) async fn acquire(&self, host: &str) -> Option<OwnedSemaphorePermit> {
         let semaphore = {
             let mut hosts = self.hosts.lock().ok()?;
             hosts
@@ -132,7 +196,7 @@ impl HostLimiter {
 
 /// `--accept-status`: the statuses that count as ok (default `200-299`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet {
+pub(crate) struct StatusSet {
     ranges: Vec<(u16, u16)>,
 }
 
@@ -145,7 +209,7 @@ impl Default for StatusSet {
 }
 
 impl StatusSet {
-    pub fn contains(&self, code: u16) -> bool {
+    pub(crate) fn contains(&self, code: u16) -> bool {
         self.ranges
             .iter()
             .any(|&(low, high)| (low..=high).contains(&code))
@@ -213,27 +277,139 @@ mod tests {
         }
     }
 
-    #[test]
-    fn backoff_is_jittered_under_a_doubling_ceiling() {
-        let policy = policy();
-        for _ in 0..200 {
-            assert!(policy.backoff(1) <= Duration::from_millis(100));
-            assert!(policy.backoff(3) <= Duration::from_millis(400));
-            assert!(policy.backoff(30) <= Duration::from_secs(1));
+    fn failed(method: &Method) -> Failed<'_> {
+        Failed {
+            transient: true,
+            method,
+            retries_done: 0,
+            retry_after: None,
+            deadline_left: None,
+            jitter: 0.5,
         }
-        let waits: std::collections::HashSet<Duration> =
-            (0..50).map(|_| policy.backoff(4)).collect();
-        assert!(waits.len() > 10, "full jitter spreads the waits");
+    }
+
+    fn wait(decision: Decision) -> Duration {
+        match decision {
+            Decision::Retry { wait, .. } => wait,
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+
+    fn note(decision: Decision) -> Option<String> {
+        match decision {
+            Decision::GiveUp { note } => note,
+            other => panic!("expected to give up, got {other:?}"),
+        }
     }
 
     #[test]
-    fn only_idempotent_methods_retry_by_default() {
+    fn backoff_is_jittered_under_a_doubling_ceiling_up_to_the_cap() {
+        let policy = policy();
+        let get = Method::GET;
+        let at = |retries_done: u32, jitter: f64| {
+            wait(policy.decide(&Failed {
+                retries_done,
+                jitter,
+                ..failed(&get)
+            }))
+        };
+        assert_eq!(at(0, 1.0), Duration::from_millis(100));
+        assert_eq!(at(2, 1.0), Duration::from_millis(400));
+        assert_eq!(at(2, 0.5), Duration::from_millis(200));
+        assert_eq!(at(0, 0.0), Duration::ZERO);
+        // The ceiling stops doubling at the cap, however many retries.
+        assert_eq!(at(4, 1.0), Duration::from_secs(1));
+        let many = RetryPolicy {
+            retries: u32::MAX,
+            ..policy.clone()
+        };
+        let late = Failed {
+            retries_done: 100,
+            jitter: 1.0,
+            ..failed(&get)
+        };
+        assert_eq!(wait(many.decide(&late)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn no_retry_past_the_retries_or_for_a_lasting_failure() {
+        let policy = policy();
+        let get = Method::GET;
+        let spent = Failed {
+            retries_done: 5,
+            ..failed(&get)
+        };
+        assert_eq!(note(policy.decide(&spent)), None);
+        let lasting = Failed {
+            transient: false,
+            ..failed(&get)
+        };
+        assert_eq!(note(policy.decide(&lasting)), None);
+    }
+
+    #[test]
+    fn unsafe_methods_retry_only_when_asked() {
         let mut policy = policy();
+        let post = Method::POST;
         assert!(policy.method_allows(&Method::GET));
         assert!(policy.method_allows(&Method::PUT));
-        assert!(!policy.method_allows(&Method::POST));
+        assert_eq!(note(policy.decide(&failed(&post))), None);
         policy.retry_unsafe = true;
-        assert!(policy.method_allows(&Method::POST));
+        assert_eq!(
+            wait(policy.decide(&failed(&post))),
+            Duration::from_millis(50)
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_max_retry_wait() {
+        let policy = policy();
+        let get = Method::GET;
+        let asked = |seconds: u64| Failed {
+            retry_after: Some(Duration::from_secs(seconds)),
+            ..failed(&get)
+        };
+        assert_eq!(
+            policy.decide(&asked(7)),
+            Decision::Retry {
+                wait: Duration::from_secs(7),
+                from_server: true
+            }
+        );
+        // Honoured as asked, even past the backoff cap.
+        assert_eq!(wait(policy.decide(&asked(60))), Duration::from_secs(60));
+        let too_long = note(policy.decide(&asked(61))).unwrap();
+        assert!(too_long.contains("Retry-After asks for 61s"), "{too_long}");
+        assert!(too_long.contains("--max-retry-wait 60s"), "{too_long}");
+        let endless = Failed {
+            retry_after: Some(Duration::MAX),
+            ..failed(&get)
+        };
+        let endless = note(policy.decide(&endless)).unwrap();
+        assert!(endless.contains("more than can be counted"), "{endless}");
+    }
+
+    #[test]
+    fn no_wait_that_would_pass_the_deadline() {
+        let policy = policy();
+        let get = Method::GET;
+        let short = Failed {
+            deadline_left: Some(Duration::from_millis(50)),
+            ..failed(&get)
+        };
+        let late = note(policy.decide(&short)).unwrap();
+        assert!(late.contains("would pass the --deadline"), "{late}");
+        let server = Failed {
+            retry_after: Some(Duration::from_secs(2)),
+            deadline_left: Some(Duration::from_secs(2)),
+            ..failed(&get)
+        };
+        assert!(note(policy.decide(&server)).is_some());
+        let roomy = Failed {
+            deadline_left: Some(Duration::from_secs(2)),
+            ..failed(&get)
+        };
+        assert_eq!(wait(policy.decide(&roomy)), Duration::from_millis(50));
     }
 
     #[test]

@@ -25,62 +25,62 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// The fields an input object may have.
-pub const FIELDS: &[&str] = &[
+pub(crate) const FIELDS: &[&str] = &[
     "id", "method", "url", "headers", "query", "json", "body", "form", "timeout",
 ];
 
 /// Settings from the command line that every item starts from.
 #[derive(Debug, Clone, Default)]
-pub struct RequestDefaults {
+pub(crate) struct RequestDefaults {
     /// `--method`; without it, GET (or POST for items with a body).
-    pub method: Option<Method>,
+    pub(crate) method: Option<Method>,
     /// `--base-url`, expanded.
-    pub base_url: Option<Expanded>,
+    pub(crate) base_url: Option<Expanded>,
     /// `-H` headers, expanded; an item's own header of the same name wins.
-    pub headers: Vec<HeaderEntry>,
+    pub(crate) headers: Vec<HeaderEntry>,
 }
 
 /// One header, ready to send, with the form that may be shown.
 #[derive(Debug, Clone)]
-pub struct HeaderEntry {
-    pub name: HeaderName,
+pub(crate) struct HeaderEntry {
+    pub(crate) name: HeaderName,
     /// Marked sensitive when any of it is secret (by the header's name or
     /// from `${ENV}`): such a header never follows a redirect to another origin.
-    pub value: HeaderValue,
-    pub shown: String,
+    pub(crate) value: HeaderValue,
+    pub(crate) shown: String,
     /// The secret strings in the value: the `${ENV}` expansions, and the
     /// whole value of a secret header (whatever its bytes).
-    pub secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
 }
 
 /// A request body, ready to send, with the form that may be shown.
 #[derive(Debug, Clone)]
-pub struct RequestBody {
-    pub bytes: Bytes,
-    pub content_type: Option<&'static str>,
-    pub shown: Value,
+pub(crate) struct RequestBody {
+    pub(crate) bytes: Bytes,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) shown: Value,
 }
 
 /// A fully checked request.
 #[derive(Debug, Clone)]
-pub struct RequestSpec {
-    pub id: Option<String>,
-    pub method: Method,
-    pub url: Url,
+pub(crate) struct RequestSpec {
+    pub(crate) id: Option<String>,
+    pub(crate) method: Method,
+    pub(crate) url: Url,
     /// The URL with secrets replaced by `<redacted>`: what the output shows.
-    pub shown_url: String,
-    pub headers: HeaderMap,
+    pub(crate) shown_url: String,
+    pub(crate) headers: HeaderMap,
     /// Headers as a dry run shows them (secrets redacted), item's own first.
-    pub shown_headers: Vec<(String, String)>,
-    pub body: Option<RequestBody>,
+    pub(crate) shown_headers: Vec<(String, String)>,
+    pub(crate) body: Option<RequestBody>,
     /// The item's own `timeout`, overriding `--timeout`.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Secrets of this item alone (its expansions and secret header values).
-    pub secrets: SecretSet,
+    pub(crate) secrets: SecretSet,
 }
 
 /// Parses one `-H 'Name: value'` flag.
-pub fn parse_header_flag(text: &str, env: EnvLookup<'_>) -> Result<HeaderEntry, FieldError> {
+pub(crate) fn parse_header_flag(text: &str, env: EnvLookup<'_>) -> Result<HeaderEntry, FieldError> {
     let Some((name, value)) = text.split_once(':') else {
         return Err(FieldError::new(
             "--header",
@@ -132,7 +132,7 @@ fn header_entry(
 }
 
 /// The secrets the `-H` headers and `--base-url` bring to every item.
-pub fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
+pub(crate) fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
     let mut secrets = SecretSet::default();
     for header in &defaults.headers {
         header.secrets.iter().for_each(|secret| secrets.add(secret));
@@ -144,7 +144,7 @@ pub fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
 }
 
 /// Parses one item into a request.
-pub fn parse_request(
+pub(crate) fn parse_request(
     raw: RawItem,
     defaults: &RequestDefaults,
     env: EnvLookup<'_>,

@@ -10,21 +10,25 @@ use crate::error::FieldError;
 use crate::redact::REDACTED;
 
 /// Looks up an environment variable; injectable for tests.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// A template after expansion.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Expanded {
+pub(crate) struct Expanded {
     /// What is sent.
-    pub value: String,
+    pub(crate) value: String,
     /// What may be printed: expansions replaced by `<redacted>`.
-    pub shown: String,
+    pub(crate) shown: String,
     /// The values that came from the environment.
-    pub secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
 }
 
 /// Expands every `${NAME}` in `template`. `field` names the input field for errors.
-pub fn expand(template: &str, field: &str, env: EnvLookup<'_>) -> Result<Expanded, FieldError> {
+pub(crate) fn expand(
+    template: &str,
+    field: &str,
+    env: EnvLookup<'_>,
+) -> Result<Expanded, FieldError> {
     let mut out = Expanded::default();
     if !template.contains("${") {
         out.value = template.to_string();

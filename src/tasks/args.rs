@@ -34,30 +34,31 @@ On timeout the task's whole process group gets SIGTERM, then SIGKILL after --gra
 What a task leaves behind (background jobs, setsid escapees) is ended when it ends.
 Every task sees ASYNC_TIMEOUT_TASK in its environment (how its descendants are traced).
 
-Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing ran), 130/143 interrupted.";
+Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing ran), 130/143/129 interrupted
+(SIGINT/SIGTERM/SIGHUP).";
 
 /// Run shell commands (or programs) concurrently, each under a timeout that kills its whole
 /// process group, and print one JSON result per command with its exit status and output.
 #[derive(Parser, Debug)]
 #[command(name = "async_timeout", version, after_help = EXAMPLES, max_term_width = 100)]
-pub struct TimeoutCli {
+pub(crate) struct TimeoutCli {
     /// Shell commands, each run with `sh -c` (quote each one; put `--` before one that starts with `-`).
     #[arg(value_name = "COMMAND")]
-    pub commands: Vec<String>,
+    pub(crate) commands: Vec<String>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
 
     /// Per task: how long it may run before its process group gets SIGTERM. E.g. `--timeout 30s`.
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = nonzero_duration_arg, help_heading = "Running")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     /// After SIGTERM, how long a task's process group has before SIGKILL. E.g. `--grace 500ms`.
     #[arg(long, value_name = "DUR", default_value = "2s", value_parser = duration_arg, help_heading = "Running")]
-    pub grace: Duration,
+    pub(crate) grace: Duration,
 
     /// Output kept per stream (stdout, stderr) and task: the first and the last half of SIZE; the
     /// rest is counted, not kept (`truncated: true`). E.g. `--max-output 1MiB`.
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = size_arg, help_heading = "Output")]
-    pub max_output: u64,
+    pub(crate) max_output: u64,
 }

@@ -29,7 +29,7 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// The head and the tail of one stream, and its full length.
 #[derive(Debug, Clone)]
-pub struct Capture {
+pub(crate) struct Capture {
     /// Bytes of the head and of the tail that are shown.
     head_cap: usize,
     tail_cap: usize,
@@ -48,7 +48,7 @@ pub struct Capture {
 impl Capture {
     /// A capture showing at most `cap` bytes (the head gets the odd byte),
     /// keeping `look` more on each side of the cut for secrets that straddle it.
-    pub fn new(cap: u64, look: usize) -> Self {
+    pub(crate) fn new(cap: u64, look: usize) -> Self {
         let cap = usize::try_from(cap).unwrap_or(usize::MAX);
         let tail_cap = cap / 2;
         Capture {
@@ -78,7 +78,7 @@ impl Capture {
         }
     }
 
-    pub fn push(&mut self, mut bytes: &[u8]) {
+    pub(crate) fn push(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
         let head_keep = self.head_keep();
         if self.head.len() < head_keep {
@@ -109,13 +109,13 @@ impl Capture {
     }
 
     /// Every byte the stream carried, kept or not.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.total
     }
 
     /// Whether bytes were dropped between head and tail: more came than
     /// the cap shows.
-    pub fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.total > self.head_cap.saturating_add(self.tail_cap) as u64
     }
 
@@ -130,7 +130,7 @@ impl Capture {
     /// The text as the JSON shows it, with the task's secrets scrubbed:
     /// decoded as UTF-8 (invalid bytes become U+FFFD), with
     /// `[... N bytes omitted ...]` where bytes were dropped.
-    pub fn render(&self, redactor: &Redactor) -> String {
+    pub(crate) fn render(&self, redactor: &Redactor) -> String {
         let ring = self.ring_in_order();
         // Nothing was dropped between head and ring: the whole stream is here.
         let whole = self.total == (self.head.len() + ring.len()) as u64;
@@ -210,7 +210,7 @@ fn without_cut_start(bytes: &[u8]) -> &[u8] {
 /// Reads `pipe` into `capture` (a new one) until end of file or until
 /// `close` is cancelled, whichever comes first. A read error ends the
 /// stream like EOF.
-pub async fn read_stream<R: AsyncRead + Unpin>(
+pub(crate) async fn read_stream<R: AsyncRead + Unpin>(
     mut pipe: R,
     mut capture: Capture,
     close: CancellationToken,

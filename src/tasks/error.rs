@@ -11,7 +11,7 @@
 //! `cancelled`) for `--deadline`, `--fail-fast`, `--first` and SIGINT/SIGTERM
 //! (see [`crate::stop`]); bad input is `invalid_input` and nothing runs.
 
-use crate::error::Failure;
+use crate::error::{Failure, Status};
 use crate::units::format_duration;
 use serde::Serialize;
 use std::fmt;
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// The signal the tool used to end a task's process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum KillSignal {
+pub(crate) enum KillSignal {
     /// SIGTERM, sent first.
     #[serde(rename = "TERM")]
     Term,
@@ -28,17 +28,8 @@ pub enum KillSignal {
     Kill,
 }
 
-impl KillSignal {
-    pub fn number(self) -> i32 {
-        match self {
-            KillSignal::Term => libc::SIGTERM,
-            KillSignal::Kill => libc::SIGKILL,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TaskError {
+pub(crate) enum TaskError {
     #[error("exited with status {0}")]
     ExitStatus(i32),
     #[error("killed by {0} (not sent by async_timeout)")]
@@ -77,17 +68,24 @@ impl Failure for TaskError {
             TaskError::Timeout { .. } => "timeout",
         }
     }
+
+    fn status(&self) -> Status {
+        match self {
+            TaskError::Timeout { .. } => Status::Timeout,
+            _ => Status::Error,
+        }
+    }
 }
 
 /// A signal's name as the JSON shows it (`"SIGKILL"`); real-time signals as
 /// `"SIGRTMIN+3"`, anything else as `"SIG<number>"`.
-pub fn signal_name(signal: i32) -> SignalName {
+pub(crate) fn signal_name(signal: i32) -> SignalName {
     SignalName(signal)
 }
 
 /// Displays a signal number by name (see [`signal_name`]).
 #[derive(Debug, Clone, Copy)]
-pub struct SignalName(i32);
+pub(crate) struct SignalName(i32);
 
 impl fmt::Display for SignalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -16,24 +16,23 @@
 //! - [`error`]: the error kinds
 //! - [`args`]: the command line
 
-pub mod args;
-pub mod capture;
-pub mod error;
-pub mod offload;
-pub mod process;
-pub mod reaper;
-pub mod spec;
+pub(crate) mod args;
+pub(crate) mod capture;
+pub(crate) mod error;
+pub(crate) mod offload;
+pub(crate) mod process;
+pub(crate) mod reaper;
+pub(crate) mod spec;
 
-pub use error::TaskError;
+pub(crate) use error::TaskError;
 
-use crate::app::{Tool, run_tool};
-use crate::error::{ErrorBody, Failure, FieldError};
-use crate::exit::Exit;
+use crate::app::{Identity, NotRun, Tool};
+use crate::error::FieldError;
 use crate::input::{ParseItem, RawItem};
 use crate::redact::Redactor;
 use crate::runner::Job;
-use crate::stop::{StopToken, on_forced_exit};
-use crate::wire::{Finished, Status};
+use crate::stop::{StopToken, on_second_signal};
+use crate::wire::Finished;
 use args::TimeoutCli;
 use error::{KillSignal, signal_name};
 use process::{Ending, Limits, ProcessOutcome, run_process};
@@ -42,71 +41,60 @@ use serde::Serialize;
 use spec::{TaskSpec, Work};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// The binary's name.
-pub const NAME: &str = "async_timeout";
+/// The tool's name, as `"tool"` in the JSON.
+pub(crate) const NAME: &str = "async_timeout";
 
 /// One task's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
 #[derive(Debug, Default, Serialize)]
-pub struct TaskReport {
+pub(crate) struct TaskReport {
     /// The item's `name`, or the command as written.
-    pub name: String,
+    pub(crate) name: String,
     /// The exit status; absent when a signal ended the process.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
+    pub(crate) exit_code: Option<i32>,
     /// The signal that ended the process, by name (`"SIGKILL"`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<String>,
+    pub(crate) signal: Option<String>,
     /// `TERM` or `KILL`: the last signal the tool sent to the task's group.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub killed_with: Option<KillSignal>,
+    pub(crate) killed_with: Option<KillSignal>,
     /// Processes still alive after the command ended (background jobs,
     /// escapees) that the tool ended.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub leftovers: Option<u32>,
+    pub(crate) leftovers: Option<u32>,
     /// Bytes the task wrote to stdout, kept or not.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stdout_bytes: Option<u64>,
+    pub(crate) stdout_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stderr_bytes: Option<u64>,
+    pub(crate) stderr_bytes: Option<u64>,
     /// Present (true) when stdout or stderr was cut to `--max-output`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated: Option<bool>,
+    pub(crate) truncated: Option<bool>,
     /// Captured stdout (UTF-8, lossy); head and tail when truncated.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stdout: Option<String>,
+    pub(crate) stdout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stderr: Option<String>,
+    pub(crate) stderr: Option<String>,
 }
 
 /// The summary fields `async_timeout` adds.
 #[derive(Debug, Default, Serialize)]
-pub struct TaskTotals {
+pub(crate) struct TaskTotals {
     /// Tasks whose process group the tool had to signal (timeout or stop).
-    pub killed: u64,
+    pub(crate) killed: u64,
     /// Leftover processes ended after their task's command ended.
-    pub leftovers: u64,
+    pub(crate) leftovers: u64,
 }
 
 /// The `async_timeout` tool: its limits and the run's process supervisor.
-pub struct TasksTool {
+pub(crate) struct TasksTool {
     limits: Limits,
     reaper: Arc<Reaper>,
 }
 
 impl TasksTool {
-    /// Builds the tool from its command line. Becomes a child subreaper.
-    pub fn from_cli(cli: &TimeoutCli) -> Self {
-        TasksTool {
-            limits: Limits {
-                timeout: cli.timeout,
-                grace: cli.grace,
-                max_output: cli.max_output,
-            },
-            reaper: Arc::new(Reaper::new()),
-        }
-    }
-
     fn process_finished(
         &self,
         spec: &TaskSpec,
@@ -140,26 +128,15 @@ impl TasksTool {
                 TaskError::Signal(signal_name(signal).to_string())
             }
             (Ending::Exited, None, None) => {
-                return Finished::failed(
-                    report,
-                    Status::Error,
-                    ErrorBody::new(
-                        "internal",
-                        "cannot wait for the process (a bug, please report it)",
-                    ),
-                );
+                return Finished::internal(report, "cannot wait for the process");
             }
         };
-        let status = match failure {
-            TaskError::Timeout { .. } => Status::Timeout,
-            _ => Status::Error,
-        };
-        Finished::failed(report, status, ErrorBody::from_failure(&failure))
+        Finished::failed(report, &failure)
     }
 }
 
 impl ParseItem for TasksTool {
-    type Spec = TaskSpec;
+    type Item = TaskSpec;
 
     fn parse_item(&self, raw: RawItem) -> Result<TaskSpec, FieldError> {
         spec::parse_task(raw)
@@ -191,7 +168,7 @@ impl Job for TasksTool {
                         ending: None,
                         grace: self.limits.grace,
                     };
-                    Finished::failed(report, Status::Timeout, ErrorBody::from_failure(&failure))
+                    Finished::failed(report, &failure)
                 }
             };
         }
@@ -200,18 +177,39 @@ impl Job for TasksTool {
         let look = redactor.longest().saturating_sub(1);
         match run_process(&spec, timeout, self.limits, look, &self.reaper, &stop).await {
             Ok(outcome) => self.process_finished(&spec, &redactor, report, outcome),
-            Err(failure) => Finished::failed(
-                report,
-                Status::Error,
-                ErrorBody::new(failure.kind(), failure.to_string()),
-            ),
+            Err(failure) => Finished::failed(report, &failure),
         }
     }
 }
 
+crate::app::tool_cli!(TimeoutCli, commands);
+
 impl Tool for TasksTool {
     const NAME: &'static str = NAME;
+    type Cli = TimeoutCli;
     type Totals = TaskTotals;
+    type Expand = Identity;
+
+    /// Becomes a child subreaper. A second Ctrl-C ends the grace a first
+    /// one started (see [`crate::stop::watch_signals`]): every task's
+    /// processes get SIGKILL at once, then each task reports itself.
+    fn from_cli(cli: &TimeoutCli) -> Result<Self, NotRun> {
+        let reaper = Arc::new(Reaper::new());
+        let hurried = Arc::downgrade(&reaper);
+        on_second_signal(move || {
+            if let Some(reaper) = hurried.upgrade() {
+                reaper.kill_all_now();
+            }
+        });
+        Ok(TasksTool {
+            limits: Limits {
+                timeout: cli.timeout,
+                grace: cli.grace,
+                max_output: cli.max_output,
+            },
+            reaper,
+        })
+    }
 
     fn tally(&self, totals: &mut TaskTotals, finished: &Finished<TaskReport>) {
         if finished.report.killed_with.is_some() {
@@ -220,31 +218,14 @@ impl Tool for TasksTool {
         totals.leftovers += u64::from(finished.report.leftovers.unwrap_or(0));
     }
 
-    /// A last sweep for orphans no task could claim, once every task has ended.
-    async fn after_run(&self) {
-        self.reaper.sweep_all(self.limits.grace).await;
+    /// A last sweep for orphans no task could claim, once every task has
+    /// ended; after a second signal, without a grace.
+    async fn after_run(&self, stop: &StopToken) {
+        let grace = if stop.is_hurried() {
+            Duration::ZERO
+        } else {
+            self.limits.grace
+        };
+        self.reaper.sweep_all(grace).await;
     }
-}
-
-/// The whole life of `async_timeout`; `args` starts with the program name.
-pub fn main(args: Vec<std::ffi::OsString>) -> Exit {
-    match crate::cli::parse_args::<TimeoutCli, _, _>(NAME, args) {
-        Ok(cli) => run(&cli),
-        Err(exit) => exit,
-    }
-}
-
-/// [`run_tool`], ending with the orphan sweep of [`Tool::after_run`]. A
-/// second Ctrl-C exits at once (see [`crate::stop::watch_signals`]): every
-/// task's processes get SIGKILL first, so the grace a first Ctrl-C started
-/// leaves nothing behind.
-fn run(cli: &TimeoutCli) -> Exit {
-    let tool = TasksTool::from_cli(cli);
-    let reaper = Arc::downgrade(&tool.reaper);
-    on_forced_exit(move || {
-        if let Some(reaper) = reaper.upgrade() {
-            reaper.kill_all_now();
-        }
-    });
-    run_tool(tool, &cli.common, &cli.commands)
 }

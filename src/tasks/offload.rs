@@ -51,14 +51,14 @@ impl Shared {
 }
 
 /// The threads of one run's blocking work.
-pub struct Offload {
+pub(crate) struct Offload {
     shared: Arc<Shared>,
     max: usize,
 }
 
 impl Offload {
     /// A pool of at most `max` threads (none until there is work).
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Offload {
             shared: Arc::default(),
             max: max.max(1),
@@ -67,7 +67,7 @@ impl Offload {
 
     /// Runs `work` on one of the pool's threads (or, with none, on this
     /// one); `None` if it panicked.
-    pub async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
@@ -108,7 +108,7 @@ impl Offload {
     }
 
     /// Threads started and still serving (for tests).
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         self.shared.lock().threads
     }
 }

@@ -29,15 +29,15 @@ const PIPE_DRAIN: Duration = Duration::from_millis(200);
 
 /// The tool-wide settings a process runs under.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub timeout: Duration,
-    pub grace: Duration,
-    pub max_output: u64,
+pub(crate) struct Limits {
+    pub(crate) timeout: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) max_output: u64,
 }
 
 /// What ended the wait for the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     Exited,
     TimedOut,
     Stopped(StopReason),
@@ -45,15 +45,15 @@ pub enum Ending {
 
 /// Everything known about a finished process.
 #[derive(Debug)]
-pub struct ProcessOutcome {
-    pub ending: Ending,
+pub(crate) struct ProcessOutcome {
+    pub(crate) ending: Ending,
     /// `None` only when waiting for the process failed (it is then gone).
-    pub status: Option<ExitStatus>,
-    pub killed_with: Option<KillSignal>,
-    pub stdout: Capture,
-    pub stderr: Capture,
+    pub(crate) status: Option<ExitStatus>,
+    pub(crate) killed_with: Option<KillSignal>,
+    pub(crate) stdout: Capture,
+    pub(crate) stderr: Capture,
     /// Processes still there after the leader ended, which the tool ended.
-    pub leftovers: u32,
+    pub(crate) leftovers: u32,
 }
 
 /// Kills the group with SIGKILL if the task is dropped while its leader
@@ -158,7 +158,7 @@ const SHELL_WORDS: &[&str] = &[
 /// redirections, pipes, builtins, assignments...). Such lines are run
 /// without the shell, as GNU make does: one process start instead of two,
 /// which is most of the cost of a short command.
-pub fn plain_words(line: &str) -> Option<Vec<&str>> {
+pub(crate) fn plain_words(line: &str) -> Option<Vec<&str>> {
     let words: Vec<&str> = line
         .split([' ', '\t'])
         .filter(|word| !word.is_empty())
@@ -273,7 +273,7 @@ fn no_process_at_all(error: &std::io::Error) -> bool {
 /// secret the cut splits can be scrubbed whole ([`Redactor::longest`] − 1).
 ///
 /// [`Redactor::longest`]: crate::redact::Redactor::longest
-pub async fn run_process(
+pub(crate) async fn run_process(
     spec: &TaskSpec,
     timeout: Duration,
     limits: Limits,
@@ -308,19 +308,32 @@ pub async fn run_process(
         reason = stop.stopped() => (Ending::Stopped(reason), None),
     };
     let (ending, status, killed_with, term_until) = match ending {
-        (Ending::Exited, status) => (Ending::Exited, status, None, Instant::now() + limits.grace),
+        (Ending::Exited, status) => {
+            let grace = if stop.is_hurried() {
+                Duration::ZERO
+            } else {
+                limits.grace
+            };
+            (Ending::Exited, status, None, Instant::now() + grace)
+        }
         (ending, _) => {
             let term_sent = Instant::now();
             signal_group(pid, libc::SIGTERM);
             signal_group(pid, libc::SIGCONT);
-            match tokio::time::timeout(limits.grace, child.wait()).await {
-                Ok(status) => (
+            // A second signal ends the grace (its hook sent SIGKILL already).
+            let waited = tokio::select! {
+                biased;
+                () = stop.hurried() => None,
+                status = tokio::time::timeout(limits.grace, child.wait()) => status.ok(),
+            };
+            match waited {
+                Some(status) => (
                     ending,
                     status.ok(),
                     Some(KillSignal::Term),
                     term_sent + limits.grace,
                 ),
-                Err(_) => {
+                None => {
                     signal_group(pid, libc::SIGKILL);
                     (
                         ending,

@@ -53,7 +53,7 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 /// The environment variable that ties a process to its task.
-pub const MARKER_VAR: &str = "ASYNC_TIMEOUT_TASK";
+pub(crate) const MARKER_VAR: &str = "ASYNC_TIMEOUT_TASK";
 
 /// How long to keep trying after SIGKILL before giving up on a process
 /// (one stuck in uninterruptible sleep cannot die, and must not hang us).
@@ -112,7 +112,7 @@ impl Target {
 }
 
 /// Sends `signal` to every process of the group led by `pgid`.
-pub fn signal_group(pgid: i32, signal: i32) {
+pub(crate) fn signal_group(pgid: i32, signal: i32) {
     Target::Group(pgid).signal(signal);
 }
 
@@ -138,16 +138,16 @@ impl Registry {
 
 /// A task's process, as started by [`Reaper::spawn`].
 #[derive(Debug)]
-pub struct Spawned {
-    pub child: Child,
+pub(crate) struct Spawned {
+    pub(crate) child: Child,
     /// The leader's pid, which is also the task's pgid.
-    pub pid: i32,
-    pub serial: u64,
+    pub(crate) pid: i32,
+    pub(crate) serial: u64,
 }
 
 /// The run's process supervisor: one per run, shared by every task.
 #[derive(Debug)]
-pub struct Reaper {
+pub(crate) struct Reaper {
     me: i32,
     subreaper: bool,
     offload: Offload,
@@ -163,7 +163,7 @@ impl Default for Reaper {
 
 impl Reaper {
     /// Makes this process a child subreaper (Linux) and starts an empty registry.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Reaper {
             me: std::process::id() as i32,
             subreaper: become_subreaper(),
@@ -174,7 +174,7 @@ impl Reaper {
     }
 
     /// Whether orphaned descendants come back to this process.
-    pub fn is_subreaper(&self) -> bool {
+    pub(crate) fn is_subreaper(&self) -> bool {
         self.subreaper
     }
 
@@ -190,7 +190,7 @@ impl Reaper {
     /// cleanup never takes the new child for a leftover (it is in no old
     /// group and carries its own marker), and zombies are left alone until
     /// no spawn is under way.
-    pub async fn spawn(self: &Arc<Self>, mut command: Command) -> io::Result<Spawned> {
+    pub(crate) async fn spawn(self: &Arc<Self>, mut command: Command) -> io::Result<Spawned> {
         let serial = {
             let mut registry = self.registry();
             let serial = registry.next_serial;
@@ -226,7 +226,7 @@ impl Reaper {
 
     /// Tokio has reaped the leader: the task no longer runs, and what is
     /// left of it is a leftover.
-    pub fn leader_reaped(&self, pid: i32) {
+    pub(crate) fn leader_reaped(&self, pid: i32) {
         self.registry().leaders.remove(&pid);
     }
 
@@ -235,7 +235,7 @@ impl Reaper {
     /// SIGKILL. `group_termed`: the group already got SIGTERM (the task timed
     /// out or was stopped). Returns how many processes it had to signal:
     /// the task's leftovers.
-    pub async fn clean_up_task(
+    pub(crate) async fn clean_up_task(
         &self,
         pgid: i32,
         serial: u64,
@@ -282,7 +282,7 @@ impl Reaper {
     /// leftover a cleanup is ending, and every process that is our orphan
     /// or carries one of this run's markers. Synchronous, for
     /// [`crate::stop::on_forced_exit`]: nothing awaits after it.
-    pub fn kill_all_now(&self) {
+    pub(crate) fn kill_all_now(&self) {
         let (groups, leftovers) = {
             let registry = self.registry();
             (registry.leaders.clone(), registry.leftovers.clone())
@@ -309,7 +309,7 @@ impl Reaper {
 
     /// At the end of the run: ends every orphan still here (escapees that
     /// hid their marker), SIGTERM for `grace`, then SIGKILL.
-    pub async fn sweep_all(&self, grace: Duration) -> u32 {
+    pub(crate) async fn sweep_all(&self, grace: Duration) -> u32 {
         let me = self.me;
         self.terminate(Instant::now() + grace, |registry, snapshot, _| {
             let Some(entries) = snapshot else {

@@ -27,11 +27,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The fields an input object may have.
-pub const FIELDS: &[&str] = &["name", "cmd", "argv", "sleep", "timeout", "cwd", "env"];
+pub(crate) const FIELDS: &[&str] = &["name", "cmd", "argv", "sleep", "timeout", "cwd", "env"];
 
 /// What a task does.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Work {
+pub(crate) enum Work {
     /// A shell command line, run as `sh -c LINE`.
     Shell(String),
     /// A program and its arguments, run without a shell.
@@ -42,22 +42,22 @@ pub enum Work {
 
 /// A fully checked task.
 #[derive(Debug, Clone)]
-pub struct TaskSpec {
+pub(crate) struct TaskSpec {
     /// The `name`, or the command itself.
-    pub name: String,
-    pub work: Work,
+    pub(crate) name: String,
+    pub(crate) work: Work,
     /// The item's own `timeout`, overriding `--timeout`.
-    pub timeout: Option<Duration>,
-    pub cwd: Option<PathBuf>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) cwd: Option<PathBuf>,
     /// Added to the inherited environment.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// The `env` values and the environment's values of the variables the
     /// command names, scrubbed from the captured output.
-    pub secrets: SecretSet,
+    pub(crate) secrets: SecretSet,
 }
 
 /// Parses one item: a string is a shell command, an object has the fields above.
-pub fn parse_task(raw: RawItem) -> Result<TaskSpec, FieldError> {
+pub(crate) fn parse_task(raw: RawItem) -> Result<TaskSpec, FieldError> {
     match raw {
         RawItem::Arg(line) | RawItem::Json(Value::String(line)) => shell_task(line),
         RawItem::Json(Value::Object(object)) => object_task(&object),
@@ -87,7 +87,7 @@ fn shell_task(line: String) -> Result<TaskSpec, FieldError> {
 /// `${#NAME}`, `${!NAME}`), NAME being `[A-Za-z_][A-Za-z0-9_]*`. Quoting
 /// and escapes are not looked at: a name in single quotes counts too,
 /// which only ever hides more.
-pub fn env_references(text: &str) -> Vec<&str> {
+pub(crate) fn env_references(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let is_start = |byte: u8| byte.is_ascii_alphabetic() || byte == b'_';
     let is_rest = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';

@@ -5,7 +5,11 @@
 //!
 //! Every child runs under a watchdog: a test can fail, never hang.
 
-#![allow(dead_code)] // each test binary uses its own part of the harness
+#![allow(dead_code)]
+// each test binary uses its own part of the harness
+// `pub` for the sibling modules of the harness; each test binary holds it
+// as a private module.
+#![allow(unreachable_pub)]
 
 pub mod raw_server;
 pub mod schema;
@@ -414,4 +418,28 @@ pub fn write_file(dir: &std::path::Path, name: &str, content: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
     path
+}
+
+/// Makes a FIFO (named pipe) at `path`.
+pub fn mkfifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo reads a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+}
+
+/// The write end of the FIFO at `path`, once a tool has opened its read end
+/// (opening it without blocking fails until then). Items written to it and
+/// never closed keep the tool reading.
+pub fn fifo_writer(path: &std::path::Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut writer = None;
+    wait_until(Duration::from_secs(20), "the tool opening the FIFO", || {
+        writer = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok();
+        writer.is_some()
+    });
+    writer.unwrap()
 }

@@ -39,7 +39,6 @@ summary_struct! {
         pub bytes: u64,
         pub lines: u64,
         pub chars: u64,
-        pub unmatched: Vec<String>,
         pub walk_errors: Vec<WalkError>,
     }
 }

@@ -1,0 +1,377 @@
+//! Reading the items a tool works on: positional arguments and `--input FILE`
+//! (a JSON array or NDJSON, a file or `-` for stdin).
+//!
+//! Input is read twice, never held whole:
+//!
+//! 1. [`check_items`] parses and checks every item (through the tool's
+//!    [`ParseItem`]) and drops it, so bad input is reported with its line and
+//!    field before anything runs (exit 2), and a million items cost no memory.
+//!    What it reads is copied privately ([`spool`]): the running pass reads
+//!    exactly what was checked, whatever happens to the file meanwhile.
+//! 2. [`feed`] reads them again on a producer thread and hands `(index, item)`
+//!    pairs to the next stage through a bounded channel: a producer/consumer
+//!    queue whose capacity, not the input size, bounds memory.
+//!
+//! - [`json_items`]: the byte stream split into JSON items
+//! - [`spool`]: opening `--input`, and the private copy the second pass reads
+//! - `unique_keys`: JSON objects that name a field twice are refused
+
+use crate::error::{FieldError, InputError};
+use crate::units::{duration_from_secs, parse_duration};
+use json_items::JsonItems;
+use serde_json::{Map, Value};
+use spool::Source;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+mod json_items;
+mod spool;
+mod unique_keys;
+
+/// The largest single item accepted (one NDJSON line or array element).
+pub(crate) const MAX_ITEM_BYTES: usize = 16 << 20;
+
+/// One item as given, before the tool interprets it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RawItem {
+    /// A positional command-line argument.
+    Arg(String),
+    /// One element of `--input`.
+    Json(Value),
+}
+
+/// How a tool turns a raw item into its own item type. Called once per item
+/// in the checking pass and once more in the running pass, so it must be
+/// pure.
+pub(crate) trait ParseItem: Send + Sync + 'static {
+    /// An item as the tool understands it (a request, a path or pattern, a
+    /// command).
+    type Item: Send + 'static;
+    fn parse_item(&self, raw: RawItem) -> Result<Self::Item, FieldError>;
+}
+
+/// Rejects an item object with a field not in `fields`, naming the first
+/// such field and listing the expected ones.
+pub(crate) fn reject_unknown_fields(
+    object: &Map<String, Value>,
+    fields: &[&str],
+) -> Result<(), FieldError> {
+    match object.keys().find(|key| !fields.contains(&key.as_str())) {
+        Some(unknown) => Err(FieldError::new(
+            unknown.clone(),
+            format!(
+                "unknown field `{unknown}` (expected one of: {})",
+                fields.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A scalar field value as text: a string as is, a number or boolean as
+/// written (`8080`, `true`). Anything else is `must be {what}, not ...`.
+pub(crate) fn scalar_text(value: &Value, field: &str, what: &str) -> Result<String, FieldError> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Number(number) => Ok(number.to_string()),
+        Value::Bool(flag) => Ok(flag.to_string()),
+        other => Err(FieldError::must_be(field, what, other)),
+    }
+}
+
+/// Seconds as a number (`2.5`) or a duration string (`"2.5s"`, `"250ms"`).
+pub(crate) fn parse_seconds(value: &Value, field: &str) -> Result<Duration, FieldError> {
+    match value {
+        Value::Number(seconds) => {
+            let seconds = seconds.as_f64().unwrap_or(-1.0);
+            duration_from_secs(seconds, &seconds.to_string())
+                .map_err(|message| FieldError::new(field, message))
+        }
+        Value::String(text) => {
+            parse_duration(text).map_err(|message| FieldError::new(field, message))
+        }
+        other => Err(FieldError::must_be(
+            field,
+            "seconds or a duration like \"5s\"",
+            other,
+        )),
+    }
+}
+
+/// The checked input, ready to be fed: the result of the first pass.
+#[derive(Debug)]
+pub(crate) struct CheckedInput {
+    positional: Vec<String>,
+    source: Option<Source>,
+    /// How many items there are in all (positional plus `--input`).
+    total: u64,
+}
+
+/// Pass 1: checks every item, keeps none. `input` is the `--input`
+/// argument. `Ok(None)` when `keep_going` said no before the end.
+pub(crate) fn check_items<P: ParseItem + ?Sized>(
+    parser: &P,
+    positional: &[String],
+    input: Option<&Path>,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Option<CheckedInput>, InputError> {
+    for (position, arg) in positional.iter().enumerate() {
+        if !keep_going() {
+            return Ok(None);
+        }
+        parser
+            .parse_item(RawItem::Arg(arg.clone()))
+            .map_err(|error| {
+                let field = error.field.clone();
+                let mut input_error = InputError::from_field(error, None);
+                input_error.field = Some(match field {
+                    Some(field) => format!("args[{position}].{field}"),
+                    None => format!("args[{position}]"),
+                });
+                input_error
+            })?;
+    }
+    let mut total = positional.len() as u64;
+    let source = match input {
+        None => None,
+        Some(path) => {
+            let (reader, spool) = spool::open(path)?;
+            let mut items = JsonItems::new(reader);
+            while let Some(item) = items.next_item() {
+                if !keep_going() {
+                    return Ok(None);
+                }
+                let (line, value) = item?;
+                parser
+                    .parse_item(RawItem::Json(value))
+                    .map_err(|error| InputError::from_field(error, Some(line)))?;
+                total += 1;
+            }
+            drop(items);
+            Some(spool.finish()?)
+        }
+    };
+    Ok(Some(CheckedInput {
+        positional: positional.to_vec(),
+        source,
+        total,
+    }))
+}
+
+/// Items in input order, `(index, item)`, from a producer thread or a list.
+pub(crate) struct Feed<S> {
+    receiver: mpsc::Receiver<(usize, S)>,
+    /// How many items the feed will give.
+    total: u64,
+    /// Set when the running pass did not read what the checking pass did
+    /// (it reads the same bytes, so only a parse that looks outside the item
+    /// can differ: a pattern naming a file that appeared meanwhile).
+    late_error: Arc<OnceLock<InputError>>,
+}
+
+impl<S> Feed<S> {
+    pub(crate) async fn next(&mut self) -> Option<(usize, S)> {
+        self.receiver.recv().await
+    }
+
+    /// How many items the feed gives in all.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// What went wrong reading the items the second time, once the feed
+    /// has ended early: the run is then exit 2.
+    pub(crate) fn late_error(&self) -> Arc<OnceLock<InputError>> {
+        self.late_error.clone()
+    }
+
+    /// Every item, in order, for a step that needs them all at once (a
+    /// walk that sorts what it finds).
+    pub(crate) async fn collect(mut self) -> Result<Vec<S>, InputError> {
+        let mut items = Vec::new();
+        while let Some((_, item)) = self.next().await {
+            items.push(item);
+        }
+        match self.late_error.get() {
+            Some(error) => Err(error.clone()),
+            None => Ok(items),
+        }
+    }
+}
+
+impl<S: Send + 'static> Feed<S> {
+    /// Builds a feed from a list already in memory, queued all at once: no
+    /// producer thread that sleeps and wakes for every item the runner
+    /// takes (a cost that shows with ten thousand fast items), and no more
+    /// memory than the list itself.
+    pub(crate) fn from_vec(items: Vec<S>) -> Self {
+        let total = items.len() as u64;
+        let (sender, receiver) = mpsc::channel(items.len().max(1));
+        for (index, item) in items.into_iter().enumerate() {
+            // Cannot fail: the channel has room for every item and the
+            // receiver is alive.
+            let _ = sender.try_send((index, item));
+        }
+        Feed {
+            receiver,
+            total,
+            late_error: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+/// Pass 2: streams the checked items, parsed again by `parser`, through a
+/// channel of `capacity`.
+pub(crate) fn feed<P: ParseItem + ?Sized>(
+    checked: CheckedInput,
+    parser: Arc<P>,
+    capacity: usize,
+) -> Feed<P::Item> {
+    let (sender, receiver) = mpsc::channel(capacity.max(1));
+    let late_error = Arc::new(OnceLock::new());
+    let late = late_error.clone();
+    let total = checked.total;
+    std::thread::spawn(move || {
+        let mut index = 0usize;
+        for arg in checked.positional {
+            let Ok(item) = parser.parse_item(RawItem::Arg(arg)) else {
+                let _ = late.set(InputError::new(
+                    "an argument read differently in the running pass than when it was checked",
+                ));
+                return;
+            };
+            if sender.blocking_send((index, item)).is_err() {
+                return;
+            }
+            index += 1;
+        }
+        let Some(reader) = checked.source.map(Source::reader) else {
+            return;
+        };
+        let mut items = JsonItems::new(reader);
+        while let Some(item) = items.next_item() {
+            let parsed = item.and_then(|(line, value)| {
+                parser
+                    .parse_item(RawItem::Json(value))
+                    .map_err(|error| InputError::from_field(error, Some(line)))
+            });
+            match parsed {
+                Ok(item) => {
+                    if sender.blocking_send((index, item)).is_err() {
+                        return;
+                    }
+                    index += 1;
+                }
+                Err(error) => {
+                    let _ = late.set(InputError {
+                        message: format!(
+                            "an item read differently in the running pass: {}",
+                            error.message
+                        ),
+                        ..error
+                    });
+                    return;
+                }
+            }
+        }
+        // Fewer items than the checking pass counted: the copy is short.
+        if index as u64 != checked.total {
+            let _ = late.set(InputError::new(format!(
+                "{} items were checked, {index} were read in the running pass",
+                checked.total
+            )));
+        }
+    });
+    Feed {
+        receiver,
+        total,
+        late_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_named_with_the_expected_ones() {
+        let object = |value: Value| value.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            reject_unknown_fields(&object(json!({"url": "u"})), &["url", "id"]),
+            Ok(())
+        );
+        assert_eq!(
+            reject_unknown_fields(&object(json!({"url": "u", "hedaers": {}})), &["url", "id"]),
+            Err(FieldError::new(
+                "hedaers",
+                "unknown field `hedaers` (expected one of: url, id)"
+            ))
+        );
+    }
+
+    #[test]
+    fn scalars_become_text_and_the_rest_names_its_kind() {
+        let text = |value: Value| scalar_text(&value, "form.a", "a string or number");
+        assert_eq!(text(json!("x")), Ok("x".to_string()));
+        assert_eq!(text(json!(8080)), Ok("8080".to_string()));
+        assert_eq!(text(json!(true)), Ok("true".to_string()));
+        assert_eq!(
+            text(json!({"secret": "s3cr3t"})),
+            Err(FieldError::new(
+                "form.a",
+                "must be a string or number, not an object"
+            ))
+        );
+        assert_eq!(
+            text(Value::Null).unwrap_err().message,
+            "must be a string or number, not null"
+        );
+    }
+
+    /// Items as they are: the JSON value, or the argument as a string.
+    struct AsIs;
+
+    impl ParseItem for AsIs {
+        type Item = Value;
+
+        fn parse_item(&self, raw: RawItem) -> Result<Value, FieldError> {
+            match raw {
+                RawItem::Arg(text) => Ok(Value::String(text)),
+                RawItem::Json(Value::Bool(false)) => Err(FieldError::whole_item("false")),
+                RawItem::Json(value) => Ok(value),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_running_pass_reads_what_was_checked_whatever_the_file_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.ndjson");
+        std::fs::write(&path, "1\n2\n").unwrap();
+        let checked = check_items(&AsIs, &["a".to_string()], Some(&path), &|| true)
+            .unwrap()
+            .unwrap();
+        // Changed after the check: an item appended, a bad one at that.
+        std::fs::write(&path, "1\n2\nfalse\n").unwrap();
+        let items = feed(checked, Arc::new(AsIs), 1);
+        assert_eq!(items.total(), 3);
+        let late = items.late_error();
+        let got = items.collect().await.unwrap();
+        assert_eq!(got, [json!("a"), json!(1), json!(2)]);
+        assert!(late.get().is_none());
+    }
+
+    #[test]
+    fn a_check_asked_to_stop_gives_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.ndjson");
+        std::fs::write(&path, "1\n2\n").unwrap();
+        let stopped = check_items(&AsIs, &[], Some(&path), &|| false).unwrap();
+        assert!(stopped.is_none());
+        let bad = check_items(&AsIs, &[], Some(&dir.path().join("none")), &|| true);
+        assert_eq!(bad.unwrap_err().field.as_deref(), Some("--input"));
+    }
+}
