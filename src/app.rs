@@ -19,16 +19,18 @@ use crate::cli::{CommonArgs, parse_args};
 use crate::error::InputError;
 use crate::exit::Exit;
 use crate::input::{CheckedInput, Feed, ParseItem, check_items, feed};
+use crate::output::{Output, OutputFormat, Paused};
 use crate::printer::{Format, Printer, print_input_error, print_pointer, stdout_writer};
 use crate::progress::Progress;
 use crate::runner::{Job, RunConfig, run_bounded};
 use crate::stop::{StopToken, watch_deadline, watch_signals};
+use crate::table::{Table, TableRow};
 use crate::wire::{Finished, Summary, speedup};
 use serde::Serialize;
 use std::ffi::OsString;
 use std::fs::File;
 use std::future::Future;
-use std::io::BufWriter;
+use std::io::{self, BufWriter};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,9 +90,12 @@ impl From<InputError> for ExpandError {
     }
 }
 
+/// A tool's writer of results, whatever its format.
+pub(crate) type BoxedOutput<T> = Box<dyn Output<<T as Job>::Report, <T as Tool>::Totals>>;
+
 /// A tool: what an item is ([`ParseItem`]), how items become specs (the
 /// expansion step), and what a spec does ([`Job`]).
-pub(crate) trait Tool: Job + ParseItem + Sized {
+pub(crate) trait Tool: Job<Report: TableRow> + ParseItem + Sized {
     /// The tool's name, shown as `"tool"` in the JSON.
     const NAME: &'static str;
     /// The command line.
@@ -120,6 +125,21 @@ pub(crate) trait Tool: Job + ParseItem + Sized {
     /// anyway (files a walk could not list). No by default.
     fn incomplete(&self, _totals: &Self::Totals) -> bool {
         false
+    }
+
+    /// The writer of a `--format` other than `json`: `table` for every tool
+    /// (rows from [`TableRow`]); a tool with formats of its own (SARIF)
+    /// adds them. `None`: the tool has no such format (bad usage, exit 2).
+    fn output(
+        &self,
+        format: OutputFormat,
+        out: Destination,
+        total: u64,
+    ) -> Option<io::Result<BoxedOutput<Self>>> {
+        match format {
+            OutputFormat::Table => Some(table_output(out, total)),
+            _ => None,
+        }
     }
 
     /// Runs once every item has ended and the summary is written, before
@@ -283,6 +303,13 @@ async fn check<T: Tool>(
 /// truncate the items while they are read).
 fn usable(common: &CommonArgs, positional: &[String]) -> Result<(), InputError> {
     use std::os::unix::fs::MetadataExt;
+    if common.ndjson && common.format != OutputFormat::Json {
+        return Err(InputError::new(format!(
+            "--ndjson is a JSON layout: it does not go with --format {}",
+            common.format.word()
+        ))
+        .with_field("--ndjson"));
+    }
     if positional.is_empty() && common.input.is_none() {
         return Err(InputError::new(
             "no items: give them as arguments or with --input FILE (see --help)",
@@ -357,11 +384,84 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
     }
 }
 
-/// Where the document goes: `--output FILE` or stdout.
-fn open_output(common: &CommonArgs) -> std::io::Result<BufWriter<File>> {
+/// Where the results go: `--output FILE` or stdout, buffered.
+pub(crate) struct Destination {
+    out: BufWriter<File>,
+    /// The terminal's width, when the results go to one.
+    pub(crate) columns: Option<usize>,
+}
+
+impl io::Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.out.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn open_output(common: &CommonArgs) -> io::Result<Destination> {
+    use std::os::fd::AsRawFd;
     match &common.output {
-        Some(path) => Ok(BufWriter::with_capacity(64 * 1024, File::create(path)?)),
-        None => stdout_writer(),
+        Some(path) => Ok(Destination {
+            out: BufWriter::with_capacity(64 * 1024, File::create(path)?),
+            columns: None,
+        }),
+        None => Ok(Destination {
+            out: stdout_writer()?,
+            columns: crate::table::terminal_columns(io::stdout().as_raw_fd()),
+        }),
+    }
+}
+
+/// `--format table` on `out`, rows from the report's [`TableRow`].
+pub(crate) fn table_output<R: TableRow + 'static, T: Serialize>(
+    out: Destination,
+    total: u64,
+) -> io::Result<Box<dyn Output<R, T>>> {
+    let columns = out.columns;
+    Ok(Box::new(Table::start(out, total, columns)?))
+}
+
+/// The writer `--format` asks for, on `out`.
+fn start_output<T: Tool>(
+    tool: &T,
+    common: &CommonArgs,
+    out: Destination,
+    total: u64,
+) -> Result<Box<dyn Output<T::Report, T::Totals>>, InputError> {
+    let cannot_write = |error: io::Error| {
+        let field = if common.output.is_some() {
+            "--output"
+        } else {
+            "stdout"
+        };
+        InputError::new(format!("cannot write the output: {error}")).with_field(field)
+    };
+    match common.format {
+        OutputFormat::Json => {
+            let format = if common.ndjson {
+                Format::Ndjson
+            } else {
+                Format::Document
+            };
+            let printer = Printer::start(T::NAME, format, out).map_err(cannot_write)?;
+            Ok(Box::new(printer))
+        }
+        other => match tool.output(other, out, total) {
+            Some(started) => started.map_err(cannot_write),
+            None => Err(InputError::new(format!(
+                "{} has no --format {} (see --help)",
+                T::NAME,
+                other.word()
+            ))
+            .with_field("--format")),
+        },
     }
 }
 
@@ -376,28 +476,33 @@ async fn execute<T: Tool>(
 ) -> Exit {
     let late_error = specs.late_error();
     let total = specs.total();
-    let format = if common.ndjson {
-        Format::Ndjson
-    } else {
-        Format::Document
-    };
-    let started = open_output(common).and_then(|out| Printer::start(T::NAME, format, out));
-    let mut printer = match started {
-        Ok(printer) => printer,
+    let opened = open_output(common).map_err(|error| {
+        let field = if common.output.is_some() {
+            "--output"
+        } else {
+            "stdout"
+        };
+        InputError::new(format!("cannot write the output: {error}")).with_field(field)
+    });
+    let on_terminal = opened
+        .as_ref()
+        .is_ok_and(|destination| destination.columns.is_some());
+    let started = opened.and_then(|out| start_output(&*tool, common, out, total));
+    let output = match started {
+        Ok(output) => output,
         Err(error) => {
-            let field = if common.output.is_some() {
-                "--output"
-            } else {
-                "stdout"
-            };
-            print_input_error(
-                T::NAME,
-                &InputError::new(format!("cannot write the output: {error}")).with_field(field),
-            );
+            print_input_error(T::NAME, &error);
             return Exit::Usage;
         }
     };
     let progress = Progress::start(T::NAME, common.progress_choice(), total);
+    // Results on the terminal the progress line is drawn on: never both on
+    // one row.
+    let mut printer: Box<dyn Output<T::Report, T::Totals>> = if on_terminal {
+        Box::new(Paused::new(output, progress.clone()))
+    } else {
+        output
+    };
     let config = RunConfig {
         concurrency: common.concurrency as usize,
         fail_fast: common.fail_fast,
@@ -409,7 +514,7 @@ async fn execute<T: Tool>(
         specs,
         &config,
         &stop,
-        &mut printer,
+        &mut *printer,
         &progress,
         |finished| tallied.tally(totals, finished),
     )

@@ -3,6 +3,7 @@
 
 use crate::error::InputError;
 use crate::exit::Exit;
+use crate::output::OutputFormat;
 use crate::printer::print_input_error;
 use crate::units::{parse_duration, parse_size};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -45,6 +46,13 @@ pub(crate) struct CommonArgs {
     /// E.g. `--output results.json` (saves tokens: read only what you need from the file).
     #[arg(long, value_name = "FILE", help_heading = "Input and output")]
     pub(crate) output: Option<PathBuf>,
+
+    /// How results are written: `json` (default, whatever stdout is), `table` (aligned rows and a
+    /// one-line summary, for people at a terminal); find_blocking_calls adds `sarif` (SARIF 2.1.0)
+    /// and `github` (workflow annotations). With --output, FILE gets that format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Json,
+          hide_possible_values = true, help_heading = "Input and output")]
+    pub(crate) format: OutputFormat,
 
     /// Show progress on stderr (default: only when stderr is a terminal).
     #[arg(

@@ -61,11 +61,13 @@ mod input;
 #[allow(dead_code)] // wired into the summary by issue 17
 mod latency;
 pub mod multicall;
+mod output;
 mod printer;
 mod progress;
 mod redact;
 mod runner;
 mod stop;
+mod table;
 mod tasks;
 mod units;
 mod walk;

@@ -166,6 +166,12 @@ impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
     }
 }
 
+impl<R: Serialize, T: Serialize, W: Write + Send> crate::output::Output<R, T> for Printer<W> {
+    fn finish(self: Box<Self>, summary: &Summary<'_, T>) -> io::Result<()> {
+        Printer::finish(*self, summary).map(|_| ())
+    }
+}
+
 /// With `--output FILE`: the pointer document on stdout.
 pub(crate) fn print_pointer<T: Serialize>(
     tool: &'static str,

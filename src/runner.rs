@@ -102,7 +102,7 @@ pub(crate) fn reorder_window(concurrency: usize) -> usize {
 /// Runs every item of `feed` with at most `config.concurrency` in flight,
 /// each finished one pushed into `sink`. `on_finished` sees each result
 /// before the sink does (the tool's totals).
-pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report>>(
+pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     job: Arc<J>,
     mut feed: Feed<J::Spec>,
     config: &RunConfig,

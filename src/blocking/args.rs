@@ -1,7 +1,7 @@
 //! The command line of `find_blocking_calls`.
 
 use crate::cli::{CommonArgs, nonzero_duration_arg, size_arg};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
@@ -81,13 +81,6 @@ pub(crate) struct BlockingCli {
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Scanning")]
     pub(crate) max_findings: u32,
 
-    /// Output format: `json` (the tools' JSON, default), `sarif` (SARIF 2.1.0, for code
-    /// scanning and editors) or `github` (workflow annotation lines). Not with --ndjson or
-    /// --output: redirect stdout instead. Exit codes are the same.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Json,
-          conflicts_with_all = ["ndjson", "output"], help_heading = "Input and output")]
-    pub(crate) format: OutputFormat,
-
     /// Files larger than this are not read (`skipped`, kind `too_large`).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = size_arg, help_heading = "Scanning")]
     pub(crate) max_file_size: u64,
@@ -99,12 +92,4 @@ pub(crate) struct BlockingCli {
     /// Do not honour .gitignore files when walking directories.
     #[arg(long, help_heading = "Scanning")]
     pub(crate) no_ignore: bool,
-}
-
-/// What `--format` writes on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OutputFormat {
-    Json,
-    Sarif,
-    Github,
 }

@@ -24,17 +24,21 @@ pub(crate) mod rules;
 pub(crate) mod rust;
 pub(crate) mod sarif;
 pub(crate) mod scan;
-mod stdout_swap;
 
 pub(crate) use error::ScanError;
 
-use crate::app::{Expand, ExpandError, NotRun, Tool, off_runtime};
+use crate::app::{
+    BoxedOutput, Destination, Expand, ExpandError, NotRun, Tool, off_runtime, table_output,
+};
 use crate::error::{FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, reject_unknown_fields};
+use crate::output::{Output, OutputFormat};
 use crate::runner::Job;
+use crate::runner::Sink;
 use crate::stop::StopToken;
 use crate::walk::WalkOptions;
+use crate::wire::Summary;
 use crate::wire::{Finished, Status};
 use args::BlockingCli;
 use finding::Finding;
@@ -90,6 +94,33 @@ pub(crate) struct FileReport {
     /// All findings (listed or not) of category blocking and misuse, for the summary.
     #[serde(skip)]
     pub(crate) by_category: (u64, u64),
+}
+
+impl crate::table::TableRow for FileReport {
+    fn row(&self) -> crate::table::Row {
+        let listed = self.findings.as_deref().unwrap_or(&[]);
+        let count = listed.len() as u64 + self.findings_omitted.unwrap_or(0);
+        let result = match (&self.findings, count) {
+            (None, _) => String::new(),
+            (Some(_), 0) => "clean".to_string(),
+            (Some(_), 1) => "1 finding".to_string(),
+            (Some(_), count) => format!("{count} findings"),
+        };
+        let below = listed
+            .iter()
+            .map(|finding| {
+                format!(
+                    "{}:{}  {}  {}  ->  {}",
+                    finding.line, finding.column, finding.rule, finding.call, finding.suggestion
+                )
+            })
+            .collect();
+        crate::table::Row {
+            result,
+            item: self.path.clone(),
+            below,
+        }
+    }
 }
 
 /// The summary fields `find_blocking_calls` adds.
@@ -515,6 +546,25 @@ impl Tool for BlockingTool {
     fn tally(&self, totals: &mut ScanTotals, finished: &Finished<FileReport>) {
         tally(totals, finished);
     }
+
+    /// `table` as every tool; `sarif` and `github` for code scanning.
+    fn output(
+        &self,
+        format: OutputFormat,
+        out: Destination,
+        total: u64,
+    ) -> Option<std::io::Result<BoxedOutput<Self>>> {
+        let writer: Box<dyn sarif::FindingsWriter + Send> = match format {
+            OutputFormat::Sarif => match sarif::SarifWriter::start(out, rules::RULES) {
+                Ok(writer) => Box::new(writer),
+                Err(error) => return Some(Err(error)),
+            },
+            OutputFormat::Github => Box::new(sarif::GithubWriter::new(out)),
+            OutputFormat::Table => return Some(table_output(out, total)),
+            OutputFormat::Json => return None,
+        };
+        Some(Ok(Box::new(FindingsOutput { writer })))
+    }
 }
 
 impl Expand<BlockingTool> for BlockingTool {
@@ -551,22 +601,26 @@ fn file_view(finished: &Finished<FileReport>) -> sarif::FileView<'_> {
     }
 }
 
-/// For `--format sarif|github`: the writer, on the real stdout, while the
-/// JSON document the runner prints goes to /dev/null. (A stopgap until the
-/// shared printer takes a format: the runner stays untouched.)
-fn other_format(
-    format: args::OutputFormat,
-) -> std::io::Result<Option<(Box<dyn sarif::FindingsWriter>, stdout_swap::Swapped)>> {
-    if format == args::OutputFormat::Json {
-        return Ok(None);
+/// `--format sarif|github`: a writer of [`sarif`] fed by the runner.
+struct FindingsOutput {
+    writer: Box<dyn sarif::FindingsWriter + Send>,
+}
+
+impl Sink<FileReport> for FindingsOutput {
+    fn record(
+        &mut self,
+        _index: usize,
+        _elapsed_ms: u64,
+        finished: &Finished<FileReport>,
+    ) -> std::io::Result<()> {
+        self.writer.file(file_view(finished))
     }
-    let swapped = stdout_swap::Swapped::to_dev_null()?;
-    let out = std::io::BufWriter::with_capacity(64 * 1024, swapped.real_stdout()?);
-    let writer: Box<dyn sarif::FindingsWriter> = match format {
-        args::OutputFormat::Sarif => Box::new(sarif::SarifWriter::start(out, rules::RULES)?),
-        _ => Box::new(sarif::GithubWriter::new(out)),
-    };
-    Ok(Some((writer, swapped)))
+}
+
+impl Output<FileReport, ScanTotals> for FindingsOutput {
+    fn finish(self: Box<Self>, _summary: &Summary<'_, ScanTotals>) -> std::io::Result<()> {
+        self.writer.finish()
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,21 @@ pub(crate) struct FileReport {
     pub(crate) truncated: Option<bool>,
 }
 
+impl crate::table::TableRow for FileReport {
+    fn row(&self) -> crate::table::Row {
+        let result = match (self.lines, self.bytes) {
+            (Some(lines), _) => format!("{lines} lines"),
+            (None, Some(bytes)) => format!("{bytes} bytes"),
+            _ => String::new(),
+        };
+        crate::table::Row {
+            result,
+            item: self.path.clone(),
+            below: Vec::new(),
+        }
+    }
+}
+
 /// The summary fields `async_file_reader` adds.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct FileTotals {

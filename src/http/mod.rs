@@ -117,6 +117,24 @@ pub(crate) struct RequestReport {
     pub(crate) received: u64,
 }
 
+impl crate::table::TableRow for RequestReport {
+    fn row(&self) -> crate::table::Row {
+        let result = match self.http_status {
+            Some(status) => format!("{} {status}", self.method),
+            None => self.method.clone(),
+        };
+        let item = match &self.id {
+            Some(id) => format!("{id}  {}", self.url),
+            None => self.url.clone(),
+        };
+        crate::table::Row {
+            result,
+            item,
+            below: Vec::new(),
+        }
+    }
+}
+
 /// One attempt of a request that needed more than one.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct AttemptRecord {

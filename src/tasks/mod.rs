@@ -79,6 +79,21 @@ pub(crate) struct TaskReport {
     pub(crate) stderr: Option<String>,
 }
 
+impl crate::table::TableRow for TaskReport {
+    fn row(&self) -> crate::table::Row {
+        let result = match (&self.exit_code, &self.signal) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(signal)) => signal.clone(),
+            (None, None) => String::new(),
+        };
+        crate::table::Row {
+            result,
+            item: self.name.clone(),
+            below: Vec::new(),
+        }
+    }
+}
+
 /// The summary fields `async_timeout` adds.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct TaskTotals {

@@ -107,7 +107,8 @@ impl Offload {
         Ok(())
     }
 
-    /// Threads started and still serving (for tests).
+    /// Threads started and still serving.
+    #[cfg(test)]
     pub(crate) fn threads(&self) -> usize {
         self.shared.lock().threads
     }

@@ -149,7 +149,6 @@ pub(crate) struct Spawned {
 #[derive(Debug)]
 pub(crate) struct Reaper {
     me: i32,
-    subreaper: bool,
     offload: Offload,
     registry: Mutex<Registry>,
     latest: tokio::sync::Mutex<Option<(Instant, Snapshot)>>,
@@ -164,18 +163,15 @@ impl Default for Reaper {
 impl Reaper {
     /// Makes this process a child subreaper (Linux) and starts an empty registry.
     pub(crate) fn new() -> Self {
+        // Orphans reparent to us when this works; without it (not Linux)
+        // the end-of-run sweep is all there is.
+        let _ = become_subreaper();
         Reaper {
             me: std::process::id() as i32,
-            subreaper: become_subreaper(),
             offload: Offload::new(OFFLOAD_THREADS),
             registry: Mutex::new(Registry::default()),
             latest: tokio::sync::Mutex::new(None),
         }
-    }
-
-    /// Whether orphaned descendants come back to this process.
-    pub(crate) fn is_subreaper(&self) -> bool {
-        self.subreaper
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
