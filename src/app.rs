@@ -142,6 +142,13 @@ pub(crate) trait Tool: Job<Report: TableRow> + ParseItem + Sized {
         }
     }
 
+    /// Wraps the output chosen by `--format`, for a tool that reorders or
+    /// filters results before they are written (`--sort-by`, `--top`).
+    /// As it is by default.
+    fn arrange(&self, output: BoxedOutput<Self>) -> BoxedOutput<Self> {
+        output
+    }
+
     /// Runs once every item has ended and the summary is written, before
     /// the exit code is returned: a last cleanup for what outlives the items
     /// (the `async_timeout` orphan sweep). Nothing by default.
@@ -267,10 +274,11 @@ async fn check<T: Tool>(
     stop: &StopToken,
 ) -> Result<Option<CheckedInput>, Exit> {
     let input = common.input.clone();
+    let format = common.input_format;
     let signalled = stop.clone();
     let checking = tokio::task::spawn_blocking(move || {
         let keep_going = || !signalled.is_signalled();
-        check_items(&*tool, &positional, input.as_deref(), &keep_going)
+        check_items(&*tool, &positional, input.as_deref(), format, &keep_going)
     });
     let checked = match stop.race_signals(checking).await {
         Ok(Ok(checked)) => checked,
@@ -489,7 +497,7 @@ async fn execute<T: Tool>(
         .is_ok_and(|destination| destination.columns.is_some());
     let started = opened.and_then(|out| start_output(&*tool, common, out, total));
     let output = match started {
-        Ok(output) => output,
+        Ok(output) => tool.arrange(output),
         Err(error) => {
             print_input_error(T::NAME, &error);
             return Exit::Usage;

@@ -3,6 +3,7 @@
 
 use crate::error::InputError;
 use crate::exit::Exit;
+use crate::input::InputFormat;
 use crate::output::OutputFormat;
 use crate::printer::print_input_error;
 use crate::units::{parse_duration, parse_size};
@@ -15,10 +16,17 @@ use std::time::Duration;
 /// Flags of the contract, flattened into each tool's own `Cli`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct CommonArgs {
-    /// Read items from FILE: a JSON array, or NDJSON (one item per line); `-` reads stdin.
+    /// Read items from FILE: a JSON array, NDJSON, or plain lines (see --input-format); `-` reads stdin.
     /// Every item is checked before anything runs. E.g. `--input items.ndjson`, `--input -`.
     #[arg(long, value_name = "FILE", help_heading = "Input and output")]
     pub(crate) input: Option<PathBuf>,
+
+    /// How --input is split: `auto` (default: JSON when the first non-blank byte is `[`, `{` or
+    /// `"`, else lines), `json` (array or NDJSON), `ndjson`, or `lines` (one URL, command, path or
+    /// pattern per line; `#` starts a comment line). Results read from a file carry its `line`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto,
+          hide_possible_values = true, help_heading = "Input and output")]
+    pub(crate) input_format: InputFormat,
 
     /// At most N items in flight at once. E.g. `-c 50`.
     #[arg(short = 'c', long, value_name = "N", default_value_t = 16,

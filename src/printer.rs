@@ -123,6 +123,7 @@ impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
         let record = ItemRecord {
             line_type: (self.format == Format::Ndjson).then_some("result"),
             index,
+            line: finished.line,
             status: finished.status,
             elapsed_ms,
             report: &finished.report,

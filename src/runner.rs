@@ -11,7 +11,7 @@
 //! their own report; items never started are recorded as `cancelled` after
 //! the running ones are done, so every input item appears exactly once.
 
-use crate::input::Feed;
+use crate::input::{Feed, Queued};
 use crate::progress::Progress;
 use crate::stop::{StopReason, StopToken};
 use crate::wire::{Counts, Finished, Status};
@@ -186,7 +186,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                 dirty = false;
             }
             next = feed.next(), if can_start => {
-                let Some((index, spec)) = next else {
+                let Some(Queued { index, line, item: spec }) = next else {
                     feed_open = false;
                     continue;
                 };
@@ -198,10 +198,11 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                 let work = Box::pin(job.clone().run(spec, stop.clone()));
                 running.spawn(async move {
                     let item_started = Instant::now();
-                    let finished = AssertUnwindSafe(work)
+                    let mut finished = AssertUnwindSafe(work)
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|panic| Finished::internal(identity, panic_text(&*panic)));
+                    finished.line = line;
                     (index, item_started.elapsed(), finished)
                 });
                 max_in_flight = max_in_flight.max(running.len());
@@ -215,8 +216,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     if let Some(reason) = stop.reason() {
         while feed_open {
             match feed.next().await {
-                Some((index, spec)) => {
-                    let finished = Finished::stopped(job.identity(&spec), reason, false);
+                Some(Queued { index, line, item }) => {
+                    let mut finished = Finished::stopped(job.identity(&item), reason, false);
+                    finished.line = line;
                     record(index, Duration::ZERO, finished, sink)?;
                 }
                 None => feed_open = false,

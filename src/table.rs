@@ -270,6 +270,7 @@ mod tests {
                     "HTTP 503 Service Unavailable",
                 )),
                 report: Fake("http://127.0.0.1:8080/flaky?id=doc&fail=1"),
+                line: None,
             };
             table.record(1, 903, &failed).unwrap();
             table.record(0, 12, &Finished::ok(Fake("scan"))).unwrap();

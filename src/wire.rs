@@ -43,6 +43,9 @@ pub(crate) struct Finished<R> {
     pub(crate) status: Status,
     pub(crate) error: Option<ErrorBody>,
     pub(crate) report: R,
+    /// The 1-based line of `--input` the item was read from: set by the
+    /// runner, not the tool (absent for arguments and expanded files).
+    pub(crate) line: Option<u64>,
 }
 
 impl<R> Finished<R> {
@@ -51,6 +54,7 @@ impl<R> Finished<R> {
             status: Status::Ok,
             error: None,
             report,
+            line: None,
         }
     }
 
@@ -60,6 +64,7 @@ impl<R> Finished<R> {
             status: failure.status(),
             error: Some(ErrorBody::from_failure(failure)),
             report,
+            line: None,
         }
     }
 
@@ -71,6 +76,7 @@ impl<R> Finished<R> {
             status,
             error: Some(ErrorBody::from_failure(failure)),
             report,
+            line: None,
         }
     }
 
@@ -84,6 +90,7 @@ impl<R> Finished<R> {
             status: failure.status(),
             error: Some(ErrorBody::new(failure.kind(), message)),
             report,
+            line: None,
         }
     }
 
@@ -106,6 +113,9 @@ pub(crate) struct ItemRecord<'a, R: Serialize> {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub(crate) line_type: Option<&'static str>,
     pub(crate) index: usize,
+    /// The `--input` line the item came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) line: Option<u64>,
     pub(crate) status: Status,
     pub(crate) elapsed_ms: u64,
     #[serde(flatten)]

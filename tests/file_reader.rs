@@ -894,3 +894,57 @@ fn names_that_are_not_utf8_carry_their_exact_bytes() {
         Some("bG//b3AvYmFjaw==")
     );
 }
+
+/// "Which 3 files have the most lines, and how many lines do the .md files
+/// have together?": one call, no jq over the whole output.
+#[test]
+fn sort_by_top_and_totals_per_extension_answer_in_one_call() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, lines) in [
+        ("a.md", 3),
+        ("b.md", 30),
+        ("c.rs", 300),
+        ("d.txt", 10),
+        ("e.md", 1),
+        ("Makefile", 2),
+    ] {
+        write(dir.path(), name, "x\n".repeat(lines).as_bytes());
+    }
+    let out = reader(dir.path())
+        .args(["--sort-by", "lines", "--top", "3", "*", "missing.txt"])
+        .run();
+    assert_eq!(out.code, 1, "a missing file is not ok: {}", out.stderr);
+    let doc: FilesDoc = out.json();
+    assert_eq!(paths(&doc), ["c.rs", "b.md", "d.txt", "missing.txt"]);
+    let indexes: Vec<usize> = doc.results.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, [0, 1, 2, 3], "index is the printed position");
+    assert_eq!(by_path(&doc, "missing.txt").status, "error", "never hidden");
+    let summary = &doc.summary;
+    assert_eq!(summary.total, 7, "the summary counts every file");
+    assert_eq!(summary.left_out, Some(3));
+    assert_eq!(summary.lines, 346);
+    let md = &summary.by_extension["md"];
+    assert_eq!((md.files, md.lines), (3, 34));
+    assert_eq!(summary.by_extension["rs"].lines, 300);
+    assert_eq!(
+        summary.by_extension[""].files, 1,
+        "Makefile has no extension"
+    );
+    common::schema::assert_valid(
+        &common::schema::validator("async_file_reader.schema.json", None),
+        &serde_json::from_str(&out.stdout).unwrap(),
+        "a ranked run",
+    );
+
+    // Without --sort-by, --top keeps the first files by path; bytes order works the same.
+    let out = reader(dir.path()).args(["--top", "2", "*"]).run();
+    let doc: FilesDoc = out.json();
+    assert_eq!(paths(&doc), ["Makefile", "a.md"]);
+    assert_eq!(doc.summary.left_out, Some(4));
+    let out = reader(dir.path())
+        .args(["--sort-by", "bytes", "*.md"])
+        .run();
+    let doc: FilesDoc = out.json();
+    assert_eq!(paths(&doc), ["b.md", "a.md", "e.md"]);
+    assert_eq!(doc.summary.left_out, None);
+}

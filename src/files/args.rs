@@ -1,5 +1,6 @@
 //! The command line of `async_file_reader`.
 
+use super::rank::SortKey;
 use crate::cli::{CommonArgs, nonzero_duration_arg, size_arg};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -89,6 +90,16 @@ pub(crate) struct FilesCli {
     /// Add a digest of the whole file: `--hash sha256` adds `sha256` (lowercase hex).
     #[arg(long, value_name = "ALGORITHM", help_heading = "Output per file")]
     pub(crate) hash: Option<HashAlgorithm>,
+
+    /// Order of the results: `lines`, `bytes`, `chars` (most first) or `path` (the default).
+    /// Any but path holds the results until every file is read. E.g. `--sort-by lines --top 3`.
+    #[arg(long, value_enum, value_name = "KEY", default_value_t = SortKey::Path, help_heading = "Ranking")]
+    pub(crate) sort_by: SortKey,
+
+    /// Print only the first N files in --sort-by order; the summary still counts every file and
+    /// says how many were left out (`left_out`). Results not ok are always printed.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Ranking")]
+    pub(crate) top: Option<u64>,
 }
 
 /// Digests `--hash` can add.

@@ -20,11 +20,12 @@ pub(crate) mod content;
 pub(crate) mod count;
 pub(crate) mod error;
 pub(crate) mod pool;
+pub(crate) mod rank;
 pub(crate) mod read;
 
 pub(crate) use error::FileError;
 
-use crate::app::{Expand, ExpandError, NotRun, Tool, off_runtime};
+use crate::app::{BoxedOutput, Expand, ExpandError, NotRun, Tool, off_runtime};
 use crate::error::{FieldError, InputError};
 use crate::input::{Feed, ParseItem, RawItem, reject_unknown_fields};
 use crate::runner::Job;
@@ -39,6 +40,7 @@ use pool::{ReaderPool, STALL};
 use read::{FileFacts, READ_BUFFER, ReadPlan};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +53,7 @@ pub(crate) const NAME: &str = "async_file_reader";
 const FIELDS: &[&str] = &["path"];
 
 /// One file's result fields (besides `index`, `status`, `elapsed_ms`, `error`).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct FileReport {
     /// As matched or given, relative to `--root` (lossy when not UTF-8).
     pub(crate) path: String,
@@ -103,6 +105,15 @@ pub(crate) struct FileTotals {
     pub(crate) chars: u64,
     /// Directories that could not be walked, symlink loops skipped.
     pub(crate) walk_errors: Vec<WalkError>,
+    /// The same sums per file extension (the part after the last dot; `""`
+    /// for none), with the number of files.
+    pub(crate) by_extension: BTreeMap<String, rank::ExtensionTotals>,
+    /// With `--top`: files read ok that were not printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) left_out: Option<u64>,
+    /// Files read ok.
+    #[serde(skip)]
+    pub(crate) ok_files: u64,
 }
 
 impl FileTotals {
@@ -112,6 +123,8 @@ impl FileTotals {
             self.bytes += report.bytes.unwrap_or(0);
             self.lines += report.lines.unwrap_or(0);
             self.chars += report.chars.unwrap_or(0);
+            self.ok_files += 1;
+            rank::tally_extension(&mut self.by_extension, report);
         }
     }
 }
@@ -171,6 +184,8 @@ pub(crate) struct FilesTool {
     options: WalkOptions,
     timeout: Duration,
     pool: ReaderPool,
+    sort_by: rank::SortKey,
+    top: Option<usize>,
 }
 
 impl FilesTool {
@@ -205,6 +220,10 @@ impl FilesTool {
             },
             timeout: cli.timeout,
             pool: ReaderPool::new(plan, cores, concurrency),
+            sort_by: cli.sort_by,
+            top: cli
+                .top
+                .map(|top| usize::try_from(top).unwrap_or(usize::MAX)),
         })
     }
 
@@ -314,6 +333,15 @@ impl Tool for FilesTool {
 
     fn tally(&self, totals: &mut FileTotals, finished: &Finished<FileReport>) {
         totals.tally(finished);
+        totals.left_out = rank::left_out(totals, self.top);
+    }
+
+    /// `--sort-by` and `--top` hold and rank the results.
+    fn arrange(&self, output: BoxedOutput<Self>) -> BoxedOutput<Self> {
+        if self.sort_by == rank::SortKey::Path && self.top.is_none() {
+            return output;
+        }
+        Box::new(rank::Ranked::new(output, self.sort_by, self.top))
     }
 
     /// Files a directory walk could not list make the run not ok.

@@ -1,12 +1,15 @@
-//! Splits a byte stream into JSON items: the elements of one top-level
-//! array, or one value per non-blank line (NDJSON).
+//! Splits a byte stream into items: the elements of one top-level JSON
+//! array, one JSON value per non-blank line (NDJSON), or one plain text per
+//! line (a list of URLs, commands or paths, as `wget -i`, `xargs` and GNU
+//! parallel read them; `#` starts a comment line). `--input-format auto`
+//! decides by the first byte that is not blank: `[`, `{` or `"` is JSON.
 //!
 //! A JSON array is split into its elements by a small byte scanner (strings,
 //! escapes and nesting aware), so each element is parsed alone, memory holds
 //! one element at a time, and errors can name the line where the element
 //! starts.
 
-use super::{MAX_ITEM_BYTES, unique_keys};
+use super::{InputFormat, MAX_ITEM_BYTES, unique_keys};
 use crate::error::InputError;
 use serde_json::Value;
 use std::io::{self, BufRead};
@@ -23,8 +26,11 @@ pub(crate) struct JsonItems<R> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    Undecided,
+    Undecided(InputFormat),
+    /// NDJSON: one JSON value per non-blank line.
     Lines,
+    /// One plain text item per non-blank, non-comment line.
+    Plain,
     /// Inside the top-level array; `expect_value` is false right after an element.
     Array {
         expect_value: bool,
@@ -34,10 +40,14 @@ enum Layout {
 }
 
 impl<R: BufRead> JsonItems<R> {
-    pub(crate) fn new(reader: R) -> Self {
+    pub(crate) fn new(reader: R, format: InputFormat) -> Self {
         JsonItems {
             reader,
-            layout: Layout::Undecided,
+            layout: match format {
+                InputFormat::Ndjson => Layout::Lines,
+                InputFormat::Lines => Layout::Plain,
+                auto_or_json => Layout::Undecided(auto_or_json),
+            },
             line: 1,
             item: Vec::new(),
         }
@@ -56,7 +66,7 @@ impl<R: BufRead> JsonItems<R> {
         loop {
             match self.layout {
                 Layout::Done => return None,
-                Layout::Undecided => {
+                Layout::Undecided(format) => {
                     let first = match self.skip_whitespace() {
                         Ok(first) => first,
                         Err(error) => return Some(Err(error)),
@@ -73,10 +83,13 @@ impl<R: BufRead> JsonItems<R> {
                                 seen_any: false,
                             };
                         }
-                        Some(_) => self.layout = Layout::Lines,
+                        Some(b'{' | b'"') => self.layout = Layout::Lines,
+                        Some(_) if format == InputFormat::Json => self.layout = Layout::Lines,
+                        Some(_) => self.layout = Layout::Plain,
                     }
                 }
                 Layout::Lines => return self.next_line(),
+                Layout::Plain => return self.next_plain(),
                 Layout::Array { .. } => return self.next_element(),
             }
         }
@@ -118,40 +131,68 @@ impl<R: BufRead> JsonItems<R> {
 
     fn next_line(&mut self) -> Option<Result<(u64, Value), InputError>> {
         loop {
-            self.item.clear();
-            let start_line = self.line;
-            loop {
-                let buf = match self.reader.fill_buf() {
-                    Ok(buf) => buf,
-                    Err(error) => return Some(Err(read_error(error, start_line))),
-                };
-                if buf.is_empty() {
-                    break;
-                }
-                let (chunk, found_newline) = match memchr::memchr(b'\n', buf) {
-                    Some(at) => (&buf[..at], true),
-                    None => (buf, false),
-                };
-                if self.item.len() + chunk.len() > MAX_ITEM_BYTES {
-                    return Some(Err(too_large(start_line)));
-                }
-                self.item.extend_from_slice(chunk);
-                let consumed = chunk.len() + usize::from(found_newline);
-                self.reader.consume(consumed);
-                if found_newline {
-                    self.line += 1;
-                    break;
-                }
-            }
+            let line = match self.read_line()? {
+                Ok(line) => line,
+                Err(error) => return Some(Err(error)),
+            };
             if self.item.iter().all(u8::is_ascii_whitespace) {
-                if self.line == start_line {
-                    // End of input: nothing was consumed.
-                    self.layout = Layout::Done;
-                    return None;
-                }
                 continue;
             }
-            return Some(parse_value(&self.item, start_line, true));
+            return Some(parse_value(&self.item, line, true));
+        }
+    }
+
+    /// Reads one line into `self.item` (without its `\n`) and returns the
+    /// line's number; `None` at the end of the input.
+    fn read_line(&mut self) -> Option<Result<u64, InputError>> {
+        self.item.clear();
+        let start_line = self.line;
+        let mut consumed_any = false;
+        loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(error) => return Some(Err(read_error(error, start_line))),
+            };
+            if buf.is_empty() {
+                break;
+            }
+            consumed_any = true;
+            let (chunk, found_newline) = match memchr::memchr(b'\n', buf) {
+                Some(at) => (&buf[..at], true),
+                None => (buf, false),
+            };
+            if self.item.len() + chunk.len() > MAX_ITEM_BYTES {
+                return Some(Err(too_large(start_line)));
+            }
+            self.item.extend_from_slice(chunk);
+            let consumed = chunk.len() + usize::from(found_newline);
+            self.reader.consume(consumed);
+            if found_newline {
+                self.line += 1;
+                break;
+            }
+        }
+        consumed_any.then_some(Ok(start_line))
+    }
+
+    fn next_plain(&mut self) -> Option<Result<(u64, Value), InputError>> {
+        loop {
+            let line = match self.read_line()? {
+                Ok(line) => line,
+                Err(error) => return Some(Err(error)),
+            };
+            let mut text: &[u8] = &self.item;
+            if line == 1 {
+                text = text.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(text);
+            }
+            let text = text.trim_ascii();
+            if text.is_empty() || text.starts_with(b"#") {
+                continue;
+            }
+            return Some(match std::str::from_utf8(text) {
+                Ok(text) => Ok((line, Value::String(text.to_string()))),
+                Err(_) => Err(InputError::new("the line is not UTF-8 text").at_line(line)),
+            });
         }
     }
 
@@ -306,12 +347,61 @@ mod tests {
     use serde_json::json;
 
     fn items(text: &str) -> Vec<Result<(u64, Value), InputError>> {
-        let mut reader = JsonItems::new(text.as_bytes());
+        let mut reader = JsonItems::new(text.as_bytes(), InputFormat::Auto);
         std::iter::from_fn(|| reader.next_item()).collect()
     }
 
     fn values(text: &str) -> Vec<(u64, Value)> {
         items(text).into_iter().map(|item| item.unwrap()).collect()
+    }
+
+    fn read_as(text: &[u8], format: InputFormat) -> Vec<Result<(u64, Value), InputError>> {
+        let mut reader = JsonItems::new(text, format);
+        std::iter::from_fn(|| reader.next_item()).collect()
+    }
+
+    #[test]
+    fn plain_lines_are_items_with_comments_and_blanks_skipped() {
+        let text = "\u{feff}# urls to check\nhttps://a.example/x\r\n\n   \n  echo 'hi there'  \n#https://skipped\nlast-without-newline";
+        let got: Vec<_> = values(text);
+        assert_eq!(
+            got,
+            vec![
+                (2, json!("https://a.example/x")),
+                (5, json!("echo 'hi there'")),
+                (7, json!("last-without-newline")),
+            ]
+        );
+        let only_comments = values("# nothing\n\n#\n");
+        assert!(only_comments.is_empty());
+    }
+
+    #[test]
+    fn auto_reads_json_by_its_first_byte_and_the_rest_as_lines() {
+        for json_first in ["[\"a\"]", "{\"url\":\"a\"}", "\"a\""] {
+            let got = values(json_first);
+            assert_eq!(got.len(), 1, "{json_first}");
+            assert_ne!(got[0].1, json!(json_first), "parsed as JSON: {json_first}");
+        }
+        // A list whose first line is a URL is lines, even if a later line
+        // looks like JSON.
+        assert_eq!(
+            values("a.txt\n{\"x\":1}\n"),
+            vec![(1, json!("a.txt")), (2, json!("{\"x\":1}"))]
+        );
+    }
+
+    #[test]
+    fn a_format_given_is_kept_whatever_the_first_byte() {
+        let lines = read_as(b"[not json]\n", InputFormat::Lines);
+        assert_eq!(lines[0].as_ref().unwrap().1, json!("[not json]"));
+        let ndjson = read_as(b"[1, 2]\n[3]\n", InputFormat::Ndjson);
+        assert_eq!(ndjson.len(), 2);
+        assert_eq!(ndjson[1].as_ref().unwrap(), &(2, json!([3])));
+        let json = read_as(b"https://a\n", InputFormat::Json);
+        assert!(json[0].is_err(), "json means JSON");
+        let not_utf8 = read_as(b"ok\n\xff\xfe\n", InputFormat::Lines);
+        assert_eq!(not_utf8[1].as_ref().unwrap_err().line, Some(2));
     }
 
     #[test]
@@ -360,7 +450,7 @@ mod tests {
 
     #[test]
     fn an_error_ends_the_stream() {
-        let got = items("nope\n{\"a\":1}\n");
+        let got = read_as(b"nope\n{\"a\":1}\n", InputFormat::Json);
         assert_eq!(got.len(), 1);
         assert!(got[0].is_err());
     }

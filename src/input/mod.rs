@@ -1,5 +1,5 @@
 //! Reading the items a tool works on: positional arguments and `--input FILE`
-//! (a JSON array or NDJSON, a file or `-` for stdin).
+//! (a JSON array, NDJSON, or plain lines; a file or `-` for stdin).
 //!
 //! Input is read twice, never held whole:
 //!
@@ -12,7 +12,7 @@
 //!    pairs to the next stage through a bounded channel: a producer/consumer
 //!    queue whose capacity, not the input size, bounds memory.
 //!
-//! - [`json_items`]: the byte stream split into JSON items
+//! - [`json_items`]: the byte stream split into items (JSON or lines)
 //! - [`spool`]: opening `--input`, and the private copy the second pass reads
 //! - `unique_keys`: JSON objects that name a field twice are refused
 
@@ -29,6 +29,20 @@ use tokio::sync::mpsc;
 mod json_items;
 mod spool;
 mod unique_keys;
+
+/// `--input-format`: how `--input` is split into items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum InputFormat {
+    /// JSON when the first non-blank byte is `[`, `{` or `"`, else lines.
+    #[default]
+    Auto,
+    /// A JSON array, or NDJSON.
+    Json,
+    /// One JSON value per line.
+    Ndjson,
+    /// One item per non-empty line, as text; `#` starts a comment line.
+    Lines,
+}
 
 /// The largest single item accepted (one NDJSON line or array element).
 pub(crate) const MAX_ITEM_BYTES: usize = 16 << 20;
@@ -105,6 +119,7 @@ pub(crate) fn parse_seconds(value: &Value, field: &str) -> Result<Duration, Fiel
 pub(crate) struct CheckedInput {
     positional: Vec<String>,
     source: Option<Source>,
+    format: InputFormat,
     /// How many items there are in all (positional plus `--input`).
     total: u64,
 }
@@ -115,6 +130,7 @@ pub(crate) fn check_items<P: ParseItem + ?Sized>(
     parser: &P,
     positional: &[String],
     input: Option<&Path>,
+    format: InputFormat,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<Option<CheckedInput>, InputError> {
     for (position, arg) in positional.iter().enumerate() {
@@ -138,7 +154,7 @@ pub(crate) fn check_items<P: ParseItem + ?Sized>(
         None => None,
         Some(path) => {
             let (reader, spool) = spool::open(path)?;
-            let mut items = JsonItems::new(reader);
+            let mut items = JsonItems::new(reader, format);
             while let Some(item) = items.next_item() {
                 if !keep_going() {
                     return Ok(None);
@@ -156,13 +172,23 @@ pub(crate) fn check_items<P: ParseItem + ?Sized>(
     Ok(Some(CheckedInput {
         positional: positional.to_vec(),
         source,
+        format,
         total,
     }))
 }
 
-/// Items in input order, `(index, item)`, from a producer thread or a list.
+/// One item on its way to the runner: its place in the input, and the
+/// `--input` line it came from (none for arguments and expanded files).
+#[derive(Debug)]
+pub(crate) struct Queued<S> {
+    pub(crate) index: usize,
+    pub(crate) line: Option<u64>,
+    pub(crate) item: S,
+}
+
+/// Items in input order, from a producer thread or a list.
 pub(crate) struct Feed<S> {
-    receiver: mpsc::Receiver<(usize, S)>,
+    receiver: mpsc::Receiver<Queued<S>>,
     /// How many items the feed will give.
     total: u64,
     /// Set when the running pass did not read what the checking pass did
@@ -172,7 +198,7 @@ pub(crate) struct Feed<S> {
 }
 
 impl<S> Feed<S> {
-    pub(crate) async fn next(&mut self) -> Option<(usize, S)> {
+    pub(crate) async fn next(&mut self) -> Option<Queued<S>> {
         self.receiver.recv().await
     }
 
@@ -191,8 +217,8 @@ impl<S> Feed<S> {
     /// walk that sorts what it finds).
     pub(crate) async fn collect(mut self) -> Result<Vec<S>, InputError> {
         let mut items = Vec::new();
-        while let Some((_, item)) = self.next().await {
-            items.push(item);
+        while let Some(queued) = self.next().await {
+            items.push(queued.item);
         }
         match self.late_error.get() {
             Some(error) => Err(error.clone()),
@@ -212,7 +238,11 @@ impl<S: Send + 'static> Feed<S> {
         for (index, item) in items.into_iter().enumerate() {
             // Cannot fail: the channel has room for every item and the
             // receiver is alive.
-            let _ = sender.try_send((index, item));
+            let _ = sender.try_send(Queued {
+                index,
+                line: None,
+                item,
+            });
         }
         Feed {
             receiver,
@@ -242,7 +272,12 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
                 ));
                 return;
             };
-            if sender.blocking_send((index, item)).is_err() {
+            let queued = Queued {
+                index,
+                line: None,
+                item,
+            };
+            if sender.blocking_send(queued).is_err() {
                 return;
             }
             index += 1;
@@ -250,16 +285,22 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
         let Some(reader) = checked.source.map(Source::reader) else {
             return;
         };
-        let mut items = JsonItems::new(reader);
+        let mut items = JsonItems::new(reader, checked.format);
         while let Some(item) = items.next_item() {
             let parsed = item.and_then(|(line, value)| {
                 parser
                     .parse_item(RawItem::Json(value))
+                    .map(|item| (line, item))
                     .map_err(|error| InputError::from_field(error, Some(line)))
             });
             match parsed {
-                Ok(item) => {
-                    if sender.blocking_send((index, item)).is_err() {
+                Ok((line, item)) => {
+                    let queued = Queued {
+                        index,
+                        line: Some(line),
+                        item,
+                    };
+                    if sender.blocking_send(queued).is_err() {
                         return;
                     }
                     index += 1;
@@ -351,9 +392,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("items.ndjson");
         std::fs::write(&path, "1\n2\n").unwrap();
-        let checked = check_items(&AsIs, &["a".to_string()], Some(&path), &|| true)
-            .unwrap()
-            .unwrap();
+        let checked = check_items(
+            &AsIs,
+            &["a".to_string()],
+            Some(&path),
+            InputFormat::Json,
+            &|| true,
+        )
+        .unwrap()
+        .unwrap();
         // Changed after the check: an item appended, a bad one at that.
         std::fs::write(&path, "1\n2\nfalse\n").unwrap();
         let items = feed(checked, Arc::new(AsIs), 1);
@@ -369,9 +416,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("items.ndjson");
         std::fs::write(&path, "1\n2\n").unwrap();
-        let stopped = check_items(&AsIs, &[], Some(&path), &|| false).unwrap();
+        let stopped = check_items(&AsIs, &[], Some(&path), InputFormat::Auto, &|| false).unwrap();
         assert!(stopped.is_none());
-        let bad = check_items(&AsIs, &[], Some(&dir.path().join("none")), &|| true);
+        let bad = check_items(
+            &AsIs,
+            &[],
+            Some(&dir.path().join("none")),
+            InputFormat::Auto,
+            &|| true,
+        );
         assert_eq!(bad.unwrap_err().field.as_deref(), Some("--input"));
     }
 }

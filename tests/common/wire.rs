@@ -101,6 +101,7 @@ macro_rules! result_struct {
             #[serde(rename = "type")]
             pub line_type: Option<String>,
             pub index: usize,
+            pub line: Option<u64>,
             pub status: String,
             pub elapsed_ms: u64,
             $($(#[$field_attr])* pub $field: $ty,)*

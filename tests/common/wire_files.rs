@@ -40,7 +40,19 @@ summary_struct! {
         pub lines: u64,
         pub chars: u64,
         pub walk_errors: Vec<WalkError>,
+        pub by_extension: std::collections::BTreeMap<String, ExtensionTotals>,
+        pub left_out: Option<u64>,
     }
+}
+
+/// `summary.by_extension` values.
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionTotals {
+    pub files: u64,
+    pub bytes: u64,
+    pub lines: u64,
+    pub chars: u64,
 }
 
 pub type FilesDoc = Document<FileResult, FilesSummary>;
