@@ -395,7 +395,9 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
 /// Where the results go: `--output FILE` or stdout, buffered.
 pub(crate) struct Destination {
     out: BufWriter<File>,
-    /// The terminal's width, when the results go to one.
+    /// Whether the results go to a terminal.
+    terminal: bool,
+    /// The terminal's width, when the results go to one that says it.
     pub(crate) columns: Option<usize>,
 }
 
@@ -414,14 +416,17 @@ impl io::Write for Destination {
 }
 
 fn open_output(common: &CommonArgs) -> io::Result<Destination> {
+    use std::io::IsTerminal;
     use std::os::fd::AsRawFd;
     match &common.output {
         Some(path) => Ok(Destination {
             out: BufWriter::with_capacity(64 * 1024, File::create(path)?),
+            terminal: false,
             columns: None,
         }),
         None => Ok(Destination {
             out: stdout_writer()?,
+            terminal: io::stdout().is_terminal(),
             columns: crate::table::terminal_columns(io::stdout().as_raw_fd()),
         }),
     }
@@ -494,7 +499,7 @@ async fn execute<T: Tool>(
     });
     let on_terminal = opened
         .as_ref()
-        .is_ok_and(|destination| destination.columns.is_some());
+        .is_ok_and(|destination| destination.terminal);
     let started = opened.and_then(|out| start_output(&*tool, common, out, total));
     let output = match started {
         Ok(output) => tool.arrange(output),
