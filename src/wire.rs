@@ -68,18 +68,6 @@ impl<R> Finished<R> {
         }
     }
 
-    /// [`Finished::failed`] with a status given here rather than by the
-    /// failure: only for a failure type whose `status()` is not written yet
-    /// (`find_blocking_calls`'s `ScanError`, being rewritten elsewhere).
-    pub(crate) fn failed_as(report: R, status: Status, failure: &(impl Failure + ?Sized)) -> Self {
-        Finished {
-            status,
-            error: Some(ErrorBody::from_failure(failure)),
-            report,
-            line: None,
-        }
-    }
-
     /// [`Finished::failed`] with the message already scrubbed of secrets.
     pub(crate) fn failed_with_message(
         report: R,

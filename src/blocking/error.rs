@@ -20,6 +20,7 @@
 
 use crate::error::Failure;
 use crate::units::format_duration;
+use crate::wire::Status;
 use std::io;
 use std::time::Duration;
 
@@ -81,6 +82,16 @@ impl Failure for ScanError {
             ScanError::Walk(error) => error.kind(),
             ScanError::Timeout(_) => "timeout",
             ScanError::TooLarge { .. } => "too_large",
+        }
+    }
+
+    /// A file too large to read is set aside (`skipped`, not a failure of
+    /// the run); one that ran out of `--timeout` is `timeout`.
+    fn status(&self) -> Status {
+        match self {
+            ScanError::TooLarge { .. } => Status::Skipped,
+            ScanError::Timeout(_) => Status::Timeout,
+            _ => Status::Error,
         }
     }
 }

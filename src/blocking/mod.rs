@@ -254,7 +254,7 @@ impl Job for BlockingTool {
         match unfinished {
             Unfinished::TimedOut => {
                 let error = ScanError::Timeout(self.settings.timeout);
-                Finished::failed_as(report, Status::Timeout, &error)
+                Finished::failed(report, &error)
             }
             Unfinished::Stopped(reason) => Finished::stopped(report, reason, true),
             Unfinished::Panicked(detail) => Finished::internal(report, detail),
@@ -317,24 +317,24 @@ fn scan_file(
     };
     let Some(language) = spec.language else {
         let error = ScanError::Unsupported(spec.shown.clone());
-        return failed(report, Status::Error, &error);
+        return failed(report, &error);
     };
     let (file, size) = match open_regular(&spec.path, &spec.shown) {
         Ok(opened) => opened,
-        Err(error) => return failed(report, Status::Error, &error),
+        Err(error) => return failed(report, &error),
     };
     if size > settings.max_file_size {
         let error = ScanError::TooLarge {
             size,
             limit: settings.max_file_size,
         };
-        return failed(report, Status::Skipped, &error);
+        return failed(report, &error);
     }
     let mut source = match read_capped(file, settings.max_file_size) {
         Ok(source) => source,
         Err(error) => {
             let error = ScanError::reading(&spec.shown, &error);
-            return failed(report, Status::Error, &error);
+            return failed(report, &error);
         }
     };
     if language == Language::Python {
@@ -353,7 +353,7 @@ fn scan_file(
     report.lines = Some(scan::count_lines(&source));
     let scanned = match scanned {
         Ok(scanned) => scanned,
-        Err(error) => return failed(report, Status::Error, &error),
+        Err(error) => return failed(report, &error),
     };
     let verdict = verdict(&scanned, language);
     report.by_category = (scanned.blocking, scanned.misuse);
@@ -368,7 +368,7 @@ fn scan_file(
     }
     match verdict {
         None => FileOutcome::Done(Finished::ok(report)),
-        Some(error) => failed(report, Status::Error, &error),
+        Some(error) => failed(report, &error),
     }
 }
 
@@ -404,9 +404,9 @@ fn verdict(scanned: &scan::Scan, language: Language) -> Option<ScanError> {
     })
 }
 
-/// A file that ended with `error`, counted as `status`.
-fn failed(report: FileReport, status: Status, error: &ScanError) -> FileOutcome {
-    FileOutcome::Done(Finished::failed_as(report, status, error))
+/// A file that ended with `error`.
+fn failed(report: FileReport, error: &ScanError) -> FileOutcome {
+    FileOutcome::Done(Finished::failed(report, error))
 }
 
 /// Opens a regular file for reading, with its size. Anything else (a

@@ -263,68 +263,78 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
     let late_error = Arc::new(OnceLock::new());
     let late = late_error.clone();
     let total = checked.total;
-    std::thread::spawn(move || {
-        let mut index = 0usize;
-        for arg in checked.positional {
-            let Ok(item) = parser.parse_item(RawItem::Arg(arg)) else {
-                let _ = late.set(InputError::new(
-                    "an argument read differently in the running pass than when it was checked",
-                ));
-                return;
-            };
-            let queued = Queued {
-                index,
-                line: None,
-                item,
-            };
-            if sender.blocking_send(queued).is_err() {
-                return;
-            }
-            index += 1;
-        }
-        let Some(reader) = checked.source.map(Source::reader) else {
-            return;
-        };
-        let mut items = JsonItems::new(reader, checked.format);
-        while let Some(item) = items.next_item() {
-            let parsed = item.and_then(|(line, value)| {
-                parser
-                    .parse_item(RawItem::Json(value))
-                    .map(|item| (line, item))
-                    .map_err(|error| InputError::from_field(error, Some(line)))
-            });
-            match parsed {
-                Ok((line, item)) => {
-                    let queued = Queued {
-                        index,
-                        line: Some(line),
-                        item,
-                    };
-                    if sender.blocking_send(queued).is_err() {
-                        return;
-                    }
-                    index += 1;
-                }
-                Err(error) => {
-                    let _ = late.set(InputError {
-                        message: format!(
-                            "an item read differently in the running pass: {}",
-                            error.message
-                        ),
-                        ..error
-                    });
+    let spawn_failed = late_error.clone();
+    let producer = std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            let mut index = 0usize;
+            for arg in checked.positional {
+                let Ok(item) = parser.parse_item(RawItem::Arg(arg)) else {
+                    let _ = late.set(InputError::new(
+                        "an argument read differently in the running pass than when it was checked",
+                    ));
+                    return;
+                };
+                let queued = Queued {
+                    index,
+                    line: None,
+                    item,
+                };
+                if sender.blocking_send(queued).is_err() {
                     return;
                 }
+                index += 1;
             }
-        }
-        // Fewer items than the checking pass counted: the copy is short.
-        if index as u64 != checked.total {
-            let _ = late.set(InputError::new(format!(
-                "{} items were checked, {index} were read in the running pass",
-                checked.total
-            )));
-        }
-    });
+            let Some(reader) = checked.source.map(Source::reader) else {
+                return;
+            };
+            let mut items = JsonItems::new(reader, checked.format);
+            while let Some(item) = items.next_item() {
+                let parsed = item.and_then(|(line, value)| {
+                    parser
+                        .parse_item(RawItem::Json(value))
+                        .map(|item| (line, item))
+                        .map_err(|error| InputError::from_field(error, Some(line)))
+                });
+                match parsed {
+                    Ok((line, item)) => {
+                        let queued = Queued {
+                            index,
+                            line: Some(line),
+                            item,
+                        };
+                        if sender.blocking_send(queued).is_err() {
+                            return;
+                        }
+                        index += 1;
+                    }
+                    Err(error) => {
+                        let _ = late.set(InputError {
+                            message: format!(
+                                "an item read differently in the running pass: {}",
+                                error.message
+                            ),
+                            ..error
+                        });
+                        return;
+                    }
+                }
+            }
+            // Fewer items than the checking pass counted: the copy is short.
+            if index as u64 != checked.total {
+                let _ = late.set(InputError::new(format!(
+                    "{} items were checked, {index} were read in the running pass",
+                    checked.total
+                )));
+            }
+        });
+    // A full process table (a fork bomb elsewhere) refuses the thread: the
+    // run then reads nothing and says why, rather than panicking.
+    if let Err(error) = producer {
+        let _ = spawn_failed.set(InputError::new(format!(
+            "cannot start the thread that reads the items: {error}"
+        )));
+    }
     Feed {
         receiver,
         total,
