@@ -810,6 +810,9 @@ fn exit_75_json_parses_whatever_bytes_the_paths_hold() {
         );
         assert_eq!(first.stdout.iter().filter(|&&b| b == b'\n').count(), 1);
         let doc = launcher_doc(&first);
+        // Soon, but not a hammering: within the estimate of a whole build.
+        let after = doc.error.retry_after_s.expect("retry_after_s");
+        assert!((5..=200).contains(&after), "{after}");
         let log = doc.error.log.expect("the log");
         let expected = bundle.state().join("log");
         match expected.to_str() {
@@ -1249,4 +1252,44 @@ fn scripts_build_joins_the_build_a_tool_started() {
     let doc: serde_json::Value = serde_json::from_slice(&built.stdout).unwrap();
     assert_eq!(doc["version"], VERSION);
     assert_eq!(bundle.builds(), 1);
+}
+
+#[test]
+fn the_binary_by_its_own_name_keeps_the_contract() {
+    let run = |args: &[&str]| {
+        output_watched({
+            let mut command = Command::new(multicall_binary());
+            command.args(args);
+            command
+        })
+    };
+    // No tool, or an unknown one: exit 2, the usage document on stdout,
+    // the usage in words on stderr.
+    for args in [&[][..], &["request"][..], &[""][..], &["--bogus"][..]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let doc: common::wire::UsageError = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|error| panic!("{args:?}: {error}: {}", text(&out.stdout)));
+        assert_eq!(doc.tool, "async-patterns");
+        assert_eq!(doc.version, VERSION);
+        assert_eq!(doc.error.kind, "invalid_input");
+        assert_eq!(doc.error.field.as_deref(), Some("tool"));
+        assert!(text(&out.stderr).contains("Usage:"), "{args:?}");
+    }
+    for flag in ["--version", "-V"] {
+        let out = run(&[flag]);
+        assert_version(&out, "async-patterns");
+    }
+    for flag in ["--help", "-h", "help"] {
+        let out = run(&[flag]);
+        assert_eq!(out.status.code(), Some(0));
+        let usage = text(&out.stdout);
+        for tool in TOOL_NAMES {
+            assert!(usage.contains(tool), "{flag}: {usage}");
+        }
+    }
+    // A tool's own flags after its subcommand (or its name).
+    for word in ["requests", "async_requests"] {
+        assert_version(&run(&[word, "--version"]), "async_requests");
+    }
 }

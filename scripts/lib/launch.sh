@@ -285,7 +285,7 @@ _ap_loader() {
 # run it through the dynamic loader when no folder can take a copy. Sets
 # ASYNC_PATTERNS_EXE and ASYNC_PATTERNS_CMD; returns 1 when none works.
 _ap_runnable() {
-  local binary="$1" copy
+  local binary="$1" copy same=0
   ASYNC_PATTERNS_EXE="$binary"
   ASYNC_PATTERNS_CMD=("$binary")
   [ -x "$binary" ] && return 0
@@ -294,17 +294,20 @@ _ap_runnable() {
   _ap_platform
   _ap_cache_dir
   copy="$_ap_cache/bin/$ASYNC_PATTERNS_VERSION-$_ap_plat/async-patterns"
-  if ! { [ -x "$copy" ] && _ap_same_file "$binary" "$copy"; }; then
-    if mkdir -p -- "${copy%/*}" 2>/dev/null \
-      && cp -- "$binary" "$copy.$$" 2>/dev/null \
-      && chmod 755 "$copy.$$" 2>/dev/null \
-      && mv -f -- "$copy.$$" "$copy" 2>/dev/null; then
-      :
-    else
-      rm -f -- "$copy.$$" 2>/dev/null
-    fi
+  # Compared by content: an older build of the same version may be there.
+  if [ -f "$copy" ] && _ap_same_file "$binary" "$copy"; then
+    same=1
+  elif mkdir -p -- "${copy%/*}" 2>/dev/null \
+    && cp -- "$binary" "$copy.$$" 2>/dev/null \
+    && chmod 755 "$copy.$$" 2>/dev/null \
+    && mv -f -- "$copy.$$" "$copy" 2>/dev/null; then
+    same=1
+  else
+    rm -f -- "$copy.$$" 2>/dev/null
   fi
-  if [ -x "$copy" ] && _ap_same_file "$binary" "$copy"; then
+  # Not runnable there either (a noexec mount): kept, so the next call does
+  # not copy again, and passed over.
+  if [ "$same" = 1 ] && [ -x "$copy" ]; then
     ASYNC_PATTERNS_EXE="$copy"
     ASYNC_PATTERNS_CMD=("$copy")
     return 0
@@ -517,6 +520,7 @@ _ap_start_build() {
       # session (setsid), or at least its own process group (set -m).
       local starter=()
       command -v setsid >/dev/null 2>&1 && starter=(setsid)
+      # shellcheck disable=SC2016 # $1 is the builder's own argument
       (
         cd "$ASYNC_PATTERNS_ROOT" || exit 1
         set -m
