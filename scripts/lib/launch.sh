@@ -242,7 +242,13 @@ _ap_target_dir() {
   fi
 }
 
-_ap_file_size() { wc -c 2>/dev/null <"$1" | tr -d ' '; }
+# One process (wc), not a pipeline: the bundle's every start checks a size.
+# BSD wc pads the number with spaces.
+_ap_file_size() {
+  local size
+  size="$(wc -c 2>/dev/null <"$1")"
+  echo "${size//[!0-9]/}"
+}
 
 # The bundle's binary against the size scripts/package wrote next to it
 # (async-patterns.size): a binary cut short by an upload limit or a full disk
@@ -251,7 +257,8 @@ _ap_check_size() {
   local tool="$1" binary="$2" expected="" actual
   [ -f "$binary.size" ] || return 0
   read -r expected 2>/dev/null <"$binary.size"
-  actual="$(_ap_file_size "$binary")"
+  actual="$(wc -c 2>/dev/null <"$binary")"
+  actual="${actual//[!0-9]/}"
   [ "$actual" = "$expected" ] && return 0
   _ap_not_installed "$tool" \
     "the prebuilt binary $binary is damaged: ${actual:-?} bytes instead of $expected; unpack the bundle again" \
