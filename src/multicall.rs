@@ -9,7 +9,7 @@
 
 use crate::exit::Exit;
 use crate::printer::print_input_error;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 /// The multicall binary's own name (`async-patterns --version`).
@@ -61,8 +61,40 @@ static TOOLS: &[Entry] = &[
     },
 ];
 
+/// The tool a program name names: `async_requests`, and as Windows and
+/// case-blind file systems may spell it, `Async_Requests.EXE`.
 fn by_program(program: &str) -> Option<&'static Entry> {
+    let program = program.to_ascii_lowercase();
+    let program = program.strip_suffix(".exe").unwrap_or(&program);
     TOOLS.iter().find(|entry| entry.name == program)
+}
+
+/// The tool named by a link on the way from `program` (argv[0]) to this
+/// binary: a user's own name for a tool's link (`~/bin/areq` to
+/// `bin/linux-x86_64/async_requests`, itself a link to `async-patterns`) runs
+/// that tool, as calling the link it points at would. A bare name is looked
+/// up on PATH, as the shell found it.
+fn by_links(program: &OsStr) -> Option<&'static Entry> {
+    let program = Path::new(program);
+    let mut path = if program.components().count() > 1 {
+        program.to_path_buf()
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.symlink_metadata().is_ok())?
+    };
+    // A bound, as the kernel has one: a loop of links ends somewhere.
+    for _ in 0..40 {
+        let target = std::fs::read_link(&path).ok()?;
+        if let Some(entry) = by_program(&target.file_name()?.to_string_lossy()) {
+            return Some(entry);
+        }
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    None
 }
 
 fn by_subcommand(word: &str) -> Option<&'static Entry> {
@@ -84,15 +116,35 @@ fn run(args: Vec<OsString>) -> Exit {
         .and_then(|first| Path::new(first).file_name())
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let program = program.strip_suffix(".exe").unwrap_or(&program);
-    if let Some(entry) = by_program(program) {
+    if let Some(entry) = by_program(&program) {
         return (entry.main)(args);
+    }
+    let own_name = program.to_ascii_lowercase();
+    if own_name != BINARY && own_name != format!("{BINARY}.exe") {
+        if let Some(entry) = args.first().and_then(|first| by_links(first)) {
+            return (entry.main)(args);
+        }
     }
     let Some(word) = args.get(1).map(|word| word.to_string_lossy().into_owned()) else {
         eprint!("{}", usage());
         return usage_error("no tool named: give one as the first argument (see --help)");
     };
     match word.as_str() {
+        // `help <tool>` is the tool's own help.
+        "help" if args.len() > 2 => match by_subcommand(&args[2].to_string_lossy()) {
+            Some(entry) => (entry.main)(vec![
+                OsString::from(format!("{BINARY} {}", entry.subcommand)),
+                OsString::from("--help"),
+            ]),
+            None => {
+                eprint!("{}", usage());
+                usage_error(&format!(
+                    "unknown tool `{}` (one of: {})",
+                    args[2].to_string_lossy(),
+                    subcommands()
+                ))
+            }
+        },
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Exit::Success
@@ -112,15 +164,19 @@ fn run(args: Vec<OsString>) -> Exit {
                 eprint!("{}", usage());
                 usage_error(&format!(
                     "unknown tool `{word}` (one of: {})",
-                    TOOLS
-                        .iter()
-                        .map(|entry| entry.subcommand)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    subcommands()
                 ))
             }
         },
     }
+}
+
+fn subcommands() -> String {
+    TOOLS
+        .iter()
+        .map(|entry| entry.subcommand)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn usage_error(message: &str) -> Exit {
@@ -143,8 +199,8 @@ fn usage() -> String {
         ));
     }
     text.push_str(&format!(
-        "\n`{BINARY} <TOOL> --help` shows a tool's flags. Exit codes: 0 all ok, 1 some not ok,\n\
-         2 bad usage or input, 130/143/129 interrupted.\n"
+        "\n`{BINARY} <TOOL> --help` (or `{BINARY} help <TOOL>`) shows a tool's flags.\n\
+         Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input, 130/143/129 interrupted.\n"
     ));
     text
 }
@@ -163,7 +219,12 @@ mod tests {
             ));
             assert!(std::ptr::eq(by_subcommand(entry.name).unwrap(), entry));
         }
+        assert!(std::ptr::eq(
+            by_program("Async_Requests.EXE").unwrap(),
+            &TOOLS[0]
+        ));
         assert!(by_program("async-patterns").is_none());
+        assert!(by_program("async_requests.sh").is_none());
         assert!(by_subcommand("request").is_none());
     }
 }

@@ -41,9 +41,37 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Files a test put in the work tree, removed when it ends (even by a panic).
+struct Planted(Vec<PathBuf>);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// What a stray file in the work tree is called (untracked: not shipped).
+const STRAY: &str = "assets/.package-test-untracked.md";
+
 fn package() -> &'static Package {
     static PACKAGE: OnceLock<Package> = OnceLock::new();
     PACKAGE.get_or_init(|| {
+        // A work tree as a developer's is: an untracked file among what is
+        // shipped, and an unrelated wheel of this version in dist/, newer
+        // than anything the script makes.
+        std::fs::create_dir_all(repo().join("dist")).unwrap();
+        let decoy = repo().join(format!("dist/async_patterns-{VERSION}-py3-none-any.whl"));
+        let _planted = Planted(vec![repo().join(STRAY), decoy.clone()]);
+        std::fs::write(repo().join(STRAY), "an editor's leftover\n").unwrap();
+        std::fs::write(&decoy, "not a wheel").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&decoy)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+            .unwrap();
         let output = Command::new("bash")
             .arg("scripts/package")
             .current_dir(repo())
@@ -57,6 +85,11 @@ fn package() -> &'static Package {
         assert_eq!(summary.target, "x86_64-unknown-linux-gnu");
         assert_eq!(summary.glibc_max, "2.17");
         assert!(summary.zip_bytes > 0 && summary.wheel_bytes > 0 && summary.binary_bytes > 0);
+        assert!(
+            summary.wheel.contains("manylinux") && summary.wheel.ends_with("x86_64.whl"),
+            "the wheel just made, not another in dist/: {}",
+            summary.wheel
+        );
         Package {
             zip: repo().join(summary.zip),
             wheel: repo().join(summary.wheel),
@@ -132,6 +165,17 @@ fn check_bundle(skill: &Path) {
     for absent in ["src", "target", "Cargo.toml", "tests"] {
         assert!(!skill.join(absent).exists(), "{absent} is not shipped");
     }
+    assert!(
+        !skill.join(STRAY).exists(),
+        "untracked files are not shipped"
+    );
+    // The size the launchers check the binary against.
+    let binary = skill.join("bin/linux-x86_64/async-patterns");
+    let size = std::fs::read_to_string(binary.with_extension("size")).unwrap();
+    assert_eq!(
+        size.trim(),
+        std::fs::metadata(&binary).unwrap().len().to_string()
+    );
     for present in [
         "SKILL.md",
         "README.md",

@@ -5,30 +5,50 @@
 # Where the binary comes from; the first found wins:
 #   1. $ASYNC_PATTERNS_BIN_DIR: a folder of binaries built elsewhere; never builds
 #   2. bin/<os>-<arch>/ inside this skill folder: the prebuilt bundle (if the
-#      unpacker dropped the run bit, it is restored, or a copy runs from the cache)
+#      unpacker dropped the run bit, it is restored, or a copy runs from the
+#      cache, or the dynamic loader runs it; a binary cut short is refused)
 #   3. an up-to-date build of this folder's sources (target/release, or the
 #      cache dir when this folder is read-only)
 #   4. `async-patterns` on PATH with the same version (pip or cargo installed)
 #   5. a build from source: in the background, one at a time (a lock), its
 #      progress on stderr, waited for at most $ASYNC_PATTERNS_BUILD_WAIT
-#      seconds (default 90); after that the launcher exits 75 with one JSON
-#      document saying when to retry, and the build goes on. A failed build
-#      exits 127 with the end of its log on stderr.
+#      seconds (default 90); after that (or on SIGTERM, SIGINT, SIGHUP while
+#      waiting) the launcher exits 75 with one JSON document saying when to
+#      retry, and the build goes on. A failed build exits 127 with the end of
+#      its log on stderr.
 #
 # stdout is the tool's: everything the launcher says goes to stderr, except
 # the JSON of exit 75 and 127, which an agent parses like any tool error.
+#
+# The lock is the folder `<target>/async-patterns-build/lock` (mkdir is
+# atomic everywhere); `lock/owner` names its holder as "PID START", START
+# being when that process started (so a PID reused after a reboot or a kill
+# is not mistaken for the build). The launcher that takes the lock writes
+# itself there, and the build process it starts replaces it before the
+# launcher goes on. A lock whose holder is gone is broken and the build
+# starts over; so is a lock without an owner after a minute (a launcher
+# killed between the two steps). Breaking races are settled by cargo's own
+# lock on the target folder: at worst a second cargo waits and finds
+# nothing to do.
 
 # Builtins where they do: the bundle's first result should come within tens
 # of milliseconds, and every process started here costs about one.
 _ap_here="${BASH_SOURCE[0]%/*}"
 [ "$_ap_here" = "${BASH_SOURCE[0]}" ] && _ap_here=.
-ASYNC_PATTERNS_ROOT="$(cd "$_ap_here/../.." && pwd)"
+# CDPATH would make `cd` print the folder (and could pick another one); the
+# "x" keeps a folder name that ends in a newline.
+ASYNC_PATTERNS_ROOT="$(CDPATH='' cd -- "$_ap_here/../.." && pwd && echo x)"
+ASYNC_PATTERNS_ROOT="${ASYNC_PATTERNS_ROOT%$'\n'x}"
+_ap_lib="$ASYNC_PATTERNS_ROOT/scripts/lib/launch.sh"
 
 if [ -f "$ASYNC_PATTERNS_ROOT/VERSION" ]; then
-  read -r ASYNC_PATTERNS_VERSION <"$ASYNC_PATTERNS_ROOT/VERSION"
+  # (a last line without its newline still counts, even under set -e)
+  read -r ASYNC_PATTERNS_VERSION <"$ASYNC_PATTERNS_ROOT/VERSION" || true
 else
   ASYNC_PATTERNS_VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ASYNC_PATTERNS_ROOT/Cargo.toml" 2>/dev/null | head -n 1)"
 fi
+# A VERSION file that went through a Windows editor or `unzip -a`.
+ASYNC_PATTERNS_VERSION="${ASYNC_PATTERNS_VERSION%$'\r'}"
 
 # The tools of the one binary: links or copies of it under these names run
 # the tool of that name.
@@ -40,13 +60,81 @@ ASYNC_PATTERNS_BUILD_CPU_SECONDS=170
 
 _ap_say() { echo "async-patterns: $*" >&2; }
 
+# A JSON string for any bash string: control characters escaped, and bytes
+# that are not UTF-8 (a path is any bytes) replaced by U+FFFD, so the
+# document always parses. Only error paths call it.
 _ap_json_string() {
-  local text="$1"
+  local LC_ALL=C
+  local text="$1" out="" c n i=0 len need j lo hi ok
   text="${text//\\/\\\\}"
   text="${text//\"/\\\"}"
-  text="${text//$'\n'/\\n}"
-  text="${text//$'\t'/\\t}"
-  printf '"%s"' "$text"
+  case "$text" in
+    *[![:print:]]*) ;;
+    *)
+      printf '"%s"' "$text"
+      return 0
+      ;;
+  esac
+  len=${#text}
+  while [ "$i" -lt "$len" ]; do
+    c="${text:i:1}"
+    printf -v n '%d' "'$c"
+    n=$((n & 255))
+    if [ "$n" -ge 32 ] && [ "$n" -lt 127 ]; then
+      out+="$c"
+      i=$((i + 1))
+      continue
+    fi
+    if [ "$n" -lt 128 ]; then
+      case "$n" in
+        9) out+='\t' ;;
+        10) out+='\n' ;;
+        13) out+='\r' ;;
+        *)
+          printf -v c '\\u%04x' "$n"
+          out+="$c"
+          ;;
+      esac
+      i=$((i + 1))
+      continue
+    fi
+    # A UTF-8 sequence: its lead byte says how many bytes follow, and the
+    # first of them has a narrower range for E0, ED, F0 and F4 (no overlong
+    # forms, no surrogates, nothing past U+10FFFF).
+    need=0 lo=128 hi=191
+    if [ "$n" -ge 194 ] && [ "$n" -le 223 ]; then
+      need=1
+    elif [ "$n" -ge 224 ] && [ "$n" -le 239 ]; then
+      need=2
+      [ "$n" = 224 ] && lo=160
+      [ "$n" = 237 ] && hi=159
+    elif [ "$n" -ge 240 ] && [ "$n" -le 244 ]; then
+      need=3
+      [ "$n" = 240 ] && lo=144
+      [ "$n" = 244 ] && hi=143
+    fi
+    ok=0
+    if [ "$need" -gt 0 ] && [ $((i + need)) -lt "$len" ]; then
+      ok=1
+      for ((j = 1; j <= need; j++)); do
+        printf -v n '%d' "'${text:i+j:1}"
+        n=$((n & 255))
+        if [ "$n" -lt "$lo" ] || [ "$n" -gt "$hi" ]; then
+          ok=0
+          break
+        fi
+        lo=128 hi=191
+      done
+    fi
+    if [ "$ok" = 1 ]; then
+      out+="${text:i:need+1}"
+      i=$((i + need + 1))
+    else
+      out+='\ufffd'
+      i=$((i + 1))
+    fi
+  done
+  printf '"%s"' "$out"
 }
 
 # Prints the launcher's own error document on stdout (the tool's contract:
@@ -58,7 +146,17 @@ _ap_error_json() {
     "$(_ap_json_string "$kind")" "$(_ap_json_string "$message")" "$extra"
 }
 
+# Says it on stderr, prints the JSON error on stdout and exits 127.
+_ap_not_installed() {
+  local tool="$1" message="$2" words="${3:-$2}"
+  _ap_say "$words"
+  _ap_error_json "$tool" not_installed "$message"
+  exit 127
+}
+
+# Sets _ap_plat to "<os>-<arch>" (once: uname is a process).
 _ap_platform() {
+  [ -n "${_ap_plat:-}" ] && return 0
   local os arch
   read -r os arch < <(uname -sm)
   case "$os" in
@@ -70,58 +168,163 @@ _ap_platform() {
     amd64) arch=x86_64 ;;
     arm64) arch=aarch64 ;;
   esac
-  echo "$os-$arch"
+  _ap_plat="$os-$arch"
 }
 
-_ap_cache_dir() {
-  if [ -n "${ASYNC_PATTERNS_CACHE_DIR:-}" ]; then
-    echo "$ASYNC_PATTERNS_CACHE_DIR"
-  elif [ -n "${XDG_CACHE_HOME:-}" ]; then
-    echo "$XDG_CACHE_HOME/async-patterns"
-  elif [ -n "${HOME:-}" ]; then
-    echo "$HOME/.cache/async-patterns"
-  else
-    echo "/tmp/async-patterns-$(id -u)"
+# Sets _ap_abs to $1 made absolute against the current directory: a
+# relative path would name another folder once the build runs from the
+# skill folder.
+_ap_absolute() {
+  case "$1" in
+    /*) _ap_abs="$1" ;;
+    *) _ap_abs="$PWD/$1" ;;
+  esac
+}
+
+# True when $1 is a folder this user can write and enter, made if missing.
+# A folder in a shared /tmp must be this user's own and not a link (another
+# user could have made it first and put a binary in it).
+_ap_usable_dir() {
+  local dir="$1" shared="$2"
+  if [ ! -d "$dir" ]; then
+    if [ "$shared" = shared ]; then
+      mkdir -m 700 -- "$dir" 2>/dev/null || return 1
+    else
+      mkdir -p -- "$dir" 2>/dev/null || return 1
+    fi
   fi
+  [ -w "$dir" ] && [ -x "$dir" ] || return 1
+  if [ "$shared" = shared ]; then
+    [ -O "$dir" ] && [ ! -L "$dir" ] || return 1
+  fi
+  return 0
 }
 
-# Where a source build goes: CARGO_TARGET_DIR, else target/ in this folder
-# when it is writable, else the user's cache dir (skills are often installed
-# read-only).
+# Sets _ap_cache to the user's cache folder: $ASYNC_PATTERNS_CACHE_DIR when
+# set (and only that), else the first usable of $XDG_CACHE_HOME/async-patterns,
+# ~/.cache/async-patterns, $TMPDIR/async-patterns-<uid>,
+# /tmp/async-patterns-<uid>. A relative XDG_CACHE_HOME or HOME is skipped, as
+# the XDG spec says. When none is usable, the first: later steps say so.
+_ap_cache_dir() {
+  [ -n "${_ap_cache:-}" ] && return 0
+  if [ -n "${ASYNC_PATTERNS_CACHE_DIR:-}" ]; then
+    _ap_absolute "$ASYNC_PATTERNS_CACHE_DIR"
+    _ap_cache="$_ap_abs"
+    return 0
+  fi
+  local candidates=() shared=() i
+  case "${XDG_CACHE_HOME:-}" in /*) candidates+=("$XDG_CACHE_HOME/async-patterns") shared+=(own) ;; esac
+  case "${HOME:-}" in /*) candidates+=("${HOME%/}/.cache/async-patterns") shared+=(own) ;; esac
+  case "${TMPDIR:-}" in /*) candidates+=("${TMPDIR%/}/async-patterns-$UID") shared+=(shared) ;; esac
+  candidates+=("/tmp/async-patterns-$UID") shared+=(shared)
+  for i in "${!candidates[@]}"; do
+    if _ap_usable_dir "${candidates[$i]}" "${shared[$i]}"; then
+      _ap_cache="${candidates[$i]}"
+      return 0
+    fi
+  done
+  _ap_cache="${candidates[0]}"
+}
+
+# Sets _ap_target to where a source build goes: CARGO_TARGET_DIR, else
+# target/ in this folder when it is writable, else the user's cache dir
+# (skills are often installed read-only).
 _ap_target_dir() {
   if [ -n "${CARGO_TARGET_DIR:-}" ]; then
-    echo "$CARGO_TARGET_DIR"
+    _ap_absolute "$CARGO_TARGET_DIR"
+    _ap_target="$_ap_abs"
   elif { [ -d "$ASYNC_PATTERNS_ROOT/target" ] && [ -w "$ASYNC_PATTERNS_ROOT/target" ]; } \
     || { [ ! -e "$ASYNC_PATTERNS_ROOT/target" ] && [ -w "$ASYNC_PATTERNS_ROOT" ]; }; then
-    echo "$ASYNC_PATTERNS_ROOT/target"
+    _ap_target="$ASYNC_PATTERNS_ROOT/target"
   else
-    echo "$(_ap_cache_dir)/target-$ASYNC_PATTERNS_VERSION"
+    _ap_cache_dir
+    _ap_target="$_ap_cache/target-$ASYNC_PATTERNS_VERSION"
   fi
 }
 
-_ap_file_size() { wc -c <"$1" 2>/dev/null | tr -d ' '; }
+# One process (wc), not a pipeline: the bundle's every start checks a size.
+# BSD wc pads the number with spaces.
+_ap_file_size() {
+  local size
+  size="$(wc -c 2>/dev/null <"$1")"
+  echo "${size//[!0-9]/}"
+}
+
+# The bundle's binary against the size scripts/package wrote next to it
+# (async-patterns.size): a binary cut short by an upload limit or a full disk
+# would crash, or run as a shell script, instead of saying what is wrong.
+_ap_check_size() {
+  local tool="$1" binary="$2" expected="" actual
+  [ -f "$binary.size" ] || return 0
+  read -r expected 2>/dev/null <"$binary.size"
+  actual="$(wc -c 2>/dev/null <"$binary")"
+  actual="${actual//[!0-9]/}"
+  [ "$actual" = "$expected" ] && return 0
+  _ap_not_installed "$tool" \
+    "the prebuilt binary $binary is damaged: ${actual:-?} bytes instead of $expected; unpack the bundle again" \
+    "the prebuilt binary $binary is damaged (${actual:-?} bytes, $expected expected: cut short by an upload limit or a full disk?); unpack the bundle again"
+}
+
+# True when the two files hold the same bytes (the same size, without cmp).
+_ap_same_file() {
+  if command -v cmp >/dev/null 2>&1; then
+    cmp -s -- "$1" "$2"
+  else
+    [ "$(_ap_file_size "$1")" = "$(_ap_file_size "$2")" ]
+  fi
+}
+
+# glibc's dynamic loader for this platform: it runs a binary that has no run
+# bit (though not one on a noexec mount).
+_ap_loader() {
+  local loader
+  case "$_ap_plat" in
+    linux-x86_64) loader=/lib64/ld-linux-x86-64.so.2 ;;
+    linux-aarch64) loader=/lib/ld-linux-aarch64.so.1 ;;
+    *) return 1 ;;
+  esac
+  [ -x "$loader" ] || return 1
+  _ap_loader_path="$loader"
+}
 
 # A prebuilt binary whose run bit an unpacker dropped: restore it, or run a
-# copy from the cache when this folder is read-only. Prints the runnable path.
+# copy from the cache when this folder is read-only (or mounted noexec), or
+# run it through the dynamic loader when no folder can take a copy. Sets
+# ASYNC_PATTERNS_EXE and ASYNC_PATTERNS_CMD; returns 1 when none works.
 _ap_runnable() {
-  local binary="$1"
-  if [ -x "$binary" ]; then
-    echo "$binary"
-    return 0
-  fi
+  local binary="$1" copy same=0
+  ASYNC_PATTERNS_EXE="$binary"
+  ASYNC_PATTERNS_CMD=("$binary")
+  [ -x "$binary" ] && return 0
   chmod +x "$binary" 2>/dev/null
-  if [ -x "$binary" ]; then
-    echo "$binary"
+  [ -x "$binary" ] && return 0
+  _ap_platform
+  _ap_cache_dir
+  copy="$_ap_cache/bin/$ASYNC_PATTERNS_VERSION-$_ap_plat/async-patterns"
+  # Compared by content: an older build of the same version may be there.
+  if [ -f "$copy" ] && _ap_same_file "$binary" "$copy"; then
+    same=1
+  elif mkdir -p -- "${copy%/*}" 2>/dev/null \
+    && cp -- "$binary" "$copy.$$" 2>/dev/null \
+    && chmod 755 "$copy.$$" 2>/dev/null \
+    && mv -f -- "$copy.$$" "$copy" 2>/dev/null; then
+    same=1
+  else
+    rm -f -- "$copy.$$" 2>/dev/null
+  fi
+  # Not runnable there either (a noexec mount): kept, so the next call does
+  # not copy again, and passed over.
+  if [ "$same" = 1 ] && [ -x "$copy" ]; then
+    ASYNC_PATTERNS_EXE="$copy"
+    ASYNC_PATTERNS_CMD=("$copy")
     return 0
   fi
-  local copy
-  copy="$(_ap_cache_dir)/bin/$ASYNC_PATTERNS_VERSION-$(_ap_platform)/async-patterns"
-  if [ ! -x "$copy" ] || [ "$(_ap_file_size "$copy")" != "$(_ap_file_size "$binary")" ]; then
-    mkdir -p "$(dirname "$copy")" \
-      && cp "$binary" "$copy.$$" && chmod 755 "$copy.$$" && mv -f "$copy.$$" "$copy" \
-      || return 1
+  if [ -r "$binary" ] && _ap_loader; then
+    _ap_say "$binary has no run bit and no folder here takes a runnable copy (tried $_ap_cache); running it through $_ap_loader_path"
+    ASYNC_PATTERNS_CMD=("$_ap_loader_path" "$binary")
+    return 0
   fi
-  echo "$copy"
+  return 1
 }
 
 # True when a source build is at least as new as every source file.
@@ -133,34 +336,58 @@ _ap_fresh() {
   [ -z "$newer" ]
 }
 
-# Sets ASYNC_PATTERNS_EXE to a binary that runs here, without building;
-# returns 1 when there is none.
+# The first line `$1 --version` prints, in _ap_said; at most 5 s (a program
+# of that name that hangs must not hang the launcher) and 200 bytes, and
+# never the launcher's stdin (the tool may read its items from there).
+_ap_version_of() {
+  if command -v timeout >/dev/null 2>&1; then
+    _ap_said="$(timeout -k 1 5 "$1" --version </dev/null 2>/dev/null | head -c 200 | head -n 1)"
+  else
+    _ap_said="$("$1" --version </dev/null 2>/dev/null | head -c 200 | head -n 1)"
+  fi
+}
+
+# Sets ASYNC_PATTERNS_EXE (the binary) and ASYNC_PATTERNS_CMD (how to run it;
+# the tool's name or subcommand comes next) to a binary that runs here,
+# without building; returns 1 when there is none, exits 127 when the
+# prebuilt one is damaged or cannot be run.
 async_patterns_find() {
   local tool="$1" candidate
   ASYNC_PATTERNS_EXE=""
+  ASYNC_PATTERNS_CMD=()
   if [ -n "${ASYNC_PATTERNS_BIN_DIR:-}" ]; then
     for candidate in "$ASYNC_PATTERNS_BIN_DIR/async-patterns" "$ASYNC_PATTERNS_BIN_DIR/$tool"; do
       if [ -f "$candidate" ]; then
-        ASYNC_PATTERNS_EXE="$(_ap_runnable "$candidate")" && return 0
+        _ap_runnable "$candidate" && return 0
       fi
     done
-    _ap_say "no async-patterns binary in ASYNC_PATTERNS_BIN_DIR=$ASYNC_PATTERNS_BIN_DIR (it is set, so nothing is built)"
-    _ap_error_json "$tool" "not_installed" "no async-patterns binary in ASYNC_PATTERNS_BIN_DIR=$ASYNC_PATTERNS_BIN_DIR"
-    exit 127
+    _ap_not_installed "$tool" "no async-patterns binary in ASYNC_PATTERNS_BIN_DIR=$ASYNC_PATTERNS_BIN_DIR" \
+      "no async-patterns binary in ASYNC_PATTERNS_BIN_DIR=$ASYNC_PATTERNS_BIN_DIR (it is set, so nothing is built)"
   fi
-  candidate="$ASYNC_PATTERNS_ROOT/bin/$(_ap_platform)/async-patterns"
+  _ap_platform
+  candidate="$ASYNC_PATTERNS_ROOT/bin/$_ap_plat/async-patterns"
   if [ -f "$candidate" ]; then
-    ASYNC_PATTERNS_EXE="$(_ap_runnable "$candidate")" && return 0
+    _ap_check_size "$tool" "$candidate"
+    _ap_runnable "$candidate" && return 0
+    _ap_not_installed "$tool" \
+      "the prebuilt binary $candidate has no run bit and cannot get one: run chmod +x on it, or set ASYNC_PATTERNS_CACHE_DIR to a folder that allows running programs" \
+      "the prebuilt binary $candidate has no run bit, this folder is read-only and no cache folder takes a runnable copy (tried $_ap_cache). Run: chmod +x '$candidate', or set ASYNC_PATTERNS_CACHE_DIR to a writable folder that allows running programs."
   fi
-  candidate="$(_ap_target_dir)/release/async-patterns"
+  _ap_target_dir
+  candidate="$_ap_target/release/async-patterns"
   if [ -d "$ASYNC_PATTERNS_ROOT/src" ] && _ap_fresh "$candidate"; then
     ASYNC_PATTERNS_EXE="$candidate"
+    ASYNC_PATTERNS_CMD=("$candidate")
     return 0
   fi
   candidate="$(command -v async-patterns 2>/dev/null)"
-  if [ -n "$candidate" ] && [ "$("$candidate" --version 2>/dev/null)" = "async-patterns $ASYNC_PATTERNS_VERSION" ]; then
-    ASYNC_PATTERNS_EXE="$candidate"
-    return 0
+  if [ -n "$candidate" ] && [ -f "$candidate" ] && [ -x "$candidate" ]; then
+    _ap_version_of "$candidate"
+    if [ "$_ap_said" = "async-patterns $ASYNC_PATTERNS_VERSION" ]; then
+      ASYNC_PATTERNS_EXE="$candidate"
+      ASYNC_PATTERNS_CMD=("$candidate")
+      return 0
+    fi
   fi
   return 1
 }
@@ -182,122 +409,273 @@ _ap_cores() { getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2; }
 _ap_estimate() {
   local cores estimate
   cores="$(_ap_cores)"
+  case "$cores" in '' | *[!0-9]* | 0) cores=2 ;; esac
   estimate=$((ASYNC_PATTERNS_BUILD_CPU_SECONDS / cores + 5))
   [ "$estimate" -lt 40 ] && estimate=40
   echo "$estimate"
 }
 
-# Starts the background build unless one is running; the lock is a
-# directory (mkdir is atomic everywhere), released by the build itself.
-_ap_start_build() {
-  local state="$1" target="$2" cargo="$3" pid
-  mkdir -p "$state" || return 1
-  if mkdir "$state/lock" 2>/dev/null; then
-    rm -f "$state/status" "$state/pid"
-    date +%s >"$state/started"
-    : >"$state/log"
-    # setsid: the build must outlive this launcher, which an agent's harness
-    # may kill at its own time limit; the next call picks the build up.
-    local starter=()
-    command -v setsid >/dev/null 2>&1 && starter=(setsid)
-    (
-      cd "$ASYNC_PATTERNS_ROOT" || exit 1
-      AP_STATE="$state" AP_TARGET="$target" AP_CARGO="$cargo" nohup ${starter[@]+"${starter[@]}"} bash -c '
-        echo $$ >"$AP_STATE/pid.tmp" && mv -f "$AP_STATE/pid.tmp" "$AP_STATE/pid"
-        CARGO_TARGET_DIR="$AP_TARGET" "$AP_CARGO" build --release --bin async-patterns >>"$AP_STATE/log" 2>&1
-        code=$?
-        [ "$code" = 0 ] && touch "$AP_TARGET/release/async-patterns"
-        echo "$code" >"$AP_STATE/status.tmp" && mv -f "$AP_STATE/status.tmp" "$AP_STATE/status"
-        rm -f "$AP_STATE/pid"
-        rmdir "$AP_STATE/lock"
-      ' </dev/null >/dev/null 2>&1 &
-    )
+# Sets _ap_start to when process $1 started, as a word that differs for a
+# later process with the same PID: the boot's id and the start in clock
+# ticks from /proc (builtins only), else what `ps` says. Empty when unknown.
+_ap_proc_start() {
+  _ap_start=""
+  local stat="" boot="" i=0
+  if [ -r "/proc/$1/stat" ]; then
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+    # Field 22; the name in parentheses (field 2) may hold spaces.
+    stat="${stat##*) }"
+    while [ "$i" -lt 19 ]; do
+      stat="${stat#* }"
+      i=$((i + 1))
+    done
+    [ -r /proc/sys/kernel/random/boot_id ] && read -r boot </proc/sys/kernel/random/boot_id
+    _ap_start="$boot/${stat%% *}"
+  elif [ ! -d /proc/self ]; then
+    _ap_start="$(ps -o lstart= -p "$1" 2>/dev/null)"
+    _ap_start="${_ap_start// /_}"
+  fi
+}
+
+# True when "PID START" names a process that is still running.
+_ap_alive() {
+  local pid="${1%% *}" start="${1#* }"
+  case "$pid" in '' | *[!0-9]* | 0*) return 1 ;; esac
+  kill -0 "$pid" 2>/dev/null || return 1
+  _ap_proc_start "$pid"
+  [ -z "$_ap_start" ] || [ -z "$start" ] || [ "$_ap_start" = "$start" ]
+}
+
+# True when the lock in state folder $1 was left by a process that is gone;
+# _ap_stale_owner is the owner it names.
+_ap_lock_stale() {
+  local lock="$1/lock" owner=""
+  _ap_stale_owner=""
+  [ -d "$lock" ] || return 1
+  read -r owner 2>/dev/null <"$lock/owner"
+  _ap_stale_owner="$owner"
+  if [ -z "$owner" ]; then
+    # Taken, owner not yet written: only a launcher killed in that instant
+    # leaves it so for long.
+    [ -n "$(find "$lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]
+    return
+  fi
+  ! _ap_alive "$owner"
+}
+
+# Moves the stale lock _ap_lock_stale found out of the way (rename is atomic:
+# of several launchers that found it stale, one moves it), then removes it.
+# When what it moved is not that lock (another launcher broke it and took a
+# new one in between), it goes back.
+_ap_lock_break() {
+  local state="$1" stale="$1/stale.$$.$RANDOM" owner=""
+  mv -- "$state/lock" "$stale" 2>/dev/null || return 0
+  read -r owner 2>/dev/null <"$stale/owner"
+  if [ "$owner" != "$_ap_stale_owner" ] && [ ! -e "$state/lock" ] \
+    && mv -- "$stale" "$state/lock" 2>/dev/null; then
     return 0
   fi
-  # Held: by a live build (wait for it), or left by one that died (retry).
-  pid="$(cat "$state/pid" 2>/dev/null)"
-  if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && [ ! -f "$state/status" ]; then
-    rm -f "$state/pid"
-    rmdir "$state/lock" 2>/dev/null
-    _ap_start_build "$state" "$target" "$cargo"
+  _ap_say "a build left its lock behind (its process is gone); starting over"
+  rm -rf -- "$stale"
+}
+
+# The build process (started by _ap_start_build, detached from the
+# launcher): takes the lock over from the launcher that started it, builds,
+# records the result, lets the lock go if it is still its own.
+_ap_builder() {
+  local me owner="" code
+  _ap_proc_start $$
+  me="$$ $_ap_start"
+  read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
+  if [ "$owner" != "$AP_LAUNCHER" ]; then
+    # The launcher was taken for dead and its lock broken: another build runs.
+    exit 0
+  fi
+  echo "$me" >"$AP_STATE/lock/owner.$$" && mv -f "$AP_STATE/lock/owner.$$" "$AP_STATE/lock/owner"
+  CARGO_TARGET_DIR="$AP_TARGET" "$AP_CARGO" build --release --bin async-patterns >>"$AP_STATE/log" 2>&1
+  code=$?
+  [ "$code" = 0 ] && touch "$AP_TARGET/release/async-patterns"
+  # The state folder may have been deleted meanwhile (cargo clean): the
+  # result still counts.
+  mkdir -p "$AP_STATE"
+  echo "$code" >"$AP_STATE/status.$$" && mv -f "$AP_STATE/status.$$" "$AP_STATE/status"
+  owner=""
+  read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
+  if [ "$owner" = "$me" ]; then
+    rm -f "$AP_STATE/lock/owner"
+    rmdir "$AP_STATE/lock" 2>/dev/null
   fi
   return 0
+}
+
+# Starts the background build unless one is running (then it is joined);
+# breaks a lock its holder left behind. Returns 1 when the state folder
+# cannot be made.
+_ap_start_build() {
+  local state="$1" target="$2" cargo="$3" me owner n
+  mkdir -p -- "$state" 2>/dev/null || return 1
+  for _ in 1 2 3; do
+    if mkdir "$state/lock" 2>/dev/null; then
+      _ap_proc_start $$
+      me="$$ $_ap_start"
+      echo "$me" >"$state/lock/owner"
+      rm -f "$state/status"
+      date +%s >"$state/started"
+      : >"$state/log"
+      # The build must outlive this launcher, which an agent's harness may
+      # kill (often its whole process group) at its own time limit: its own
+      # session (setsid), or at least its own process group (set -m).
+      local starter=()
+      command -v setsid >/dev/null 2>&1 && starter=(setsid)
+      # shellcheck disable=SC2016 # $1 is the builder's own argument
+      (
+        cd "$ASYNC_PATTERNS_ROOT" || exit 1
+        set -m
+        AP_STATE="$state" AP_TARGET="$target" AP_CARGO="$cargo" AP_LAUNCHER="$me" \
+          nohup ${starter[@]+"${starter[@]}"} "$BASH" -c 'source "$1" && _ap_builder' async-patterns-build "$_ap_lib" \
+          </dev/null >/dev/null 2>&1 &
+      )
+      # Hand the lock over before going on: a launcher that exits (or is
+      # killed) before its build wrote itself there would look gone.
+      for ((n = 0; n < 200; n++)); do
+        owner=""
+        read -r owner 2>/dev/null <"$state/lock/owner"
+        [ "$owner" != "$me" ] && break
+        sleep 0.05
+      done
+      return 0
+    fi
+    _ap_lock_stale "$state" || return 0
+    _ap_lock_break "$state"
+  done
+  return 0
+}
+
+# The answer while a build goes on: exit 75 and when to try again.
+_ap_building() {
+  local tool="$1" state="$2" estimate="$3" started="" now elapsed left
+  read -r started 2>/dev/null <"$state/started"
+  now="$(date +%s)"
+  case "$started" in '' | *[!0-9]*) started="$now" ;; esac
+  elapsed=$((now - started))
+  [ "$elapsed" -lt 0 ] && elapsed=0
+  left=$((estimate - elapsed))
+  [ "$left" -lt 5 ] && left=5
+  _ap_say "still building after ${SECONDS} s here (${elapsed} s in all); it goes on in the background. Run the same command again in about ${left} s (it waits for this build), or run: bash $ASYNC_PATTERNS_ROOT/scripts/build"
+  _ap_error_json "$tool" "building" \
+    "async-patterns is being built from source (first run, about ${estimate} s in all, ${elapsed} s so far); run the same command again in about ${left} s, or run 'bash scripts/build' to wait for it" \
+    ",\"retry_after_s\":$left,\"log\":$(_ap_json_string "$state/log")"
+  exit 75
 }
 
 # Builds from source (or joins the build under way) and waits at most
 # `wait` seconds; "forever" waits to the end.
 async_patterns_build() {
-  local tool="$1" wait="$2" target cargo state estimate started now elapsed left shown=0 size
-  target="$(_ap_target_dir)"
-  state="$target/async-patterns-build"
+  local tool="$1" wait="$2" target cargo state estimate shown=0 size status="" ticks=0 restarts=0
+  _ap_platform
   if [ ! -d "$ASYNC_PATTERNS_ROOT/src" ]; then
-    _ap_say "no prebuilt binary for $(_ap_platform) in $ASYNC_PATTERNS_ROOT/bin and no sources to build; install with 'pip install async-patterns' or use a bundle for this platform"
-    _ap_error_json "$tool" "not_installed" "no prebuilt binary for $(_ap_platform) and no sources to build"
-    exit 127
+    _ap_not_installed "$tool" "no prebuilt binary for $_ap_plat and no sources to build" \
+      "no prebuilt binary for $_ap_plat in $ASYNC_PATTERNS_ROOT/bin and no sources to build; install with 'pip install async-patterns' or use a bundle for this platform"
   fi
   if ! cargo="$(_ap_cargo)"; then
-    _ap_say "cargo is not installed, and there is no prebuilt binary for $(_ap_platform). Install Rust (https://rustup.rs), or use the prebuilt bundle or the wheel (see README)."
-    _ap_error_json "$tool" "not_installed" "no prebuilt binary for $(_ap_platform) and cargo is not installed"
-    exit 127
+    _ap_not_installed "$tool" "no prebuilt binary for $_ap_plat and cargo is not installed" \
+      "cargo is not installed, and there is no prebuilt binary for $_ap_plat. Install Rust (https://rustup.rs), or use the prebuilt bundle or the wheel (see README)."
   fi
-  mkdir -p "$target" 2>/dev/null
+  _ap_target_dir
+  target="$_ap_target"
+  state="$target/async-patterns-build"
+  mkdir -p -- "$target" 2>/dev/null
   if ! _ap_start_build "$state" "$target" "$cargo"; then
     _ap_say "cannot create $state"
     _ap_error_json "$tool" "build_failed" "cannot create the build directory $state"
     exit 127
   fi
   estimate="$(_ap_estimate)"
-  started="$(cat "$state/started" 2>/dev/null || date +%s)"
-  _ap_say "building async-patterns $ASYNC_PATTERNS_VERSION from source into $target (first run): about ${estimate} s on $(_ap_cores) cores; cargo's progress follows. The build log is $state/log."
+  # Killed while waiting (an agent's own time limit, Ctrl-C): still the answer
+  # an agent can act on. The build goes on.
+  trap '_ap_building "$tool" "$state" "$estimate"' TERM INT HUP
+  _ap_say "building async-patterns $ASYNC_PATTERNS_VERSION from source into $target: about ${estimate} s on $(_ap_cores) cores for a first build; cargo's progress follows. The build log is $state/log."
   while :; do
     size="$(_ap_file_size "$state/log")"
     if [ -n "$size" ] && [ "$size" -gt "$shown" ]; then
-      tail -c +"$((shown + 1))" "$state/log" | head -c "$((size - shown))" >&2
+      tail -c +"$((shown + 1))" "$state/log" 2>/dev/null | head -c "$((size - shown))" >&2
       shown="$size"
     fi
     if [ ! -d "$state/lock" ]; then
-      break
+      status=""
+      read -r status 2>/dev/null <"$state/status"
+      [ -n "$status" ] && break
+      # Neither lock nor result: the state folder was deleted, or the lock
+      # broken. Start (or join) again, a few times.
+      restarts=$((restarts + 1))
+      if [ "$restarts" -gt 3 ] || ! _ap_start_build "$state" "$target" "$cargo"; then
+        break
+      fi
+      shown=0
+      continue
     fi
-    now="$(date +%s)"
-    elapsed=$((now - started))
+    # Every 2 s: is the holder still there (a build killed by the OOM
+    # killer, a reboot)? Then this launcher starts it again.
+    ticks=$((ticks + 1))
+    if [ $((ticks % 4)) = 0 ] && _ap_lock_stale "$state"; then
+      _ap_lock_break "$state"
+      restarts=$((restarts + 1))
+      if [ "$restarts" -gt 3 ] || ! _ap_start_build "$state" "$target" "$cargo"; then
+        break
+      fi
+      shown=0
+      continue
+    fi
     if [ "$wait" != forever ] && [ "$SECONDS" -ge "$wait" ]; then
-      left=$((estimate - elapsed))
-      [ "$left" -lt 5 ] && left=5
-      _ap_say "still building after ${SECONDS} s here (${elapsed} s in all); it goes on in the background. Run the same command again in about ${left} s (it waits for this build), or run: bash $ASYNC_PATTERNS_ROOT/scripts/build"
-      _ap_error_json "$tool" "building" \
-        "async-patterns is being built from source (first run, about ${estimate} s in all, ${elapsed} s so far); run the same command again in about ${left} s, or run 'bash scripts/build' to wait for it" \
-        ",\"retry_after_s\":$left,\"log\":$(_ap_json_string "$state/log")"
-      exit 75
+      _ap_building "$tool" "$state" "$estimate"
     fi
     sleep 0.5
   done
-  if [ "$(cat "$state/status" 2>/dev/null)" != 0 ] || [ ! -x "$target/release/async-patterns" ]; then
-    _ap_say "the build failed; the end of its log ($state/log):"
-    tail -n 40 "$state/log" >&2
+  trap - TERM INT HUP
+  if [ "$status" != 0 ] || [ ! -x "$target/release/async-patterns" ]; then
+    if [ -z "$status" ]; then
+      _ap_say "the build stopped without a result ($state was deleted or its lock broken, again and again); the end of its log ($state/log):"
+    else
+      _ap_say "the build failed; the end of its log ($state/log):"
+    fi
+    tail -n 40 "$state/log" >&2 2>/dev/null
     _ap_error_json "$tool" "build_failed" "the build from source failed; see the log" ",\"log\":$(_ap_json_string "$state/log")"
     exit 127
   fi
   _ap_say "built $target/release/async-patterns"
   ASYNC_PATTERNS_EXE="$target/release/async-patterns"
+  ASYNC_PATTERNS_CMD=("$ASYNC_PATTERNS_EXE")
 }
 
-# Finds or builds the binary: sets ASYNC_PATTERNS_EXE, or exits 75 / 127.
+# Sets _ap_wait from ASYNC_PATTERNS_BUILD_WAIT: whole seconds (default 90);
+# more digits than bash compares is "forever".
+_ap_wait_seconds() {
+  _ap_wait="${ASYNC_PATTERNS_BUILD_WAIT:-90}"
+  case "$_ap_wait" in
+    '' | *[!0-9]*)
+      _ap_say "ASYNC_PATTERNS_BUILD_WAIT=$_ap_wait is not a whole number of seconds; waiting 90"
+      _ap_wait=90
+      ;;
+    *)
+      _ap_wait="${_ap_wait#"${_ap_wait%%[!0]*}"}"
+      [ -z "$_ap_wait" ] && _ap_wait=0
+      [ "${#_ap_wait}" -gt 9 ] && _ap_wait=forever
+      ;;
+  esac
+}
+
+# Finds or builds the binary: sets ASYNC_PATTERNS_EXE and ASYNC_PATTERNS_CMD,
+# or exits 75 / 127.
 async_patterns_ensure() {
   local tool="$1"
   async_patterns_find "$tool" && return 0
-  local binary
-  binary="$(_ap_target_dir)/release/async-patterns"
-  if [ -x "$binary" ]; then
+  if [ -x "$_ap_target/release/async-patterns" ]; then
     _ap_say "sources changed since the last build; rebuilding"
   fi
-  local wait="${ASYNC_PATTERNS_BUILD_WAIT:-90}"
-  case "$wait" in
-    '' | *[!0-9]*)
-      _ap_say "ASYNC_PATTERNS_BUILD_WAIT=$wait is not a whole number of seconds; waiting 90"
-      wait=90
-      ;;
-  esac
-  async_patterns_build "$tool" "$wait"
+  _ap_wait_seconds
+  # `|| exit`: the build's steps may fail on purpose, and scripts that source
+  # this under set -e (scripts/demo) must not stop at the first.
+  async_patterns_build "$tool" "$_ap_wait" || exit 127
 }
 
 # Puts a link named after each tool next to `binary`, so that folder can go
@@ -310,10 +688,26 @@ async_patterns_link_tools() {
   done
 }
 
-# Finds or builds the binary, then replaces this shell with the tool.
+# Finds or builds the binary, then replaces this shell with the tool. When
+# the kernel refuses the binary (another architecture, a damaged file), an
+# error an agent can parse instead of bash's words alone.
 async_patterns_exec() {
   local tool="$1"
   shift
   async_patterns_ensure "$tool"
-  exec -a "$tool" "$ASYNC_PATTERNS_EXE" "$@"
+  shopt -s execfail
+  if [ "${#ASYNC_PATTERNS_CMD[@]}" -gt 1 ] && [ "${ASYNC_PATTERNS_EXE##*/}" = async-patterns ]; then
+    # Through the loader the binary is called by its own name: the tool is
+    # the first argument.
+    exec "${ASYNC_PATTERNS_CMD[@]}" "$tool" "$@"
+  elif [ "${#ASYNC_PATTERNS_CMD[@]}" -gt 1 ]; then
+    exec "${ASYNC_PATTERNS_CMD[@]}" "$@"
+  else
+    exec -a "$tool" "$ASYNC_PATTERNS_EXE" "$@"
+  fi
+  local code=$?
+  _ap_platform
+  _ap_not_installed "$tool" \
+    "$ASYNC_PATTERNS_EXE cannot run here (exit $code): built for another system than $_ap_plat, or damaged" \
+    "$ASYNC_PATTERNS_EXE cannot run here (exit $code): it is built for another system than $_ap_plat, or damaged. Use the bundle or wheel for this platform, or build from source (see README)."
 }
