@@ -400,12 +400,12 @@ def ensure_package():
     """The zip and wheel of this version in dist/, made by scripts/package if missing."""
     ver = version()
     zips = sorted((ROOT / "dist").glob(f"async-patterns-{ver}-linux-x86_64.zip"))
-    wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-*.whl"))
+    wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-py3-none-manylinux*x86_64*.whl"))
     if not zips or not wheels:
         log("bench: making the release packages (bash scripts/package)")
         subprocess.run(["bash", "scripts/package"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         zips = sorted((ROOT / "dist").glob(f"async-patterns-{ver}-linux-x86_64.zip"))
-        wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-*.whl"))
+        wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-py3-none-manylinux*x86_64*.whl"))
     return zips[-1], wheels[-1]
 
 
