@@ -946,6 +946,7 @@ fn help_documents_every_flag_with_examples() {
         "async_requests",
         &[
             "--method",
+            "--max-time",
             "--header",
             "--base-url",
             "--retries",
@@ -1361,4 +1362,93 @@ fn an_input_object_naming_a_field_twice_is_bad_input() {
         assert!(doc.error.message.contains("twice"), "{}", doc.error.message);
     }
     assert!(server.requests().is_empty(), "bad input sent a request");
+}
+
+#[test]
+fn max_time_is_a_budget_for_every_attempt_and_wait_of_an_item() {
+    let server = DemoServer::start();
+    // One attempt that the budget cuts before its own --timeout.
+    let out = requests()
+        .args(["--max-time", "500ms", "--timeout", "20s"])
+        .arg(server.at("/delay/20000"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    let error = result.error.as_ref().unwrap();
+    assert_eq!(error.kind, "max_time");
+    assert_eq!(error.message, "the item's --max-time of 500ms ran out");
+
+    // Attempts that time out one after another: the budget ends the fourth
+    // in flight, where --retries alone would allow eleven.
+    let out = requests()
+        .args(["--max-time", "1s", "--timeout", "400ms"])
+        .args(["--retries", "10", "--backoff", "1ms"])
+        .arg(server.at("/hang"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    assert_eq!(result.error.as_ref().unwrap().kind, "max_time");
+    let attempts = result.attempts.as_ref().unwrap();
+    let kinds: Vec<&str> = attempts
+        .iter()
+        .map(|attempt| attempt.error.as_ref().unwrap().kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["timeout", "timeout", "max_time"]);
+    assert_eq!(doc.summary.requests_sent, 3);
+
+    // A Retry-After past what is left of the budget ends the retries.
+    let out = requests()
+        .args(["--max-time", "1500ms", "--retries", "5"])
+        .arg(server.at("/flaky?id=budget&fail=100&retry_after=1"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "error");
+    assert_eq!(result.error.as_ref().unwrap().kind, "http_status");
+    assert_eq!(result.attempts.as_ref().unwrap().len(), 2);
+    let note = result.note.as_deref().unwrap_or("");
+    assert!(
+        note.contains(
+            "not retried: Retry-After asks for 1s, which would pass the item's --max-time"
+        ),
+        "{note}"
+    );
+}
+
+#[test]
+fn an_items_own_max_time_overrides_the_flag() {
+    let server = DemoServer::start();
+    let items = [
+        json!({"id": "short", "url": server.at("/delay/20000"), "max_time": "300ms"}),
+        json!({"id": "plain", "url": server.at("/delay/0")}),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .args(["--max-time", "30s", "--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["timeout", "ok"]);
+    let error = doc.results[0].error.as_ref().unwrap();
+    assert_eq!(error.kind, "max_time");
+    assert!(error.message.contains("300ms"), "{}", error.message);
+
+    let out = requests()
+        .args(["--input", "-"])
+        .stdin(json!({"url": server.at("/"), "max_time": 0}).to_string())
+        .run();
+    assert_eq!(out.code, 2);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("max_time"));
+    let out = requests().args(["--max-time", "0", &server.at("/")]).run();
+    assert_eq!(out.code, 2);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("--max-time"));
 }

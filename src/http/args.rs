@@ -25,7 +25,7 @@ Examples:
   async_requests --dry-run --input reqs.json
 
 Input items (--input, JSON array or NDJSON): a URL string, or
-  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\"}
+  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
 Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143/129 interrupted
@@ -45,6 +45,12 @@ pub(crate) struct RequestsCli {
     /// Per attempt: covers connecting, the headers and reading the whole body. E.g. `--timeout 5s`.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub(crate) timeout: Duration,
+
+    /// A budget per item: every attempt and every wait between them (curl's --max-time with
+    /// --retry-max-time); past it the item ends `timeout`, kind `max_time`. "Give up on a URL after
+    /// 2 s" is `--max-time 2s`. An item's own `max_time` overrides it.
+    #[arg(long, value_name = "DUR", value_parser = nonzero_duration_arg, help_heading = "Running")]
+    pub(crate) max_time: Option<Duration>,
 
     /// Default method for items that name none (default: GET, or POST for items with a body): `--method HEAD`.
     #[arg(long, value_name = "METHOD", help_heading = "Requests")]

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// The fields an input object may have.
 pub(crate) const FIELDS: &[&str] = &[
-    "id", "method", "url", "headers", "query", "json", "body", "form", "timeout",
+    "id", "method", "url", "headers", "query", "json", "body", "form", "timeout", "max_time",
 ];
 
 /// Settings from the command line that every item starts from.
@@ -75,6 +75,8 @@ pub(crate) struct RequestSpec {
     pub(crate) body: Option<RequestBody>,
     /// The item's own `timeout`, overriding `--timeout`.
     pub(crate) timeout: Option<Duration>,
+    /// The item's own `max_time`, overriding `--max-time`.
+    pub(crate) max_time: Option<Duration>,
     /// Secrets of this item alone (its expansions and secret header values).
     pub(crate) secrets: SecretSet,
 }
@@ -238,6 +240,13 @@ pub(crate) fn parse_request(
     if timeout == Some(Duration::ZERO) {
         return Err(FieldError::new("timeout", "must be more than 0"));
     }
+    let max_time = object
+        .get("max_time")
+        .map(|value| parse_seconds(value, "max_time"))
+        .transpose()?;
+    if max_time == Some(Duration::ZERO) {
+        return Err(FieldError::new("max_time", "must be more than 0"));
+    }
 
     Ok(RequestSpec {
         id,
@@ -248,6 +257,7 @@ pub(crate) fn parse_request(
         shown_headers,
         body,
         timeout,
+        max_time,
         secrets,
     })
 }
@@ -585,6 +595,8 @@ mod tests {
             (json!({"url": "/x", "json": {}, "body": "x"}), "body"),
             (json!({"url": "/x", "timeout": "soon"}), "timeout"),
             (json!({"url": "/x", "timeout": 0}), "timeout"),
+            (json!({"url": "/x", "max_time": 0}), "max_time"),
+            (json!({"url": "/x", "max_time": "later"}), "max_time"),
             (
                 json!({"url": "/x", "json": {"a": ["${NOPE}"]}}),
                 "json.a[0]",
