@@ -1452,3 +1452,40 @@ fn an_items_own_max_time_overrides_the_flag() {
     let doc: UsageError = out.json();
     assert_eq!(doc.error.field.as_deref(), Some("--max-time"));
 }
+
+#[test]
+fn picks_are_keyed_by_their_names() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--pick", "total=/total", "--pick", "name=/data/1/name"])
+        .args(["--pick", "/data/0/id", "--pick", "gone=/nope"])
+        .arg(server.at("/json/3"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(
+        serde_json::Value::Object(result.picked.clone().unwrap()),
+        json!({"total": 3, "name": "item 1", "/data/0/id": 0}),
+        "the result's own `method` and the picked values never mix"
+    );
+    assert_eq!(result.method, "GET");
+    assert!(result.note.as_ref().unwrap().contains("/nope"));
+
+    for (flags, says) in [
+        (vec!["--pick", "a=/total", "--pick", "a=/data"], "named `a`"),
+        (
+            vec!["--pick", "/total", "--pick", "/total"],
+            "named `/total`",
+        ),
+        (vec!["--pick", "=/total"], "name before `=` is empty"),
+        (vec!["--pick", "total"], "must start with `/`"),
+    ] {
+        let out = requests().args(&flags).arg(server.at("/json/3")).run();
+        assert_eq!(out.code, 2, "{flags:?}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert_eq!(doc.error.field.as_deref(), Some("--pick"), "{flags:?}");
+        assert!(doc.error.message.contains(says), "{}", doc.error.message);
+    }
+    assert_eq!(server.requests_seen(), 1);
+}

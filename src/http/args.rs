@@ -1,6 +1,6 @@
 //! The command line of `async_requests`.
 
-use super::body::BodyMode;
+use super::body::{BodyMode, Pick};
 use super::retry::StatusSet;
 use crate::cli::{CommonArgs, duration_arg, nonzero_duration_arg, size_arg};
 use clap::Parser;
@@ -16,7 +16,8 @@ Examples:
       --input assets/examples/seed_requests.json
 
   # A thousand requests, 50 at a time, at most 200 per second, only two fields of each body
-  async_requests --input urls.ndjson -c 50 --rate 200 --pick /id --pick /status --ndjson
+  # (\"picked\":{\"id\":..,\"state\":..})
+  async_requests --input urls.ndjson -c 50 --rate 200 --pick id=/id --pick state=/status --ndjson
 
   # Retry flaky endpoints harder; treat 404 as ok
   async_requests --retries 5 --backoff 500ms --accept-status 200-299,404 --input reqs.json
@@ -107,9 +108,14 @@ pub(crate) struct RequestsCli {
     #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
     pub(crate) body_mode: BodyMode,
 
-    /// Keep only this JSON Pointer (RFC 6901) of a JSON body, repeatable: `--pick /data/0/id --pick /total`.
-    #[arg(long = "pick", value_name = "POINTER", value_parser = json_pointer, help_heading = "Responses")]
-    pub(crate) picks: Vec<String>,
+    /// Keep only these values of a JSON body, repeatable: `--pick id=/data/0/id --pick /total` gives
+    /// `"picked":{"id":..,"/total":..}` (a JSON Pointer, RFC 6901; its NAME defaults to the pointer).
+    #[arg(
+        long = "pick",
+        value_name = "[NAME=]POINTER",
+        help_heading = "Responses"
+    )]
+    pub(crate) picks: Vec<Pick>,
 
     /// Include the response headers (secret ones redacted).
     #[arg(long, help_heading = "Responses")]
@@ -150,15 +156,5 @@ fn positive_rate(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{text}` is not a rate in requests per second between one a week and 1e6 (e.g. 20 or 0.5)"
         )),
-    }
-}
-
-fn json_pointer(text: &str) -> Result<String, String> {
-    if text.is_empty() || text.starts_with('/') {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "`{text}` is not a JSON Pointer: it must start with `/` (e.g. /data/0/id)"
-        ))
     }
 }

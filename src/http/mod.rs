@@ -67,7 +67,7 @@ pub(crate) struct HttpSettings {
     pub(crate) accept: StatusSet,
     pub(crate) limits: ExchangeLimits,
     pub(crate) body_mode: BodyMode,
-    pub(crate) picks: Vec<String>,
+    pub(crate) picks: Vec<body::Pick>,
     pub(crate) include_headers: bool,
     pub(crate) dry_run: bool,
 }
@@ -218,6 +218,14 @@ impl RequestsTool {
             base_url,
             headers,
         };
+        let mut names = std::collections::HashSet::new();
+        if let Some(pick) = cli.picks.iter().find(|pick| !names.insert(&pick.name)) {
+            return Err(InputError::new(format!(
+                "two --pick values are named `{}`: give each its own name (NAME=/pointer)",
+                pick.name
+            ))
+            .with_field("--pick"));
+        }
         let default_secrets = spec::default_secrets(&defaults);
         let concurrency = cli.common.concurrency as usize;
         let client = build_client_or_usage(concurrency, cli.insecure)?;
