@@ -1489,3 +1489,74 @@ fn picks_are_keyed_by_their_names() {
     }
     assert_eq!(server.requests_seen(), 1);
 }
+
+#[test]
+fn base_url_joins_are_exact_on_the_wire() {
+    let server = RawServer::echo();
+    let other = RawServer::echo();
+    let other_authority = other.url.trim_start_matches("http://").to_string();
+    let base = server.at("/v1?key=abcd1234");
+    let items = [
+        json!("users"),
+        json!("/users/"),
+        json!("?page=2"),
+        json!("users?page=2#frag"),
+        json!("go?to=http://elsewhere/x"),
+        json!({"url": "search#top", "query": {"q": "a b"}}),
+        json!("../up"),
+        json!(format!("//{other_authority}/net")),
+        json!(other.at("/absolute?z=1")),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .args(["-c", "1", "--base-url", &base, "--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|request| request.line.clone())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /v1/users?key=abcd1234 HTTP/1.1",
+            "GET /v1/users/?key=abcd1234 HTTP/1.1",
+            "GET /v1?key=abcd1234&page=2 HTTP/1.1",
+            "GET /v1/users?key=abcd1234&page=2 HTTP/1.1",
+            "GET /v1/go?key=abcd1234&to=http://elsewhere/x HTTP/1.1",
+            "GET /v1/search?key=abcd1234&q=a+b HTTP/1.1",
+            "GET /up?key=abcd1234 HTTP/1.1",
+        ]
+    );
+    let elsewhere: Vec<String> = other
+        .requests()
+        .iter()
+        .map(|request| request.line.clone())
+        .collect();
+    assert_eq!(
+        elsewhere,
+        ["GET /net HTTP/1.1", "GET /absolute?z=1 HTTP/1.1"],
+        "`//host` and absolute items leave the base"
+    );
+    let doc: RequestsDoc = out.json();
+    // A query parameter named like a secret is hidden, wherever it came from.
+    assert_eq!(
+        doc.results[3].url,
+        server.at("/v1/users?key=<redacted>&page=2#frag")
+    );
+    assert_eq!(
+        doc.results[5].url,
+        server.at("/v1/search?key=<redacted>&q=a+b#top")
+    );
+    assert!(!out.stdout.contains("abcd1234"));
+
+    for bad in [server.at("/v1#top"), "ftp://example.org/".to_string()] {
+        let out = requests().args(["--base-url", &bad, "users"]).run();
+        assert_eq!(out.code, 2, "{bad}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert_eq!(doc.error.field.as_deref(), Some("--base-url"));
+    }
+}

@@ -66,7 +66,10 @@ pub(crate) struct RequestsCli {
     )]
     pub(crate) headers: Vec<String>,
 
-    /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: `--base-url http://127.0.0.1:8080/v1`.
+    /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: one slash between the base
+    /// and the item's path, the base's path kept; the base's query first, then the item's. With
+    /// `--base-url http://h/v1?key=K`: `users` and `/users` go to http://h/v1/users?key=K, `?page=2`
+    /// to http://h/v1?key=K&page=2, `//cdn/x` to http://cdn/x; an item with `scheme://` ignores it.
     #[arg(long, value_name = "URL", help_heading = "Requests")]
     pub(crate) base_url: Option<String>,
 

@@ -199,10 +199,24 @@ impl RequestsTool {
             Some(base) => {
                 let expanded = template::expand(base, "--base-url", env)
                     .map_err(|error| InputError::from_field(error, None))?;
-                reqwest::Url::parse(&expanded.value).map_err(|error| {
+                let parsed = reqwest::Url::parse(&expanded.value).map_err(|error| {
                     InputError::new(format!("`{}` is not a valid URL: {error}", expanded.shown))
                         .with_field("--base-url")
                 })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(InputError::new(format!(
+                        "`{}`: the base URL must be http or https",
+                        expanded.shown
+                    ))
+                    .with_field("--base-url"));
+                }
+                if expanded.value.contains('#') {
+                    return Err(InputError::new(format!(
+                        "`{}`: a base URL cannot have a #fragment (give it to the items)",
+                        expanded.shown
+                    ))
+                    .with_field("--base-url"));
+                }
                 Some(expanded)
             }
             None => None,
