@@ -946,6 +946,7 @@ fn help_documents_every_flag_with_examples() {
         "async_requests",
         &[
             "--method",
+            "--max-time",
             "--header",
             "--base-url",
             "--retries",
@@ -1361,4 +1362,201 @@ fn an_input_object_naming_a_field_twice_is_bad_input() {
         assert!(doc.error.message.contains("twice"), "{}", doc.error.message);
     }
     assert!(server.requests().is_empty(), "bad input sent a request");
+}
+
+#[test]
+fn max_time_is_a_budget_for_every_attempt_and_wait_of_an_item() {
+    let server = DemoServer::start();
+    // One attempt that the budget cuts before its own --timeout.
+    let out = requests()
+        .args(["--max-time", "500ms", "--timeout", "20s"])
+        .arg(server.at("/delay/20000"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    let error = result.error.as_ref().unwrap();
+    assert_eq!(error.kind, "max_time");
+    assert_eq!(error.message, "the item's --max-time of 500ms ran out");
+
+    // Attempts that time out one after another: the budget ends the fourth
+    // in flight, where --retries alone would allow eleven.
+    let out = requests()
+        .args(["--max-time", "1s", "--timeout", "400ms"])
+        .args(["--retries", "10", "--backoff", "1ms"])
+        .arg(server.at("/hang"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "timeout");
+    assert_eq!(result.error.as_ref().unwrap().kind, "max_time");
+    let attempts = result.attempts.as_ref().unwrap();
+    let kinds: Vec<&str> = attempts
+        .iter()
+        .map(|attempt| attempt.error.as_ref().unwrap().kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["timeout", "timeout", "max_time"]);
+    assert_eq!(doc.summary.requests_sent, 3);
+
+    // A Retry-After past what is left of the budget ends the retries.
+    let out = requests()
+        .args(["--max-time", "1500ms", "--retries", "5"])
+        .arg(server.at("/flaky?id=budget&fail=100&retry_after=1"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(result.status, "error");
+    assert_eq!(result.error.as_ref().unwrap().kind, "http_status");
+    assert_eq!(result.attempts.as_ref().unwrap().len(), 2);
+    let note = result.note.as_deref().unwrap_or("");
+    assert!(
+        note.contains(
+            "not retried: Retry-After asks for 1s, which would pass the item's --max-time"
+        ),
+        "{note}"
+    );
+}
+
+#[test]
+fn an_items_own_max_time_overrides_the_flag() {
+    let server = DemoServer::start();
+    let items = [
+        json!({"id": "short", "url": server.at("/delay/20000"), "max_time": "300ms"}),
+        json!({"id": "plain", "url": server.at("/delay/0")}),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .args(["--max-time", "30s", "--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["timeout", "ok"]);
+    let error = doc.results[0].error.as_ref().unwrap();
+    assert_eq!(error.kind, "max_time");
+    assert!(error.message.contains("300ms"), "{}", error.message);
+
+    let out = requests()
+        .args(["--input", "-"])
+        .stdin(json!({"url": server.at("/"), "max_time": 0}).to_string())
+        .run();
+    assert_eq!(out.code, 2);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("max_time"));
+    let out = requests().args(["--max-time", "0", &server.at("/")]).run();
+    assert_eq!(out.code, 2);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("--max-time"));
+}
+
+#[test]
+fn picks_are_keyed_by_their_names() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--pick", "total=/total", "--pick", "name=/data/1/name"])
+        .args(["--pick", "/data/0/id", "--pick", "gone=/nope"])
+        .arg(server.at("/json/3"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    assert_eq!(
+        serde_json::Value::Object(result.picked.clone().unwrap()),
+        json!({"total": 3, "name": "item 1", "/data/0/id": 0}),
+        "the result's own `method` and the picked values never mix"
+    );
+    assert_eq!(result.method, "GET");
+    assert!(result.note.as_ref().unwrap().contains("/nope"));
+
+    for (flags, says) in [
+        (vec!["--pick", "a=/total", "--pick", "a=/data"], "named `a`"),
+        (
+            vec!["--pick", "/total", "--pick", "/total"],
+            "named `/total`",
+        ),
+        (vec!["--pick", "=/total"], "name before `=` is empty"),
+        (vec!["--pick", "total"], "must start with `/`"),
+    ] {
+        let out = requests().args(&flags).arg(server.at("/json/3")).run();
+        assert_eq!(out.code, 2, "{flags:?}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert_eq!(doc.error.field.as_deref(), Some("--pick"), "{flags:?}");
+        assert!(doc.error.message.contains(says), "{}", doc.error.message);
+    }
+    assert_eq!(server.requests_seen(), 1);
+}
+
+#[test]
+fn base_url_joins_are_exact_on_the_wire() {
+    let server = RawServer::echo();
+    let other = RawServer::echo();
+    let other_authority = other.url.trim_start_matches("http://").to_string();
+    let base = server.at("/v1?key=abcd1234");
+    let items = [
+        json!("users"),
+        json!("/users/"),
+        json!("?page=2"),
+        json!("users?page=2#frag"),
+        json!("go?to=http://elsewhere/x"),
+        json!({"url": "search#top", "query": {"q": "a b"}}),
+        json!("../up"),
+        json!(format!("//{other_authority}/net")),
+        json!(other.at("/absolute?z=1")),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .args(["-c", "1", "--base-url", &base, "--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|request| request.line.clone())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /v1/users?key=abcd1234 HTTP/1.1",
+            "GET /v1/users/?key=abcd1234 HTTP/1.1",
+            "GET /v1?key=abcd1234&page=2 HTTP/1.1",
+            "GET /v1/users?key=abcd1234&page=2 HTTP/1.1",
+            "GET /v1/go?key=abcd1234&to=http://elsewhere/x HTTP/1.1",
+            "GET /v1/search?key=abcd1234&q=a+b HTTP/1.1",
+            "GET /up?key=abcd1234 HTTP/1.1",
+        ]
+    );
+    let elsewhere: Vec<String> = other
+        .requests()
+        .iter()
+        .map(|request| request.line.clone())
+        .collect();
+    assert_eq!(
+        elsewhere,
+        ["GET /net HTTP/1.1", "GET /absolute?z=1 HTTP/1.1"],
+        "`//host` and absolute items leave the base"
+    );
+    let doc: RequestsDoc = out.json();
+    // A query parameter named like a secret is hidden, wherever it came from.
+    assert_eq!(
+        doc.results[3].url,
+        server.at("/v1/users?key=<redacted>&page=2#frag")
+    );
+    assert_eq!(
+        doc.results[5].url,
+        server.at("/v1/search?key=<redacted>&q=a+b#top")
+    );
+    assert!(!out.stdout.contains("abcd1234"));
+
+    for bad in [server.at("/v1#top"), "ftp://example.org/".to_string()] {
+        let out = requests().args(["--base-url", &bad, "users"]).run();
+        assert_eq!(out.code, 2, "{bad}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert_eq!(doc.error.field.as_deref(), Some("--base-url"));
+    }
 }

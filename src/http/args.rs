@@ -1,6 +1,6 @@
 //! The command line of `async_requests`.
 
-use super::body::BodyMode;
+use super::body::{BodyMode, Pick};
 use super::retry::StatusSet;
 use crate::cli::{CommonArgs, duration_arg, nonzero_duration_arg, size_arg};
 use clap::Parser;
@@ -16,7 +16,8 @@ Examples:
       --input assets/examples/seed_requests.json
 
   # A thousand requests, 50 at a time, at most 200 per second, only two fields of each body
-  async_requests --input urls.ndjson -c 50 --rate 200 --pick /id --pick /status --ndjson
+  # (\"picked\":{\"id\":..,\"state\":..})
+  async_requests --input urls.ndjson -c 50 --rate 200 --pick id=/id --pick state=/status --ndjson
 
   # Retry flaky endpoints harder; treat 404 as ok
   async_requests --retries 5 --backoff 500ms --accept-status 200-299,404 --input reqs.json
@@ -25,7 +26,7 @@ Examples:
   async_requests --dry-run --input reqs.json
 
 Input items (--input, JSON array or NDJSON): a URL string, or
-  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\"}
+  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
 Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143/129 interrupted
@@ -46,6 +47,12 @@ pub(crate) struct RequestsCli {
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = nonzero_duration_arg, help_heading = "Running")]
     pub(crate) timeout: Duration,
 
+    /// A budget per item: every attempt and every wait between them (curl's --max-time with
+    /// --retry-max-time); past it the item ends `timeout`, kind `max_time`. "Give up on a URL after
+    /// 2 s" is `--max-time 2s`. An item's own `max_time` overrides it.
+    #[arg(long, value_name = "DUR", value_parser = nonzero_duration_arg, help_heading = "Running")]
+    pub(crate) max_time: Option<Duration>,
+
     /// Default method for items that name none (default: GET, or POST for items with a body): `--method HEAD`.
     #[arg(long, value_name = "METHOD", help_heading = "Requests")]
     pub(crate) method: Option<String>,
@@ -59,7 +66,10 @@ pub(crate) struct RequestsCli {
     )]
     pub(crate) headers: Vec<String>,
 
-    /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: `--base-url http://127.0.0.1:8080/v1`.
+    /// Prefix for relative item URLs, joined like `BASE_URL + endpoint`: one slash between the base
+    /// and the item's path, the base's path kept; the base's query first, then the item's. With
+    /// `--base-url http://h/v1?key=K`: `users` and `/users` go to http://h/v1/users?key=K, `?page=2`
+    /// to http://h/v1?key=K&page=2, `//cdn/x` to http://cdn/x; an item with `scheme://` ignores it.
     #[arg(long, value_name = "URL", help_heading = "Requests")]
     pub(crate) base_url: Option<String>,
 
@@ -101,9 +111,14 @@ pub(crate) struct RequestsCli {
     #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
     pub(crate) body_mode: BodyMode,
 
-    /// Keep only this JSON Pointer (RFC 6901) of a JSON body, repeatable: `--pick /data/0/id --pick /total`.
-    #[arg(long = "pick", value_name = "POINTER", value_parser = json_pointer, help_heading = "Responses")]
-    pub(crate) picks: Vec<String>,
+    /// Keep only these values of a JSON body, repeatable: `--pick id=/data/0/id --pick /total` gives
+    /// `"picked":{"id":..,"/total":..}` (a JSON Pointer, RFC 6901; its NAME defaults to the pointer).
+    #[arg(
+        long = "pick",
+        value_name = "[NAME=]POINTER",
+        help_heading = "Responses"
+    )]
+    pub(crate) picks: Vec<Pick>,
 
     /// Include the response headers (secret ones redacted).
     #[arg(long, help_heading = "Responses")]
@@ -144,15 +159,5 @@ fn positive_rate(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{text}` is not a rate in requests per second between one a week and 1e6 (e.g. 20 or 0.5)"
         )),
-    }
-}
-
-fn json_pointer(text: &str) -> Result<String, String> {
-    if text.is_empty() || text.starts_with('/') {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "`{text}` is not a JSON Pointer: it must start with `/` (e.g. /data/0/id)"
-        ))
     }
 }

@@ -1,6 +1,7 @@
 //! How a response body appears in the result: parsed JSON under `json`, other
 //! UTF-8 under `text`, anything else under `base64`; or only the values named
-//! by `--pick` JSON Pointers. Secrets are scrubbed before any of that.
+//! by `--pick` JSON Pointers, under the names the picks give them. Secrets are
+//! scrubbed before any of that.
 
 use crate::redact::Redactor;
 use base64::Engine;
@@ -27,12 +28,54 @@ pub(crate) struct RenderedBody {
     pub(crate) text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) base64: Option<String>,
-    /// `--pick`: pointer → value, for the pointers that matched.
+    /// `--pick`: name → value, for the pointers that matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) picked: Option<Map<String, Value>>,
     /// Why the body shows the way it does, when that is not obvious.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) note: Option<String>,
+}
+
+/// One `--pick NAME=/pointer`: the value at `pointer` (RFC 6901) of a JSON
+/// body, shown as `picked.NAME`. Without a name, the pointer is the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pick {
+    pub(crate) name: String,
+    pub(crate) pointer: String,
+}
+
+impl std::str::FromStr for Pick {
+    type Err = String;
+
+    /// `/data/0/id` (named `/data/0/id`) or `id=/data/0/id`. A text that
+    /// starts with `/` is a pointer whole, `=` and all.
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.is_empty() || text.starts_with('/') {
+            return Ok(Pick {
+                name: text.to_string(),
+                pointer: text.to_string(),
+            });
+        }
+        let Some((name, pointer)) = text.split_once('=') else {
+            return Err(format!(
+                "`{text}` is not a JSON Pointer: it must start with `/` (e.g. /data/0/id), \
+                 or name it: `{text}=/{text}`"
+            ));
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("`{text}`: the name before `=` is empty"));
+        }
+        if !(pointer.is_empty() || pointer.starts_with('/')) {
+            return Err(format!(
+                "`{text}`: `{pointer}` is not a JSON Pointer: it must start with `/` (e.g. {name}=/data/0/id)"
+            ));
+        }
+        Ok(Pick {
+            name: name.to_string(),
+            pointer: pointer.to_string(),
+        })
+    }
 }
 
 /// Whether a Content-Type announces JSON (`application/json`, `+json`).
@@ -75,7 +118,7 @@ pub(crate) fn render(
     content_type: Option<&str>,
     mode: BodyMode,
     cut_at: Option<usize>,
-    picks: &[String],
+    picks: &[Pick],
     redactor: &Redactor,
 ) -> RenderedBody {
     if mode == BodyMode::None {
@@ -132,15 +175,15 @@ pub(crate) fn render(
     out
 }
 
-fn pick(value: &Value, pointers: &[String], out: &mut RenderedBody) {
+fn pick(value: &Value, picks: &[Pick], out: &mut RenderedBody) {
     let mut picked = Map::new();
     let mut missing = Vec::new();
-    for pointer in pointers {
-        match value.pointer(pointer) {
+    for pick in picks {
+        match value.pointer(&pick.pointer) {
             Some(found) => {
-                picked.insert(pointer.clone(), found.clone());
+                picked.insert(pick.name.clone(), found.clone());
             }
-            None => missing.push(pointer.as_str()),
+            None => missing.push(pick.pointer.as_str()),
         }
     }
     if !missing.is_empty() {
@@ -211,8 +254,41 @@ mod tests {
     }
 
     #[test]
+    fn picks_are_pointers_with_an_optional_name() {
+        let parse = |text: &str| text.parse::<Pick>();
+        let pick = |name: &str, pointer: &str| Pick {
+            name: name.into(),
+            pointer: pointer.into(),
+        };
+        assert_eq!(parse("/data/0/id"), Ok(pick("/data/0/id", "/data/0/id")));
+        assert_eq!(parse("id=/data/0/id"), Ok(pick("id", "/data/0/id")));
+        assert_eq!(parse("whole="), Ok(pick("whole", "")));
+        assert_eq!(parse(""), Ok(pick("", "")));
+        // A pointer may hold `=`: a leading `/` makes the whole text one.
+        assert_eq!(parse("/a=b"), Ok(pick("/a=b", "/a=b")));
+        assert_eq!(parse("k=/a=b"), Ok(pick("k", "/a=b")));
+        assert!(parse("total").unwrap_err().contains("must start with `/`"));
+        assert!(
+            parse("=/x")
+                .unwrap_err()
+                .contains("name before `=` is empty")
+        );
+        assert!(
+            parse("n=x")
+                .unwrap_err()
+                .contains("`x` is not a JSON Pointer")
+        );
+    }
+
+    #[test]
     fn pick_keeps_only_the_pointed_values() {
-        let picks = vec!["/data/0/id".to_string(), "/missing".to_string()];
+        let picks = vec![
+            Pick {
+                name: "first".into(),
+                pointer: "/data/0/id".into(),
+            },
+            "/missing".parse().unwrap(),
+        ];
         let shown = render(
             br#"{"data":[{"id":7,"big":"x"}]}"#,
             Some("application/json"),
@@ -222,7 +298,10 @@ mod tests {
             &Redactor::default(),
         );
         assert_eq!(shown.json, None);
-        assert_eq!(shown.picked.unwrap()["/data/0/id"], json!(7));
+        assert_eq!(
+            shown.picked.unwrap(),
+            json!({"first": 7}).as_object().unwrap().clone()
+        );
         assert!(shown.note.unwrap().contains("/missing"));
     }
 

@@ -7,6 +7,7 @@
 //! | `connection_closed` | connected, but the connection was closed or reset before a complete response head | yes |
 //! | `tls` | the TLS handshake or certificate check failed | no |
 //! | `timeout` | no complete response (headers and body) within `--timeout` | yes |
+//! | `max_time` | the item's `--max-time` budget ran out (attempts and waits together) | no |
 //! | `http_status` | the status is not in `--accept-status` | 408, 425, 429, 500, 502, 503, 504 |
 //! | `body_read` | the connection broke while reading the body | yes |
 //! | `protocol` | the server's response was not valid HTTP | no |
@@ -14,7 +15,8 @@
 //! | `redirect` | a redirect without a usable `Location` | no |
 //! | `dry_run` | not sent (`--dry-run`); status `skipped` | - |
 //!
-//! Status `timeout` for `timeout`, `skipped` for `dry_run`, `error` for the rest.
+//! Status `timeout` for `timeout` and `max_time`, `skipped` for `dry_run`,
+//! `error` for the rest.
 //! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad input
 //! is `invalid_input` and stops the tool before anything is sent.
 
@@ -34,6 +36,8 @@ pub(crate) enum RequestError {
     Tls(String),
     #[error("no complete response within {}", format_duration(*.0))]
     Timeout(Duration),
+    #[error("the item's --max-time of {} ran out", format_duration(*.0))]
+    MaxTime(Duration),
     #[error("HTTP {code} {reason}")]
     HttpStatus { code: u16, reason: String },
     #[error("reading the body failed: {0}")]
@@ -56,6 +60,7 @@ impl Failure for RequestError {
             RequestError::ConnectionClosed(_) => "connection_closed",
             RequestError::Tls(_) => "tls",
             RequestError::Timeout(_) => "timeout",
+            RequestError::MaxTime(_) => "max_time",
             RequestError::HttpStatus { .. } => "http_status",
             RequestError::BodyRead(_) => "body_read",
             RequestError::Protocol(_) => "protocol",
@@ -67,7 +72,7 @@ impl Failure for RequestError {
 
     fn status(&self) -> Status {
         match self {
-            RequestError::Timeout(_) => Status::Timeout,
+            RequestError::Timeout(_) | RequestError::MaxTime(_) => Status::Timeout,
             RequestError::DryRun => Status::Skipped,
             _ => Status::Error,
         }

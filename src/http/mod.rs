@@ -45,7 +45,7 @@ use args::RequestsCli;
 use body::{BodyMode, RenderedBody};
 use fetch::{Exchange, ExchangeLimits};
 use retry::{
-    Decision, Failed, HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after,
+    Budget, Decision, Failed, HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -61,11 +61,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct HttpSettings {
     pub(crate) timeout: Duration,
+    /// `--max-time`: the budget of an item without its own `max_time`.
+    pub(crate) max_time: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) accept: StatusSet,
     pub(crate) limits: ExchangeLimits,
     pub(crate) body_mode: BodyMode,
-    pub(crate) picks: Vec<String>,
+    pub(crate) picks: Vec<body::Pick>,
     pub(crate) include_headers: bool,
     pub(crate) dry_run: bool,
 }
@@ -197,10 +199,24 @@ impl RequestsTool {
             Some(base) => {
                 let expanded = template::expand(base, "--base-url", env)
                     .map_err(|error| InputError::from_field(error, None))?;
-                reqwest::Url::parse(&expanded.value).map_err(|error| {
+                let parsed = reqwest::Url::parse(&expanded.value).map_err(|error| {
                     InputError::new(format!("`{}` is not a valid URL: {error}", expanded.shown))
                         .with_field("--base-url")
                 })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(InputError::new(format!(
+                        "`{}`: the base URL must be http or https",
+                        expanded.shown
+                    ))
+                    .with_field("--base-url"));
+                }
+                if expanded.value.contains('#') {
+                    return Err(InputError::new(format!(
+                        "`{}`: a base URL cannot have a #fragment (give it to the items)",
+                        expanded.shown
+                    ))
+                    .with_field("--base-url"));
+                }
                 Some(expanded)
             }
             None => None,
@@ -216,12 +232,21 @@ impl RequestsTool {
             base_url,
             headers,
         };
+        let mut names = std::collections::HashSet::new();
+        if let Some(pick) = cli.picks.iter().find(|pick| !names.insert(&pick.name)) {
+            return Err(InputError::new(format!(
+                "two --pick values are named `{}`: give each its own name (NAME=/pointer)",
+                pick.name
+            ))
+            .with_field("--pick"));
+        }
         let default_secrets = spec::default_secrets(&defaults);
         let concurrency = cli.common.concurrency as usize;
         let client = build_client_or_usage(concurrency, cli.insecure)?;
         Ok(RequestsTool {
             settings: HttpSettings {
                 timeout: cli.timeout,
+                max_time: cli.max_time,
                 retry: RetryPolicy {
                     retries: cli.retries,
                     base: cli.backoff,
@@ -417,6 +442,71 @@ impl Job for RequestsTool {
         }
         let mut report = self.identity(&spec);
         let redactor = self.redactor_for(&spec);
+        let budget = Budget::start(spec.max_time.or(self.settings.max_time));
+        match self
+            .request(&spec, budget, &redactor, &mut report, &stop)
+            .await
+        {
+            Ended::Accepted(exchange) => {
+                self.describe_response(&mut report, exchange, &redactor);
+                Finished::ok(report)
+            }
+            Ended::Failed(failed) => self.failed(report, failed, &redactor),
+            Ended::Stopped(reason) => Finished::stopped(report, reason, true),
+        }
+    }
+}
+
+/// How one request, retries included, ended.
+// Made once per request and moved once: boxing the response would cost an
+// allocation on the path every request takes, for no gain.
+#[allow(clippy::large_enum_variant)]
+enum Ended {
+    /// A response whose status is accepted.
+    Accepted(Exchange),
+    /// The last failure, once no retry was left or allowed.
+    Failed(GaveUp),
+    /// The run stopped it (deadline, signal, --fail-fast, --first).
+    Stopped(crate::stop::StopReason),
+}
+
+/// A request that failed for good.
+struct GaveUp {
+    failure: RequestError,
+    /// The failure's message, secrets scrubbed.
+    message: String,
+    /// The response, when the failure is its status: its body is still shown.
+    response: Option<Exchange>,
+    /// Why no retry was made, when one was possible.
+    note: Option<String>,
+}
+
+/// Runs `work` within what is left of `budget`: past it, the attempt ends
+/// as `max_time`.
+async fn within<T>(
+    budget: Option<Budget>,
+    work: impl std::future::Future<Output = Result<T, RequestError>>,
+) -> Result<T, RequestError> {
+    match budget {
+        None => work.await,
+        Some(budget) => tokio::time::timeout_at(budget.ends(), work)
+            .await
+            .unwrap_or_else(|_| Err(RequestError::MaxTime(budget.total))),
+    }
+}
+
+impl RequestsTool {
+    /// Sends `spec` until a response is accepted, the retries are spent or
+    /// refused, the budget runs out or the run stops. Fills `report`'s
+    /// `attempts` (when there was more than one) and its counters.
+    async fn request(
+        &self,
+        spec: &RequestSpec,
+        budget: Option<Budget>,
+        redactor: &Redactor,
+        report: &mut RequestReport,
+        stop: &StopToken,
+    ) -> Ended {
         let timeout = spec.timeout.unwrap_or(self.settings.timeout);
         let policy = &self.settings.retry;
         let mut attempts: Vec<AttemptRecord> = Vec::new();
@@ -424,9 +514,8 @@ impl Job for RequestsTool {
         loop {
             let started = Instant::now();
             let mut received = 0u64;
-            let outcome = stop
-                .race(self.attempt(&spec, timeout, &redactor, &mut received))
-                .await;
+            let attempt = within(budget, self.attempt(spec, timeout, redactor, &mut received));
+            let outcome = stop.race(attempt).await;
             report.received += received;
             report.sent += 1;
             let outcome = match outcome {
@@ -435,39 +524,33 @@ impl Job for RequestsTool {
                     if !attempts.is_empty() {
                         report.attempts = Some(attempts);
                     }
-                    return Finished::stopped(report, reason, true);
+                    return Ended::Stopped(reason);
                 }
             };
             // A response whose status is not accepted is a failure that still
             // carries its body (an API's error message is worth reading).
             let (failure, response) = match outcome {
                 Ok(exchange) if self.settings.accept.contains(exchange.status.as_u16()) => {
-                    (None, Some(exchange))
+                    if !attempts.is_empty() {
+                        attempts.push(AttemptRecord {
+                            http_status: Some(exchange.status.as_u16()),
+                            elapsed_ms: millis(started.elapsed()),
+                            error: None,
+                            wait_ms: None,
+                            retry_after: None,
+                        });
+                        report.attempts = Some(attempts);
+                    }
+                    return Ended::Accepted(exchange);
                 }
                 Ok(exchange) => {
                     let failure = RequestError::HttpStatus {
                         code: exchange.status.as_u16(),
                         reason: exchange.status.canonical_reason().unwrap_or("").to_string(),
                     };
-                    (Some(failure), Some(exchange))
+                    (failure, Some(exchange))
                 }
-                Err(error) => (Some(error), None),
-            };
-            let Some(failure) = failure else {
-                if let Some(exchange) = response {
-                    self.describe_response(&mut report, exchange, &redactor);
-                }
-                if !attempts.is_empty() {
-                    attempts.push(AttemptRecord {
-                        http_status: report.http_status,
-                        elapsed_ms: millis(started.elapsed()),
-                        error: None,
-                        wait_ms: None,
-                        retry_after: None,
-                    });
-                    report.attempts = Some(attempts);
-                }
-                return Finished::ok(report);
+                Err(error) => (error, None),
             };
 
             let error_body = ErrorBody::new(
@@ -494,40 +577,55 @@ impl Job for RequestsTool {
                 retries_done: retry,
                 retry_after,
                 deadline_left: stop.remaining(),
+                budget_left: budget.map(|budget| budget.left()),
                 jitter: fastrand::f64(),
             });
-            let (wait, give_up_note) = match decision {
+            let delay = match decision {
                 Decision::Retry { wait, from_server } => {
                     record.wait_ms = Some(millis(wait));
                     record.retry_after = from_server.then_some(true);
-                    (Some(wait), None)
+                    wait
                 }
-                Decision::GiveUp { note } => (None, note),
-            };
-
-            let Some(delay) = wait else {
-                if !attempts.is_empty() {
-                    attempts.push(record);
-                    report.attempts = Some(attempts);
-                }
-                if let Some(exchange) = response {
-                    self.describe_response(&mut report, exchange, &redactor);
-                }
-                if let Some(note) = give_up_note {
-                    report.body.note = Some(match report.body.note.take() {
-                        Some(existing) => format!("{existing}; {note}"),
-                        None => note,
+                Decision::GiveUp { note } => {
+                    if !attempts.is_empty() {
+                        attempts.push(record);
+                        report.attempts = Some(attempts);
+                    }
+                    return Ended::Failed(GaveUp {
+                        failure,
+                        message: error_body.message,
+                        response,
+                        note,
                     });
                 }
-                return Finished::failed_with_message(report, &failure, error_body.message);
             };
             attempts.push(record);
             retry += 1;
             if let Err(reason) = stop.race(tokio::time::sleep(delay)).await {
                 report.attempts = Some(attempts);
-                return Finished::stopped(report, reason, true);
+                return Ended::Stopped(reason);
             }
         }
+    }
+
+    /// The result of a request that failed for good: its response (if any)
+    /// described, the note on the missing retry added.
+    fn failed(
+        &self,
+        mut report: RequestReport,
+        gave_up: GaveUp,
+        redactor: &Redactor,
+    ) -> Finished<RequestReport> {
+        if let Some(exchange) = gave_up.response {
+            self.describe_response(&mut report, exchange, redactor);
+        }
+        if let Some(note) = gave_up.note {
+            report.body.note = Some(match report.body.note.take() {
+                Some(existing) => format!("{existing}; {note}"),
+                None => note,
+            });
+        }
+        Finished::failed_with_message(report, &gave_up.failure, gave_up.message)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Pacing and retrying: exponential backoff with full jitter, `Retry-After`,
-//! the run-wide `--rate` limiter, the `--per-host` limiter, and the
-//! `--accept-status` set.
+//! the item's `--max-time` budget, the run-wide `--rate` limiter, the
+//! `--per-host` limiter, and the `--accept-status` set.
 //!
 //! Full jitter (a random wait in `[0, min(cap, base·2ⁿ)]`) spreads the
 //! retries of many clients that failed together, where a fixed exponential
@@ -83,15 +83,60 @@ impl RetryPolicy {
                 (self.ceiling(failed.retries_done + 1).mul_f64(jitter), false)
             }
         };
-        match failed.deadline_left {
-            Some(left) if wait >= left => Decision::GiveUp {
-                note: Some(format!(
-                    "not retried: waiting {} would pass the --deadline",
-                    format_duration(wait)
-                )),
-            },
-            _ => Decision::Retry { wait, from_server },
+        // A retry must start before the run's deadline and the item's
+        // budget end, or it could not finish: waiting that long is giving up.
+        for (left, flag) in [
+            (failed.deadline_left, "the --deadline"),
+            (failed.budget_left, "the item's --max-time"),
+        ] {
+            if let Some(left) = left {
+                if wait >= left {
+                    let waiting = if from_server {
+                        format!("Retry-After asks for {}, which", format_duration(wait))
+                    } else {
+                        format!("waiting {}", format_duration(wait))
+                    };
+                    return Decision::GiveUp {
+                        note: Some(format!("not retried: {waiting} would pass {flag}")),
+                    };
+                }
+            }
         }
+        Decision::Retry { wait, from_server }
+    }
+}
+
+/// `--max-time` (or an item's `max_time`): one item's budget, covering
+/// every attempt and every wait between them, as curl's `--max-time` with
+/// `--retry-max-time`. It starts when the item does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Budget {
+    /// The whole budget, for messages.
+    pub(crate) total: Duration,
+    ends: Instant,
+}
+
+impl Budget {
+    /// A budget of `total` starting now; `None` for no budget.
+    pub(crate) fn start(total: Option<Duration>) -> Option<Self> {
+        let total = total?;
+        Some(Budget {
+            total,
+            // A budget too long to add (days of seconds) never ends.
+            ends: Instant::now()
+                .checked_add(total)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30)),
+        })
+    }
+
+    /// When it runs out.
+    pub(crate) fn ends(&self) -> Instant {
+        self.ends
+    }
+
+    /// What is left of it (zero once spent).
+    pub(crate) fn left(&self) -> Duration {
+        self.ends.saturating_duration_since(Instant::now())
     }
 }
 
@@ -107,6 +152,8 @@ pub(crate) struct Failed<'a> {
     pub(crate) retry_after: Option<Duration>,
     /// Time left before `--deadline`, if there is one.
     pub(crate) deadline_left: Option<Duration>,
+    /// Time left of the item's `--max-time` budget, if it has one.
+    pub(crate) budget_left: Option<Duration>,
     /// Where the backoff falls under its ceiling, from 0 to 1 (full jitter).
     pub(crate) jitter: f64,
 }
@@ -284,6 +331,7 @@ mod tests {
             retries_done: 0,
             retry_after: None,
             deadline_left: None,
+            budget_left: None,
             jitter: 0.5,
         }
     }
@@ -410,6 +458,93 @@ mod tests {
             ..failed(&get)
         };
         assert_eq!(wait(policy.decide(&roomy)), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn no_retry_that_cannot_start_within_the_max_time_budget() {
+        let policy = policy();
+        let get = Method::GET;
+        let tight = Failed {
+            budget_left: Some(Duration::from_millis(50)),
+            ..failed(&get)
+        };
+        let late = note(policy.decide(&tight)).unwrap();
+        assert!(
+            late.contains("waiting 50ms would pass the item's --max-time"),
+            "{late}"
+        );
+        // A Retry-After past the rest of the budget ends the retries, even
+        // under --max-retry-wait.
+        let server = Failed {
+            retry_after: Some(Duration::from_secs(3)),
+            budget_left: Some(Duration::from_secs(2)),
+            ..failed(&get)
+        };
+        let asked = note(policy.decide(&server)).unwrap();
+        assert!(
+            asked.contains("Retry-After asks for 3s, which would pass the item's --max-time"),
+            "{asked}"
+        );
+        let spent = Failed {
+            budget_left: Some(Duration::ZERO),
+            jitter: 0.0,
+            ..failed(&get)
+        };
+        assert!(
+            note(policy.decide(&spent)).is_some(),
+            "nothing left: no retry"
+        );
+        let roomy = Failed {
+            budget_left: Some(Duration::from_secs(2)),
+            deadline_left: Some(Duration::from_secs(5)),
+            ..failed(&get)
+        };
+        assert_eq!(wait(policy.decide(&roomy)), Duration::from_millis(50));
+        // The nearer of the two limits decides.
+        let deadline_first = Failed {
+            budget_left: Some(Duration::from_secs(5)),
+            deadline_left: Some(Duration::from_millis(10)),
+            ..failed(&get)
+        };
+        let first = note(policy.decide(&deadline_first)).unwrap();
+        assert!(first.contains("--deadline"), "{first}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_shrinks_with_time_and_ends_the_retries() {
+        let policy = RetryPolicy {
+            base: Duration::from_millis(400),
+            ..policy()
+        };
+        let get = Method::GET;
+        let budget = Budget::start(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(Budget::start(None), None);
+        assert_eq!(budget.left(), Duration::from_secs(1));
+        let decide = |retries_done: u32| {
+            policy.decide(&Failed {
+                retries_done,
+                jitter: 1.0,
+                budget_left: Some(budget.left()),
+                ..failed(&get)
+            })
+        };
+        // 400 ms of backoff fits in the second that is left...
+        assert_eq!(wait(decide(0)), Duration::from_millis(400));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(budget.left(), Duration::from_millis(500));
+        // ...800 ms no longer fits in the 500 ms left.
+        let note = note(decide(1)).unwrap();
+        assert!(note.contains("--max-time"), "{note}");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(
+            budget.left(),
+            Duration::ZERO,
+            "a spent budget stays at zero"
+        );
+        assert_eq!(
+            tokio::time::Instant::now() - budget.ends(),
+            Duration::from_millis(4500)
+        );
     }
 
     #[test]

@@ -8,10 +8,25 @@
 //! ```
 //!
 //! `url` may be relative to `--base-url`, joined the way the seed's
-//! `BASE_URL + endpoint` does (so `/v1` in the base is kept). At most one of
-//! `json`, `body` and `form`; a request with one of them defaults to POST.
-//! Everything is validated here, so a bad item stops the run before any
-//! request is sent.
+//! `BASE_URL + endpoint` does, defined exactly ([`join`]):
+//!
+//! | `--base-url` | item `url` | request |
+//! | --- | --- | --- |
+//! | `http://h/v1` | `users`, `/users` | `http://h/v1/users` (one slash between, the base's path kept) |
+//! | `http://h/v1/` | `/users/` | `http://h/v1/users/` |
+//! | `http://h/v1?key=K` | `users?page=2` | `http://h/v1/users?key=K&page=2` (the base's query first) |
+//! | `http://h/v1` | `?page=2` | `http://h/v1?page=2` (the base as it is, plus the query) |
+//! | `http://h/v1` | `users#top` | `http://h/v1/users#top` (a fragment is never sent) |
+//! | `https://h/v1` | `//cdn/x` | `https://cdn/x` (another host, the base's scheme: RFC 3986) |
+//! | any | `http://other/x` | `http://other/x` (an item with `scheme://` ignores the base) |
+//!
+//! Dot segments are resolved after the join (`http://h/v1` + `../x` is
+//! `http://h/x`), as any URL parser does. A base with a `#fragment`, or not
+//! http(s), is bad usage.
+//!
+//! At most one of `json`, `body` and `form`; a request with one of them
+//! defaults to POST. Everything is validated here, so a bad item stops the
+//! run before any request is sent.
 
 use super::template::{EnvLookup, Expanded, expand};
 use crate::error::{FieldError, json_type};
@@ -26,7 +41,7 @@ use std::time::Duration;
 
 /// The fields an input object may have.
 pub(crate) const FIELDS: &[&str] = &[
-    "id", "method", "url", "headers", "query", "json", "body", "form", "timeout",
+    "id", "method", "url", "headers", "query", "json", "body", "form", "timeout", "max_time",
 ];
 
 /// Settings from the command line that every item starts from.
@@ -75,6 +90,8 @@ pub(crate) struct RequestSpec {
     pub(crate) body: Option<RequestBody>,
     /// The item's own `timeout`, overriding `--timeout`.
     pub(crate) timeout: Option<Duration>,
+    /// The item's own `max_time`, overriding `--max-time`.
+    pub(crate) max_time: Option<Duration>,
     /// Secrets of this item alone (its expansions and secret header values).
     pub(crate) secrets: SecretSet,
 }
@@ -238,6 +255,13 @@ pub(crate) fn parse_request(
     if timeout == Some(Duration::ZERO) {
         return Err(FieldError::new("timeout", "must be more than 0"));
     }
+    let max_time = object
+        .get("max_time")
+        .map(|value| parse_seconds(value, "max_time"))
+        .transpose()?;
+    if max_time == Some(Duration::ZERO) {
+        return Err(FieldError::new("max_time", "must be more than 0"));
+    }
 
     Ok(RequestSpec {
         id,
@@ -248,6 +272,7 @@ pub(crate) fn parse_request(
         shown_headers,
         body,
         timeout,
+        max_time,
         secrets,
     })
 }
@@ -268,8 +293,7 @@ fn build_url(
     };
     let path = expand(template, "url", env)?;
     path.secrets.iter().for_each(|secret| secrets.add(secret));
-    let has_scheme = path.value.contains("://");
-    let (mut value, mut shown) = match (&defaults.base_url, has_scheme) {
+    let (mut value, mut shown) = match (&defaults.base_url, has_scheme(&path.value)) {
         (_, true) => (path.value.clone(), path.shown.clone()),
         (Some(base), false) => (
             join(&base.value, &path.value),
@@ -285,6 +309,9 @@ fn build_url(
             ));
         }
     };
+    // The item's `query` object goes before the fragment, if there is one.
+    let fragment = split_fragment(&mut value);
+    let shown_fragment = split_fragment(&mut shown);
     match object.get("query") {
         None => {}
         Some(Value::Object(pairs)) => {
@@ -324,6 +351,8 @@ fn build_url(
             return Err(FieldError::must_be("query", "an object", other));
         }
     }
+    value.push_str(&fragment);
+    shown.push_str(&shown_fragment);
     let url = Url::parse(&value).map_err(|error| {
         FieldError::new("url", format!("`{shown}` is not a valid URL: {error}"))
     })?;
@@ -342,16 +371,72 @@ fn build_url(
     Ok((url, redact_secret_query(&shown, secrets)))
 }
 
-/// The seed's `BASE_URL + endpoint`, tolerant of one slash too many or few.
-fn join(base: &str, path: &str) -> String {
-    if path.starts_with('?') {
-        return format!("{base}{path}");
+/// Cuts `#fragment` (with its `#`) off `url` and returns it ("" for none).
+fn split_fragment(url: &mut String) -> String {
+    match url.find('#') {
+        Some(at) => url.split_off(at),
+        None => String::new(),
     }
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+}
+
+/// Whether `url` starts with `scheme://` (RFC 3986 scheme characters): an
+/// absolute URL, which ignores `--base-url`. `/go?to=http://x` is relative.
+fn has_scheme(url: &str) -> bool {
+    let Some(at) = url.find("://") else {
+        return false;
+    };
+    let scheme = &url[..at];
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The seed's `BASE_URL + endpoint`, defined (see the module's table): the
+/// item's path after the base's with exactly one slash between, the base's
+/// query before the item's, the item's fragment; `//host/...` takes only the
+/// base's scheme. `base` is absolute and has no fragment; `reference` has
+/// no scheme.
+fn join(base: &str, reference: &str) -> String {
+    if reference.starts_with("//") {
+        let scheme = base.split_once("://").map_or("http", |(scheme, _)| scheme);
+        return format!("{scheme}:{reference}");
+    }
+    let (base_head, base_query) = match base.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (base, None),
+    };
+    let (reference, fragment) = match reference.split_once('#') {
+        Some((main, fragment)) => (main, Some(fragment)),
+        None => (reference, None),
+    };
+    let (path, query) = match reference.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (reference, None),
+    };
+    let mut joined = if path.is_empty() {
+        base_head.to_string()
+    } else {
+        format!(
+            "{}/{}",
+            base_head.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    };
+    let queries: Vec<&str> = [base_query, query]
+        .into_iter()
+        .flatten()
+        .filter(|query| !query.is_empty())
+        .collect();
+    if !queries.is_empty() {
+        joined.push('?');
+        joined.push_str(&queries.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        joined.push('#');
+        joined.push_str(fragment);
+    }
+    joined
 }
 
 fn redact_userinfo(shown: &str) -> String {
@@ -585,6 +670,8 @@ mod tests {
             (json!({"url": "/x", "json": {}, "body": "x"}), "body"),
             (json!({"url": "/x", "timeout": "soon"}), "timeout"),
             (json!({"url": "/x", "timeout": 0}), "timeout"),
+            (json!({"url": "/x", "max_time": 0}), "max_time"),
+            (json!({"url": "/x", "max_time": "later"}), "max_time"),
             (
                 json!({"url": "/x", "json": {"a": ["${NOPE}"]}}),
                 "json.a[0]",
@@ -600,6 +687,67 @@ mod tests {
             );
         }
         assert!(parse(json!(42)).unwrap_err().field.is_none());
+    }
+
+    #[test]
+    fn base_url_joins_are_defined_for_every_edge() {
+        let cases = [
+            ("http://h/v1", "users", "http://h/v1/users"),
+            ("http://h/v1", "/users", "http://h/v1/users"),
+            ("http://h/v1/", "/users/", "http://h/v1/users/"),
+            ("http://h/v1//", "/users", "http://h/v1/users"),
+            ("http://h", "users", "http://h/users"),
+            ("http://h/", "/", "http://h/"),
+            (
+                "http://h/v1?key=K",
+                "users?page=2",
+                "http://h/v1/users?key=K&page=2",
+            ),
+            ("http://h/v1?key=K", "?page=2", "http://h/v1?key=K&page=2"),
+            ("http://h/v1", "?page=2", "http://h/v1?page=2"),
+            ("http://h/v1?", "users?", "http://h/v1/users"),
+            ("http://h/v1", "users#top", "http://h/v1/users#top"),
+            ("http://h/v1?k=1", "#top", "http://h/v1?k=1#top"),
+            (
+                "https://h/v1",
+                "//cdn.example/x?y",
+                "https://cdn.example/x?y",
+            ),
+            (
+                "http://h/v1",
+                "go?to=http://x/y",
+                "http://h/v1/go?to=http://x/y",
+            ),
+        ];
+        for (base, reference, want) in cases {
+            assert_eq!(join(base, reference), want, "{base} + {reference}");
+        }
+        assert!(has_scheme("HTTPS://h/") && has_scheme("svn+ssh://h"));
+        assert!(!has_scheme("/go?to=http://x") && !has_scheme("//h/x") && !has_scheme("a b://x"));
+    }
+
+    #[test]
+    fn parsed_urls_resolve_dots_and_keep_query_objects_before_the_fragment() {
+        let defaults = RequestDefaults {
+            base_url: Some(
+                expand("http://127.0.0.1:9/v1?key=${API_KEY}", "--base-url", &env).unwrap(),
+            ),
+            ..RequestDefaults::default()
+        };
+        let parse = |item: Value| parse_request(RawItem::Json(item), &defaults, &env).unwrap();
+        let spec = parse(json!({"url": "users#f", "query": {"a": 1}}));
+        assert_eq!(
+            spec.url.as_str(),
+            "http://127.0.0.1:9/v1/users?key=k3y-v4lue&a=1#f"
+        );
+        assert_eq!(
+            spec.shown_url,
+            "http://127.0.0.1:9/v1/users?key=<redacted>&a=1#f"
+        );
+        let spec = parse(json!({"url": "../x"}));
+        assert_eq!(spec.url.as_str(), "http://127.0.0.1:9/x?key=k3y-v4lue");
+        let spec = parse(json!({"url": "http://other:8/y?z=1"}));
+        assert_eq!(spec.url.as_str(), "http://other:8/y?z=1");
     }
 
     #[test]
