@@ -36,14 +36,15 @@ GNU_TIME = "/usr/bin/time"
 
 
 def measure(command, *, env=None, stdout=subprocess.DEVNULL, cwd=None, timeout=600):
-    """Runs one command; returns (wall seconds, peak RSS in MiB, exit code).
+    """Runs one command; returns (wall seconds, peak RSS in MiB, exit code, CPU seconds).
 
-    The peak RSS comes from GNU time (-f %M), which forks from a small process:
-    ru_maxrss of a child forked straight from this Python process would start
-    at Python's own size.
+    The peak RSS and the CPU time (user + system, from the kernel's accounting
+    of the process tree) come from GNU time (-f '%M %U %S'), which forks from a
+    small process: ru_maxrss of a child forked straight from this Python process
+    would start at Python's own size.
     """
     with tempfile.NamedTemporaryFile(prefix="bench-rss-") as rss_file:
-        wrapped = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *command] if os.path.exists(GNU_TIME) else command
+        wrapped = [GNU_TIME, "-f", "%M %U %S", "-o", rss_file.name, *command] if os.path.exists(GNU_TIME) else command
         started = time.perf_counter()
         process = subprocess.Popen(wrapped, stdout=stdout, stderr=subprocess.DEVNULL,
                                    stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
@@ -55,11 +56,12 @@ def measure(command, *, env=None, stdout=subprocess.DEVNULL, cwd=None, timeout=6
         watchdog.cancel()
         wall = time.perf_counter() - started
         try:
-            lines = Path(rss_file.name).read_text().split()
-            rss_mib = int(lines[-1]) / 1024.0
+            fields = Path(rss_file.name).read_text().split()
+            rss_mib = int(fields[-3]) / 1024.0
+            cpu = float(fields[-2]) + float(fields[-1])
         except (ValueError, IndexError):
-            rss_mib = float("nan")
-    return wall, rss_mib, code
+            rss_mib, cpu = float("nan"), float("nan")
+    return wall, rss_mib, code, cpu
 
 
 class Contender:
@@ -68,7 +70,7 @@ class Contender:
         self.expect_codes = expect_codes
         # Some runs are too long to repeat (a clean build from source).
         self.max_rounds = max_rounds
-        self.walls, self.rss, self.codes = [], [], []
+        self.walls, self.rss, self.codes, self.cpus = [], [], [], []
 
 
 class Workload:
@@ -217,10 +219,21 @@ def workload_2(quick, work, url):
                  "bodies, is only about 1.5x curl here, so 2x curl is out of reach for any client on this machine; "
                  "we parse and print every body and stay close to oha")
     http_contenders(w, "/delay/0", count, 64, work, url)
-    w.verdict = lambda walls, rss: (
-        walls["curl --parallel"] / walls["async_requests"] >= 2 and walls["oha"] / walls["async_requests"] >= 0.6,
-        f"{walls['curl --parallel'] / walls['async_requests']:.2f}x curl's throughput (target 2x), "
-        f"{100 * walls['oha'] / walls['async_requests']:.0f} % of oha's (target 60 %)")
+    w.target += "; client CPU per request at most 1.5x oha's and wall time at most 1.6x oha's"
+
+    def verdict(walls, rss):
+        cpus = {c.name: statistics.median(c.cpus) for c in w.contenders if c.cpus}
+        per_request = {name: cpu / count * 1e6 for name, cpu in cpus.items()}
+        ours, oha = per_request["async_requests"], per_request["oha"]
+        met = (walls["curl --parallel"] / walls["async_requests"] >= 2
+               and walls["oha"] / walls["async_requests"] >= 0.6
+               and ours <= 1.5 * oha and walls["async_requests"] <= 1.6 * walls["oha"])
+        peers = ", ".join(f"{name} {value:.1f} µs" for name, value in per_request.items())
+        return met, (f"{walls['curl --parallel'] / walls['async_requests']:.2f}x curl's throughput (target 2x), "
+                     f"{100 * walls['oha'] / walls['async_requests']:.0f} % of oha's (target 60 %); "
+                     f"client CPU per request: {peers}: ours {ours / oha:.2f}x oha's (target 1.5x), "
+                     f"wall {walls['async_requests'] / walls['oha']:.2f}x oha's (target 1.6x)")
+    w.verdict = verdict
     return w
 
 
@@ -475,11 +488,12 @@ def run_workload(workload, rounds):
         for contender in workload.contenders:
             if contender.max_rounds is not None and round_number >= contender.max_rounds:
                 continue
-            wall, rss, code = measure(contender.command, env=contender.env)
+            wall, rss, code, cpu = measure(contender.command, env=contender.env)
             contender.walls.append(wall)
             contender.rss.append(rss)
             contender.codes.append(code)
-            log(f"  round {round_number + 1}: {contender.name}: {wall:.3f} s, {rss:.1f} MiB, exit {code}")
+            contender.cpus.append(cpu)
+            log(f"  round {round_number + 1}: {contender.name}: {wall:.3f} s, {cpu:.3f} s CPU, {rss:.1f} MiB, exit {code}")
 
 
 # What profiling the missed targets found (kept here so that every
@@ -527,8 +541,8 @@ def report(workloads, info, rounds, quick):
         if workload.contenders:
             ours = next((c for c in workload.contenders if c.ours), None)
             ours_wall = statistics.median(ours.walls) if ours and ours.walls else None
-            lines += ["| tool | median wall | peak RSS | peer time / ours | exit codes | note |",
-                      "| --- | ---: | ---: | ---: | --- | --- |"]
+            lines += ["| tool | median wall | median CPU | peak RSS | peer time / ours | exit codes | note |",
+                      "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
             for contender in workload.contenders:
                 if not contender.walls:
                     continue
@@ -539,7 +553,8 @@ def report(workloads, info, rounds, quick):
                 bad = any(code not in contender.expect_codes for code in contender.codes)
                 note = contender.note + (" (unexpected exit code)" if bad else "")
                 name = f"**{contender.name}**" if contender.ours else contender.name
-                lines.append(f"| {name} | {wall:.3f} s | {rss:.1f} MiB | {ratio} | {codes} | {note} |")
+                cpu = statistics.median(contender.cpus)
+                lines.append(f"| {name} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB | {ratio} | {codes} | {note} |")
             lines.append("")
         if workload.extra_rows:
             lines += ["| artifact | size |", "| --- | ---: |", *workload.extra_rows, ""]
