@@ -20,8 +20,8 @@ both tools: lines both tools flag count as true positives unless judged
 otherwise, and recall is over the pooled true positives of both.
 
 ruff is installed from PyPI into DIR/.bench-venv (pinned, so figures can be
-reproduced); our binary is target/release/find_blocking_calls (built with
-`cargo build --release` when missing).
+reproduced); our binary is the release build of this checkout, run through a link named
+find_blocking_calls (built with `cargo build --release` when missing).
 """
 
 import argparse
@@ -60,9 +60,13 @@ def ensure_ruff(work):
 
 
 def ensure_ours():
-    if not OURS.exists():
-        log("building find_blocking_calls (release)")
-        subprocess.run(["cargo", "build", "--release", "--bin", "find_blocking_calls"], cwd=ROOT, check=True)
+    binary = OURS.with_name("async-patterns")
+    if not binary.exists():
+        log("building async-patterns (release)")
+        subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
+    if not OURS.is_symlink():
+        OURS.unlink(missing_ok=True)
+        OURS.symlink_to("async-patterns")
     return OURS
 
 
