@@ -147,16 +147,16 @@ impl<'t, 's> Visit<'t, 's> for Analyzer<'t, 's> {
         &mut self.walk
     }
 
-    fn check(&mut self, node: Node<'t>) {
-        match node.kind() {
+    fn check(&mut self, node: Node<'t>, kind: &str) {
+        match kind {
             "call" => self.check_call(node),
             "expression_statement" => self.check_statement(node),
             _ => {}
         }
     }
 
-    fn visit(&mut self, node: Node<'t>) -> bool {
-        match node.kind() {
+    fn visit(&mut self, node: Node<'t>, kind: &str) -> bool {
+        match kind {
             "function_definition" => self.function(node),
             "class_definition" => self.class(node),
             "lambda" => self.lambda(node),

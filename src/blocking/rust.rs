@@ -126,16 +126,16 @@ impl<'t, 's> Visit<'t, 's> for Analyzer<'t, 's> {
         &mut self.walk
     }
 
-    fn check(&mut self, node: Node<'t>) {
-        match node.kind() {
+    fn check(&mut self, node: Node<'t>, kind: &str) {
+        match kind {
             "call_expression" => self.check_call(node),
             "block" => self.check_guards(node),
             _ => {}
         }
     }
 
-    fn visit(&mut self, node: Node<'t>) -> bool {
-        match node.kind() {
+    fn visit(&mut self, node: Node<'t>, kind: &str) -> bool {
+        match kind {
             "function_item" => self.function(node),
             "closure_expression" => self.closure(node),
             "async_block" => {

@@ -12,7 +12,7 @@
 use super::finding::{Analysis, Hit, may_hold_async, text_of};
 use super::rules::Rule;
 use std::borrow::Cow;
-use tree_sitter::Node;
+use tree_sitter::{Node, TreeCursor};
 
 /// Deeper expressions are not evaluated (the analyzer then knows nothing of
 /// their value: a miss, never a false finding).
@@ -32,6 +32,10 @@ pub(crate) struct Walk<'t, 's> {
     pub(crate) max_depth: usize,
     /// Where the keyword `async` may start (see [`may_hold_async`]).
     async_at: &'s [usize],
+    /// Cursors [`walk_children`] is done with, for the next one: a new
+    /// cursor allocates, and there is one a node walked. At most one a
+    /// level of nesting.
+    spare_cursors: Vec<TreeCursor<'t>>,
     pub(crate) out: Analysis<'t>,
 }
 
@@ -45,6 +49,7 @@ impl<'t, 's> Walk<'t, 's> {
             depth: 0,
             max_depth,
             async_at,
+            spare_cursors: Vec::new(),
             out: Analysis::default(),
         }
     }
@@ -116,13 +121,15 @@ pub(crate) trait Visit<'t, 's> {
 
     /// Inside an async function: reports what `node` itself does (a
     /// blocking call, a coroutine never awaited, a lock guard held across
-    /// an `.await`), before [`walk`] goes into it.
-    fn check(&mut self, node: Node<'t>);
+    /// an `.await`), before [`walk`] goes into it. `kind` is `node.kind()`
+    /// (looked up once a node: each lookup measures and checks the name).
+    fn check(&mut self, node: Node<'t>, kind: &str);
 
     /// What the language does with a named node [`walk`] entered (never an
-    /// ERROR node): true to have [`walk`] go on into its children, false
-    /// when it walked them itself (a new scope) or there is nothing there.
-    fn visit(&mut self, node: Node<'t>) -> bool;
+    /// ERROR node), of kind `kind`: true to have [`walk`] go on into its
+    /// children, false when it walked them itself (a new scope) or there
+    /// is nothing there.
+    fn visit(&mut self, node: Node<'t>, kind: &str) -> bool;
 }
 
 /// Walks `node`, within the depth limit. Outside async code nothing is
@@ -136,7 +143,8 @@ pub(crate) fn walk<'t, 's, V: Visit<'t, 's>>(analyzer: &mut V, node: Node<'t>) {
     if !state.enter(node) {
         return;
     }
-    if node.kind() == "ERROR" {
+    let kind = node.kind();
+    if kind == "ERROR" {
         // Tree-sitter's recovery: no call directly in it is checked (a
         // broken `def` or `fn` line may be what it swallowed), but complete
         // definitions inside are analyzed; the scan reports the rest.
@@ -145,9 +153,9 @@ pub(crate) fn walk<'t, 's, V: Visit<'t, 's>>(analyzer: &mut V, node: Node<'t>) {
         analyzer.state().context = outer;
     } else {
         if analyzer.state().context.is_some() {
-            analyzer.check(node);
+            analyzer.check(node, kind);
         }
-        if analyzer.visit(node) {
+        if analyzer.visit(node, kind) {
             walk_children(analyzer, node);
         }
     }
@@ -156,10 +164,12 @@ pub(crate) fn walk<'t, 's, V: Visit<'t, 's>>(analyzer: &mut V, node: Node<'t>) {
 
 /// [`walk`]s each named child of `node`, in source order.
 pub(crate) fn walk_children<'t, 's, V: Visit<'t, 's>>(analyzer: &mut V, node: Node<'t>) {
-    let mut cursor = node.walk();
+    let spare = analyzer.state().spare_cursors.pop();
+    let mut cursor = spare.unwrap_or_else(|| node.walk());
     for child in node.named_children(&mut cursor) {
         walk(analyzer, child);
     }
+    analyzer.state().spare_cursors.push(cursor);
 }
 
 /// Visits `root` and every node below it in source order without recursing
