@@ -9,6 +9,7 @@
 //!
 //! - [`rules`]: the rule table (one entry per rule) and the known object types
 //! - [`python`], [`rust`]: the analyzers (scopes, name resolution, what is "inside")
+//! - [`tree`]: the walk and the tree-sitter lookups both analyzers share
 //! - [`scan`]: parse one file, analyze, apply `blocking: ok` suppressions
 //! - [`finding`]: what a finding holds and prints, its suggestion filled in
 //! - [`sarif`]: `--format sarif` (SARIF 2.1.0) and `--format github` writers
@@ -24,6 +25,7 @@ pub(crate) mod rules;
 pub(crate) mod rust;
 pub(crate) mod sarif;
 pub(crate) mod scan;
+pub(crate) mod tree;
 
 pub(crate) use error::ScanError;
 

@@ -17,14 +17,11 @@
 //! perhaps in a thread), nor any other lambda (it may be handed to
 //! `run_in_executor`), nor a call that is itself awaited.
 
-use super::finding::{Analysis, Hit, may_hold_async, text_of};
+use super::finding::Analysis;
 use super::rules::{Check, Language, Rule, RuleIndex};
+use super::tree::{self, MAX_EVAL_DEPTH, Visit, Walk};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Tree};
-
-/// Deeper expressions are not evaluated (the tool then knows nothing of
-/// their value: a miss, never a false finding).
-const MAX_EVAL_DEPTH: usize = 400;
 
 /// Builtins that call a lambda argument before they return.
 const CALLS_AT_ONCE: &[&str] = &[
@@ -104,20 +101,15 @@ enum PartKind {
 }
 
 struct Analyzer<'t, 's> {
-    source: &'s [u8],
+    /// The source, the async function being walked and the depth (statements
+    /// and expressions deeper than its limit are not walked: they go to
+    /// `too_deep`), and what was found.
+    walk: Walk<'t, 's>,
     index: &'static RuleIndex,
     not_awaited: &'static Rule,
     scopes: Vec<Scope>,
     qualname: Vec<(String, PartKind)>,
     classes: Vec<ClassInfo>,
-    /// The async function whose body is being walked, if any.
-    context: Option<String>,
-    depth: usize,
-    /// Deeper statements and expressions are not walked: they go to `too_deep`.
-    max_depth: usize,
-    /// Where the keyword `async` may start (see [`may_hold_async`]).
-    async_at: &'s [usize],
-    out: Analysis<'t>,
 }
 
 /// Every blocking call inside async code in a parsed Python file, and the
@@ -136,30 +128,46 @@ pub(crate) fn analyze<'t>(
         return Analysis::default();
     };
     let mut analyzer = Analyzer {
-        source,
+        walk: Walk::new(source, async_at, max_depth),
         index,
         not_awaited,
         scopes: Vec::new(),
         qualname: Vec::new(),
         classes: Vec::new(),
-        context: None,
-        depth: 0,
-        max_depth,
-        async_at,
-        out: Analysis::default(),
     };
     let root = tree.root_node();
     analyzer.scopes.push(Scope::default());
     analyzer.collect(root);
-    analyzer.walk_children(root);
-    analyzer.out
+    tree::walk_children(&mut analyzer, root);
+    analyzer.walk.out
+}
+
+impl<'t, 's> Visit<'t, 's> for Analyzer<'t, 's> {
+    fn state(&mut self) -> &mut Walk<'t, 's> {
+        &mut self.walk
+    }
+
+    fn check(&mut self, node: Node<'t>, kind: &str) {
+        match kind {
+            "call" => self.check_call(node),
+            "expression_statement" => self.check_statement(node),
+            _ => {}
+        }
+    }
+
+    fn visit(&mut self, node: Node<'t>, kind: &str) -> bool {
+        match kind {
+            "function_definition" => self.function(node),
+            "class_definition" => self.class(node),
+            "lambda" => self.lambda(node),
+            "comment" | "integer" | "float" => {}
+            _ => return true,
+        }
+        false
+    }
 }
 
 impl<'t> Analyzer<'t, '_> {
-    fn text(&self, node: Node<'_>) -> String {
-        text_of(node, self.source).into_owned()
-    }
-
     // ---- bindings ----
 
     /// Records the bindings of one scope body (module or function), in
@@ -173,14 +181,12 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn collect_statement(&mut self, node: Node<'t>) {
-        if self.depth > self.max_depth {
-            // A binding missed here could be a shadowing one: say so.
-            self.out.too_deep.push(node);
-            return;
+        // Past the limit the node is reported too deep: a binding missed
+        // there could be a shadowing one.
+        if self.walk.enter(node) {
+            self.collect_statement_inner(node);
+            self.walk.leave();
         }
-        self.depth += 1;
-        self.collect_statement_inner(node);
-        self.depth -= 1;
     }
 
     fn collect_statement_inner(&mut self, node: Node<'t>) {
@@ -197,7 +203,7 @@ impl<'t> Analyzer<'t, '_> {
                     } else {
                         Binding::Other
                     };
-                    let name = self.text(name);
+                    let name = self.walk.text(name);
                     self.top().bind(&name, binding);
                 }
             }
@@ -205,14 +211,14 @@ impl<'t> Analyzer<'t, '_> {
                 // A decorator may turn a coroutine function into anything.
                 if let Some(definition) = node.child_by_field_name("definition") {
                     if let Some(name) = definition.child_by_field_name("name") {
-                        let name = self.text(name);
+                        let name = self.walk.text(name);
                         self.top().bind(&name, Binding::Other);
                     }
                 }
             }
             "class_definition" => {
                 if let Some(name) = node.child_by_field_name("name") {
-                    let name = self.text(name);
+                    let name = self.walk.text(name);
                     self.top().bind(&name, Binding::Other);
                 }
             }
@@ -234,7 +240,7 @@ impl<'t> Analyzer<'t, '_> {
                 let names: Vec<String> = node
                     .named_children(&mut cursor)
                     .filter(|child| child.kind() == "identifier")
-                    .map(|child| self.text(child))
+                    .map(|child| self.walk.text(child))
                     .collect();
                 self.top().globals.extend(names);
             }
@@ -313,19 +319,16 @@ impl<'t> Analyzer<'t, '_> {
         for name in node.children_by_field_name("name", &mut cursor) {
             match name.kind() {
                 "dotted_name" => {
-                    let dotted = self.text(name);
+                    let dotted = self.walk.text(name);
                     let head = dotted.split('.').next().unwrap_or("").to_string();
                     self.top().bind(&head, Binding::Path(head.clone()));
                 }
                 "aliased_import" => {
-                    let (Some(path), Some(alias)) = (
-                        name.child_by_field_name("name"),
-                        name.child_by_field_name("alias"),
-                    ) else {
+                    let Some((path, alias)) = tree::fields(name, "name", "alias") else {
                         continue;
                     };
-                    let path = self.text(path);
-                    let alias = self.text(alias);
+                    let path = self.walk.text(path);
+                    let alias = self.walk.text(alias);
                     self.top().bind(&alias, Binding::Path(path));
                 }
                 _ => {}
@@ -337,7 +340,7 @@ impl<'t> Analyzer<'t, '_> {
         let module = node
             .child_by_field_name("module_name")
             .filter(|module| module.kind() == "dotted_name")
-            .map(|module| self.text(module));
+            .map(|module| self.walk.text(module));
         let mut cursor = node.walk();
         for child in node.named_children(&mut cursor) {
             if child.kind() == "wildcard_import" {
@@ -350,15 +353,12 @@ impl<'t> Analyzer<'t, '_> {
         let mut cursor = node.walk();
         for name in node.children_by_field_name("name", &mut cursor) {
             let (imported, bound) = match name.kind() {
-                "dotted_name" => (self.text(name), self.text(name)),
+                "dotted_name" => (self.walk.text(name), self.walk.text(name)),
                 "aliased_import" => {
-                    let (Some(path), Some(alias)) = (
-                        name.child_by_field_name("name"),
-                        name.child_by_field_name("alias"),
-                    ) else {
+                    let Some((path, alias)) = tree::fields(name, "name", "alias") else {
                         continue;
                     };
-                    (self.text(path), self.text(alias))
+                    (self.walk.text(path), self.walk.text(alias))
                 }
                 _ => continue,
             };
@@ -395,7 +395,7 @@ impl<'t> Analyzer<'t, '_> {
         if let Some(left) = node.child_by_field_name("left") {
             match (left.kind(), &binding) {
                 ("identifier", Some(binding)) => {
-                    let name = self.text(left);
+                    let name = self.walk.text(left);
                     self.top().bind(&name, binding.clone());
                 }
                 ("identifier", None) => {}
@@ -408,12 +408,10 @@ impl<'t> Analyzer<'t, '_> {
 
     /// `a, b = Path(x), Path(y)`: each name gets its own value's type.
     fn bind_unpacked(&mut self, left: Node<'t>, right: Option<Node<'t>>) {
-        let mut cursor = left.walk();
-        let targets: Vec<Node<'t>> = left.named_children(&mut cursor).collect();
-        let values: Vec<Node<'t>> = match right {
+        let targets = tree::named_children(left);
+        let values = match right {
             Some(right) if matches!(right.kind(), "expression_list" | "tuple") => {
-                let mut cursor = right.walk();
-                right.named_children(&mut cursor).collect()
+                tree::named_children(right)
             }
             _ => Vec::new(),
         };
@@ -428,7 +426,7 @@ impl<'t> Analyzer<'t, '_> {
                 .flatten();
             match (target.kind(), kind) {
                 ("identifier", Some(kind)) => {
-                    let name = self.text(*target);
+                    let name = self.walk.text(*target);
                     self.top().bind(&name, Binding::Instance(kind));
                 }
                 _ => self.bind_pattern_other(*target),
@@ -445,9 +443,9 @@ impl<'t> Analyzer<'t, '_> {
         }
         let operator = node
             .child_by_field_name("operator")
-            .map(|op| self.text(op))
+            .map(|op| self.walk.text(op))
             .unwrap_or_default();
-        let name = self.text(left);
+        let name = self.walk.text(left);
         let keeps_path =
             operator == "/=" && self.top().names.get(&name) == Some(&Binding::Instance(PATH_TYPE));
         if !keeps_path {
@@ -457,31 +455,22 @@ impl<'t> Analyzer<'t, '_> {
 
     /// `sock.setblocking(False)`: the socket no longer blocks, so its type is forgotten.
     fn collect_setblocking(&mut self, call: Node<'t>) {
-        let Some(function) = call.child_by_field_name("function") else {
+        let Some(function) = tree::field_of_kind(call, "function", "attribute") else {
             return;
         };
-        if function.kind() != "attribute" {
-            return;
-        }
-        let (Some(object), Some(attribute)) = (
-            function.child_by_field_name("object"),
-            function.child_by_field_name("attribute"),
-        ) else {
+        let Some((object, attribute)) = tree::fields(function, "object", "attribute") else {
             return;
         };
-        if object.kind() == "identifier" && self.text(attribute) == "setblocking" {
-            let name = self.text(object);
+        if object.kind() == "identifier" && self.walk.text(attribute) == "setblocking" {
+            let name = self.walk.text(object);
             self.top().bind(&name, Binding::Other);
         }
     }
 
     fn collect_with_item(&mut self, item: Node<'t>) {
-        let Some(value) = item.child_by_field_name("value") else {
+        let Some(value) = tree::field_of_kind(item, "value", "as_pattern") else {
             return;
         };
-        if value.kind() != "as_pattern" {
-            return;
-        }
         let (Some(expression), Some(alias)) =
             (value.named_child(0), value.child_by_field_name("alias"))
         else {
@@ -493,7 +482,7 @@ impl<'t> Analyzer<'t, '_> {
                 Value::Instance(kind) => Binding::Instance(kind),
                 _ => Binding::Other,
             };
-            let name = self.text(target);
+            let name = self.walk.text(target);
             self.top().bind(&name, binding);
         } else {
             self.bind_pattern_other(target);
@@ -502,36 +491,31 @@ impl<'t> Analyzer<'t, '_> {
 
     /// Binds every name in a target pattern to [`Binding::Other`].
     fn bind_pattern_other(&mut self, node: Node<'t>) {
-        if self.depth > self.max_depth {
-            self.out.too_deep.push(node);
+        if !self.walk.enter(node) {
             return;
         }
-        if node.kind() == "identifier" {
-            let name = self.text(node);
-            self.top().bind(&name, Binding::Other);
-            return;
+        match node.kind() {
+            "identifier" => {
+                let name = self.walk.text(node);
+                self.top().bind(&name, Binding::Other);
+            }
+            "attribute" | "subscript" => {}
+            _ => {
+                for child in tree::named_children(node) {
+                    self.bind_pattern_other(child);
+                }
+            }
         }
-        if matches!(node.kind(), "attribute" | "subscript") {
-            return;
-        }
-        let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-        self.depth += 1;
-        for child in children {
-            self.bind_pattern_other(child);
-        }
-        self.depth -= 1;
+        self.walk.leave();
     }
 
     /// Parameters: annotated ones with a known type are typed, the rest
     /// [`Binding::Other`], but for pytest's `tmp_path` fixture (always a
     /// `pathlib.Path`).
     fn collect_parameters(&mut self, parameters: Node<'t>) {
-        let mut cursor = parameters.walk();
-        let children: Vec<Node<'t>> = parameters.named_children(&mut cursor).collect();
-        for parameter in children {
+        for parameter in tree::named_children(parameters) {
             match parameter.kind() {
-                "identifier" if text_of(parameter, self.source) == "tmp_path" => {
+                "identifier" if self.walk.str(parameter) == "tmp_path" => {
                     self.top().bind("tmp_path", Binding::Instance(PATH_TYPE));
                 }
                 "identifier" => self.bind_pattern_other(parameter),
@@ -545,7 +529,7 @@ impl<'t> Analyzer<'t, '_> {
                     if let Some(name) = name {
                         if name.kind() == "identifier" {
                             let binding = annotated.map_or(Binding::Other, Binding::Instance);
-                            let name = self.text(name);
+                            let name = self.walk.text(name);
                             self.top().bind(&name, binding);
                         } else {
                             self.bind_pattern_other(name);
@@ -582,7 +566,6 @@ impl<'t> Analyzer<'t, '_> {
             }
             inner(only)
         };
-        let mut cursor = node.walk();
         match node.kind() {
             "type" | "type_parameter" if node.named_child_count() == 1 => {
                 inner(node.named_child(0)?)
@@ -591,26 +574,27 @@ impl<'t> Analyzer<'t, '_> {
                 let is_bar = node
                     .child_by_field_name("operator")
                     .is_some_and(|op| op.kind() == "|");
-                let parts = vec![
-                    node.child_by_field_name("left")?,
-                    node.child_by_field_name("right")?,
-                ];
-                if is_bar { one_of(parts) } else { None }
+                let (left, right) = tree::fields(node, "left", "right")?;
+                if is_bar {
+                    one_of(vec![left, right])
+                } else {
+                    None
+                }
             }
-            "union_type" => one_of(node.named_children(&mut cursor).collect()),
+            "union_type" => one_of(tree::named_children(node)),
             "generic_type" => {
-                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                let children = tree::named_children(node);
                 let (head, parameters) = (children.first()?, children.get(1)?);
                 if !self.is_optional_form(*head) || parameters.kind() != "type_parameter" {
                     return None;
                 }
-                let mut cursor = parameters.walk();
-                one_of(parameters.named_children(&mut cursor).collect())
+                one_of(tree::named_children(*parameters))
             }
             "subscript" => {
                 if !self.is_optional_form(node.child_by_field_name("value")?) {
                     return None;
                 }
+                let mut cursor = node.walk();
                 one_of(
                     node.children_by_field_name("subscript", &mut cursor)
                         .collect(),
@@ -697,15 +681,12 @@ impl<'t> Analyzer<'t, '_> {
             return Value::Unknown;
         }
         match node.kind() {
-            "identifier" => self.lookup(&text_of(node, self.source)),
+            "identifier" => self.lookup(&self.walk.str(node)),
             "attribute" => {
-                let (Some(object), Some(attribute)) = (
-                    node.child_by_field_name("object"),
-                    node.child_by_field_name("attribute"),
-                ) else {
+                let Some((object, attribute)) = tree::fields(node, "object", "attribute") else {
                     return Value::Unknown;
                 };
-                let attribute = text_of(attribute, self.source);
+                let attribute = self.walk.str(attribute);
                 match self.eval_depth(object, depth + 1) {
                     Value::Path(path) => Value::Path(format!("{path}.{attribute}")),
                     Value::Instance(kind) => PROPERTIES
@@ -734,7 +715,7 @@ impl<'t> Analyzer<'t, '_> {
                         if function.kind() == "attribute"
                             && function
                                 .child_by_field_name("attribute")
-                                .is_some_and(|name| text_of(name, self.source) == "joinpath") =>
+                                .is_some_and(|name| self.walk.str(name) == "joinpath") =>
                     {
                         Value::Instance(PATH_TYPE)
                     }
@@ -749,10 +730,7 @@ impl<'t> Analyzer<'t, '_> {
                 let is_slash = node
                     .child_by_field_name("operator")
                     .is_some_and(|op| op.kind() == "/");
-                let (Some(left), Some(right)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("right"),
-                ) else {
+                let Some((left, right)) = tree::fields(node, "left", "right") else {
                     return Value::Unknown;
                 };
                 if !is_slash {
@@ -774,63 +752,6 @@ impl<'t> Analyzer<'t, '_> {
 
     // ---- the walk ----
 
-    fn walk_children(&mut self, node: Node<'t>) {
-        let mut cursor = node.walk();
-        if !cursor.goto_first_child() {
-            return;
-        }
-        loop {
-            let child = cursor.node();
-            if child.is_named() {
-                self.walk(child);
-            }
-            if !cursor.goto_next_sibling() {
-                break;
-            }
-        }
-    }
-
-    fn walk(&mut self, node: Node<'t>) {
-        // Outside async code nothing is reported, and only code spelled
-        // with `async` can start some: the rest of a file is not walked.
-        if self.context.is_none() && !may_hold_async(self.async_at, node) {
-            return;
-        }
-        if self.depth > self.max_depth {
-            self.out.too_deep.push(node);
-            return;
-        }
-        self.depth += 1;
-        match node.kind() {
-            // Tree-sitter's recovery: no call directly in it is checked (a
-            // broken `def` line may be what it swallowed), but complete
-            // definitions inside are analyzed; the scan reports the rest.
-            "ERROR" => {
-                let outer = self.context.take();
-                self.walk_children(node);
-                self.context = outer;
-            }
-            "function_definition" => self.function(node),
-            "class_definition" => self.class(node),
-            "lambda" => self.lambda(node),
-            "call" => {
-                if self.context.is_some() {
-                    self.check_call(node);
-                }
-                self.walk_children(node);
-            }
-            "expression_statement" => {
-                if self.context.is_some() {
-                    self.check_statement(node);
-                }
-                self.walk_children(node);
-            }
-            "comment" | "integer" | "float" => {}
-            _ => self.walk_children(node),
-        }
-        self.depth -= 1;
-    }
-
     fn qualified(&self, name: &str) -> String {
         let mut out = String::new();
         for (part, kind) in &self.qualname {
@@ -847,15 +768,12 @@ impl<'t> Analyzer<'t, '_> {
     fn function(&mut self, node: Node<'t>) {
         // Defaults and annotations run in the enclosing scope.
         if let Some(parameters) = node.child_by_field_name("parameters") {
-            self.walk_children(parameters);
+            tree::walk_children(self, parameters);
         }
         let Some(body) = node.child_by_field_name("body") else {
             return;
         };
-        let name = node
-            .child_by_field_name("name")
-            .map(|name| self.text(name))
-            .unwrap_or_default();
+        let name = self.walk.field_text(node, "name");
         let qualified = self.qualified(&name);
         self.scopes.push(Scope::default());
         if let Some(parameters) = node.child_by_field_name("parameters") {
@@ -863,19 +781,16 @@ impl<'t> Analyzer<'t, '_> {
         }
         self.collect(body);
         let inner = is_async(node).then(|| qualified.clone());
-        let outer = std::mem::replace(&mut self.context, inner);
+        let outer = std::mem::replace(&mut self.walk.context, inner);
         self.qualname.push((name, PartKind::Function));
-        self.walk(body);
+        tree::walk(self, body);
         self.qualname.pop();
-        self.context = outer;
+        self.walk.context = outer;
         self.scopes.pop();
     }
 
     fn class(&mut self, node: Node<'t>) {
-        let name = node
-            .child_by_field_name("name")
-            .map(|name| self.text(name))
-            .unwrap_or_default();
+        let name = self.walk.field_text(node, "name");
         let mut info = ClassInfo::default();
         if let Some(body) = node.child_by_field_name("body") {
             let mut cursor = body.walk();
@@ -891,7 +806,7 @@ impl<'t> Analyzer<'t, '_> {
                 let Some(method) = definition.child_by_field_name("name") else {
                     continue;
                 };
-                let method = self.text(method);
+                let method = self.walk.text(method);
                 if is_async(definition) && !decorated {
                     info.async_methods.insert(method);
                 } else {
@@ -901,26 +816,26 @@ impl<'t> Analyzer<'t, '_> {
         }
         self.classes.push(info);
         self.qualname.push((name, PartKind::Class));
-        self.walk_children(node);
+        tree::walk_children(self, node);
         self.qualname.pop();
         self.classes.pop();
     }
 
     fn lambda(&mut self, node: Node<'t>) {
-        let inline = self.context.is_some() && self.called_at_once(node);
+        let inline = self.walk.context.is_some() && self.called_at_once(node);
         self.scopes.push(Scope::default());
         if let Some(parameters) = node.child_by_field_name("parameters") {
             self.collect_parameters(parameters);
         }
         let outer = if inline {
-            self.context.clone()
+            self.walk.context.clone()
         } else {
-            self.context.take()
+            self.walk.context.take()
         };
         if let Some(body) = node.child_by_field_name("body") {
-            self.walk(body);
+            tree::walk(self, body);
         }
-        self.context = outer;
+        self.walk.context = outer;
         self.scopes.pop();
     }
 
@@ -959,7 +874,7 @@ impl<'t> Analyzer<'t, '_> {
         };
         if found.is_none() && function.kind() == "attribute" && self.has_path_keyword(call) {
             if let Some(attribute) = function.child_by_field_name("attribute") {
-                let method = self.text(attribute);
+                let method = self.walk.text(attribute);
                 let path = format!("{PATH_TYPE}.{method}");
                 found = self
                     .index
@@ -975,7 +890,7 @@ impl<'t> Analyzer<'t, '_> {
         }
         if found.is_none() && function.kind() == "attribute" && !self.own_method(function) {
             if let Some(attribute) = function.child_by_field_name("attribute") {
-                let method = self.text(attribute);
+                let method = self.walk.text(attribute);
                 found = self
                     .index
                     .rule_for_method(Language::Python, &method)
@@ -988,7 +903,9 @@ impl<'t> Analyzer<'t, '_> {
         if rule.check != Check::Call || self.exempt_by_arguments(call, rule) {
             return;
         }
-        self.hit(call, function, resolved, rule, None);
+        let on_instance = self.on_instance(function);
+        self.walk
+            .hit(call, function, resolved, rule, None, on_instance);
     }
 
     /// Whether an argument names what makes this call not wait (`WNOHANG`,
@@ -1001,10 +918,7 @@ impl<'t> Analyzer<'t, '_> {
             return false;
         };
         let named = |node: Option<Node<'_>>| {
-            node.is_some_and(|node| {
-                rule.unless_args
-                    .contains(&text_of(node, self.source).as_ref())
-            })
+            node.is_some_and(|node| rule.unless_args.contains(&self.walk.str(node).as_ref()))
         };
         fn last_name(node: Node<'_>) -> Option<Node<'_>> {
             match node.kind() {
@@ -1052,12 +966,14 @@ impl<'t> Analyzer<'t, '_> {
                 Some(rule) if rule.check == Check::NotAwaited => Some(path),
                 _ => None,
             },
-            Value::Coroutine => Some(self.text(function)),
+            Value::Coroutine => Some(self.walk.text(function)),
             _ => self.own_coroutine_method(function),
         };
         if let Some(resolved) = resolved {
             let rule = self.not_awaited;
-            self.hit(call, function, resolved, rule, None);
+            let on_instance = self.on_instance(function);
+            self.walk
+                .hit(call, function, resolved, rule, None, on_instance);
         }
     }
 
@@ -1070,7 +986,7 @@ impl<'t> Analyzer<'t, '_> {
         let Some(method) = function.child_by_field_name("attribute") else {
             return false;
         };
-        let method = text_of(method, self.source);
+        let method = self.walk.str(method);
         if self.own_method(function) {
             return false;
         }
@@ -1082,7 +998,7 @@ impl<'t> Analyzer<'t, '_> {
             let keyword = argument
                 .child_by_field_name("name")
                 .filter(|_| argument.kind() == "keyword_argument")
-                .map(|name| text_of(name, self.source));
+                .map(|name| self.walk.str(name));
             keyword
                 .is_some_and(|keyword| PATH_KEYWORDS.contains(&(method.as_ref(), keyword.as_ref())))
         })
@@ -1096,7 +1012,7 @@ impl<'t> Analyzer<'t, '_> {
         };
         let named_open = function
             .child_by_field_name("attribute")
-            .is_some_and(|attribute| text_of(attribute, self.source) == "open");
+            .is_some_and(|attribute| self.walk.str(attribute) == "open");
         if !named_open || self.own_method(function) {
             return false;
         }
@@ -1106,7 +1022,7 @@ impl<'t> Analyzer<'t, '_> {
         let Some(first) = first.filter(|first| first.kind() == "string") else {
             return false;
         };
-        let text = text_of(first, self.source);
+        let text = self.walk.str(first);
         let mode = text.trim_matches(|c| c == '"' || c == '\'');
         !mode.is_empty()
             && mode.len() <= 3
@@ -1120,16 +1036,13 @@ impl<'t> Analyzer<'t, '_> {
     /// `self.name` where the enclosing class defines a method `name`: the
     /// class's own, whatever it does, not a library's of the same name.
     fn own_method(&self, function: Node<'_>) -> bool {
-        let (Some(object), Some(attribute)) = (
-            function.child_by_field_name("object"),
-            function.child_by_field_name("attribute"),
-        ) else {
+        let Some((object, attribute)) = tree::fields(function, "object", "attribute") else {
             return false;
         };
-        if object.kind() != "identifier" || text_of(object, self.source) != "self" {
+        if object.kind() != "identifier" || self.walk.str(object) != "self" {
             return false;
         }
-        let method = text_of(attribute, self.source);
+        let method = self.walk.str(attribute);
         self.classes.last().is_some_and(|class| {
             class.async_methods.contains(method.as_ref())
                 || class.other_methods.contains(method.as_ref())
@@ -1141,41 +1054,23 @@ impl<'t> Analyzer<'t, '_> {
         if function.kind() != "attribute" {
             return None;
         }
-        let object = function.child_by_field_name("object")?;
-        let attribute = function.child_by_field_name("attribute")?;
-        if object.kind() != "identifier" || text_of(object, self.source) != "self" {
+        let (object, attribute) = tree::fields(function, "object", "attribute")?;
+        if object.kind() != "identifier" || self.walk.str(object) != "self" {
             return None;
         }
         let class = self.classes.last()?;
-        let method = self.text(attribute);
+        let method = self.walk.text(attribute);
         (class.async_methods.contains(&method) && !class.other_methods.contains(&method))
             .then(|| format!("self.{method}"))
     }
 
-    fn hit(
-        &mut self,
-        call: Node<'t>,
-        callee: Node<'t>,
-        resolved: String,
-        rule: &'static Rule,
-        detail: Option<String>,
-    ) {
-        let Some(function) = self.context.clone() else {
-            return;
-        };
-        let on_instance = callee.kind() == "attribute"
+    /// Whether `callee` is a method of an object of a known type (not a
+    /// module's function): see [`super::finding::Hit::on_instance`].
+    fn on_instance(&self, callee: Node<'_>) -> bool {
+        callee.kind() == "attribute"
             && callee
                 .child_by_field_name("object")
-                .is_some_and(|object| matches!(self.eval(object), Value::Instance(_)));
-        self.out.hits.push(Hit {
-            node: call,
-            callee,
-            function,
-            resolved,
-            rule,
-            detail,
-            on_instance,
-        });
+                .is_some_and(|object| matches!(self.eval(object), Value::Instance(_)))
     }
 }
 

@@ -20,14 +20,11 @@
 //! Limits: macro bodies (`tokio::select!`, `println!`) are token trees to
 //! tree-sitter and are not looked into; struct fields have no known type.
 
-use super::finding::{Analysis, Hit, may_hold_async, text_of};
+use super::finding::Analysis;
 use super::rules::{Check, Language, Rule, RuleIndex};
+use super::tree::{self, MAX_EVAL_DEPTH, Visit, Walk};
 use std::collections::HashMap;
 use tree_sitter::{Node, Tree};
-
-/// Deeper expressions are not evaluated (the tool then knows nothing of
-/// their value: a miss, never a false finding).
-const MAX_EVAL_DEPTH: usize = 400;
 
 /// Methods that hand a closure to another thread (or run it as blocking work).
 const HANDOFF_METHODS: &[&str] = &[
@@ -85,7 +82,10 @@ impl Imports {
 }
 
 struct Analyzer<'t, 's> {
-    source: &'s [u8],
+    /// The source, the async function or block being walked and the depth
+    /// (deeper nodes are not walked: they go to `too_deep`), and what was
+    /// found.
+    walk: Walk<'t, 's>,
     index: &'static RuleIndex,
     guard_rule: Option<&'static Rule>,
     imports: Imports,
@@ -93,13 +93,6 @@ struct Analyzer<'t, 's> {
     locals: HashMap<String, Local>,
     /// Enclosing modules, impl types, traits and fns, for `function` names.
     qualname: Vec<String>,
-    context: Option<String>,
-    depth: usize,
-    /// Deeper nodes are not walked: they go to `too_deep`.
-    max_depth: usize,
-    /// Where the keyword `async` may start (see [`may_hold_async`]).
-    async_at: &'s [usize],
-    out: Analysis<'t>,
 }
 
 /// Every blocking call inside async code in a parsed Rust file, and the
@@ -115,59 +108,76 @@ pub(crate) fn analyze<'t>(
         .iter()
         .find(|rule| rule.language == Language::Rust && rule.check == Check::GuardAcrossAwait);
     let mut analyzer = Analyzer {
-        source,
+        walk: Walk::new(source, async_at, max_depth),
         index,
         guard_rule,
         imports: Imports::default(),
         locals: HashMap::new(),
         qualname: Vec::new(),
-        context: None,
-        depth: 0,
-        max_depth,
-        async_at,
-        out: Analysis::default(),
     };
     let root = tree.root_node();
     analyzer.collect_imports(root);
-    analyzer.walk_children(root);
-    analyzer.out
+    tree::walk_children(&mut analyzer, root);
+    analyzer.walk.out
+}
+
+impl<'t, 's> Visit<'t, 's> for Analyzer<'t, 's> {
+    fn state(&mut self) -> &mut Walk<'t, 's> {
+        &mut self.walk
+    }
+
+    fn check(&mut self, node: Node<'t>, kind: &str) {
+        match kind {
+            "call_expression" => self.check_call(node),
+            "block" => self.check_guards(node),
+            _ => {}
+        }
+    }
+
+    fn visit(&mut self, node: Node<'t>, kind: &str) -> bool {
+        match kind {
+            "function_item" => self.function(node),
+            "closure_expression" => self.closure(node),
+            "async_block" => {
+                let name = format!("{}{{async block}}", self.prefix());
+                let outer = self.walk.context.replace(name);
+                tree::walk_children(self, node);
+                self.walk.context = outer;
+            }
+            "impl_item" => {
+                let name = node
+                    .child_by_field_name("type")
+                    .map(|kind| self.type_name(kind))
+                    .unwrap_or_default();
+                self.nested(node, name);
+            }
+            "trait_item" | "mod_item" => {
+                let name = self.walk.field_text(node, "name");
+                self.nested(node, name);
+            }
+            "macro_invocation" | "line_comment" | "block_comment" | "string_literal"
+            | "use_declaration" | "attribute_item" => {}
+            _ => return true,
+        }
+        false
+    }
 }
 
 impl<'t> Analyzer<'t, '_> {
-    fn text(&self, node: Node<'_>) -> String {
-        text_of(node, self.source).into_owned()
-    }
-
     // ---- imports ----
 
+    /// Every `use` declaration of the file, in modules and functions too
+    /// (not in macro bodies).
     fn collect_imports(&mut self, root: Node<'_>) {
-        let mut cursor = root.walk();
-        let mut descending = true;
-        loop {
-            let node = cursor.node();
-            if descending && node.kind() == "use_declaration" {
+        tree::preorder(root, |node| match node.kind() {
+            "use_declaration" => {
                 if let Some(argument) = node.child_by_field_name("argument") {
                     self.use_tree(argument, "");
                 }
-                descending = false;
+                false
             }
-            if descending && node.kind() != "macro_invocation" && cursor.goto_first_child() {
-                continue;
-            }
-            if cursor.goto_next_sibling() {
-                descending = true;
-                continue;
-            }
-            loop {
-                if !cursor.goto_parent() {
-                    return;
-                }
-                if cursor.goto_next_sibling() {
-                    descending = true;
-                    break;
-                }
-            }
-        }
+            kind => kind != "macro_invocation",
+        });
     }
 
     fn use_tree(&mut self, node: Node<'_>, prefix: &str) {
@@ -186,10 +196,7 @@ impl<'t> Analyzer<'t, '_> {
                 self.imports.bind(&name, prefix.to_string());
             }
             "use_as_clause" => {
-                let (Some(path), Some(alias)) = (
-                    node.child_by_field_name("path"),
-                    node.child_by_field_name("alias"),
-                ) else {
+                let Some((path, alias)) = tree::fields(node, "path", "alias") else {
                     return;
                 };
                 let path = if path.kind() == "self" {
@@ -201,35 +208,25 @@ impl<'t> Analyzer<'t, '_> {
                     return;
                 };
                 let full = join(prefix, &path);
-                let alias = self.text(alias);
+                let alias = self.walk.text(alias);
                 self.imports.bind(&alias, full);
             }
             "scoped_use_list" => {
-                let inner = match node.child_by_field_name("path") {
-                    Some(path) => match self.path_text(path) {
-                        Some(path) => join(prefix, &path),
-                        None => return,
-                    },
-                    None => prefix.to_string(),
+                let Some(inner) = self.prefixed(prefix, node.child_by_field_name("path")) else {
+                    return;
                 };
                 if let Some(list) = node.child_by_field_name("list") {
                     self.use_tree(list, &inner);
                 }
             }
             "use_list" => {
-                let mut cursor = node.walk();
-                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-                for child in children {
+                for child in tree::named_children(node) {
                     self.use_tree(child, prefix);
                 }
             }
             "use_wildcard" => {
-                let module = match node.named_child(0) {
-                    Some(path) => match self.path_text(path) {
-                        Some(path) => join(prefix, &path),
-                        None => return,
-                    },
-                    None => prefix.to_string(),
+                let Some(module) = self.prefixed(prefix, node.named_child(0)) else {
+                    return;
                 };
                 self.imports.globs.push(module);
             }
@@ -237,13 +234,24 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
+    /// `prefix` joined with the path `path` spells, `prefix` itself without
+    /// one; `None` for a path through types (see [`Analyzer::path_text`]).
+    fn prefixed(&self, prefix: &str, path: Option<Node<'_>>) -> Option<String> {
+        match path {
+            Some(path) => Some(join(prefix, &self.path_text(path)?)),
+            None => Some(prefix.to_string()),
+        }
+    }
+
     /// `a::b::c` as written (a leading `::` dropped); `None` for paths
     /// through types (`<T as Trait>::f`, `Vec::<u8>::new`).
     fn path_text(&self, node: Node<'_>) -> Option<String> {
         match node.kind() {
-            "identifier" | "type_identifier" | "crate" | "self" | "super" => Some(self.text(node)),
+            "identifier" | "type_identifier" | "crate" | "self" | "super" => {
+                Some(self.walk.text(node))
+            }
             "scoped_identifier" | "scoped_type_identifier" => {
-                let name = self.text(node.child_by_field_name("name")?);
+                let name = self.walk.text(node.child_by_field_name("name")?);
                 match node.child_by_field_name("path") {
                     Some(path) => Some(format!("{}::{name}", self.path_text(path)?)),
                     None => Some(name),
@@ -304,29 +312,25 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn bind_pattern_other(&mut self, pattern: Node<'t>) {
-        if self.depth > self.max_depth {
-            self.out.too_deep.push(pattern);
+        if !self.walk.enter(pattern) {
             return;
         }
         if pattern.kind() == "identifier" {
-            let name = self.text(pattern);
+            let name = self.walk.text(pattern);
             self.bind_local(name, Local::Other);
-            return;
-        }
-        let mut cursor = pattern.walk();
-        let children: Vec<Node<'t>> = pattern.named_children(&mut cursor).collect();
-        for child in children {
-            // `Some(x)`: the `type` of a tuple-struct pattern is not a binding.
-            if child.kind() == "identifier"
-                && pattern.kind() == "tuple_struct_pattern"
-                && pattern.child_by_field_name("type") == Some(child)
-            {
-                continue;
+        } else {
+            for child in tree::named_children(pattern) {
+                // `Some(x)`: the `type` of a tuple-struct pattern is not a binding.
+                if child.kind() == "identifier"
+                    && pattern.kind() == "tuple_struct_pattern"
+                    && pattern.child_by_field_name("type") == Some(child)
+                {
+                    continue;
+                }
+                self.bind_pattern_other(child);
             }
-            self.depth += 1;
-            self.bind_pattern_other(child);
-            self.depth -= 1;
         }
+        self.walk.leave();
     }
 
     /// A binding with an optional annotation and an optional value.
@@ -346,7 +350,7 @@ impl<'t> Analyzer<'t, '_> {
                 Some(Value::Instance(kind)) => Some(kind),
                 _ => None,
             });
-        let name = self.text(pattern);
+        let name = self.walk.text(pattern);
         self.bind_local(name, kind.map_or(Local::Other, Local::Instance));
     }
 
@@ -354,9 +358,7 @@ impl<'t> Analyzer<'t, '_> {
     fn collect_locals(&mut self, function: Node<'t>) {
         self.locals.clear();
         if let Some(parameters) = function.child_by_field_name("parameters") {
-            let mut cursor = parameters.walk();
-            let children: Vec<Node<'_>> = parameters.named_children(&mut cursor).collect();
-            for parameter in children {
+            for parameter in tree::named_children(parameters) {
                 if parameter.kind() == "parameter" {
                     if let Some(pattern) = parameter.child_by_field_name("pattern") {
                         self.bind_typed(pattern, parameter.child_by_field_name("type"), None);
@@ -370,9 +372,9 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     fn collect_locals_in(&mut self, node: Node<'t>, depth: usize) {
-        if depth > self.max_depth {
+        if depth > self.walk.max_depth {
             // A local missed here could shadow an import: say so.
-            self.out.too_deep.push(node);
+            self.walk.out.too_deep.push(node);
             return;
         }
         match node.kind() {
@@ -397,9 +399,7 @@ impl<'t> Analyzer<'t, '_> {
                 return;
             }
             "closure_parameters" => {
-                let mut cursor = node.walk();
-                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-                for parameter in children {
+                for parameter in tree::named_children(node) {
                     match parameter.kind() {
                         "parameter" => {
                             if let Some(pattern) = parameter.child_by_field_name("pattern") {
@@ -422,9 +422,7 @@ impl<'t> Analyzer<'t, '_> {
             }
             _ => {}
         }
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in tree::named_children(node) {
             self.collect_locals_in(child, depth + 1);
         }
     }
@@ -441,7 +439,7 @@ impl<'t> Analyzer<'t, '_> {
         }
         match node.kind() {
             "identifier" => {
-                let name = text_of(node, self.source);
+                let name = self.walk.str(node);
                 match self.locals.get(name.as_ref()) {
                     Some(Local::Instance(kind)) => Value::Instance(kind),
                     Some(Local::Other) => Value::Unknown,
@@ -459,15 +457,12 @@ impl<'t> Analyzer<'t, '_> {
                 None => Value::Unknown,
             },
             "field_expression" => {
-                let (Some(value), Some(field)) = (
-                    node.child_by_field_name("value"),
-                    node.child_by_field_name("field"),
-                ) else {
+                let Some((value, field)) = tree::fields(node, "value", "field") else {
                     return Value::Unknown;
                 };
                 match self.eval_depth(value, depth + 1) {
                     Value::Instance(kind) => {
-                        Value::Path(format!("{kind}::{}", text_of(field, self.source)))
+                        Value::Path(format!("{kind}::{}", self.walk.str(field)))
                     }
                     _ => Value::Unknown,
                 }
@@ -477,10 +472,8 @@ impl<'t> Analyzer<'t, '_> {
                     return Value::Unknown;
                 };
                 if function.kind() == "field_expression" {
-                    let field = function.child_by_field_name("field");
-                    let value = function.child_by_field_name("value");
-                    if let (Some(field), Some(value)) = (field, value) {
-                        if PASS_THROUGH.contains(&text_of(field, self.source).as_ref()) {
+                    if let Some((field, value)) = tree::fields(function, "field", "value") {
+                        if PASS_THROUGH.contains(&self.walk.str(field).as_ref()) {
                             return match self.eval_depth(value, depth + 1) {
                                 Value::Instance(kind) => Value::Instance(kind),
                                 _ => Value::Unknown,
@@ -510,83 +503,6 @@ impl<'t> Analyzer<'t, '_> {
 
     // ---- the walk ----
 
-    fn walk_children(&mut self, node: Node<'t>) {
-        let mut cursor = node.walk();
-        if !cursor.goto_first_child() {
-            return;
-        }
-        loop {
-            let child = cursor.node();
-            if child.is_named() {
-                self.walk(child);
-            }
-            if !cursor.goto_next_sibling() {
-                break;
-            }
-        }
-    }
-
-    fn walk(&mut self, node: Node<'t>) {
-        // Outside async code nothing is reported, and only code spelled
-        // with `async` can start some: the rest of a file is not walked.
-        if self.context.is_none() && !may_hold_async(self.async_at, node) {
-            return;
-        }
-        if self.depth > self.max_depth {
-            self.out.too_deep.push(node);
-            return;
-        }
-        self.depth += 1;
-        match node.kind() {
-            // Tree-sitter's recovery: no call directly in it is checked (a
-            // broken `fn` line may be what it swallowed), but complete
-            // items inside are analyzed; the scan reports the rest.
-            "ERROR" => {
-                let outer = self.context.take();
-                self.walk_children(node);
-                self.context = outer;
-            }
-            "function_item" => self.function(node),
-            "closure_expression" => self.closure(node),
-            "async_block" => {
-                let name = format!("{}{{async block}}", self.prefix());
-                let outer = self.context.replace(name);
-                self.walk_children(node);
-                self.context = outer;
-            }
-            "impl_item" => {
-                let name = node
-                    .child_by_field_name("type")
-                    .map(|kind| self.type_name(kind))
-                    .unwrap_or_default();
-                self.nested(node, name);
-            }
-            "trait_item" | "mod_item" => {
-                let name = node
-                    .child_by_field_name("name")
-                    .map(|name| self.text(name))
-                    .unwrap_or_default();
-                self.nested(node, name);
-            }
-            "call_expression" => {
-                if self.context.is_some() {
-                    self.check_call(node);
-                }
-                self.walk_children(node);
-            }
-            "block" => {
-                if self.context.is_some() {
-                    self.check_guards(node);
-                }
-                self.walk_children(node);
-            }
-            "macro_invocation" | "line_comment" | "block_comment" | "string_literal"
-            | "use_declaration" | "attribute_item" => {}
-            _ => self.walk_children(node),
-        }
-        self.depth -= 1;
-    }
-
     /// `Type::`, `module::fn::` ... for names of things inside.
     fn prefix(&self) -> String {
         let mut out = String::new();
@@ -605,56 +521,51 @@ impl<'t> Analyzer<'t, '_> {
                 .unwrap_or_default(),
             "scoped_type_identifier" => kind
                 .child_by_field_name("name")
-                .map(|name| self.text(name))
+                .map(|name| self.walk.text(name))
                 .unwrap_or_default(),
-            _ => self.text(kind),
+            _ => self.walk.text(kind),
         }
     }
 
     fn nested(&mut self, node: Node<'t>, name: String) {
         self.qualname.push(name);
-        let outer = self.context.take();
-        self.walk_children(node);
-        self.context = outer;
+        let outer = self.walk.context.take();
+        tree::walk_children(self, node);
+        self.walk.context = outer;
         self.qualname.pop();
     }
 
     fn function(&mut self, node: Node<'t>) {
-        let name = node
-            .child_by_field_name("name")
-            .map(|name| self.text(name))
-            .unwrap_or_default();
+        let name = self.walk.field_text(node, "name");
         let qualified = format!("{}{name}", self.prefix());
-        let is_async = node
-            .named_children(&mut node.walk())
-            .find(|child| child.kind() == "function_modifiers")
-            .is_some_and(|modifiers| has_child(modifiers, "async"));
+        let is_async = tree::named_child_of_kind(node, "function_modifiers")
+            .is_some_and(|modifiers| tree::has_child(modifiers, "async"));
         let saved_locals = std::mem::take(&mut self.locals);
         self.collect_locals(node);
-        let outer = std::mem::replace(&mut self.context, is_async.then_some(qualified));
+        let outer = std::mem::replace(&mut self.walk.context, is_async.then_some(qualified));
         self.qualname.push(name);
         if let Some(body) = node.child_by_field_name("body") {
-            self.walk(body);
+            tree::walk(self, body);
         }
         self.qualname.pop();
-        self.context = outer;
+        self.walk.context = outer;
         self.locals = saved_locals;
     }
 
     fn closure(&mut self, node: Node<'t>) {
-        let is_async = has_child(node, "async");
+        let is_async = tree::has_child(node, "async");
         let inner = if is_async {
             Some(format!("{}{{async closure}}", self.prefix()))
-        } else if self.context.is_some() && self.runs_in_place(node) {
-            self.context.clone()
+        } else if self.walk.context.is_some() && self.runs_in_place(node) {
+            self.walk.context.clone()
         } else {
             None
         };
-        let outer = std::mem::replace(&mut self.context, inner);
+        let outer = std::mem::replace(&mut self.walk.context, inner);
         if let Some(body) = node.child_by_field_name("body") {
-            self.walk(body);
+            tree::walk(self, body);
         }
-        self.context = outer;
+        self.walk.context = outer;
     }
 
     /// Whether a closure is an argument of a method that is not a thread hand-off.
@@ -675,7 +586,7 @@ impl<'t> Analyzer<'t, '_> {
         let Some(method) = function.child_by_field_name("field") else {
             return false;
         };
-        let method = text_of(method, self.source);
+        let method = self.walk.str(method);
         !HANDOFF_METHODS.contains(&method.as_ref())
             && !method.contains("blocking")
             && !method.contains("thread")
@@ -700,7 +611,7 @@ impl<'t> Analyzer<'t, '_> {
         };
         if found.is_none() && function.kind() == "field_expression" {
             if let Some(field) = function.child_by_field_name("field") {
-                let method = self.text(field);
+                let method = self.walk.text(field);
                 found = self
                     .index
                     .rule_for_method(Language::Rust, &method)
@@ -713,7 +624,9 @@ impl<'t> Analyzer<'t, '_> {
         if rule.check != Check::Call {
             return;
         }
-        self.hit(call, function, resolved, rule, None);
+        let on_instance = self.on_instance(function);
+        self.walk
+            .hit(call, function, resolved, rule, None, on_instance);
     }
 
     // ---- std::sync::Mutex guards across .await ----
@@ -724,8 +637,7 @@ impl<'t> Analyzer<'t, '_> {
         let Some(rule) = self.guard_rule else {
             return;
         };
-        let mut cursor = block.walk();
-        let statements: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
+        let statements = tree::named_children(block);
         for (at, statement) in statements.iter().enumerate() {
             if statement.kind() != "let_declaration" {
                 continue;
@@ -744,12 +656,14 @@ impl<'t> Analyzer<'t, '_> {
             }
             if let Some(line) = awaited {
                 let detail = format!("guard `{guard}` is still held at the .await on line {line}");
-                self.hit(
+                let on_instance = self.on_instance(lock_callee);
+                self.walk.hit(
                     lock_call,
                     lock_callee,
                     resolved.to_string(),
                     rule,
                     Some(detail),
+                    on_instance,
                 );
             }
         }
@@ -762,31 +676,16 @@ impl<'t> Analyzer<'t, '_> {
         &self,
         statement: Node<'t>,
     ) -> Option<(String, Node<'t>, Node<'t>, &'static str)> {
-        let pattern = statement.child_by_field_name("pattern")?;
-        if pattern.kind() != "identifier" {
-            return None;
-        }
-        let value = statement.child_by_field_name("value")?;
-        if value.kind() != "call_expression" {
-            return None;
-        }
-        let unwrap = value.child_by_field_name("function")?;
-        if unwrap.kind() != "field_expression" {
-            return None;
-        }
-        let unwrap_name = text_of(unwrap.child_by_field_name("field")?, self.source);
+        let pattern = tree::field_of_kind(statement, "pattern", "identifier")?;
+        let value = tree::field_of_kind(statement, "value", "call_expression")?;
+        let unwrap = tree::field_of_kind(value, "function", "field_expression")?;
+        let unwrap_name = self.walk.str(unwrap.child_by_field_name("field")?);
         if !matches!(unwrap_name.as_ref(), "unwrap" | "expect" | "unwrap_or_else") {
             return None;
         }
-        let lock_call = unwrap.child_by_field_name("value")?;
-        if lock_call.kind() != "call_expression" {
-            return None;
-        }
-        let lock_callee = lock_call.child_by_field_name("function")?;
-        if lock_callee.kind() != "field_expression" {
-            return None;
-        }
-        let lock_name = text_of(lock_callee.child_by_field_name("field")?, self.source);
+        let lock_call = tree::field_of_kind(unwrap, "value", "call_expression")?;
+        let lock_callee = tree::field_of_kind(lock_call, "function", "field_expression")?;
+        let lock_name = self.walk.str(lock_callee.child_by_field_name("field")?);
         let no_arguments = lock_call
             .child_by_field_name("arguments")
             .is_some_and(|arguments| arguments.named_child_count() == 0);
@@ -799,7 +698,7 @@ impl<'t> Analyzer<'t, '_> {
         if !no_arguments {
             return None;
         }
-        Some((self.text(pattern), lock_call, lock_callee, resolved))
+        Some((self.walk.text(pattern), lock_call, lock_callee, resolved))
     }
 
     /// Walks `node` in source order until the guard ends (dropped or moved)
@@ -812,7 +711,7 @@ impl<'t> Analyzer<'t, '_> {
         awaited: &mut Option<u64>,
         depth: usize,
     ) {
-        if *ended || awaited.is_some() || depth > self.max_depth {
+        if *ended || awaited.is_some() || depth > self.walk.max_depth {
             return;
         }
         match node.kind() {
@@ -828,7 +727,7 @@ impl<'t> Analyzer<'t, '_> {
                 if let Some(arguments) = node.child_by_field_name("arguments") {
                     let mut cursor = arguments.walk();
                     let moved = arguments.named_children(&mut cursor).any(|argument| {
-                        argument.kind() == "identifier" && text_of(argument, self.source) == guard
+                        argument.kind() == "identifier" && self.walk.str(argument) == guard
                     });
                     if moved {
                         *ended = true;
@@ -841,7 +740,7 @@ impl<'t> Analyzer<'t, '_> {
                     .child_by_field_name("value")
                     .or_else(|| node.named_child(0));
                 if value.is_some_and(|value| {
-                    value.kind() == "identifier" && text_of(value, self.source) == guard
+                    value.kind() == "identifier" && self.walk.str(value) == guard
                 }) {
                     *ended = true;
                     return;
@@ -849,9 +748,7 @@ impl<'t> Analyzer<'t, '_> {
             }
             _ => {}
         }
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in tree::named_children(node) {
             self.scan_guard_use(child, guard, ended, awaited, depth + 1);
             if *ended || awaited.is_some() {
                 return;
@@ -859,30 +756,13 @@ impl<'t> Analyzer<'t, '_> {
         }
     }
 
-    fn hit(
-        &mut self,
-        call: Node<'t>,
-        callee: Node<'t>,
-        resolved: String,
-        rule: &'static Rule,
-        detail: Option<String>,
-    ) {
-        let Some(function) = self.context.clone() else {
-            return;
-        };
-        let on_instance = callee.kind() == "field_expression"
+    /// Whether `callee` is a method of a value of a known type (not a path
+    /// to a function): see [`super::finding::Hit::on_instance`].
+    fn on_instance(&self, callee: Node<'_>) -> bool {
+        callee.kind() == "field_expression"
             && callee
                 .child_by_field_name("value")
-                .is_some_and(|value| matches!(self.eval(value), Value::Instance(_)));
-        self.out.hits.push(Hit {
-            node: call,
-            callee,
-            function,
-            resolved,
-            rule,
-            detail,
-            on_instance,
-        });
+                .is_some_and(|value| matches!(self.eval(value), Value::Instance(_)))
     }
 }
 
@@ -892,12 +772,6 @@ fn join(prefix: &str, path: &str) -> String {
         (false, true) => prefix.to_string(),
         (false, false) => format!("{prefix}::{path}"),
     }
-}
-
-/// Whether `node` has a direct child of kind `kind` (keywords included).
-fn has_child(node: Node<'_>, kind: &str) -> bool {
-    let mut cursor = node.walk();
-    node.children(&mut cursor).any(|child| child.kind() == kind)
 }
 
 #[cfg(test)]

@@ -329,29 +329,17 @@ impl Span {
 /// The regions tree-sitter could not parse: MISSING tokens, and the parts
 /// of ERROR nodes that are not complete definitions.
 fn syntax_errors(root: Node<'_>, out: &mut Vec<Span>) {
-    let mut cursor = root.walk();
-    loop {
-        let node = cursor.node();
-        let mut enter = node.has_error();
+    super::tree::preorder(root, |node| {
         if node.is_missing() {
             out.push(Span::of(node, RegionReason::SyntaxError));
-            enter = false;
+            false
         } else if node.is_error() {
             error_parts(node, out);
-            enter = false;
+            false
+        } else {
+            node.has_error()
         }
-        if enter && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return;
-            }
-        }
-    }
+    });
 }
 
 /// Node kinds of code that runs: an ERROR node inside one of these may
