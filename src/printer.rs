@@ -220,6 +220,7 @@ pub(crate) fn finish_in_memory<T: Serialize>(
         speedup: None,
         concurrency: 1,
         max_in_flight: 0,
+        latency: None,
         stopped_by: None,
         extra,
     };
@@ -253,6 +254,7 @@ mod tests {
             speedup: None,
             concurrency: 1,
             max_in_flight: 0,
+            latency: None,
             stopped_by: None,
             extra,
         }

@@ -12,6 +12,7 @@
 //! the running ones are done, so every input item appears exactly once.
 
 use crate::input::Feed;
+use crate::latency::{LatencyHistogram, Percentiles};
 use crate::progress::Progress;
 use crate::stop::{StopReason, StopToken};
 use crate::wire::{Counts, Finished, Status};
@@ -84,6 +85,8 @@ pub(crate) struct RunTotals {
     pub(crate) sum_ms: u64,
     pub(crate) max_in_flight: usize,
     pub(crate) stop: Option<StopReason>,
+    /// Percentiles of the ok items' times; `None` when no item was ok.
+    pub(crate) latency: Option<Percentiles>,
 }
 
 /// Results beyond the oldest unwritten one that the document mode may hold
@@ -117,6 +120,8 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     let mut running: JoinSet<(usize, Duration, Finished<J::Report>)> = JoinSet::new();
     let mut counts = Counts::default();
     let mut sum = Duration::ZERO;
+    // Fixed memory whatever the count: "which are slow" for a million items.
+    let mut latency = LatencyHistogram::default();
     let mut max_in_flight = 0;
     let mut next_index = 0usize;
     let mut feed_open = true;
@@ -129,6 +134,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
      -> io::Result<()> {
         counts.add(finished.status);
         sum += elapsed;
+        if finished.status == Status::Ok {
+            latency.record(elapsed);
+        }
         progress.finished(finished.status);
         on_finished(&finished);
         match finished.status {
@@ -231,6 +239,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
         sum_ms: crate::units::millis(sum),
         max_in_flight,
         stop: stop.reason(),
+        latency: latency.percentiles(),
     })
 }
 
@@ -511,6 +520,32 @@ mod tests {
         assert_eq!(failures.len(), 1, "on_finished sees every result");
         assert!(failures[0].message.ends_with("please report it): boom"));
         assert_eq!(totals.stop, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn percentiles_cover_the_ok_items_alone() {
+        // Ten ok items of 10..100 ms, and failures far slower that must not count.
+        let mut acts: Vec<Act> = (1..=10).map(|tenth| Act::Ok(tenth * 10)).collect();
+        acts.push(Act::Fail(5_000));
+        acts.push(Act::Fail(9_000));
+        let stop = StopToken::new(None);
+        let (totals, _) = run(&acts, config(12), &stop).await;
+        let figures = totals.latency.expect("there were ok items");
+        let close = |got: f64, want: f64| {
+            assert!(
+                (got - want).abs() <= want * crate::latency::RELATIVE_ERROR,
+                "{got} vs {want}"
+            );
+        };
+        // Nearest rank: the 5th, 9th and 10th of the ten sorted times.
+        close(figures.p50_ms, 50.0);
+        close(figures.p90_ms, 90.0);
+        close(figures.p99_ms, 100.0);
+        assert_eq!(figures.max_ms, 100.0, "the maximum is exact");
+
+        let failing = [Act::Fail(1), Act::Fail(2)];
+        let (totals, _) = run(&failing, config(2), &StopToken::new(None)).await;
+        assert_eq!(totals.latency, None, "no ok item, no figures");
     }
 
     /// The printer, watched: the most results it ever held back.

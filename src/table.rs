@@ -253,6 +253,7 @@ mod tests {
             speedup: None,
             concurrency: 16,
             max_in_flight: 2,
+            latency: None,
             stopped_by: None,
             extra: &(),
         }

@@ -1560,3 +1560,74 @@ fn base_url_joins_are_exact_on_the_wire() {
         assert_eq!(doc.error.field.as_deref(), Some("--base-url"));
     }
 }
+
+/// The nearest-rank quantile of sorted values.
+fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[test]
+fn the_summary_has_latency_percentiles_of_the_ok_items() {
+    let server = DemoServer::start();
+    // Forty ok items from 20 to 410 ms, and two failures that must not count.
+    let mut urls: Vec<String> = (0..40)
+        .map(|at| server.at(&format!("/delay/{}", 20 + at * 10)))
+        .collect();
+    urls.push(server.at("/status/500"));
+    urls.push(server.at("/status/404"));
+    for ndjson in [false, true] {
+        let mut run = requests().args(["-c", "42", "--retries", "0"]).args(&urls);
+        if ndjson {
+            run = run.arg("--ndjson");
+        }
+        let out = run.run();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let (results, summary): (Vec<RequestResult>, RequestsSummary) = if ndjson {
+            let mut results = Vec::new();
+            let mut summary = None;
+            for line in out.lines::<RequestsLine>() {
+                match line {
+                    RequestsLine::Result(result) => results.push(*result),
+                    RequestsLine::Summary(line) => summary = Some(*line),
+                }
+            }
+            (results, summary.expect("a summary line"))
+        } else {
+            let doc: RequestsDoc = out.json();
+            (doc.results, doc.summary)
+        };
+        let mut times: Vec<u64> = results
+            .iter()
+            .filter(|result| result.status == "ok")
+            .map(|result| result.elapsed_ms)
+            .collect();
+        times.sort_unstable();
+        assert_eq!(times.len(), 40);
+        // The histogram is within 0.8 % of the item's time in microseconds;
+        // `elapsed_ms` is that time cut to whole milliseconds.
+        for (q, got) in [
+            (0.5, summary.p50_ms),
+            (0.9, summary.p90_ms),
+            (0.99, summary.p99_ms),
+        ] {
+            let got = got.expect("percentiles with ok items");
+            let want = nearest_rank(&times, q) as f64;
+            assert!(
+                got >= want * (1.0 - 0.008) && got <= (want + 1.0) * (1.0 + 0.008),
+                "q={q}: {got} ms against the items' {want} ms (ndjson: {ndjson})"
+            );
+        }
+        let max = summary.max_ms.unwrap();
+        assert_eq!(max.floor() as u64, *times.last().unwrap(), "max is exact");
+        assert!(max >= 410.0);
+    }
+
+    let out = requests()
+        .args(["--retries", "0", &server.at("/status/500")])
+        .run();
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.p50_ms, None, "no ok item, no percentiles");
+    assert_eq!(doc.summary.max_ms, None);
+    assert!(!out.stdout.contains("p50_ms"));
+}

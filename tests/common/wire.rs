@@ -79,6 +79,10 @@ macro_rules! summary_struct {
             pub speedup: Option<f64>,
             pub concurrency: u64,
             pub max_in_flight: u64,
+            pub p50_ms: Option<f64>,
+            pub p90_ms: Option<f64>,
+            pub p99_ms: Option<f64>,
+            pub max_ms: Option<f64>,
             pub stopped_by: Option<String>,
             $($(#[$field_attr])* pub $field: $ty,)*
         }
