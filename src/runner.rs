@@ -44,6 +44,27 @@ pub(crate) trait Job: Send + Sync + 'static {
         spec: Self::Spec,
         stop: StopToken,
     ) -> impl Future<Output = Finished<Self::Report>> + Send;
+
+    /// What the runner calls: [`Job::run`] with the item's place in the run
+    /// ([`ItemContext`]). It is called on the runner's thread, one item after
+    /// another in input order, so work done before its future is returned
+    /// (a file name claimed) happens in input order too.
+    fn run_item(
+        self: Arc<Self>,
+        item: ItemContext,
+        spec: Self::Spec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<Self::Report>> + Send {
+        let _ = item;
+        self.run(spec, stop)
+    }
+}
+
+/// What the runner tells a job about the item it runs.
+#[derive(Debug)]
+pub(crate) struct ItemContext {
+    /// The item's 0-based position in the input.
+    pub(crate) index: usize,
 }
 
 /// Where the runner puts each finished item, as ripgrep's searcher pushes
@@ -203,7 +224,8 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                 // Boxed: a tool's future runs to kilobytes (reqwest's is
                 // over 4 KiB), and the task would otherwise copy it whole
                 // as it is spawned and moved into the runtime's task cell.
-                let work = Box::pin(job.clone().run(spec, stop.clone()));
+                let item = ItemContext { index };
+                let work = Box::pin(job.clone().run_item(item, spec, stop.clone()));
                 running.spawn(async move {
                     let item_started = Instant::now();
                     let finished = AssertUnwindSafe(work)

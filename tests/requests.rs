@@ -963,6 +963,9 @@ fn help_documents_every_flag_with_examples() {
             "--accept-status",
             "--dry-run",
             "--insecure",
+            "--save-dir",
+            "--overwrite",
+            "--content-disposition",
         ],
     );
     let version = tool("async_requests").arg("--version").run();
@@ -1630,4 +1633,354 @@ fn the_summary_has_latency_percentiles_of_the_ok_items() {
     assert_eq!(doc.summary.p50_ms, None, "no ok item, no percentiles");
     assert_eq!(doc.summary.max_ms, None);
     assert!(!out.stdout.contains("p50_ms"));
+}
+
+/// SHA-256 of a file, in hex, read in pieces.
+fn file_sha256(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn twenty_downloads_at_c8_are_byte_exact_from_0_bytes_to_200_mb() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("dl");
+    let sizes: [u64; 20] = [
+        0,
+        1,
+        100,
+        4095,
+        65_535,
+        65_536,
+        65_537,
+        1_048_575,
+        1_048_576,
+        1_048_577,
+        3_000_001,
+        5_000_000,
+        9_999_999,
+        17_000_000,
+        25_000_000,
+        33_554_432,
+        50_000_000,
+        64_000_003,
+        100_000_000,
+        200_000_000,
+    ];
+    // Odd chunk sizes, so bodies arrive in pieces that fit no buffer.
+    let urls: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(seed, size)| server.at(&format!("/random/{size}?seed={seed}&chunk=77777")))
+        .collect();
+    let out = requests()
+        .args(["-c", "8", "--timeout", "50s", "--save-dir"])
+        .arg(&dir)
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.ok, 20);
+    assert!(doc.summary.max_in_flight <= 8);
+    for (seed, (size, result)) in sizes.iter().zip(&doc.results).enumerate() {
+        let expected = server.get_json(&format!("/random/{size}?seed={seed}&sha256=1"));
+        let saved_to = std::path::PathBuf::from(result.saved_to.as_ref().unwrap());
+        assert_eq!(saved_to, dir.join(size.to_string()), "named by the URL");
+        assert_eq!(result.bytes, Some(*size));
+        assert_eq!(std::fs::metadata(&saved_to).unwrap().len(), *size);
+        assert_eq!(
+            result.sha256.as_deref(),
+            expected["sha256"].as_str(),
+            "item {seed}: the sha256 reported is the server's"
+        );
+        assert_eq!(
+            file_sha256(&saved_to),
+            expected["sha256"].as_str().unwrap(),
+            "item {seed}: the file holds what the server sent"
+        );
+        assert!(result.json.is_none() && result.text.is_none() && result.base64.is_none());
+        assert_eq!(result.body_bytes, None);
+    }
+    let mut want: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    want.sort();
+    assert_eq!(names_in(&dir), want, "no temporary file left");
+    assert_eq!(
+        doc.summary.bytes_received,
+        sizes.iter().sum::<u64>(),
+        "every byte counted once"
+    );
+}
+
+#[test]
+fn hostile_file_names_all_stay_inside_the_save_dir() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("dl");
+    let item = |save_as: &str, name: &str| json!({"url": server.at(&format!("/download/{name}?bytes=3")), "save_as": save_as});
+    let disposition = |name: &str, value: &str| {
+        let query: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        json!(server.at(&format!("/download/{name}?bytes=4&disposition={query}")))
+    };
+    let items = [
+        item("../x", "u0"),
+        item("/etc/x", "u1"),
+        item("a/b", "u2"),
+        item("..", "u3"),
+        item("nul\u{0}byte", "u4"),
+        item("..\\..\\win", "u5"),
+        disposition("u6", "../../evil"),
+        disposition("u7", "/etc/passwd"),
+        disposition("u8", ".."),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .args(["-c", "1", "--content-disposition", "--save-dir"])
+        .arg(&dir)
+        .args(["--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    let doc: RequestsDoc = out.json();
+    let names: Vec<String> = doc
+        .results
+        .iter()
+        .map(|result| {
+            let path = std::path::PathBuf::from(result.saved_to.as_ref().unwrap());
+            assert_eq!(
+                path.parent(),
+                Some(dir.as_path()),
+                "{path:?} left the folder"
+            );
+            path.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x",
+            "etc_x",
+            "a_b",
+            "u3",
+            "nulbyte",
+            "win",
+            "evil",
+            "etc_passwd",
+            "u8"
+        ]
+    );
+    assert_eq!(
+        names_in(scratch.path()),
+        ["dl"],
+        "nothing written beside the folder"
+    );
+    assert_eq!(names_in(&dir).len(), 9);
+}
+
+#[test]
+fn same_names_get_numbers_in_input_order_and_old_files_are_kept() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    std::fs::write(dir.join("old.txt"), "keep me").unwrap();
+    let urls = [
+        server.at("/download/a.tar.gz?bytes=10"),
+        server.at("/download/a.tar.gz?bytes=20"),
+        server.at("/download/a.tar.gz?bytes=30"),
+        server.at("/download/old.txt?bytes=40"),
+    ];
+    let out = requests()
+        .args(["-c", "4", "--save-dir"])
+        .arg(dir)
+        .args(&urls)
+        .run();
+    assert_eq!(
+        out.code, 0,
+        "a kept file is skipped, not a failure: {}",
+        out.stdout
+    );
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema = common::schema::validator("async_requests.schema.json", None);
+    common::schema::assert_valid(&schema, &value, "--save-dir document");
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "ok", "ok", "skipped"]);
+    let saved: Vec<Option<&str>> = doc.results.iter().map(|r| r.saved_to.as_deref()).collect();
+    let at = |name: &str| dir.join(name).display().to_string();
+    assert_eq!(
+        saved,
+        [
+            Some(at("a.tar.gz").as_str()),
+            Some(at("a-1.tar.gz").as_str()),
+            Some(at("a-2.tar.gz").as_str()),
+            None
+        ]
+    );
+    assert_eq!(std::fs::metadata(dir.join("a-2.tar.gz")).unwrap().len(), 30);
+    let kept = doc.results[3].error.as_ref().unwrap();
+    assert_eq!(kept.kind, "exists");
+    assert!(kept.message.contains("old.txt"), "{}", kept.message);
+    assert_eq!(std::fs::read(dir.join("old.txt")).unwrap(), b"keep me");
+    assert_eq!(server.requests_seen(), 3, "a kept file is not downloaded");
+
+    // Again, with --overwrite: the same names, replaced.
+    let out = requests()
+        .args(["-c", "4", "--overwrite", "--save-dir"])
+        .arg(dir)
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(
+        doc.results[3].saved_to.as_deref(),
+        Some(at("old.txt").as_str())
+    );
+    assert_eq!(std::fs::metadata(dir.join("old.txt")).unwrap().len(), 40);
+    assert_eq!(
+        names_in(dir),
+        ["a-1.tar.gz", "a-2.tar.gz", "a.tar.gz", "old.txt"]
+    );
+}
+
+#[test]
+fn a_cut_download_leaves_nothing_under_its_name() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    // 2 MB at 10 KB every 20 ms: about 4 s, cut long before.
+    let slow = server.at("/random/2000000?chunk=10000&interval_ms=20");
+    for flags in [
+        ["--timeout", "300ms", "--retries", "0"],
+        ["--max-time", "300ms", "--timeout", "20s"],
+        ["--deadline", "300ms", "--timeout", "20s"],
+    ] {
+        let out = requests()
+            .args(flags)
+            .arg("--save-dir")
+            .arg(dir)
+            .arg(&slow)
+            .run();
+        assert_eq!(out.code, 1, "{flags:?}: {}", out.stdout);
+        let doc: RequestsDoc = out.json();
+        assert_eq!(doc.results[0].status, "timeout", "{flags:?}");
+        assert_eq!(doc.results[0].saved_to, None);
+        assert!(doc.summary.bytes_received > 0, "{flags:?}: it was mid-body");
+        assert_eq!(names_in(dir), Vec::<String>::new(), "{flags:?}");
+    }
+
+    // SIGINT while the body streams in: exit 130, nothing left.
+    let running = requests().arg("--save-dir").arg(dir).arg(&slow).spawn();
+    wait_until(Duration::from_secs(20), "the temporary file", || {
+        names_in(dir).iter().any(|name| name.contains(".part-"))
+    });
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].status, "cancelled");
+    assert_eq!(names_in(dir), Vec::<String>::new());
+}
+
+#[test]
+fn a_retried_download_starts_again_from_nothing() {
+    // The first answer promises 1000 bytes and closes after 500.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let server = RawServer::start(move |_| {
+        let body: Vec<u8> = (0..1000u32).map(|at| (at % 251) as u8).collect();
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let mut cut =
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n".to_vec();
+            cut.extend_from_slice(&body[..500]);
+            return Reply::Bytes(cut);
+        }
+        Reply::Bytes(raw_server::response("200 OK", &[], &body))
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let out = requests()
+        .args(["--backoff", "1ms", "--save-dir"])
+        .arg(scratch.path())
+        .arg(server.at("/file.bin"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    let attempts = result.attempts.as_ref().unwrap();
+    assert_eq!(attempts[0].error.as_ref().unwrap().kind, "body_read");
+    assert_eq!(result.bytes, Some(1000));
+    let want: Vec<u8> = (0..1000u32).map(|at| (at % 251) as u8).collect();
+    assert_eq!(
+        std::fs::read(scratch.path().join("file.bin")).unwrap(),
+        want
+    );
+    assert_eq!(names_in(scratch.path()), ["file.bin"]);
+    assert_eq!(doc.summary.bytes_received, 1500);
+}
+
+#[test]
+fn save_dir_refuses_what_cannot_go_with_it() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().display().to_string();
+    let url = server.at("/download/a?bytes=5");
+    for (args, field) in [
+        (vec!["--save-dir", &dir, "--pick", "/x", &url], "--pick"),
+        (vec!["--save-dir", &dir, "--body", "none", &url], "--body"),
+        (vec!["--overwrite", &url], "--overwrite"),
+        (vec!["--content-disposition", &url], "--content-disposition"),
+    ] {
+        let out = requests().args(&args).run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert!(
+            doc.error.message.contains(field) || doc.error.field.as_deref() == Some(field),
+            "{args:?}: {:?}",
+            doc.error
+        );
+    }
+    let out = requests()
+        .args(["--input", "-"])
+        .stdin(json!({"url": url, "save_as": "x"}).to_string())
+        .run();
+    assert_eq!(out.code, 2);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("save_as"));
+    assert_eq!(server.requests_seen(), 0);
+
+    // --max-body still caps a download when given: a larger body is not saved.
+    let out = requests()
+        .args(["--max-body", "1KiB", "--save-dir", &dir])
+        .arg(server.at("/random/5000"))
+        .arg(server.at("/download/small?bytes=1024"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].error.as_ref().unwrap().kind, "too_large");
+    assert_eq!(doc.results[1].bytes, Some(1024));
+    assert_eq!(names_in(scratch.path()), ["small"]);
 }

@@ -4,6 +4,7 @@ use super::body::{BodyMode, Pick};
 use super::retry::StatusSet;
 use crate::cli::{CommonArgs, duration_arg, nonzero_duration_arg, size_arg};
 use clap::Parser;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
@@ -22,11 +23,14 @@ Examples:
   # Retry flaky endpoints harder; treat 404 as ok
   async_requests --retries 5 --backoff 500ms --accept-status 200-299,404 --input reqs.json
 
+  # Download 40 files, 8 at a time, into dl/ (saved_to, bytes and sha256 in each result)
+  async_requests --save-dir dl/ -c 8 --input urls.ndjson
+
   # Check what would be sent, secrets redacted, without sending anything
   async_requests --dry-run --input reqs.json
 
 Input items (--input, JSON array or NDJSON): a URL string, or
-  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\"}
+  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\", \"save_as\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
 Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143/129 interrupted
@@ -104,8 +108,9 @@ pub(crate) struct RequestsCli {
     pub(crate) per_host: Option<u32>,
 
     /// Body bytes kept per response, after decompression; the rest is not downloaded (`truncated: true`): `--max-body 64KiB`.
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size_arg, help_heading = "Responses")]
-    pub(crate) max_body: u64,
+    /// Default 1MiB; with --save-dir no cap unless given (then a larger body fails, kind `too_large`).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg, help_heading = "Responses")]
+    pub(crate) max_body: Option<u64>,
 
     /// How bodies appear: auto (JSON parsed, text, or base64), text, or none: `--body none` for status checks.
     #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
@@ -123,6 +128,24 @@ pub(crate) struct RequestsCli {
     /// Include the response headers (secret ones redacted).
     #[arg(long, help_heading = "Responses")]
     pub(crate) include_headers: bool,
+
+    /// Stream each ok body to a file in DIR (created if needed) instead of the JSON, in flat memory;
+    /// the result carries `saved_to`, `bytes`, `sha256`. The name is the item's `save_as`, else the
+    /// URL's last path segment, else the item's index, cut to one plain file name inside DIR; two
+    /// items of one name get `name-1.ext`, `name-2.ext`. A file already there is kept (`skipped`,
+    /// kind `exists`) unless --overwrite. Bytes go to a hidden temporary file renamed when complete:
+    /// a failed, timed-out or interrupted download leaves nothing under its name. `--save-dir dl/`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["picks", "body_mode"], help_heading = "Downloads")]
+    pub(crate) save_dir: Option<PathBuf>,
+
+    /// With --save-dir: replace files already in DIR.
+    #[arg(long, help_heading = "Downloads")]
+    pub(crate) overwrite: bool,
+
+    /// With --save-dir: name a file by the response's Content-Disposition (sanitised) when its item
+    /// has no `save_as`.
+    #[arg(long, help_heading = "Downloads")]
+    pub(crate) content_disposition: bool,
 
     /// Redirects to follow; 0 returns the redirect itself. Secret headers, and headers with a `${ENV}` value, never follow to another origin: `--max-redirects 0`.
     #[arg(

@@ -13,10 +13,13 @@
 //! | `protocol` | the server's response was not valid HTTP | no |
 //! | `too_many_redirects` | more than `--max-redirects` redirects | no |
 //! | `redirect` | a redirect without a usable `Location` | no |
+//! | `exists` | `--save-dir`: a file of that name was there before the run: kept, not downloaded; status `skipped` | no |
+//! | `too_large` | `--save-dir` with `--max-body`: the body is larger; nothing saved | no |
+//! | `save` | `--save-dir`: the file could not be written (disk full, permissions) | no |
 //! | `dry_run` | not sent (`--dry-run`); status `skipped` | - |
 //!
-//! Status `timeout` for `timeout` and `max_time`, `skipped` for `dry_run`,
-//! `error` for the rest.
+//! Status `timeout` for `timeout` and `max_time`, `skipped` for `dry_run` and
+//! `exists`, `error` for the rest.
 //! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad input
 //! is `invalid_input` and stops the tool before anything is sent.
 
@@ -48,6 +51,12 @@ pub(crate) enum RequestError {
     TooManyRedirects(u32),
     #[error("unusable redirect: {0}")]
     Redirect(String),
+    #[error("{0} was there before the run: kept, not downloaded (--overwrite replaces it)")]
+    Exists(String),
+    #[error("the body is larger than --max-body ({0} bytes): not saved")]
+    TooLarge(u64),
+    #[error("cannot save the body: {0}")]
+    Save(String),
     #[error("not sent (--dry-run)")]
     DryRun,
 }
@@ -66,6 +75,9 @@ impl Failure for RequestError {
             RequestError::Protocol(_) => "protocol",
             RequestError::TooManyRedirects(_) => "too_many_redirects",
             RequestError::Redirect(_) => "redirect",
+            RequestError::Exists(_) => "exists",
+            RequestError::TooLarge(_) => "too_large",
+            RequestError::Save(_) => "save",
             RequestError::DryRun => "dry_run",
         }
     }
@@ -73,7 +85,7 @@ impl Failure for RequestError {
     fn status(&self) -> Status {
         match self {
             RequestError::Timeout(_) | RequestError::MaxTime(_) => Status::Timeout,
-            RequestError::DryRun => Status::Skipped,
+            RequestError::DryRun | RequestError::Exists(_) => Status::Skipped,
             _ => Status::Error,
         }
     }

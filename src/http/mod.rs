@@ -10,6 +10,7 @@
 //! - [`fetch`]: one attempt (redirects, capped body)
 //! - [`retry`]: backoff, `Retry-After`, `--rate`, `--per-host`, `--accept-status`
 //! - [`body`]: how a body appears in the result
+//! - [`save`]: `--save-dir`, bodies streamed to files
 //! - [`client`]: the shared client and transport-error classification
 //! - [`error`]: the error kinds
 
@@ -23,7 +24,6 @@ pub(crate) mod fetch;
 #[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod paginate;
 pub(crate) mod retry;
-#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod save;
 pub(crate) mod spec;
 pub(crate) mod template;
@@ -37,7 +37,7 @@ use crate::app::{Identity, NotRun, Tool};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::input::{ParseItem, RawItem};
 use crate::redact::{REDACTED, Redactor, SecretSet, is_secret_header};
-use crate::runner::Job;
+use crate::runner::{ItemContext, Job};
 use crate::stop::StopToken;
 use crate::units::millis;
 use crate::wire::Finished;
@@ -47,15 +47,21 @@ use fetch::{Exchange, ExchangeLimits};
 use retry::{
     Budget, Decision, Failed, HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after,
 };
+use save::{Claim, SaveDir};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use spec::{RequestDefaults, RequestSpec};
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// The longest backoff ceiling, however many retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// `--max-body` when not given: body bytes kept in the JSON.
+const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
 /// Settings from the command line that shape every request.
 #[derive(Debug, Clone)]
@@ -99,6 +105,15 @@ pub(crate) struct RequestReport {
     pub(crate) full_bytes: Option<u64>,
     #[serde(flatten)]
     pub(crate) body: RenderedBody,
+    /// `--save-dir`: the file the body was written to, secrets redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) saved_to: Option<String>,
+    /// `--save-dir`: bytes written to `saved_to`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bytes: Option<u64>,
+    /// `--save-dir`: SHA-256 of what was written, in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<String>,
     /// Response headers (`--include-headers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) headers: Option<Map<String, Value>>,
@@ -170,6 +185,8 @@ pub(crate) struct RequestsTool {
     client: reqwest::Client,
     rate: Option<RateLimiter>,
     per_host: Option<HostLimiter>,
+    /// `--save-dir`.
+    save: Option<SaveSettings>,
     default_secrets: SecretSet,
     default_redactor: Arc<Redactor>,
     /// The last merged redactor: items usually share the same secrets.
@@ -231,6 +248,31 @@ impl RequestsTool {
             method,
             base_url,
             headers,
+            save_dir: cli.save_dir.is_some(),
+        };
+        for (given, flag) in [
+            (cli.overwrite, "--overwrite"),
+            (cli.content_disposition, "--content-disposition"),
+        ] {
+            if given && cli.save_dir.is_none() {
+                return Err(
+                    InputError::new(format!("{flag} goes with --save-dir DIR")).with_field(flag)
+                );
+            }
+        }
+        let save = match &cli.save_dir {
+            Some(dir) => Some(SaveSettings {
+                dir: SaveDir::open(dir, cli.overwrite).map_err(|error| {
+                    InputError::new(format!(
+                        "cannot use {} as --save-dir: {error}",
+                        dir.display()
+                    ))
+                    .with_field("--save-dir")
+                })?,
+                content_disposition: cli.content_disposition,
+                max_bytes: cli.max_body,
+            }),
+            None => None,
         };
         let mut names = std::collections::HashSet::new();
         if let Some(pick) = cli.picks.iter().find(|pick| !names.insert(&pick.name)) {
@@ -257,7 +299,7 @@ impl RequestsTool {
                 accept: cli.accept_status.clone(),
                 limits: ExchangeLimits {
                     max_redirects: cli.max_redirects,
-                    max_body: cli.max_body,
+                    max_body: cli.max_body.unwrap_or(DEFAULT_MAX_BODY),
                     keep_body: cli.body_mode != BodyMode::None,
                     lookahead: 0,
                 },
@@ -270,6 +312,7 @@ impl RequestsTool {
             client,
             rate: cli.rate.map(RateLimiter::per_second),
             per_host: cli.per_host.map(|limit| HostLimiter::new(limit as usize)),
+            save,
             default_redactor: Arc::new(default_secrets.redactor()),
             default_secrets,
             redactor_cache: Mutex::new(None),
@@ -313,21 +356,33 @@ impl RequestsTool {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| redactor.scrub_str(value).into_owned());
-        report.body_bytes = Some(exchange.body_bytes);
-        if exchange.truncated {
-            report.truncated = Some(true);
-            report.full_bytes = exchange.declared_bytes;
+        if let Some(saved) = &exchange.saved {
+            // The file is the body the user asked for, byte for byte: only
+            // its name is shown, scrubbed like any URL-derived text.
+            report.saved_to = Some(
+                redactor
+                    .scrub_str(&saved.path.display().to_string())
+                    .into_owned(),
+            );
+            report.bytes = Some(saved.bytes);
+            report.sha256 = Some(saved.sha256.clone());
+        } else {
+            report.body_bytes = Some(exchange.body_bytes);
+            if exchange.truncated {
+                report.truncated = Some(true);
+                report.full_bytes = exchange.declared_bytes;
+            }
+            report.body = body::render(
+                &exchange.body,
+                content_type.as_deref(),
+                self.settings.body_mode,
+                exchange
+                    .truncated
+                    .then_some(self.settings.limits.max_body as usize),
+                &self.settings.picks,
+                redactor,
+            );
         }
-        report.body = body::render(
-            &exchange.body,
-            content_type.as_deref(),
-            self.settings.body_mode,
-            exchange
-                .truncated
-                .then_some(self.settings.limits.max_body as usize),
-            &self.settings.picks,
-            redactor,
-        );
         report.content_type = content_type;
         if self.settings.include_headers {
             let mut shown = Map::new();
@@ -376,6 +431,7 @@ impl RequestsTool {
         timeout: Duration,
         redactor: &Redactor,
         received: &mut u64,
+        file: Option<&mut FileTarget>,
     ) -> Result<Exchange, RequestError> {
         let limits = ExchangeLimits {
             lookahead: redactor.longest().saturating_sub(1) as u64,
@@ -388,16 +444,67 @@ impl RequestsTool {
         if let Some(rate) = &self.rate {
             rate.acquire().await;
         }
-        match tokio::time::timeout(
-            timeout,
-            fetch::exchange(&self.client, spec, limits, received),
-        )
-        .await
-        {
+        let exchange = async {
+            let head = fetch::send(&self.client, spec, limits).await?;
+            match (file, &self.save) {
+                (Some(file), Some(save))
+                    if self.settings.accept.contains(head.status().as_u16()) =>
+                {
+                    let path = match &file.path {
+                        Some(path) => path.clone(),
+                        None => {
+                            let disposition = head
+                                .response
+                                .headers()
+                                .get(reqwest::header::CONTENT_DISPOSITION)
+                                .map(|value| {
+                                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                                });
+                            let name = save::choose_name(
+                                spec.save_as.as_deref(),
+                                disposition.as_deref(),
+                                &spec.url,
+                                file.index,
+                            );
+                            match save.dir.claim(&name) {
+                                Claim::Path(path) => file.path.insert(path).clone(),
+                                Claim::Exists(path) => {
+                                    return Err(RequestError::Exists(path.display().to_string()));
+                                }
+                            }
+                        }
+                    };
+                    save::stream_to_file(head, path, save.dir.overwrite(), save.max_bytes, received)
+                        .await
+                }
+                _ => fetch::read_body(head, limits, received).await,
+            }
+        };
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
         }
     }
+}
+
+/// `--save-dir` and how files are named and capped.
+#[derive(Debug)]
+struct SaveSettings {
+    dir: SaveDir,
+    /// `--content-disposition`: an item without `save_as` is named by the
+    /// response, so its name is claimed when the response comes.
+    content_disposition: bool,
+    /// `--max-body`, when given.
+    max_bytes: Option<u64>,
+}
+
+/// Where one item's body goes with `--save-dir`: the path claimed for it
+/// (claimed once, kept across retries), or `None` until the response
+/// names it (`--content-disposition`).
+#[derive(Debug)]
+struct FileTarget {
+    index: usize,
+    path: Option<PathBuf>,
 }
 
 fn build_client_or_usage(
@@ -436,22 +543,87 @@ impl Job for RequestsTool {
         }
     }
 
-    async fn run(self: Arc<Self>, spec: RequestSpec, stop: StopToken) -> Finished<RequestReport> {
-        if self.settings.dry_run {
-            return self.planned(&spec);
+    fn run(
+        self: Arc<Self>,
+        spec: RequestSpec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<RequestReport>> + Send {
+        self.run_at(None, spec, stop)
+    }
+
+    /// Claims the item's file name here, on the runner's thread in input
+    /// order, so that of two items of one name the first keeps it.
+    fn run_item(
+        self: Arc<Self>,
+        item: ItemContext,
+        spec: RequestSpec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<RequestReport>> + Send {
+        self.run_at(Some(item.index), spec, stop)
+    }
+}
+
+impl RequestsTool {
+    /// One item: `index` is its place in the input (`None` only outside a run).
+    fn run_at(
+        self: Arc<Self>,
+        index: Option<usize>,
+        spec: RequestSpec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<RequestReport>> + Send {
+        let mut file = None;
+        let mut kept = None;
+        if let (Some(save), false) = (&self.save, self.settings.dry_run) {
+            let index = index.unwrap_or(0);
+            if spec.save_as.is_some() || !save.content_disposition {
+                let name = save::choose_name(spec.save_as.as_deref(), None, &spec.url, index);
+                match save.dir.claim(&name) {
+                    Claim::Path(path) => {
+                        file = Some(FileTarget {
+                            index,
+                            path: Some(path),
+                        })
+                    }
+                    Claim::Exists(path) => kept = Some(path),
+                }
+            } else {
+                file = Some(FileTarget { index, path: None });
+            }
         }
-        let mut report = self.identity(&spec);
-        let redactor = self.redactor_for(&spec);
+        async move {
+            if self.settings.dry_run {
+                return self.planned(&spec);
+            }
+            let redactor = self.redactor_for(&spec);
+            let report = self.identity(&spec);
+            if let Some(path) = kept {
+                let failure = RequestError::Exists(path.display().to_string());
+                let message = redactor.scrub_str(&failure.to_string()).into_owned();
+                return Finished::failed_with_message(report, &failure, message);
+            }
+            self.fetch_item(spec, file, report, &redactor, &stop).await
+        }
+    }
+
+    /// Sends one item (with its retries) and describes how it ended.
+    async fn fetch_item(
+        &self,
+        spec: RequestSpec,
+        mut file: Option<FileTarget>,
+        mut report: RequestReport,
+        redactor: &Redactor,
+        stop: &StopToken,
+    ) -> Finished<RequestReport> {
         let budget = Budget::start(spec.max_time.or(self.settings.max_time));
         match self
-            .request(&spec, budget, &redactor, &mut report, &stop)
+            .request(&spec, budget, redactor, &mut report, file.as_mut(), stop)
             .await
         {
             Ended::Accepted(exchange) => {
-                self.describe_response(&mut report, exchange, &redactor);
+                self.describe_response(&mut report, exchange, redactor);
                 Finished::ok(report)
             }
-            Ended::Failed(failed) => self.failed(report, failed, &redactor),
+            Ended::Failed(failed) => self.failed(report, failed, redactor),
             Ended::Stopped(reason) => Finished::stopped(report, reason, true),
         }
     }
@@ -505,6 +677,7 @@ impl RequestsTool {
         budget: Option<Budget>,
         redactor: &Redactor,
         report: &mut RequestReport,
+        mut file: Option<&mut FileTarget>,
         stop: &StopToken,
     ) -> Ended {
         let timeout = spec.timeout.unwrap_or(self.settings.timeout);
@@ -514,7 +687,10 @@ impl RequestsTool {
         loop {
             let started = Instant::now();
             let mut received = 0u64;
-            let attempt = within(budget, self.attempt(spec, timeout, redactor, &mut received));
+            let attempt = within(
+                budget,
+                self.attempt(spec, timeout, redactor, &mut received, file.as_deref_mut()),
+            );
             let outcome = stop.race(attempt).await;
             report.received += received;
             report.sent += 1;

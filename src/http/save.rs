@@ -15,6 +15,9 @@
 //!   them; only a complete body is renamed into place. A failed, timed-out or
 //!   cancelled download drops the temporary file.
 
+use super::RequestError;
+use super::client::classify;
+use super::fetch::{Exchange, Head};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Write;
@@ -207,6 +210,20 @@ pub(crate) struct Download {
         Option<tokio::task::JoinHandle<std::io::Result<(tempfile::NamedTempFile, u64, String)>>>,
     target: PathBuf,
     overwrite: bool,
+    /// The temporary file, until [`Download::finish`] takes it over: removed
+    /// at once when the download is dropped, not when the writer thread
+    /// gets to it (the process may be exiting on a signal by then).
+    temporary: Option<PathBuf>,
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if let Some(path) = self.temporary.take() {
+            // The writer may still hold it open: on Unix the name goes now,
+            // the bytes when the writer lets go.
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl Download {
@@ -217,9 +234,14 @@ impl Download {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // 0o666 less the umask, as curl and wget create files (tempfile's
+        // own default, 0o600, would leave downloads readable by their owner
+        // alone).
         let temporary = tempfile::Builder::new()
             .prefix(&format!(".{stem}.part-"))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .tempfile_in(&folder)?;
+        let temporary_path = temporary.path().to_path_buf();
         let (sender, mut receiver) = mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
         let writer = tokio::task::spawn_blocking(move || {
             let mut temporary = temporary;
@@ -243,6 +265,7 @@ impl Download {
             writer: Some(writer),
             target,
             overwrite,
+            temporary: Some(temporary_path),
         })
     }
 
@@ -279,6 +302,9 @@ impl Download {
         let (temporary, bytes, sha256) = writer
             .await
             .map_err(|join| std::io::Error::other(format!("the writer failed: {join}")))??;
+        // From here the file is whole: it goes in place, or the persist
+        // error drops (and removes) it.
+        self.temporary = None;
         let target = self.target.clone();
         let overwrite = self.overwrite;
         let placed = tokio::task::spawn_blocking(move || {
@@ -297,6 +323,75 @@ impl Download {
             sha256,
         })
     }
+}
+
+/// Streams the body of `head` into `target` through a [`Download`]: the file
+/// appears under its name only once every byte is written. `max_bytes`
+/// (`--max-body`, when given) fails a larger body (`too_large`) and keeps
+/// nothing of it.
+pub(crate) async fn stream_to_file(
+    head: Head,
+    target: PathBuf,
+    overwrite: bool,
+    max_bytes: Option<u64>,
+    received: &mut u64,
+) -> Result<Exchange, RequestError> {
+    let Head {
+        mut response,
+        final_url,
+        redirects,
+        authority,
+    } = head;
+    let status = response.status();
+    let headers = response.headers().clone();
+    if let (Some(max), Some(declared)) = (max_bytes, response.content_length()) {
+        if declared > max {
+            return Err(RequestError::TooLarge(max));
+        }
+    }
+    let shown = target.display().to_string();
+    let mut download =
+        Download::start(target, overwrite).map_err(|error| save_error(&shown, &error))?;
+    let mut written = 0u64;
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(error) => return Err(classify(error, &authority, true)),
+        };
+        *received += chunk.len() as u64;
+        written += chunk.len() as u64;
+        if let Some(max) = max_bytes.filter(|max| written > *max) {
+            return Err(RequestError::TooLarge(max));
+        }
+        download
+            .write(chunk)
+            .await
+            .map_err(|error| save_error(&shown, &error))?;
+    }
+    let saved = download.finish().await.map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            // Another program made the file while this one downloaded.
+            RequestError::Exists(shown.clone())
+        } else {
+            save_error(&shown, &error)
+        }
+    })?;
+    Ok(Exchange {
+        status,
+        headers,
+        final_url,
+        redirects,
+        body: Vec::new(),
+        body_bytes: saved.bytes,
+        truncated: false,
+        declared_bytes: None,
+        saved: Some(saved),
+    })
+}
+
+fn save_error(path: &str, error: &std::io::Error) -> RequestError {
+    RequestError::Save(format!("{path}: {error}"))
 }
 
 #[cfg(test)]
