@@ -1984,3 +1984,439 @@ fn save_dir_refuses_what_cannot_go_with_it() {
     assert_eq!(doc.results[1].bytes, Some(1024));
     assert_eq!(names_in(scratch.path()), ["small"]);
 }
+
+/// (index, page) of every line, in document order.
+fn pages_of(doc: &RequestsDoc) -> Vec<(usize, Option<u32>)> {
+    doc.results
+        .iter()
+        .map(|result| (result.index, result.page))
+        .collect()
+}
+
+/// The ids in `items` of every line's body, in order (the SKILL.md jq line
+/// `[.results[].json.items[]]`).
+fn gathered_ids(doc: &RequestsDoc) -> Vec<u64> {
+    doc.results
+        .iter()
+        .flat_map(|result| {
+            result.json.as_ref().unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .map(|item| item["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_page_of_three_styles_is_gathered_in_order_exactly_once() {
+    let server = DemoServer::start();
+    for (flags, path) in [
+        (vec!["--paginate"], "/pages/link?total=23&per_page=5"),
+        (
+            vec!["--next-url", "/next"],
+            "/pages/body?total=23&per_page=5",
+        ),
+        (
+            vec!["--next-cursor", "/next_cursor", "--cursor-param", "cursor"],
+            "/pages/cursor?total=23&per_page=5",
+        ),
+    ] {
+        let out = requests().args(&flags).arg(server.at(path)).run();
+        assert_eq!(out.code, 0, "{flags:?}: {}", out.stderr);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let schema = common::schema::validator("async_requests.schema.json", None);
+        common::schema::assert_valid(&schema, &value, "paginated document");
+        let doc: RequestsDoc = out.json();
+        assert_eq!(
+            pages_of(&doc),
+            (0..5).map(|page| (0, Some(page))).collect::<Vec<_>>(),
+            "{flags:?}"
+        );
+        assert_eq!(gathered_ids(&doc), (0..23).collect::<Vec<_>>(), "{flags:?}");
+        assert!(doc.results.iter().all(|result| result.status == "ok"));
+        assert_eq!(doc.summary.total, 1, "one item, five lines");
+        assert_eq!((doc.summary.pages, doc.summary.requests_sent), (Some(5), 5));
+        assert_eq!(doc.summary.retries, 0);
+        let elapsed: Vec<u64> = doc.results.iter().map(|result| result.elapsed_ms).collect();
+        assert!(
+            elapsed.windows(2).all(|pair| pair[0] <= pair[1]),
+            "{elapsed:?}"
+        );
+    }
+}
+
+#[test]
+fn chains_of_several_items_run_at_once_and_keep_document_order() {
+    let server = DemoServer::start();
+    // The first chain is slow; the others page quickly meanwhile.
+    let urls = [
+        server.at("/pages/link?total=6&per_page=2&delay_ms=150"),
+        server.at("/pages/link?total=40&per_page=1"),
+        server.at("/pages/link?total=3&per_page=1"),
+    ];
+    let out = requests().args(["-c", "3", "--paginate"]).args(&urls).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let mut want = Vec::new();
+    for (index, pages) in [(0, 3u32), (1, 40), (2, 3)] {
+        want.extend((0..pages).map(|page| (index, Some(page))));
+    }
+    assert_eq!(pages_of(&doc), want);
+    assert_eq!(doc.summary.total, 3);
+    assert_eq!(doc.summary.pages, Some(46));
+    assert!(server.max_in_flight() >= 2, "the chains overlapped");
+
+    // NDJSON: lines as they come, each item's pages in order, its last line last.
+    let out = requests()
+        .args(["-c", "3", "--paginate", "--ndjson"])
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0);
+    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); 3];
+    let mut summaries = 0;
+    for line in out.lines::<RequestsLine>() {
+        match line {
+            RequestsLine::Result(result) => seen[result.index].push(result.page.unwrap()),
+            RequestsLine::Summary(summary) => {
+                summaries += 1;
+                assert_eq!(summary.pages, Some(46));
+            }
+        }
+    }
+    assert_eq!(summaries, 1);
+    assert_eq!(seen[1], (0..40).collect::<Vec<_>>());
+    assert_eq!(seen[0], [0, 1, 2]);
+}
+
+#[test]
+fn max_pages_stops_a_runaway_chain_and_says_more_remain() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--paginate", "--max-pages", "7"])
+        .arg(server.at("/pages/link?total=1000000&per_page=1"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results.len(), 7);
+    let last = doc.results.last().unwrap();
+    assert_eq!((last.page, last.more_pages), (Some(6), Some(true)));
+    assert!(last.note.as_ref().unwrap().contains("--max-pages 7"));
+    assert!(
+        doc.results[..6]
+            .iter()
+            .all(|result| result.more_pages.is_none())
+    );
+    assert_eq!(doc.summary.requests_sent, 7);
+    assert_eq!(server.requests_seen(), 7);
+}
+
+#[test]
+fn a_loop_in_the_next_links_is_reported_not_followed() {
+    let server = DemoServer::start();
+    let out = requests()
+        .arg("--paginate")
+        .arg(server.at("/pages/loop?page=0"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "ok", "error"]);
+    let last = doc.results.last().unwrap();
+    assert_eq!(last.page, Some(2));
+    let error = last.error.as_ref().unwrap();
+    assert_eq!(error.kind, "pagination_loop");
+    assert!(
+        error.message.contains("/pages/loop?page=0"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        last.json.as_ref().unwrap()["page"],
+        json!(2),
+        "the page itself is shown"
+    );
+    assert_eq!(server.requests_seen(), 3);
+}
+
+#[test]
+fn pages_honour_deadline_max_time_pick_and_a_failing_page() {
+    let server = DemoServer::start();
+    let slow = server.at("/pages/link?total=100&per_page=1&delay_ms=100");
+    for (flags, status, kind) in [
+        (["--deadline", "550ms"], "timeout", "deadline"),
+        (["--max-time", "550ms"], "timeout", "max_time"),
+    ] {
+        let out = requests().arg("--paginate").args(flags).arg(&slow).run();
+        assert_eq!(out.code, 1, "{flags:?}: {}", out.stderr);
+        let doc: RequestsDoc = out.json();
+        let last = doc.results.last().unwrap();
+        assert!(
+            doc.results.len() >= 2 && doc.results.len() <= 7,
+            "{flags:?}"
+        );
+        assert_eq!(last.status, status, "{flags:?}");
+        assert_eq!(last.error.as_ref().unwrap().kind, kind, "{flags:?}");
+        assert_eq!(last.page, Some(doc.results.len() as u32 - 1));
+        assert_eq!(doc.summary.total, 1);
+        assert_eq!(doc.summary.timeout, 1);
+    }
+
+    let out = requests()
+        .args(["--paginate", "--pick", "ids=/items", "--pick", "/page"])
+        .arg(server.at("/pages/link?total=4&per_page=2"))
+        .run();
+    assert_eq!(out.code, 0);
+    let doc: RequestsDoc = out.json();
+    let picked: Vec<serde_json::Value> = doc
+        .results
+        .iter()
+        .map(|result| serde_json::Value::Object(result.picked.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        picked,
+        [
+            json!({"ids": [{"id": 0, "name": "item 0"}, {"id": 1, "name": "item 1"}], "/page": 0}),
+            json!({"ids": [{"id": 2, "name": "item 2"}, {"id": 3, "name": "item 3"}], "/page": 1}),
+        ]
+    );
+
+    // A page that fails ends the chain with its error.
+    let broken = RawServer::start(|request| {
+        if request.line.starts_with("GET /p0 ") {
+            Reply::Bytes(raw_server::response(
+                "200 OK",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Link", "</p1>; rel=\"next\""),
+                ],
+                b"{\"items\":[1]}",
+            ))
+        } else {
+            Reply::Bytes(raw_server::response("404 Not Found", &[], b"gone"))
+        }
+    });
+    let out = requests().arg("--paginate").arg(broken.at("/p0")).run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "error"]);
+    assert_eq!(doc.results[1].http_status, Some(404));
+    assert_eq!(doc.results[1].url, broken.at("/p1"));
+}
+
+#[test]
+fn a_next_page_on_another_origin_gets_no_credentials() {
+    let other = RawServer::echo();
+    let landing = other.at("/page1");
+    let origin = RawServer::start(move |_| {
+        let link = format!("<{landing}>; rel=\"next\"");
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Link", link.as_str()), ("Content-Type", "text/plain")],
+            b"page 0",
+        ))
+    });
+    let out = requests()
+        .env("TOKEN_V", "page-token-value-42")
+        .args(["--paginate", "-H", "Authorization: Bearer ${TOKEN_V}"])
+        .args(["-H", "X-Trace: visible"])
+        .arg(origin.at("/page0"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = other.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        None,
+        "a credential crossed origins"
+    );
+    assert_eq!(seen[0].header("x-trace"), Some("visible"));
+    assert_eq!(
+        origin.requests()[0].header("authorization"),
+        Some("Bearer page-token-value-42")
+    );
+    assert_hidden(&out, &["page-token-value-42"]);
+}
+
+#[test]
+fn pagination_flags_are_checked() {
+    let server = DemoServer::start();
+    let url = server.at("/pages/link");
+    for (args, field) in [
+        (vec!["--next-cursor", "/c", &url], "--cursor-param"),
+        (vec!["--cursor-param", "c", &url], "--cursor-param"),
+        (
+            vec!["--paginate", "--next-url", "/next", &url],
+            "--paginate",
+        ),
+        (vec!["--next-url", "next", &url], "--next-url"),
+        (vec!["--paginate", "--max-pages", "0", &url], "--max-pages"),
+        (vec!["--paginate", "--save-dir", "x", &url], "--paginate"),
+    ] {
+        let out = requests().args(&args).run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert!(
+            doc.error.field.as_deref() == Some(field) || doc.error.message.contains(field),
+            "{args:?}: {:?}",
+            doc.error
+        );
+    }
+    assert_eq!(server.requests_seen(), 0);
+}
+
+#[test]
+fn a_circuit_breaker_fails_a_dead_hosts_items_fast() {
+    let server = DemoServer::start();
+    // The host accepts connections and never answers.
+    server.get_json("/outage/start?ms=60000&mode=hang");
+    let urls: Vec<String> = (0..500).map(|_| server.at("/delay/0")).collect();
+    let input: String = urls.iter().map(|url| format!("{}\n", json!(url))).collect();
+    let out = requests()
+        .args(["-c", "16", "--timeout", "300ms", "--backoff", "10ms"])
+        .args(["--circuit-breaker", "5", "--input", "-"])
+        .stdin(input)
+        .run();
+    assert_eq!(out.code, 1);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema = common::schema::validator("async_requests.schema.json", None);
+    common::schema::assert_valid(&schema, &value, "circuit breaker document");
+    let doc: RequestsDoc = out.json();
+    let count = |kind: &str| {
+        doc.results
+            .iter()
+            .filter(|result| {
+                result
+                    .error
+                    .as_ref()
+                    .is_some_and(|error| error.kind == kind)
+            })
+            .count()
+    };
+    assert_eq!(doc.summary.total, 500);
+    // Without the breaker: 500 timeouts and their retries, 1500 requests.
+    assert!(
+        doc.summary.requests_sent <= 40,
+        "{} requests sent to a dead host",
+        doc.summary.requests_sent
+    );
+    assert!(count("timeout") <= 40, "{} timeouts", count("timeout"));
+    assert!(
+        count("circuit_open") >= 460,
+        "{} fast failures",
+        count("circuit_open")
+    );
+    let fast = doc
+        .results
+        .iter()
+        .find(|result| {
+            result
+                .error
+                .as_ref()
+                .is_some_and(|error| error.kind == "circuit_open")
+        })
+        .unwrap();
+    assert_eq!(fast.status, "error");
+    assert!(
+        fast.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains(server.authority())
+    );
+    assert_eq!(
+        doc.summary.circuit_opened.as_deref(),
+        Some(&[server.authority().to_string()][..])
+    );
+}
+
+#[test]
+fn a_recovering_host_is_used_again_after_the_cooldown() {
+    let failing = DemoServer::start();
+    let healthy = DemoServer::start();
+    // 503 for 1.5 s, then well again.
+    failing.get_json("/outage/start?ms=1500&mode=503");
+    // One at a time: a call to the failing host, then 150 ms on the healthy one.
+    let mut items = Vec::new();
+    for round in 0..20 {
+        items.push(json!({"id": format!("f{round}"), "url": failing.at("/delay/0")}));
+        items.push(json!({"id": format!("h{round}"), "url": healthy.at("/delay/150")}));
+    }
+    let input: String = items.iter().map(|item| format!("{item}\n")).collect();
+    let out = requests()
+        .args(["-c", "1", "--retries", "0"])
+        .args(["--circuit-breaker", "2", "--circuit-cooldown", "400ms"])
+        .args(["--input", "-"])
+        .stdin(input)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let failing_results: Vec<&RequestResult> = doc
+        .results
+        .iter()
+        .filter(|result| result.id.as_ref().unwrap().starts_with('f'))
+        .collect();
+    let kinds: Vec<&str> = failing_results
+        .iter()
+        .map(|result| {
+            result
+                .error
+                .as_ref()
+                .map_or("ok", |error| error.kind.as_str())
+        })
+        .collect();
+    assert_eq!(&kinds[..2], ["http_status", "http_status"], "{kinds:?}");
+    assert_eq!(kinds[2], "circuit_open", "{kinds:?}");
+    assert!(
+        kinds.ends_with(&["ok", "ok", "ok"]),
+        "used again: {kinds:?}"
+    );
+    let first_ok = kinds.iter().position(|kind| *kind == "ok").unwrap();
+    assert!(
+        kinds[first_ok..].iter().all(|kind| *kind == "ok"),
+        "closed for good once the probe succeeded: {kinds:?}"
+    );
+    // While open, at most one probe per cool-down reached the host.
+    let sent_to_failing = failing.requests_seen() as usize - 1;
+    let refused = kinds.iter().filter(|kind| **kind == "circuit_open").count();
+    assert_eq!(sent_to_failing + refused, 20);
+    assert!(refused >= 3, "{kinds:?}");
+    assert!(
+        doc.results
+            .iter()
+            .filter(|r| r.id.as_ref().unwrap().starts_with('h'))
+            .all(|r| r.status == "ok")
+    );
+    assert_eq!(
+        doc.summary.circuit_opened.as_deref(),
+        Some(&[failing.authority().to_string()][..]),
+        "the healthy host never opened"
+    );
+}
+
+#[test]
+fn sigint_mid_chain_keeps_the_pages_so_far_and_cancels_the_item() {
+    let server = DemoServer::start();
+    let running = requests()
+        .args(["--paginate", "--ndjson"])
+        .arg(server.at("/pages/link?total=100&per_page=1&delay_ms=200"))
+        .spawn();
+    wait_until(Duration::from_secs(20), "two pages fetched", || {
+        server.requests_seen() >= 3
+    });
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let mut results = Vec::new();
+    for line in out.lines::<RequestsLine>() {
+        if let RequestsLine::Result(result) = line {
+            results.push(*result);
+        }
+    }
+    let last = results.pop().unwrap();
+    assert_eq!(last.status, "cancelled");
+    assert!(results.len() >= 2, "the pages before the signal are kept");
+    assert!(results.iter().all(|result| result.status == "ok"));
+    let pages: Vec<u32> = results.iter().map(|result| result.page.unwrap()).collect();
+    assert_eq!(pages, (0..results.len() as u32).collect::<Vec<_>>());
+    assert_eq!(last.page, Some(results.len() as u32));
+}

@@ -682,8 +682,13 @@ fn page(base_url: &str, style: &str, query: &HashMap<String, String>) -> Respons
         .collect();
     let more = end < total;
     let page = offset / per_page;
+    // A slow chain stays slow page after page.
+    let delay = match query.get("delay_ms") {
+        Some(ms) => format!("&delay_ms={}", ms.parse::<u64>().unwrap_or(0)),
+        None => String::new(),
+    };
     let next_url = |page: u64| {
-        format!("{base_url}/pages/{style}?total={total}&per_page={per_page}&page={page}")
+        format!("{base_url}/pages/{style}?total={total}&per_page={per_page}&page={page}{delay}")
     };
     match style {
         "link" => {

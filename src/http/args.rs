@@ -26,6 +26,13 @@ Examples:
   # Download 40 files, 8 at a time, into dl/ (saved_to, bytes and sha256 in each result)
   async_requests --save-dir dl/ -c 8 --input urls.ndjson
 
+  # Every page of a paginated API (Link: rel=\"next\"), one result line per page, in order;
+  # jq gathers the pages' arrays into one
+  async_requests --paginate https://api.example.com/issues | jq '[.results[].json[]]'
+
+  # 500 calls to an API that may be down: after 5 failures in a row the rest fail at once
+  async_requests --circuit-breaker 5 --input calls.ndjson
+
   # Check what would be sent, secrets redacted, without sending anything
   async_requests --dry-run --input reqs.json
 
@@ -135,7 +142,7 @@ pub(crate) struct RequestsCli {
     /// items of one name get `name-1.ext`, `name-2.ext`. A file already there is kept (`skipped`,
     /// kind `exists`) unless --overwrite. Bytes go to a hidden temporary file renamed when complete:
     /// a failed, timed-out or interrupted download leaves nothing under its name. `--save-dir dl/`.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["picks", "body_mode"], help_heading = "Downloads")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["picks", "body_mode", "paginate", "next_url", "next_cursor"], help_heading = "Downloads")]
     pub(crate) save_dir: Option<PathBuf>,
 
     /// With --save-dir: replace files already in DIR.
@@ -165,6 +172,41 @@ pub(crate) struct RequestsCli {
     )]
     pub(crate) accept_status: StatusSet,
 
+    /// Follow `Link: <URL>; rel="next"` headers (RFC 8288: GitHub and most REST APIs) from page to
+    /// page. Each page is a result line of its own with the item's `index` and its `page` (0-based);
+    /// the item's last line decides its status. Pages of one item go one after another.
+    #[arg(long, help_heading = "Pagination")]
+    pub(crate) paginate: bool,
+
+    /// Follow the next page's URL found at this JSON Pointer of each body (absolute, or relative to
+    /// the page): `--next-url /next`. Null, empty or missing: that was the last page.
+    #[arg(long, value_name = "POINTER", value_parser = json_pointer, conflicts_with = "paginate", help_heading = "Pagination")]
+    pub(crate) next_url: Option<String>,
+
+    /// Follow a cursor: the value at this JSON Pointer of each body goes into the next request's
+    /// query as --cursor-param: `--next-cursor /meta/next_cursor --cursor-param cursor`.
+    #[arg(long, value_name = "POINTER", value_parser = json_pointer, conflicts_with_all = ["paginate", "next_url"], help_heading = "Pagination")]
+    pub(crate) next_cursor: Option<String>,
+
+    /// The query parameter that carries the cursor of --next-cursor: `--cursor-param page_token`.
+    #[arg(long, value_name = "NAME", help_heading = "Pagination")]
+    pub(crate) cursor_param: Option<String>,
+
+    /// Pages per item at most; a chain cut there ends `ok` with `more_pages: true` on its last line.
+    /// A next link back to a page already fetched ends the item (kind `pagination_loop`).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Pagination")]
+    pub(crate) max_pages: u32,
+
+    /// Per host: after N failed attempts in a row (connect errors, closed connections, timeouts,
+    /// 5xx) every request to it fails at once (kind `circuit_open`) until --circuit-cooldown has
+    /// passed; then one probe goes, and its success closes the circuit. `--circuit-breaker 5`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries and pacing")]
+    pub(crate) circuit_breaker: Option<u32>,
+
+    /// How long an open circuit refuses requests before its probe: `--circuit-cooldown 30s`.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = nonzero_duration_arg, help_heading = "Retries and pacing")]
+    pub(crate) circuit_cooldown: Duration,
+
     /// Check the input and print the planned requests (secrets redacted) as `skipped`; send nothing.
     #[arg(long, help_heading = "Requests")]
     pub(crate) dry_run: bool,
@@ -182,5 +224,15 @@ fn positive_rate(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{text}` is not a rate in requests per second between one a week and 1e6 (e.g. 20 or 0.5)"
         )),
+    }
+}
+
+fn json_pointer(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.starts_with('/') {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a JSON Pointer: it must start with `/` (e.g. /next)"
+        ))
     }
 }

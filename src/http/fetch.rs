@@ -46,7 +46,7 @@ pub(crate) struct Exchange {
 }
 
 /// Scheme, host and port: what "the same origin" means for credentials.
-fn same_origin(a: &Url, b: &Url) -> bool {
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
@@ -67,6 +67,20 @@ impl Head {
     pub(crate) fn status(&self) -> StatusCode {
         self.response.status()
     }
+}
+
+/// `headers` less what may go to the origin the credentials were given for
+/// only: secret headers, and any header carrying a `${ENV}` value (marked
+/// sensitive in `spec`), whatever its name. For a redirect or a next page
+/// that leaves the origin.
+pub(crate) fn without_credentials(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if !is_secret_header(name.as_str()) && !value.is_sensitive() {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
 }
 
 /// Sends `spec` once, following redirects, up to the head of the last
@@ -118,16 +132,7 @@ pub(crate) async fn send(
                     )));
                 }
                 if !same_origin(&url, &next) {
-                    // Credentials were given for one origin only: secret
-                    // headers, and any header carrying a `${ENV}` value
-                    // (marked sensitive in `spec`), whatever its name.
-                    let mut kept = HeaderMap::with_capacity(headers.len());
-                    for (name, value) in &headers {
-                        if !is_secret_header(name.as_str()) && !value.is_sensitive() {
-                            kept.append(name.clone(), value.clone());
-                        }
-                    }
-                    headers = kept;
+                    headers = without_credentials(&headers);
                 }
                 let becomes_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
                     || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)

@@ -8,7 +8,9 @@
 //!
 //! - [`spec`]: input items → [`spec::RequestSpec`] (with [`template`] for `${ENV}`)
 //! - [`fetch`]: one attempt (redirects, capped body)
-//! - [`retry`]: backoff, `Retry-After`, `--rate`, `--per-host`, `--accept-status`
+//! - [`retry`]: backoff, `Retry-After`, `--max-time`, `--rate`, `--per-host`, `--accept-status`
+//! - [`breaker`]: `--circuit-breaker`, per host
+//! - [`paginate`]: where the next page is (`--paginate`, `--next-url`, `--next-cursor`)
 //! - [`body`]: how a body appears in the result
 //! - [`save`]: `--save-dir`, bodies streamed to files
 //! - [`client`]: the shared client and transport-error classification
@@ -16,12 +18,10 @@
 
 pub(crate) mod args;
 pub(crate) mod body;
-#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod breaker;
 pub(crate) mod client;
 pub(crate) mod error;
 pub(crate) mod fetch;
-#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod paginate;
 pub(crate) mod retry;
 pub(crate) mod save;
@@ -86,6 +86,12 @@ pub(crate) struct RequestReport {
     pub(crate) method: String,
     /// The request URL, secrets redacted.
     pub(crate) url: String,
+    /// With pagination: which page of the item this line is (0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) page: Option<u32>,
+    /// With pagination: `--max-pages` cut the chain, more pages remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) more_pages: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) http_status: Option<u16>,
     /// Where the redirects ended (present only after a redirect).
@@ -132,6 +138,9 @@ pub(crate) struct RequestReport {
     /// Body bytes received over all attempts (for `summary.bytes_received`).
     #[serde(skip)]
     pub(crate) received: u64,
+    /// Pages fetched (for `summary.pages`), on a paginated item's last line.
+    #[serde(skip)]
+    pub(crate) pages: u32,
 }
 
 impl crate::table::TableRow for RequestReport {
@@ -140,10 +149,13 @@ impl crate::table::TableRow for RequestReport {
             Some(status) => format!("{} {status}", self.method),
             None => self.method.clone(),
         };
-        let item = match &self.id {
+        let mut item = match &self.id {
             Some(id) => format!("{id}  {}", self.url),
             None => self.url.clone(),
         };
+        if let Some(page) = self.page {
+            item = format!("page {page}  {item}");
+        }
         crate::table::Row {
             result,
             item,
@@ -176,6 +188,12 @@ pub(crate) struct RequestTotals {
     pub(crate) retries: u64,
     /// Response body bytes received, after decompression.
     pub(crate) bytes_received: u64,
+    /// With pagination: pages fetched, over every item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pages: Option<u64>,
+    /// `--circuit-breaker`: the hosts whose circuit opened, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) circuit_opened: Vec<String>,
 }
 
 /// The `async_requests` tool: shared client, limiters and settings.
@@ -187,6 +205,10 @@ pub(crate) struct RequestsTool {
     per_host: Option<HostLimiter>,
     /// `--save-dir`.
     save: Option<SaveSettings>,
+    /// `--paginate`, `--next-url`, `--next-cursor`.
+    pagination: Option<Pagination>,
+    /// `--circuit-breaker`.
+    breakers: Option<breaker::Breakers>,
     default_secrets: SecretSet,
     default_redactor: Arc<Redactor>,
     /// The last merged redactor: items usually share the same secrets.
@@ -313,6 +335,10 @@ impl RequestsTool {
             rate: cli.rate.map(RateLimiter::per_second),
             per_host: cli.per_host.map(|limit| HostLimiter::new(limit as usize)),
             save,
+            pagination: pagination(cli)?,
+            breakers: cli
+                .circuit_breaker
+                .map(|threshold| breaker::Breakers::new(threshold, cli.circuit_cooldown)),
             default_redactor: Arc::new(default_secrets.redactor()),
             default_secrets,
             redactor_cache: Mutex::new(None),
@@ -441,6 +467,27 @@ impl RequestsTool {
             Some(limiter) => limiter.acquire(&host_key(&spec.url)).await,
             None => None,
         };
+        // Asked when the request could go: an item that waited for its host
+        // slot while the circuit opened ends now, without a rate slot.
+        let admitted = match &self.breakers {
+            Some(breakers) => {
+                let host = host_key(&spec.url);
+                let shown = redactor.scrub_str(&host).into_owned();
+                match breakers.admit(&host, &shown) {
+                    Ok(pass) => Some(Admitted {
+                        breakers,
+                        pass: Some(pass),
+                    }),
+                    Err(open) => {
+                        return Err(RequestError::CircuitOpen {
+                            host: open.host,
+                            retry_in: open.retry_in,
+                        });
+                    }
+                }
+            }
+            None => None,
+        };
         if let Some(rate) = &self.rate {
             rate.acquire().await;
         }
@@ -480,9 +527,41 @@ impl RequestsTool {
                 _ => fetch::read_body(head, limits, received).await,
             }
         };
-        match tokio::time::timeout(timeout, exchange).await {
+        let result = match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
+        };
+        if let Some(admitted) = admitted {
+            let failed = match &result {
+                Ok(exchange) => exchange.status.is_server_error(),
+                Err(error) => error.counts_against_host(),
+            };
+            admitted.record(failed);
+        }
+        result
+    }
+}
+
+/// A request the circuit breaker let through. Its outcome is reported with
+/// [`Admitted::record`]; dropped unreported (the attempt was cut by
+/// `--max-time` or a stop), it gives up its probe slot, if it had one.
+struct Admitted<'a> {
+    breakers: &'a breaker::Breakers,
+    pass: Option<breaker::Pass>,
+}
+
+impl Admitted<'_> {
+    fn record(mut self, failed: bool) {
+        if let Some(pass) = self.pass.take() {
+            pass.record(self.breakers, failed);
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(pass) = self.pass.take() {
+            pass.abandon(self.breakers);
         }
     }
 }
@@ -505,6 +584,36 @@ struct SaveSettings {
 struct FileTarget {
     index: usize,
     path: Option<PathBuf>,
+}
+
+/// The pagination the flags ask for, if any.
+fn pagination(cli: &RequestsCli) -> Result<Option<Pagination>, InputError> {
+    let how = match (&cli.next_cursor, &cli.cursor_param) {
+        (Some(pointer), Some(param)) if !param.is_empty() => Some(paginate::NextPage::Cursor {
+            pointer: pointer.clone(),
+            param: param.clone(),
+        }),
+        (Some(_), _) => {
+            return Err(InputError::new(
+                "--next-cursor needs --cursor-param NAME (the query parameter)",
+            )
+            .with_field("--cursor-param"));
+        }
+        (None, Some(_)) => {
+            return Err(
+                InputError::new("--cursor-param goes with --next-cursor POINTER")
+                    .with_field("--cursor-param"),
+            );
+        }
+        (None, None) => match &cli.next_url {
+            Some(pointer) => Some(paginate::NextPage::BodyUrl(pointer.clone())),
+            None => cli.paginate.then_some(paginate::NextPage::LinkHeader),
+        },
+    };
+    Ok(how.map(|how| Pagination {
+        how,
+        max_pages: cli.max_pages,
+    }))
 }
 
 fn build_client_or_usage(
@@ -555,26 +664,27 @@ impl Job for RequestsTool {
     /// order, so that of two items of one name the first keeps it.
     fn run_item(
         self: Arc<Self>,
-        item: ItemContext,
+        item: ItemContext<RequestReport>,
         spec: RequestSpec,
         stop: StopToken,
     ) -> impl Future<Output = Finished<RequestReport>> + Send {
-        self.run_at(Some(item.index), spec, stop)
+        self.run_at(Some(item), spec, stop)
     }
 }
 
 impl RequestsTool {
-    /// One item: `index` is its place in the input (`None` only outside a run).
+    /// One item. `item` is its place in the run and the way its pages are
+    /// written (`None` only outside a run: then only the last page shows).
     fn run_at(
         self: Arc<Self>,
-        index: Option<usize>,
+        mut item: Option<ItemContext<RequestReport>>,
         spec: RequestSpec,
         stop: StopToken,
     ) -> impl Future<Output = Finished<RequestReport>> + Send {
         let mut file = None;
         let mut kept = None;
         if let (Some(save), false) = (&self.save, self.settings.dry_run) {
-            let index = index.unwrap_or(0);
+            let index = item.as_ref().map_or(0, |item| item.index);
             if spec.save_as.is_some() || !save.content_disposition {
                 let name = save::choose_name(spec.save_as.as_deref(), None, &spec.url, index);
                 match save.dir.claim(&name) {
@@ -600,6 +710,11 @@ impl RequestsTool {
                 let failure = RequestError::Exists(path.display().to_string());
                 let message = redactor.scrub_str(&failure.to_string()).into_owned();
                 return Finished::failed_with_message(report, &failure, message);
+            }
+            if let Some(pagination) = &self.pagination {
+                return self
+                    .fetch_pages(spec, pagination, item.as_mut(), &redactor, &stop)
+                    .await;
             }
             self.fetch_item(spec, file, report, &redactor, &stop).await
         }
@@ -627,6 +742,134 @@ impl RequestsTool {
             Ended::Stopped(reason) => Finished::stopped(report, reason, true),
         }
     }
+
+    /// A paginated item: page after page (each with its retries) until
+    /// there is no next page, `--max-pages`, a loop, a failure or a stop.
+    /// Every page but the last is written through `item` as it comes; the
+    /// last is the item's result. `--max-time` covers the whole chain.
+    async fn fetch_pages(
+        &self,
+        first: RequestSpec,
+        pagination: &Pagination,
+        mut item: Option<&mut ItemContext<RequestReport>>,
+        redactor: &Redactor,
+        stop: &StopToken,
+    ) -> Finished<RequestReport> {
+        let budget = Budget::start(first.max_time.or(self.settings.max_time));
+        let mut chain = paginate::Chain::default();
+        let mut sent = 0u32;
+        let mut received = 0u64;
+        let mut page = 0u32;
+        let mut spec = first.clone();
+        loop {
+            chain.visit(&spec.url);
+            let mut report = self.identity(&spec);
+            report.page = Some(page);
+            let ended = self
+                .request(&spec, budget, redactor, &mut report, None, stop)
+                .await;
+            sent += report.sent;
+            received += report.received;
+            // The item's counters ride on its last line, the one tallied.
+            let last = |mut report: RequestReport| {
+                report.sent = sent;
+                report.received = received;
+                report.pages = page + 1;
+                report
+            };
+            let exchange = match ended {
+                Ended::Accepted(exchange) => exchange,
+                Ended::Failed(failed) => return self.failed(last(report), failed, redactor),
+                Ended::Stopped(reason) => return Finished::stopped(last(report), reason, true),
+            };
+            let links: Vec<String> = exchange
+                .headers
+                .get_all(reqwest::header::LINK)
+                .iter()
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                .collect();
+            let body = match pagination.how {
+                paginate::NextPage::LinkHeader => None,
+                _ if exchange.truncated => None,
+                _ => serde_json::from_slice::<Value>(&exchange.body).ok(),
+            };
+            let needs_body = pagination.how != paginate::NextPage::LinkHeader;
+            let cut = exchange.truncated;
+            // Relative next links are relative to where the page came from.
+            let step = chain.step(
+                &pagination.how,
+                &exchange.final_url,
+                links.iter().map(String::as_str),
+                body.as_ref(),
+            );
+            drop(body);
+            self.describe_response(&mut report, exchange, redactor);
+            let next = match step {
+                paginate::Step::Done => {
+                    if needs_body && cut {
+                        add_note(
+                            &mut report,
+                            "the body was cut at --max-body, so no next page could be read from it"
+                                .into(),
+                        );
+                    }
+                    return Finished::ok(last(report));
+                }
+                paginate::Step::Loop(url) => {
+                    let failure = RequestError::PaginationLoop(url.to_string());
+                    let message = redactor.scrub_str(&failure.to_string()).into_owned();
+                    return Finished::failed_with_message(last(report), &failure, message);
+                }
+                paginate::Step::Next(_) if page + 1 >= pagination.max_pages => {
+                    report.more_pages = Some(true);
+                    add_note(
+                        &mut report,
+                        format!(
+                            "stopped at --max-pages {}: the chain has more pages",
+                            pagination.max_pages
+                        ),
+                    );
+                    return Finished::ok(last(report));
+                }
+                paginate::Step::Next(url) => url,
+            };
+            if let Some(item) = item.as_deref_mut() {
+                item.line(Finished::ok(report), stop).await;
+            }
+            spec = next_page(&first, next, redactor);
+            page += 1;
+        }
+    }
+}
+
+/// The request for the next page at `url`: the item's method, headers and
+/// body, its credentials only while the chain stays on its origin.
+fn next_page(first: &RequestSpec, url: reqwest::Url, redactor: &Redactor) -> RequestSpec {
+    let mut spec = first.clone();
+    if !fetch::same_origin(&first.url, &url) {
+        spec.headers = fetch::without_credentials(&first.headers);
+    }
+    // The server wrote this URL: its secrets are the item's (scrubbed) and
+    // any query value named like one.
+    let mut found = crate::redact::SecretSet::default();
+    spec.shown_url = spec::redact_secret_query(&redactor.scrub_str(url.as_str()), &mut found);
+    spec.url = url;
+    spec
+}
+
+/// Adds `note` to the result's note.
+fn add_note(report: &mut RequestReport, note: String) {
+    report.body.note = Some(match report.body.note.take() {
+        Some(existing) => format!("{existing}; {note}"),
+        None => note,
+    });
+}
+
+/// `--paginate`, `--next-url`, `--next-cursor`: how to find the next page.
+#[derive(Debug)]
+struct Pagination {
+    how: paginate::NextPage,
+    max_pages: u32,
 }
 
 /// How one request, retries included, ended.
@@ -693,7 +936,9 @@ impl RequestsTool {
             );
             let outcome = stop.race(attempt).await;
             report.received += received;
-            report.sent += 1;
+            if !matches!(outcome, Ok(Err(RequestError::CircuitOpen { .. }))) {
+                report.sent += 1;
+            }
             let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(reason) => {
@@ -796,10 +1041,7 @@ impl RequestsTool {
             self.describe_response(&mut report, exchange, redactor);
         }
         if let Some(note) = gave_up.note {
-            report.body.note = Some(match report.body.note.take() {
-                Some(existing) => format!("{existing}; {note}"),
-                None => note,
-            });
+            add_note(&mut report, note);
         }
         Finished::failed_with_message(report, &gave_up.failure, gave_up.message)
     }
@@ -820,7 +1062,14 @@ impl Tool for RequestsTool {
     fn tally(&self, totals: &mut RequestTotals, finished: &Finished<RequestReport>) {
         let report = &finished.report;
         totals.requests_sent += u64::from(report.sent);
-        totals.retries += u64::from(report.sent.saturating_sub(1));
+        // A paginated item sends one request per page before any retry.
+        totals.retries += u64::from(report.sent.saturating_sub(report.pages.max(1)));
         totals.bytes_received += report.received;
+        if self.pagination.is_some() {
+            *totals.pages.get_or_insert(0) += u64::from(report.pages);
+        }
+        if let Some(breakers) = &self.breakers {
+            totals.circuit_opened = breakers.opened_hosts();
+        }
     }
 }

@@ -466,7 +466,7 @@ fn redact_userinfo(shown: &str) -> String {
 }
 
 /// Hides the values of query parameters named like secrets (`api_key=...`).
-fn redact_secret_query(shown: &str, secrets: &mut SecretSet) -> String {
+pub(crate) fn redact_secret_query(shown: &str, secrets: &mut SecretSet) -> String {
     let Some((head, query)) = shown.split_once('?') else {
         return shown.to_string();
     };

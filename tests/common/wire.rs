@@ -129,6 +129,8 @@ summary_struct! {
         pub requests_sent: u64,
         pub retries: u64,
         pub bytes_received: u64,
+        pub pages: Option<u64>,
+        pub circuit_opened: Option<Vec<String>>,
     }
 }
 
@@ -139,6 +141,8 @@ result_struct! {
         pub id: Option<String>,
         pub method: String,
         pub url: String,
+        pub page: Option<u32>,
+        pub more_pages: Option<bool>,
         pub http_status: Option<u16>,
         pub final_url: Option<String>,
         pub redirects: Option<u32>,
