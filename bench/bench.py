@@ -522,8 +522,37 @@ def workload_10(quick, work, url):
     return w
 
 
+def workload_11(quick, work, url):
+    chains, pages = (10, 5) if quick else (100, 20)
+    w = Workload(11, f"pagination: {chains} chains of {pages} pages (Link rel=next) at -c 16",
+                 "faster than the seed's async generator in aiohttp, in less memory",
+                 "the chains' pages go one after another (each needs the last), so the wall time is about "
+                 f"{chains} x {pages} round trips over 16; each page is parsed (for the next link) and printed")
+    first = f"{url}/pages/link?total={pages}&per_page=1"
+    ndjson = work / "chains.ndjson"
+    ndjson.write_text("".join(json.dumps(first) + "\n" for _ in range(chains)))
+    plain = work / "chains.txt"
+    plain.write_text("".join(first + "\n" for _ in range(chains)))
+    w.contenders.append(Contender("async_requests --paginate",
+                                  [str(BIN / "async_requests"), "--no-progress", "--paginate", "-c", "16",
+                                   "--input", str(ndjson), "--output", str(work / "pages.json")], ours=True))
+    if pip_install("aiohttp", "aiohttp"):
+        w.contenders.append(Contender("python aiohttp async generator (seed)",
+                                      [sys.executable, str(PEERS / "aiohttp_pages.py"), str(plain), "16",
+                                       str(work / "pages-py.json")],
+                                      note="fetch_pages: async for over rel=next, a Semaphore over the chains"))
+    else:
+        w.skipped.append("python aiohttp: pip install aiohttp failed")
+    peer = "python aiohttp async generator (seed)"
+    w.verdict = lambda walls, rss: (
+        walls["async_requests --paginate"] < walls[peer] and rss["async_requests --paginate"] < rss[peer],
+        f"{walls['async_requests --paginate']:.3f} s against {walls[peer]:.3f} s, peak RSS "
+        f"{rss['async_requests --paginate']:.1f} MiB against {rss[peer]:.1f} MiB")
+    return w
+
+
 WORKLOADS = [workload_1, workload_2, workload_3, workload_4, workload_5, workload_6, workload_7, workload_8,
-             workload_9, workload_10]
+             workload_9, workload_10, workload_11]
 
 
 # ---------------------------------------------------------------- running
