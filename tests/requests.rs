@@ -864,10 +864,15 @@ fn sigint_prints_partial_results_and_exits_130() {
         .arg(server.at("/delay/30000"))
         .arg(server.at("/delay/30000"))
         .spawn();
+    // All three arrived and only the slow two are left: the fast one was
+    // answered (two in flight alone could be the fast one and a slow one).
     wait_until(
         Duration::from_secs(20),
         "both slow requests in flight",
-        || server.get_json("/stats")["in_flight"].as_u64() == Some(2),
+        || {
+            let stats = server.get_json("/stats");
+            stats["in_flight"].as_u64() == Some(2) && stats["requests"].as_u64() == Some(3)
+        },
     );
     running.signal(libc::SIGINT);
     let out = running.wait();
@@ -2043,6 +2048,16 @@ fn every_page_of_three_styles_is_gathered_in_order_exactly_once() {
             elapsed.windows(2).all(|pair| pair[0] <= pair[1]),
             "{elapsed:?}"
         );
+
+        // Bodies not shown are still read for the next page.
+        let out = requests()
+            .args(&flags)
+            .args(["--body", "none"])
+            .arg(server.at(path))
+            .run();
+        let doc: RequestsDoc = out.json();
+        assert_eq!(doc.results.len(), 5, "{flags:?} with --body none");
+        assert!(doc.results.iter().all(|result| result.json.is_none()));
     }
 }
 

@@ -178,6 +178,38 @@ impl Pass {
     }
 }
 
+/// A request the circuit breaker let through. Its outcome is reported with
+/// [`Admitted::record`]; dropped unreported (the attempt was cut by
+/// `--max-time` or a stop), it gives up its probe slot, if it had one.
+pub(crate) struct Admitted<'a> {
+    breakers: &'a Breakers,
+    pass: Option<Pass>,
+}
+
+impl<'a> Admitted<'a> {
+    /// Wraps a pass of `breakers`.
+    pub(crate) fn new(breakers: &'a Breakers, pass: Pass) -> Self {
+        Admitted {
+            breakers,
+            pass: Some(pass),
+        }
+    }
+
+    pub(crate) fn record(mut self, failed: bool) {
+        if let Some(pass) = self.pass.take() {
+            pass.record(self.breakers, failed);
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(pass) = self.pass.take() {
+            pass.abandon(self.breakers);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@
 //! - [`retry`]: backoff, `Retry-After`, `--max-time`, `--rate`, `--per-host`, `--accept-status`
 //! - [`breaker`]: `--circuit-breaker`, per host
 //! - [`paginate`]: where the next page is (`--paginate`, `--next-url`, `--next-cursor`)
+//! - [`pages`]: a paginated item, page after page
 //! - [`body`]: how a body appears in the result
 //! - [`save`]: `--save-dir`, bodies streamed to files
 //! - [`client`]: the shared client and transport-error classification
@@ -22,6 +23,7 @@ pub(crate) mod breaker;
 pub(crate) mod client;
 pub(crate) mod error;
 pub(crate) mod fetch;
+pub(crate) mod pages;
 pub(crate) mod paginate;
 pub(crate) mod retry;
 pub(crate) mod save;
@@ -47,12 +49,11 @@ use fetch::{Exchange, ExchangeLimits};
 use retry::{
     Budget, Decision, Failed, HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after,
 };
-use save::{Claim, SaveDir};
+use save::{FileTarget, SaveDir, SaveSettings};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use spec::{RequestDefaults, RequestSpec};
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -206,7 +207,7 @@ pub(crate) struct RequestsTool {
     /// `--save-dir`.
     save: Option<SaveSettings>,
     /// `--paginate`, `--next-url`, `--next-cursor`.
-    pagination: Option<Pagination>,
+    pagination: Option<pages::Pagination>,
     /// `--circuit-breaker`.
     breakers: Option<breaker::Breakers>,
     default_secrets: SecretSet,
@@ -322,7 +323,10 @@ impl RequestsTool {
                 limits: ExchangeLimits {
                     max_redirects: cli.max_redirects,
                     max_body: cli.max_body.unwrap_or(DEFAULT_MAX_BODY),
-                    keep_body: cli.body_mode != BodyMode::None,
+                    // The next page may be in the body, shown or not.
+                    keep_body: cli.body_mode != BodyMode::None
+                        || cli.next_url.is_some()
+                        || cli.next_cursor.is_some(),
                     lookahead: 0,
                 },
                 body_mode: cli.body_mode,
@@ -335,7 +339,7 @@ impl RequestsTool {
             rate: cli.rate.map(RateLimiter::per_second),
             per_host: cli.per_host.map(|limit| HostLimiter::new(limit as usize)),
             save,
-            pagination: pagination(cli)?,
+            pagination: pages::pagination(cli)?,
             breakers: cli
                 .circuit_breaker
                 .map(|threshold| breaker::Breakers::new(threshold, cli.circuit_cooldown)),
@@ -474,10 +478,7 @@ impl RequestsTool {
                 let host = host_key(&spec.url);
                 let shown = redactor.scrub_str(&host).into_owned();
                 match breakers.admit(&host, &shown) {
-                    Ok(pass) => Some(Admitted {
-                        breakers,
-                        pass: Some(pass),
-                    }),
+                    Ok(pass) => Some(breaker::Admitted::new(breakers, pass)),
                     Err(open) => {
                         return Err(RequestError::CircuitOpen {
                             host: open.host,
@@ -497,30 +498,7 @@ impl RequestsTool {
                 (Some(file), Some(save))
                     if self.settings.accept.contains(head.status().as_u16()) =>
                 {
-                    let path = match &file.path {
-                        Some(path) => path.clone(),
-                        None => {
-                            let disposition = head
-                                .response
-                                .headers()
-                                .get(reqwest::header::CONTENT_DISPOSITION)
-                                .map(|value| {
-                                    String::from_utf8_lossy(value.as_bytes()).into_owned()
-                                });
-                            let name = save::choose_name(
-                                spec.save_as.as_deref(),
-                                disposition.as_deref(),
-                                &spec.url,
-                                file.index,
-                            );
-                            match save.dir.claim(&name) {
-                                Claim::Path(path) => file.path.insert(path).clone(),
-                                Claim::Exists(path) => {
-                                    return Err(RequestError::Exists(path.display().to_string()));
-                                }
-                            }
-                        }
-                    };
+                    let path = save.path_for(file, &head, spec.save_as.as_deref(), &spec.url)?;
                     save::stream_to_file(head, path, save.dir.overwrite(), save.max_bytes, received)
                         .await
                 }
@@ -540,80 +518,6 @@ impl RequestsTool {
         }
         result
     }
-}
-
-/// A request the circuit breaker let through. Its outcome is reported with
-/// [`Admitted::record`]; dropped unreported (the attempt was cut by
-/// `--max-time` or a stop), it gives up its probe slot, if it had one.
-struct Admitted<'a> {
-    breakers: &'a breaker::Breakers,
-    pass: Option<breaker::Pass>,
-}
-
-impl Admitted<'_> {
-    fn record(mut self, failed: bool) {
-        if let Some(pass) = self.pass.take() {
-            pass.record(self.breakers, failed);
-        }
-    }
-}
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        if let Some(pass) = self.pass.take() {
-            pass.abandon(self.breakers);
-        }
-    }
-}
-
-/// `--save-dir` and how files are named and capped.
-#[derive(Debug)]
-struct SaveSettings {
-    dir: SaveDir,
-    /// `--content-disposition`: an item without `save_as` is named by the
-    /// response, so its name is claimed when the response comes.
-    content_disposition: bool,
-    /// `--max-body`, when given.
-    max_bytes: Option<u64>,
-}
-
-/// Where one item's body goes with `--save-dir`: the path claimed for it
-/// (claimed once, kept across retries), or `None` until the response
-/// names it (`--content-disposition`).
-#[derive(Debug)]
-struct FileTarget {
-    index: usize,
-    path: Option<PathBuf>,
-}
-
-/// The pagination the flags ask for, if any.
-fn pagination(cli: &RequestsCli) -> Result<Option<Pagination>, InputError> {
-    let how = match (&cli.next_cursor, &cli.cursor_param) {
-        (Some(pointer), Some(param)) if !param.is_empty() => Some(paginate::NextPage::Cursor {
-            pointer: pointer.clone(),
-            param: param.clone(),
-        }),
-        (Some(_), _) => {
-            return Err(InputError::new(
-                "--next-cursor needs --cursor-param NAME (the query parameter)",
-            )
-            .with_field("--cursor-param"));
-        }
-        (None, Some(_)) => {
-            return Err(
-                InputError::new("--cursor-param goes with --next-cursor POINTER")
-                    .with_field("--cursor-param"),
-            );
-        }
-        (None, None) => match &cli.next_url {
-            Some(pointer) => Some(paginate::NextPage::BodyUrl(pointer.clone())),
-            None => cli.paginate.then_some(paginate::NextPage::LinkHeader),
-        },
-    };
-    Ok(how.map(|how| Pagination {
-        how,
-        max_pages: cli.max_pages,
-    }))
 }
 
 fn build_client_or_usage(
@@ -685,19 +589,9 @@ impl RequestsTool {
         let mut kept = None;
         if let (Some(save), false) = (&self.save, self.settings.dry_run) {
             let index = item.as_ref().map_or(0, |item| item.index);
-            if spec.save_as.is_some() || !save.content_disposition {
-                let name = save::choose_name(spec.save_as.as_deref(), None, &spec.url, index);
-                match save.dir.claim(&name) {
-                    Claim::Path(path) => {
-                        file = Some(FileTarget {
-                            index,
-                            path: Some(path),
-                        })
-                    }
-                    Claim::Exists(path) => kept = Some(path),
-                }
-            } else {
-                file = Some(FileTarget { index, path: None });
+            match save.target(spec.save_as.as_deref(), &spec.url, index) {
+                Ok(target) => file = Some(target),
+                Err(path) => kept = Some(path),
             }
         }
         async move {
@@ -742,119 +636,6 @@ impl RequestsTool {
             Ended::Stopped(reason) => Finished::stopped(report, reason, true),
         }
     }
-
-    /// A paginated item: page after page (each with its retries) until
-    /// there is no next page, `--max-pages`, a loop, a failure or a stop.
-    /// Every page but the last is written through `item` as it comes; the
-    /// last is the item's result. `--max-time` covers the whole chain.
-    async fn fetch_pages(
-        &self,
-        first: RequestSpec,
-        pagination: &Pagination,
-        mut item: Option<&mut ItemContext<RequestReport>>,
-        redactor: &Redactor,
-        stop: &StopToken,
-    ) -> Finished<RequestReport> {
-        let budget = Budget::start(first.max_time.or(self.settings.max_time));
-        let mut chain = paginate::Chain::default();
-        let mut sent = 0u32;
-        let mut received = 0u64;
-        let mut page = 0u32;
-        let mut spec = first.clone();
-        loop {
-            chain.visit(&spec.url);
-            let mut report = self.identity(&spec);
-            report.page = Some(page);
-            let ended = self
-                .request(&spec, budget, redactor, &mut report, None, stop)
-                .await;
-            sent += report.sent;
-            received += report.received;
-            // The item's counters ride on its last line, the one tallied.
-            let last = |mut report: RequestReport| {
-                report.sent = sent;
-                report.received = received;
-                report.pages = page + 1;
-                report
-            };
-            let exchange = match ended {
-                Ended::Accepted(exchange) => exchange,
-                Ended::Failed(failed) => return self.failed(last(report), failed, redactor),
-                Ended::Stopped(reason) => return Finished::stopped(last(report), reason, true),
-            };
-            let links: Vec<String> = exchange
-                .headers
-                .get_all(reqwest::header::LINK)
-                .iter()
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-                .collect();
-            let body = match pagination.how {
-                paginate::NextPage::LinkHeader => None,
-                _ if exchange.truncated => None,
-                _ => serde_json::from_slice::<Value>(&exchange.body).ok(),
-            };
-            let needs_body = pagination.how != paginate::NextPage::LinkHeader;
-            let cut = exchange.truncated;
-            // Relative next links are relative to where the page came from.
-            let step = chain.step(
-                &pagination.how,
-                &exchange.final_url,
-                links.iter().map(String::as_str),
-                body.as_ref(),
-            );
-            drop(body);
-            self.describe_response(&mut report, exchange, redactor);
-            let next = match step {
-                paginate::Step::Done => {
-                    if needs_body && cut {
-                        add_note(
-                            &mut report,
-                            "the body was cut at --max-body, so no next page could be read from it"
-                                .into(),
-                        );
-                    }
-                    return Finished::ok(last(report));
-                }
-                paginate::Step::Loop(url) => {
-                    let failure = RequestError::PaginationLoop(url.to_string());
-                    let message = redactor.scrub_str(&failure.to_string()).into_owned();
-                    return Finished::failed_with_message(last(report), &failure, message);
-                }
-                paginate::Step::Next(_) if page + 1 >= pagination.max_pages => {
-                    report.more_pages = Some(true);
-                    add_note(
-                        &mut report,
-                        format!(
-                            "stopped at --max-pages {}: the chain has more pages",
-                            pagination.max_pages
-                        ),
-                    );
-                    return Finished::ok(last(report));
-                }
-                paginate::Step::Next(url) => url,
-            };
-            if let Some(item) = item.as_deref_mut() {
-                item.line(Finished::ok(report), stop).await;
-            }
-            spec = next_page(&first, next, redactor);
-            page += 1;
-        }
-    }
-}
-
-/// The request for the next page at `url`: the item's method, headers and
-/// body, its credentials only while the chain stays on its origin.
-fn next_page(first: &RequestSpec, url: reqwest::Url, redactor: &Redactor) -> RequestSpec {
-    let mut spec = first.clone();
-    if !fetch::same_origin(&first.url, &url) {
-        spec.headers = fetch::without_credentials(&first.headers);
-    }
-    // The server wrote this URL: its secrets are the item's (scrubbed) and
-    // any query value named like one.
-    let mut found = crate::redact::SecretSet::default();
-    spec.shown_url = spec::redact_secret_query(&redactor.scrub_str(url.as_str()), &mut found);
-    spec.url = url;
-    spec
 }
 
 /// Adds `note` to the result's note.
@@ -863,13 +644,6 @@ fn add_note(report: &mut RequestReport, note: String) {
         Some(existing) => format!("{existing}; {note}"),
         None => note,
     });
-}
-
-/// `--paginate`, `--next-url`, `--next-cursor`: how to find the next page.
-#[derive(Debug)]
-struct Pagination {
-    how: paginate::NextPage,
-    max_pages: u32,
 }
 
 /// How one request, retries included, ended.

@@ -397,6 +397,73 @@ fn save_error(path: &str, error: &std::io::Error) -> RequestError {
     RequestError::Save(format!("{path}: {error}"))
 }
 
+/// `--save-dir` and how files are named and capped.
+#[derive(Debug)]
+pub(crate) struct SaveSettings {
+    pub(crate) dir: SaveDir,
+    /// `--content-disposition`: an item without `save_as` is named by the
+    /// response, so its name is claimed when the response comes.
+    pub(crate) content_disposition: bool,
+    /// `--max-body`, when given.
+    pub(crate) max_bytes: Option<u64>,
+}
+
+/// Where one item's body goes with `--save-dir`: the path claimed for it
+/// (claimed once, kept across retries), or `None` until the response
+/// names it (`--content-disposition`).
+#[derive(Debug)]
+pub(crate) struct FileTarget {
+    pub(crate) index: usize,
+    pub(crate) path: Option<PathBuf>,
+}
+
+impl SaveSettings {
+    /// Item `index`'s target, claimed now when its name is known before
+    /// any response (`save_as`, or no `--content-disposition`); `Err` with
+    /// the path of a file that was there before the run (kept).
+    pub(crate) fn target(
+        &self,
+        save_as: Option<&str>,
+        url: &reqwest::Url,
+        index: usize,
+    ) -> Result<FileTarget, PathBuf> {
+        if save_as.is_none() && self.content_disposition {
+            return Ok(FileTarget { index, path: None });
+        }
+        match self.dir.claim(&choose_name(save_as, None, url, index)) {
+            Claim::Path(path) => Ok(FileTarget {
+                index,
+                path: Some(path),
+            }),
+            Claim::Exists(path) => Err(path),
+        }
+    }
+
+    /// The path of `file`, claimed from the response's `Content-Disposition`
+    /// if it is not yet known; kept for the item's later attempts.
+    pub(crate) fn path_for(
+        &self,
+        file: &mut FileTarget,
+        head: &Head,
+        save_as: Option<&str>,
+        url: &reqwest::Url,
+    ) -> Result<PathBuf, RequestError> {
+        if let Some(path) = &file.path {
+            return Ok(path.clone());
+        }
+        let disposition = head
+            .response
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let name = choose_name(save_as, disposition.as_deref(), url, file.index);
+        match self.dir.claim(&name) {
+            Claim::Path(path) => Ok(file.path.insert(path).clone()),
+            Claim::Exists(path) => Err(RequestError::Exists(path.display().to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
