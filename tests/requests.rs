@@ -971,6 +971,13 @@ fn help_documents_every_flag_with_examples() {
             "--save-dir",
             "--overwrite",
             "--content-disposition",
+            "--paginate",
+            "--next-url",
+            "--next-cursor",
+            "--cursor-param",
+            "--max-pages",
+            "--circuit-breaker",
+            "--circuit-cooldown",
         ],
     );
     let version = tool("async_requests").arg("--version").run();
@@ -2434,4 +2441,33 @@ fn sigint_mid_chain_keeps_the_pages_so_far_and_cancels_the_item() {
     let pages: Vec<u32> = results.iter().map(|result| result.page.unwrap()).collect();
     assert_eq!(pages, (0..results.len() as u32).collect::<Vec<_>>());
     assert_eq!(last.page, Some(results.len() as u32));
+}
+
+#[test]
+fn a_secret_in_a_saved_files_name_is_redacted_in_the_output_only() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let secret = "secret-file-name-42";
+    let out = requests()
+        .env("DL_SECRET", secret)
+        .arg("--save-dir")
+        .arg(scratch.path())
+        .arg(server.at("/download/${DL_SECRET}?bytes=3"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(
+        doc.results[0].saved_to.as_deref(),
+        Some(
+            scratch
+                .path()
+                .join("<redacted>")
+                .display()
+                .to_string()
+                .as_str()
+        )
+    );
+    assert_hidden(&out, &[secret]);
+    // The file itself is named as the URL said: the name the user asked for.
+    assert_eq!(names_in(scratch.path()), [secret]);
 }
