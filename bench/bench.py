@@ -474,8 +474,98 @@ def workload_9(quick, work, url):
     return w
 
 
+def fresh_dir_command(folder, command):
+    """`command` run in an empty `folder` (emptied first, inside the measured
+    run, for every contender alike: a second round must not find the files)."""
+    return ["sh", "-c", 'rm -rf "$1" && mkdir -p "$1" && cd "$1" && shift && exec "$@"', "fresh", str(folder), *command]
+
+
+def workload_10(quick, work, url):
+    count = 20
+    sizes = [1, 5, 10] if quick else [5, 50, 200]
+    peer_mb = sizes[1]
+    w = Workload(10, f"downloads: {count} files of {peer_mb} MB to a folder at -c 8",
+                 f"about curl -Z -O's wall time; peak RSS flat whatever the file size ({sizes[0]} to {sizes[-1]} MB)",
+                 "the disk (page cache) and the loopback copy: every contender writes the same bytes; ours also "
+                 "hashes each file (SHA-256 in the result) on a writer thread per download. RSS: at most two "
+                 "network reads (up to about 400 KiB each) per download in flight, plus what the allocator keeps")
+
+    def urls_for(megabytes):
+        return [f"{url}/download/f{index:02}.bin?bytes={megabytes * 1_000_000}" for index in range(count)]
+
+    (work / "downloads.txt").write_text("".join(u + "\n" for u in urls_for(peer_mb)))
+    ours_names = {}
+    for megabytes in sizes:
+        path = work / f"downloads-{megabytes}.ndjson"
+        path.write_text("".join(json.dumps(u) + "\n" for u in urls_for(megabytes)))
+        command = [str(BIN / "async_requests"), "--no-progress", "-c", "8", "--timeout", "120s", "--save-dir", ".",
+                   "--input", str(path), "--output", str(work / f"dl-{megabytes}.json")]
+        name = f"async_requests --save-dir ({count} x {megabytes} MB)"
+        ours_names[megabytes] = name
+        w.contenders.append(Contender(name, fresh_dir_command(work / f"dl-ours-{megabytes}", command),
+                                      ours=megabytes == peer_mb,
+                                      note="" if megabytes == peer_mb else "not a peer: the same run with other file sizes, for the RSS"))
+    if have("curl"):
+        w.contenders.append(Contender("curl -Z -O --parallel-max 8",
+                                      fresh_dir_command(work / "dl-curl", ["curl", "--silent", "--fail", "-Z", "--parallel-max", "8",
+                                                                           "--remote-name-all", *urls_for(peer_mb)]),
+                                      note="names from the URL; no hash"))
+    else:
+        w.skipped.append("curl: not installed")
+    if have("wget"):
+        w.contenders.append(Contender("wget -i (one at a time)",
+                                      fresh_dir_command(work / "dl-wget", ["wget", "--quiet", "-i", str(work / "downloads.txt")]),
+                                      note="wget downloads one file after another"))
+    else:
+        w.skipped.append("wget: not installed")
+    aria2c = shutil.which("aria2c") if quick else ensure_peer("aria2c", ["apt-get", "install", "-y", "-qq", "aria2"])
+    if aria2c:
+        w.contenders.append(Contender("aria2c -j 8",
+                                      fresh_dir_command(work / "dl-aria2", [aria2c, "--quiet", "-j", "8", "-i", str(work / "downloads.txt")]),
+                                      note="the usual parallel downloader"))
+    else:
+        w.skipped.append("aria2c: apt-get install aria2 failed")
+    ours = ours_names[peer_mb]
+    curl = "curl -Z -O --parallel-max 8"
+    w.verdict = lambda walls, rss: (
+        walls[ours] <= walls[curl] * 1.1 and max(rss[n] for n in ours_names.values()) < 64
+        and rss[ours_names[sizes[-1]]] / rss[ours_names[sizes[0]]] < 1.5,
+        f"{walls[ours]:.2f} s against curl's {walls[curl]:.2f} s; peak RSS "
+        + ", ".join(f"{rss[ours_names[mb]]:.1f} MiB for {mb} MB files" for mb in sizes))
+    return w
+
+
+def workload_11(quick, work, url):
+    chains, pages = (10, 5) if quick else (100, 20)
+    w = Workload(11, f"pagination: {chains} chains of {pages} pages (Link rel=next) at -c 16",
+                 "faster than the seed's async generator in aiohttp, in less memory",
+                 "the chains' pages go one after another (each needs the last), so the wall time is about "
+                 f"{chains} x {pages} round trips over 16; each page is parsed (for the next link) and printed")
+    first = f"{url}/pages/link?total={pages}&per_page=1"
+    ndjson = work / "chains.ndjson"
+    ndjson.write_text("".join(json.dumps(first) + "\n" for _ in range(chains)))
+    plain = work / "chains.txt"
+    plain.write_text("".join(first + "\n" for _ in range(chains)))
+    w.contenders.append(Contender("async_requests --paginate",
+                                  [str(BIN / "async_requests"), "--no-progress", "--paginate", "-c", "16",
+                                   "--input", str(ndjson), "--output", str(work / "pages.json")], ours=True))
+    if pip_install("aiohttp", "aiohttp"):
+        w.contenders.append(Contender("python aiohttp async generator (seed)",
+                                      [sys.executable, str(PEERS / "aiohttp_pages.py"), str(plain), "16",
+                                       str(work / "pages-py.json")],
+                                      note="fetch_pages: async for over rel=next, a Semaphore over the chains"))
+    else:
+        w.skipped.append("python aiohttp: pip install aiohttp failed")
+    peer = "python aiohttp async generator (seed)"
+    w.verdict = lambda walls, rss: (
+        walls["async_requests --paginate"] < walls[peer] and rss["async_requests --paginate"] < rss[peer],
+        f"{walls['async_requests --paginate']:.3f} s against {walls[peer]:.3f} s, peak RSS "
+        f"{rss['async_requests --paginate']:.1f} MiB against {rss[peer]:.1f} MiB")
+    return w
+
+
 WORKLOADS = [workload_1, workload_2, workload_3, workload_4, workload_5, workload_6, workload_7, workload_8,
-             workload_9]
+             workload_9, workload_10, workload_11]
 
 
 # ---------------------------------------------------------------- running

@@ -548,6 +548,7 @@ async fn execute<T: Tool>(
         speedup: speedup(run.sum_ms, elapsed_ms),
         concurrency: config.concurrency,
         max_in_flight: run.max_in_flight,
+        latency: run.latency,
         stopped_by: run.stop.map(|reason| reason.word()),
         extra: &*totals,
     };

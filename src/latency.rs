@@ -9,6 +9,7 @@
 //! of the true value, and times under 64 µs are exact. The whole histogram
 //! is about 20 KiB whatever the count. The maximum is kept exactly.
 
+use serde::Serialize;
 use std::time::Duration;
 
 /// Buckets per power of two (2^6): the relative error is half of 1/64.
@@ -19,6 +20,7 @@ const RANGES: usize = 42;
 
 /// The largest relative error of a reported percentile (bucket half-width
 /// over its lower bound), for the docs and tests.
+#[cfg(test)]
 pub(crate) const RELATIVE_ERROR: f64 = 1.0 / (2 * SUB_BUCKETS) as f64;
 
 /// Counts of item times, in log-linear buckets.
@@ -30,7 +32,7 @@ pub(crate) struct LatencyHistogram {
 }
 
 /// The figures a summary shows, in milliseconds (three decimals).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct Percentiles {
     pub(crate) p50_ms: f64,
     pub(crate) p90_ms: f64,
@@ -80,6 +82,7 @@ impl LatencyHistogram {
     }
 
     /// How many times were recorded.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
         self.total
     }

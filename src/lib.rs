@@ -58,7 +58,6 @@ mod exit;
 mod files;
 mod http;
 mod input;
-#[allow(dead_code)] // wired into the summary by issue 17
 mod latency;
 pub mod multicall;
 mod output;

@@ -64,6 +64,17 @@ impl<R, T: serde::Serialize> Sink<R> for Paused<R, T> {
             .pause(|| inner.record(index, elapsed_ms, finished))
     }
 
+    fn record_page(
+        &mut self,
+        index: usize,
+        elapsed_ms: u64,
+        finished: &Finished<R>,
+    ) -> io::Result<()> {
+        let inner = &mut self.inner;
+        self.progress
+            .pause(|| inner.record_page(index, elapsed_ms, finished))
+    }
+
     fn oldest_unwritten(&self) -> Option<usize> {
         self.inner.oldest_unwritten()
     }

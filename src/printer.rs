@@ -10,7 +10,11 @@
 //! In document mode results must appear in input order while they finish in
 //! any order: finished results wait, already serialised, in a small reorder
 //! buffer until every earlier index is written. The runner bounds that buffer
-//! by not starting items too far ahead of [`Sink::oldest_unwritten`].
+//! by not starting items too far ahead of [`Sink::oldest_unwritten`]. An
+//! item's lines before its last (pages, [`Sink::record_page`]) come right
+//! before it: those of the oldest unwritten item are written as they come,
+//! the others wait with it (the runner bounds how many, see
+//! [`crate::runner::HELD_BACK_LINES`]).
 
 use crate::error::InputError;
 use crate::runner::Sink;
@@ -41,6 +45,9 @@ pub(crate) struct Printer<W: Write> {
     out: W,
     /// Serialised results waiting for an earlier index (document mode).
     pending: BTreeMap<usize, Vec<u8>>,
+    /// Serialised lines before their item's last (pages), waiting for an
+    /// earlier index (document mode).
+    early: BTreeMap<usize, Vec<Vec<u8>>>,
     /// The next index the document must write.
     next_index: usize,
     wrote_any: bool,
@@ -63,6 +70,7 @@ impl<W: Write> Printer<W> {
             format,
             out,
             pending: BTreeMap::new(),
+            early: BTreeMap::new(),
             next_index: 0,
             wrote_any: false,
             scratch: Vec::with_capacity(1024),
@@ -77,11 +85,33 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
+    /// Writes the waiting lines of item `index` (its pages), if any.
+    fn write_early(&mut self, index: usize) -> io::Result<()> {
+        if let Some(lines) = self.early.remove(&index) {
+            for line in lines {
+                self.write_document_line(&line)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every waiting result (and its pages) from `next_index` on
+    /// while there is no gap, then the pages of the item now oldest.
+    fn advance(&mut self) -> io::Result<()> {
+        while let Some(line) = self.pending.remove(&self.next_index) {
+            self.write_early(self.next_index)?;
+            self.write_document_line(&line)?;
+            self.next_index += 1;
+        }
+        self.write_early(self.next_index)
+    }
+
     /// Writes the summary and closes the document; returns the writer.
     pub(crate) fn finish<T: Serialize>(mut self, summary: &Summary<'_, T>) -> io::Result<W> {
         // Results a stop left unwritten are all recorded by now, in any order.
         let pending = std::mem::take(&mut self.pending);
-        for (_, line) in pending {
+        for (index, line) in pending {
+            self.write_early(index)?;
             self.write_document_line(&line)?;
         }
         match self.format {
@@ -115,6 +145,12 @@ impl<W: Write> Printer<W> {
     pub(crate) fn pending(&self) -> usize {
         self.pending.len()
     }
+
+    /// Lines before their item's last that wait for an earlier item.
+    #[cfg(test)]
+    pub(crate) fn pending_pages(&self) -> usize {
+        self.early.values().map(Vec::len).sum()
+    }
 }
 
 impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
@@ -138,18 +174,51 @@ impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
                 self.scratch.clear();
                 serde_json::to_writer(&mut self.scratch, &record)?;
                 let line = std::mem::take(&mut self.scratch);
+                self.write_early(index)?;
                 self.write_document_line(&line)?;
                 self.scratch = line;
                 self.next_index += 1;
-                while let Some(line) = self.pending.remove(&self.next_index) {
-                    self.write_document_line(&line)?;
-                    self.next_index += 1;
-                }
-                Ok(())
+                self.advance()
             }
             Format::Document => {
                 let line = serde_json::to_vec(&record)?;
                 self.pending.insert(index, line);
+                Ok(())
+            }
+        }
+    }
+
+    fn record_page(
+        &mut self,
+        index: usize,
+        elapsed_ms: u64,
+        finished: &Finished<R>,
+    ) -> io::Result<()> {
+        let record = ItemRecord {
+            line_type: (self.format == Format::Ndjson).then_some("result"),
+            index,
+            line: finished.line,
+            status: finished.status,
+            elapsed_ms,
+            report: &finished.report,
+            error: finished.error.as_ref(),
+        };
+        match self.format {
+            Format::Ndjson => {
+                serde_json::to_writer(&mut self.out, &record)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Document if index == self.next_index => {
+                self.scratch.clear();
+                serde_json::to_writer(&mut self.scratch, &record)?;
+                let line = std::mem::take(&mut self.scratch);
+                self.write_document_line(&line)?;
+                self.scratch = line;
+                Ok(())
+            }
+            Format::Document => {
+                let line = serde_json::to_vec(&record)?;
+                self.early.entry(index).or_default().push(line);
                 Ok(())
             }
         }
@@ -206,6 +275,22 @@ pub(crate) fn print_input_error(tool: &str, error: &InputError) {
     eprintln!("{tool}: invalid input: {error}");
 }
 
+/// For tests: a summary of zeros plus `extra`.
+#[cfg(test)]
+pub(crate) fn zero_summary<T: Serialize>(extra: &T) -> Summary<'_, T> {
+    Summary {
+        counts: crate::wire::Counts::default(),
+        elapsed_ms: 0,
+        sum_ms: 0,
+        speedup: None,
+        concurrency: 1,
+        max_in_flight: 0,
+        latency: None,
+        stopped_by: None,
+        extra,
+    }
+}
+
 /// For tests: closes a document printed into memory (a summary of zeros
 /// plus `extra`) and reads it back: the bytes, the JSON, and the results'
 /// indices in document order.
@@ -214,17 +299,7 @@ pub(crate) fn finish_in_memory<T: Serialize>(
     printer: Printer<Vec<u8>>,
     extra: &T,
 ) -> (Vec<u8>, serde_json::Value, Vec<u64>) {
-    let summary = Summary {
-        counts: crate::wire::Counts::default(),
-        elapsed_ms: 0,
-        sum_ms: 0,
-        speedup: None,
-        concurrency: 1,
-        max_in_flight: 0,
-        stopped_by: None,
-        extra,
-    };
-    let out = printer.finish(&summary).unwrap();
+    let out = printer.finish(&zero_summary(extra)).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let indices = doc["results"]
         .as_array()
@@ -254,6 +329,7 @@ mod tests {
             speedup: None,
             concurrency: 1,
             max_in_flight: 0,
+            latency: None,
             stopped_by: None,
             extra,
         }

@@ -10,8 +10,18 @@
 //! signals all cancel one [`StopToken`]. Running items see it and finish with
 //! their own report; items never started are recorded as `cancelled` after
 //! the running ones are done, so every input item appears exactly once.
+//!
+//! An item may also write lines before its last (the pages of a paginated
+//! request, [`ItemContext::line`]): they reach the sink through a channel the
+//! runner drains, always before the item's own (last) line, which alone
+//! counts in the summary and decides the item's status. In document mode
+//! the lines of an item that is not the oldest unwritten one wait in the
+//! sink; an item that already has [`HELD_BACK_LINES`] of them waiting waits
+//! for its turn before it writes more, so what the sink holds stays bounded
+//! however many pages a chain has.
 
 use crate::input::{Feed, Queued};
+use crate::latency::{LatencyHistogram, Percentiles};
 use crate::progress::Progress;
 use crate::stop::{StopReason, StopToken};
 use crate::wire::{Counts, Finished, Status};
@@ -22,6 +32,7 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -43,6 +54,76 @@ pub(crate) trait Job: Send + Sync + 'static {
         spec: Self::Spec,
         stop: StopToken,
     ) -> impl Future<Output = Finished<Self::Report>> + Send;
+
+    /// What the runner calls: [`Job::run`] with the item's place in the run
+    /// ([`ItemContext`]). It is called on the runner's thread, one item after
+    /// another in input order, so work done before its future is returned
+    /// (a file name claimed) happens in input order too.
+    fn run_item(
+        self: Arc<Self>,
+        item: ItemContext<Self::Report>,
+        spec: Self::Spec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<Self::Report>> + Send {
+        drop(item);
+        self.run(spec, stop)
+    }
+}
+
+/// Lines of one item that a document-mode sink may hold back while an
+/// earlier item runs; past that the item waits for its turn.
+pub(crate) const HELD_BACK_LINES: usize = 16;
+
+/// Lines waiting between the jobs and the runner.
+const LINE_QUEUE: usize = 64;
+
+/// A line of an item before its last, on its way to the sink.
+struct EarlyLine<R> {
+    index: usize,
+    elapsed: Duration,
+    finished: Finished<R>,
+}
+
+/// What the runner tells a job about the item it runs: its place in the
+/// input, and a way to write lines before its last.
+pub(crate) struct ItemContext<R> {
+    /// The item's 0-based position in the input.
+    pub(crate) index: usize,
+    /// The `--input` line the item came from, given to each of its lines.
+    input_line: Option<u64>,
+    started: Instant,
+    written: usize,
+    lines: mpsc::Sender<EarlyLine<R>>,
+    /// The oldest index the sink has not written (`None`: no order kept).
+    oldest: watch::Receiver<Option<usize>>,
+}
+
+impl<R> ItemContext<R> {
+    /// Writes one line of this item before its last (a page): it reaches
+    /// the output before the item's own line, in the order written; its
+    /// `elapsed_ms` counts from the item's start. Past [`HELD_BACK_LINES`]
+    /// lines it waits until the output is at this item (document mode), or
+    /// until the run stops; it never fails.
+    pub(crate) async fn line(&mut self, mut finished: Finished<R>, stop: &StopToken) {
+        finished.line = self.input_line;
+        if self.written >= HELD_BACK_LINES {
+            let index = self.index;
+            let turn = self
+                .oldest
+                .wait_for(|oldest| oldest.is_none_or(|oldest| oldest >= index));
+            // A stop ends the wait; the line is still written (the sink may
+            // hold one more), and the job's next step sees the stop.
+            let _ = stop.race(turn).await;
+        }
+        self.written += 1;
+        let line = EarlyLine {
+            index: self.index,
+            elapsed: self.started.elapsed(),
+            finished,
+        };
+        // The runner keeps the receiver until every item has ended.
+        let _ = self.lines.send(line).await;
+    }
 }
 
 /// Where the runner puts each finished item, as ripgrep's searcher pushes
@@ -51,6 +132,19 @@ pub(crate) trait Job: Send + Sync + 'static {
 pub(crate) trait Sink<R> {
     /// One finished item; `index` is its position in the input.
     fn record(&mut self, index: usize, elapsed_ms: u64, finished: &Finished<R>) -> io::Result<()>;
+
+    /// A line of item `index` before its last (a page of a paginated
+    /// request), in the order the item wrote them, always before its
+    /// [`Sink::record`]. A sink that shows one line per item ignores it.
+    fn record_page(
+        &mut self,
+        index: usize,
+        elapsed_ms: u64,
+        finished: &Finished<R>,
+    ) -> io::Result<()> {
+        let _ = (index, elapsed_ms, finished);
+        Ok(())
+    }
 
     /// The oldest index not yet written, for a sink that keeps input order:
     /// the runner starts no item a window or more past it, which bounds
@@ -84,6 +178,8 @@ pub(crate) struct RunTotals {
     pub(crate) sum_ms: u64,
     pub(crate) max_in_flight: usize,
     pub(crate) stop: Option<StopReason>,
+    /// Percentiles of the ok items' times; `None` when no item was ok.
+    pub(crate) latency: Option<Percentiles>,
 }
 
 /// Results beyond the oldest unwritten one that the document mode may hold
@@ -117,10 +213,29 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     let mut running: JoinSet<(usize, Duration, Finished<J::Report>)> = JoinSet::new();
     let mut counts = Counts::default();
     let mut sum = Duration::ZERO;
+    // Fixed memory whatever the count: "which are slow" for a million items.
+    let mut latency = LatencyHistogram::default();
     let mut max_in_flight = 0;
     let mut next_index = 0usize;
     let mut feed_open = true;
     let mut dirty = false;
+    let (line_sender, mut lines) = mpsc::channel::<EarlyLine<J::Report>>(LINE_QUEUE);
+    let (oldest_sender, oldest) = watch::channel(sink.oldest_unwritten());
+    // After every write: an item waiting for its turn may go on.
+    let publish = |sink: &S| {
+        let now = sink.oldest_unwritten();
+        oldest_sender.send_if_modified(|seen| {
+            let changed = *seen != now;
+            *seen = now;
+            changed
+        });
+    };
+    let write_line = |line: EarlyLine<J::Report>, sink: &mut S| -> io::Result<()> {
+        let elapsed_ms = crate::units::millis(line.elapsed);
+        sink.record_page(line.index, elapsed_ms, &line.finished)?;
+        publish(sink);
+        Ok(())
+    };
 
     let mut record = |index: usize,
                       elapsed: Duration,
@@ -129,6 +244,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
      -> io::Result<()> {
         counts.add(finished.status);
         sum += elapsed;
+        if finished.status == Status::Ok {
+            latency.record(elapsed);
+        }
         progress.finished(finished.status);
         on_finished(&finished);
         match finished.status {
@@ -140,7 +258,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
             }
             _ => {}
         }
-        sink.record(index, crate::units::millis(elapsed), &finished)
+        sink.record(index, crate::units::millis(elapsed), &finished)?;
+        publish(sink);
+        Ok(())
     };
 
     // Output is flushed at most every FLUSH_EVERY while results keep coming,
@@ -150,6 +270,10 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     loop {
         while let Some(joined) = running.try_join_next() {
             let (index, elapsed, finished) = joined.map_err(io::Error::other)?;
+            // An item's earlier lines were queued before it ended: first.
+            while let Ok(line) = lines.try_recv() {
+                write_line(line, sink)?;
+            }
             record(index, elapsed, finished, sink)?;
             if !dirty {
                 dirty = true;
@@ -172,9 +296,19 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
 
         tokio::select! {
             biased;
+            Some(line) = lines.recv() => {
+                write_line(line, sink)?;
+                if !dirty {
+                    dirty = true;
+                    flush_at = Instant::now() + FLUSH_EVERY;
+                }
+            }
             joined = running.join_next(), if !running.is_empty() => {
                 let Some(joined) = joined else { continue };
                 let (index, elapsed, finished) = joined.map_err(io::Error::other)?;
+                while let Ok(line) = lines.try_recv() {
+                    write_line(line, sink)?;
+                }
                 record(index, elapsed, finished, sink)?;
                 if !dirty {
                     dirty = true;
@@ -195,9 +329,19 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                 // Boxed: a tool's future runs to kilobytes (reqwest's is
                 // over 4 KiB), and the task would otherwise copy it whole
                 // as it is spawned and moved into the runtime's task cell.
-                let work = Box::pin(job.clone().run(spec, stop.clone()));
+                // One clock for the item's lines and its result, so a
+                // page's time never exceeds the whole item's.
+                let item_started = Instant::now();
+                let item = ItemContext {
+                    index,
+                    input_line: line,
+                    started: item_started,
+                    written: 0,
+                    lines: line_sender.clone(),
+                    oldest: oldest.clone(),
+                };
+                let work = Box::pin(job.clone().run_item(item, spec, stop.clone()));
                 running.spawn(async move {
-                    let item_started = Instant::now();
                     let mut finished = AssertUnwindSafe(work)
                         .catch_unwind()
                         .await
@@ -233,6 +377,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
         sum_ms: crate::units::millis(sum),
         max_in_flight,
         stop: stop.reason(),
+        latency: latency.percentiles(),
     })
 }
 
@@ -513,6 +658,252 @@ mod tests {
         assert_eq!(failures.len(), 1, "on_finished sees every result");
         assert!(failures[0].message.ends_with("please report it): boom"));
         assert_eq!(totals.stop, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn percentiles_cover_the_ok_items_alone() {
+        // Ten ok items of 10..100 ms, and failures far slower that must not count.
+        let mut acts: Vec<Act> = (1..=10).map(|tenth| Act::Ok(tenth * 10)).collect();
+        acts.push(Act::Fail(5_000));
+        acts.push(Act::Fail(9_000));
+        let stop = StopToken::new(None);
+        let (totals, _) = run(&acts, config(12), &stop).await;
+        let figures = totals.latency.expect("there were ok items");
+        let close = |got: f64, want: f64| {
+            assert!(
+                (got - want).abs() <= want * crate::latency::RELATIVE_ERROR,
+                "{got} vs {want}"
+            );
+        };
+        // Nearest rank: the 5th, 9th and 10th of the ten sorted times.
+        close(figures.p50_ms, 50.0);
+        close(figures.p90_ms, 90.0);
+        close(figures.p99_ms, 100.0);
+        assert_eq!(figures.max_ms, 100.0, "the maximum is exact");
+
+        let failing = [Act::Fail(1), Act::Fail(2)];
+        let (totals, _) = run(&failing, config(2), &StopToken::new(None)).await;
+        assert_eq!(totals.latency, None, "no ok item, no figures");
+    }
+
+    #[derive(Debug, Serialize)]
+    struct PageReport {
+        id: usize,
+        page: usize,
+    }
+
+    /// A job whose items write `pages - 1` lines, one every `ms`, then end:
+    /// a paginated request's shape.
+    struct Pager;
+
+    impl Job for Pager {
+        /// (id, pages, ms per page; 0 pages: hang until the run stops)
+        type Spec = (usize, usize, u64);
+        type Report = PageReport;
+
+        fn identity(&self, spec: &(usize, usize, u64)) -> PageReport {
+            PageReport {
+                id: spec.0,
+                page: 0,
+            }
+        }
+
+        async fn run(
+            self: Arc<Self>,
+            _: (usize, usize, u64),
+            _: StopToken,
+        ) -> Finished<PageReport> {
+            unreachable!("the runner calls run_item")
+        }
+
+        async fn run_item(
+            self: Arc<Self>,
+            mut item: ItemContext<PageReport>,
+            (id, pages, ms): (usize, usize, u64),
+            stop: StopToken,
+        ) -> Finished<PageReport> {
+            {
+                assert_eq!(item.index, id);
+                if pages == 0 {
+                    let _ = stop.race(std::future::pending::<()>()).await;
+                }
+                for page in 0..pages {
+                    let fetched = stop
+                        .race(tokio::time::sleep(Duration::from_millis(ms)))
+                        .await;
+                    let report = PageReport { id, page };
+                    if let Err(reason) = fetched {
+                        return Finished::stopped(report, reason, true);
+                    }
+                    if page + 1 == pages {
+                        return Finished::ok(report);
+                    }
+                    item.line(Finished::ok(report), &stop).await;
+                }
+                Finished::stopped(
+                    PageReport { id, page: 0 },
+                    StopReason::Interrupted {
+                        signal: libc::SIGINT,
+                    },
+                    true,
+                )
+            }
+        }
+    }
+
+    /// The printer, watched for the most page lines it held back.
+    struct PagesWatched {
+        printer: Printer<Vec<u8>>,
+        most_pages_held: usize,
+    }
+
+    impl Sink<PageReport> for PagesWatched {
+        fn record(
+            &mut self,
+            index: usize,
+            ms: u64,
+            finished: &Finished<PageReport>,
+        ) -> io::Result<()> {
+            self.printer.record(index, ms, finished)
+        }
+
+        fn record_page(
+            &mut self,
+            index: usize,
+            ms: u64,
+            finished: &Finished<PageReport>,
+        ) -> io::Result<()> {
+            self.printer.record_page(index, ms, finished)?;
+            self.most_pages_held = self.most_pages_held.max(self.printer.pending_pages());
+            Ok(())
+        }
+
+        fn oldest_unwritten(&self) -> Option<usize> {
+            Sink::<PageReport>::oldest_unwritten(&self.printer)
+        }
+    }
+
+    async fn run_pages(
+        specs: Vec<(usize, usize, u64)>,
+        format: Format,
+        stop: &StopToken,
+    ) -> (RunTotals, PagesWatched) {
+        let mut sink = PagesWatched {
+            printer: Printer::start("t", format, Vec::new()).unwrap(),
+            most_pages_held: 0,
+        };
+        let feed = Feed::from_vec(specs);
+        let totals = run_bounded(
+            Arc::new(Pager),
+            feed,
+            &config(3),
+            stop,
+            &mut sink,
+            &Progress::hidden(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        (totals, sink)
+    }
+
+    /// (index, page, status) of every line of a finished document.
+    fn lines_of(printer: Printer<Vec<u8>>) -> Vec<(u64, u64, String)> {
+        let (_, doc, _) = crate::printer::finish_in_memory(printer, &PageReport { id: 0, page: 0 });
+        doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| {
+                (
+                    line["index"].as_u64().unwrap(),
+                    line["page"].as_u64().unwrap(),
+                    line["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pages_keep_document_order_and_a_later_item_holds_back_a_bounded_few() {
+        // Item 0 is slow; items 1 and 2 page quickly meanwhile.
+        let specs = vec![(0, 3, 100), (1, 40, 1), (2, 5, 1)];
+        let stop = StopToken::new(None);
+        let (totals, sink) = run_pages(specs, Format::Document, &stop).await;
+        assert_eq!(
+            totals.counts.total, 3,
+            "pages are lines of their item, counted once"
+        );
+        assert_eq!(totals.counts.ok, 3);
+        assert!(
+            sink.most_pages_held <= 2 * HELD_BACK_LINES,
+            "held back {} pages",
+            sink.most_pages_held
+        );
+        let mut want = Vec::new();
+        for (index, pages) in [(0u64, 3u64), (1, 40), (2, 5)] {
+            want.extend((0..pages).map(|page| (index, page, "ok".to_string())));
+        }
+        assert_eq!(lines_of(sink.printer), want);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ndjson_pages_come_before_their_items_last_line() {
+        let specs = vec![(0, 3, 100), (1, 40, 1), (2, 5, 1)];
+        let stop = StopToken::new(None);
+        let (totals, sink) = run_pages(specs, Format::Ndjson, &stop).await;
+        assert_eq!(totals.counts.total, 3);
+        assert_eq!(sink.most_pages_held, 0, "NDJSON holds nothing back");
+        let out = sink
+            .printer
+            .finish(&crate::printer::zero_summary(&()))
+            .unwrap();
+        let mut seen: Vec<Vec<u64>> = vec![Vec::new(); 3];
+        for line in out
+            .split(|&byte| byte == b'\n')
+            .filter(|line| !line.is_empty())
+        {
+            let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+            if value["type"] == "result" {
+                seen[value["index"].as_u64().unwrap() as usize]
+                    .push(value["page"].as_u64().unwrap());
+            }
+        }
+        assert_eq!(seen[0], [0, 1, 2]);
+        assert_eq!(seen[1], (0..40).collect::<Vec<_>>());
+        assert_eq!(seen[2], [0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_frees_an_item_waiting_for_its_turn() {
+        // Item 0 never ends; item 1 fills its hold-back and waits: a signal
+        // must end both, each once, its pages written before it.
+        let stop = StopToken::new(None);
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            signal.stop(StopReason::Interrupted {
+                signal: libc::SIGINT,
+            });
+        });
+        let specs = vec![(0, 0, 0), (1, 1000, 1)];
+        let (totals, sink) = run_pages(specs, Format::Document, &stop).await;
+        assert_eq!(totals.counts.cancelled, 2);
+        assert_eq!(totals.counts.total, 2);
+        let lines = lines_of(sink.printer);
+        assert_eq!(lines[0], (0, 0, "cancelled".to_string()));
+        let pages: Vec<u64> = lines[1..].iter().map(|line| line.1).collect();
+        assert_eq!(
+            pages,
+            (0..pages.len() as u64).collect::<Vec<_>>(),
+            "in order"
+        );
+        assert!(
+            pages.len() <= HELD_BACK_LINES + 2,
+            "it waited for its turn: {} lines",
+            pages.len()
+        );
+        assert_eq!(lines.last().unwrap().2, "cancelled");
     }
 
     /// The printer, watched: the most results it ever held back.

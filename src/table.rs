@@ -47,6 +47,8 @@ pub(crate) struct Table<W, R> {
     out: W,
     /// Rows finished out of order, waiting for an earlier index.
     pending: BTreeMap<usize, String>,
+    /// Rows of an item before its last (pages), waiting for an earlier index.
+    early: BTreeMap<usize, String>,
     next_index: usize,
     index_width: usize,
     /// The terminal's columns, when the table goes to one.
@@ -67,6 +69,7 @@ impl<W: Write, R: TableRow> Table<W, R> {
         Ok(Table {
             out,
             pending: BTreeMap::new(),
+            early: BTreeMap::new(),
             next_index: 0,
             index_width,
             columns,
@@ -112,12 +115,35 @@ impl<W: Write + Send, R: TableRow> Sink<R> for Table<W, R> {
             self.pending.insert(index, text);
             return Ok(());
         }
+        if let Some(early) = self.early.remove(&index) {
+            self.out.write_all(early.as_bytes())?;
+        }
         self.out.write_all(text.as_bytes())?;
         self.next_index += 1;
         while let Some(text) = self.pending.remove(&self.next_index) {
+            if let Some(early) = self.early.remove(&self.next_index) {
+                self.out.write_all(early.as_bytes())?;
+            }
             self.out.write_all(text.as_bytes())?;
             self.next_index += 1;
         }
+        if let Some(early) = self.early.remove(&self.next_index) {
+            self.out.write_all(early.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn record_page(
+        &mut self,
+        index: usize,
+        elapsed_ms: u64,
+        finished: &Finished<R>,
+    ) -> io::Result<()> {
+        let text = self.render(index, elapsed_ms, finished);
+        if index == self.next_index {
+            return self.out.write_all(text.as_bytes());
+        }
+        self.early.entry(index).or_default().push_str(&text);
         Ok(())
     }
 
@@ -134,7 +160,10 @@ impl<W: Write + Send, R: TableRow, T: serde::Serialize> Output<R, T> for Table<W
     fn finish(mut self: Box<Self>, summary: &Summary<'_, T>) -> io::Result<()> {
         // Rows a stop left unwritten are all recorded by now.
         let pending = std::mem::take(&mut self.pending);
-        for (_, text) in pending {
+        for (index, text) in pending {
+            if let Some(early) = self.early.remove(&index) {
+                self.out.write_all(early.as_bytes())?;
+            }
             self.out.write_all(text.as_bytes())?;
         }
         writeln!(self.out)?;
@@ -253,6 +282,7 @@ mod tests {
             speedup: None,
             concurrency: 16,
             max_in_flight: 2,
+            latency: None,
             stopped_by: None,
             extra: &(),
         }

@@ -9,7 +9,8 @@
 //! {"index":1,"status":"error","elapsed_ms":903,...,"error":{"kind":"http_status","message":"HTTP 503 Service Unavailable"}}
 //! ],
 //! "summary":{"total":2,"ok":1,"error":1,"timeout":0,"cancelled":0,"skipped":0,
-//!            "elapsed_ms":1210,"sum_ms":2104,"speedup":1.74,"concurrency":16,"max_in_flight":2,...}}
+//!            "elapsed_ms":1210,"sum_ms":2104,"speedup":1.74,"concurrency":16,"max_in_flight":2,
+//!            "p50_ms":1201.0,"p90_ms":1201.0,"p99_ms":1201.0,"max_ms":1201.3,...}}
 //! ```
 //! One result per line, in input order, so the document streams: memory does
 //! not grow with the number of items, and `head` shows the first results.
@@ -33,6 +34,7 @@
 
 pub(crate) use crate::error::Status;
 use crate::error::{ErrorBody, Failure, InputError, RunFailure};
+use crate::latency::Percentiles;
 use crate::stop::StopReason;
 use serde::Serialize;
 
@@ -157,6 +159,10 @@ pub(crate) struct Summary<'a, T: Serialize> {
     pub(crate) concurrency: usize,
     /// The most items that were actually in flight at once.
     pub(crate) max_in_flight: usize,
+    /// `p50_ms`, `p90_ms`, `p99_ms`, `max_ms` of the ok items' times (the
+    /// runner measures every item, whatever the tool); absent with no ok item.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(crate) latency: Option<Percentiles>,
     /// Why the run stopped early: `deadline`, `fail_fast`, `first`,
     /// `sigint` or `sigterm`; absent when every item ran.
     #[serde(skip_serializing_if = "Option::is_none")]

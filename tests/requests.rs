@@ -864,10 +864,15 @@ fn sigint_prints_partial_results_and_exits_130() {
         .arg(server.at("/delay/30000"))
         .arg(server.at("/delay/30000"))
         .spawn();
+    // All three arrived and only the slow two are left: the fast one was
+    // answered (two in flight alone could be the fast one and a slow one).
     wait_until(
         Duration::from_secs(20),
         "both slow requests in flight",
-        || server.get_json("/stats")["in_flight"].as_u64() == Some(2),
+        || {
+            let stats = server.get_json("/stats");
+            stats["in_flight"].as_u64() == Some(2) && stats["requests"].as_u64() == Some(3)
+        },
     );
     running.signal(libc::SIGINT);
     let out = running.wait();
@@ -963,6 +968,16 @@ fn help_documents_every_flag_with_examples() {
             "--accept-status",
             "--dry-run",
             "--insecure",
+            "--save-dir",
+            "--overwrite",
+            "--content-disposition",
+            "--paginate",
+            "--next-url",
+            "--next-cursor",
+            "--cursor-param",
+            "--max-pages",
+            "--circuit-breaker",
+            "--circuit-cooldown",
         ],
     );
     let version = tool("async_requests").arg("--version").run();
@@ -1559,4 +1574,900 @@ fn base_url_joins_are_exact_on_the_wire() {
         let doc: UsageError = out.json();
         assert_eq!(doc.error.field.as_deref(), Some("--base-url"));
     }
+}
+
+/// The nearest-rank quantile of sorted values.
+fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[test]
+fn the_summary_has_latency_percentiles_of_the_ok_items() {
+    let server = DemoServer::start();
+    // Forty ok items from 20 to 410 ms, and two failures that must not count.
+    let mut urls: Vec<String> = (0..40)
+        .map(|at| server.at(&format!("/delay/{}", 20 + at * 10)))
+        .collect();
+    urls.push(server.at("/status/500"));
+    urls.push(server.at("/status/404"));
+    for ndjson in [false, true] {
+        let mut run = requests().args(["-c", "42", "--retries", "0"]).args(&urls);
+        if ndjson {
+            run = run.arg("--ndjson");
+        }
+        let out = run.run();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let (results, summary): (Vec<RequestResult>, RequestsSummary) = if ndjson {
+            let mut results = Vec::new();
+            let mut summary = None;
+            for line in out.lines::<RequestsLine>() {
+                match line {
+                    RequestsLine::Result(result) => results.push(*result),
+                    RequestsLine::Summary(line) => summary = Some(*line),
+                }
+            }
+            (results, summary.expect("a summary line"))
+        } else {
+            let doc: RequestsDoc = out.json();
+            (doc.results, doc.summary)
+        };
+        let mut times: Vec<u64> = results
+            .iter()
+            .filter(|result| result.status == "ok")
+            .map(|result| result.elapsed_ms)
+            .collect();
+        times.sort_unstable();
+        assert_eq!(times.len(), 40);
+        // The histogram is within 0.8 % of the item's time in microseconds;
+        // `elapsed_ms` is that time cut to whole milliseconds.
+        for (q, got) in [
+            (0.5, summary.p50_ms),
+            (0.9, summary.p90_ms),
+            (0.99, summary.p99_ms),
+        ] {
+            let got = got.expect("percentiles with ok items");
+            let want = nearest_rank(&times, q) as f64;
+            assert!(
+                got >= want * (1.0 - 0.008) && got <= (want + 1.0) * (1.0 + 0.008),
+                "q={q}: {got} ms against the items' {want} ms (ndjson: {ndjson})"
+            );
+        }
+        let max = summary.max_ms.unwrap();
+        assert_eq!(max.floor() as u64, *times.last().unwrap(), "max is exact");
+        assert!(max >= 410.0);
+    }
+
+    let out = requests()
+        .args(["--retries", "0", &server.at("/status/500")])
+        .run();
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.p50_ms, None, "no ok item, no percentiles");
+    assert_eq!(doc.summary.max_ms, None);
+    assert!(!out.stdout.contains("p50_ms"));
+}
+
+/// SHA-256 of a file, in hex, read in pieces.
+fn file_sha256(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn twenty_downloads_at_c8_are_byte_exact_from_0_bytes_to_200_mb() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("dl");
+    let sizes: [u64; 20] = [
+        0,
+        1,
+        100,
+        4095,
+        65_535,
+        65_536,
+        65_537,
+        1_048_575,
+        1_048_576,
+        1_048_577,
+        3_000_001,
+        5_000_000,
+        9_999_999,
+        17_000_000,
+        25_000_000,
+        33_554_432,
+        50_000_000,
+        64_000_003,
+        100_000_000,
+        200_000_000,
+    ];
+    // Odd chunk sizes, so bodies arrive in pieces that fit no buffer.
+    let urls: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(seed, size)| server.at(&format!("/random/{size}?seed={seed}&chunk=77777")))
+        .collect();
+    let out = requests()
+        .args(["-c", "8", "--timeout", "50s", "--save-dir"])
+        .arg(&dir)
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.summary.ok, 20);
+    assert!(doc.summary.max_in_flight <= 8);
+    for (seed, (size, result)) in sizes.iter().zip(&doc.results).enumerate() {
+        let expected = server.get_json(&format!("/random/{size}?seed={seed}&sha256=1"));
+        let saved_to = std::path::PathBuf::from(result.saved_to.as_ref().unwrap());
+        assert_eq!(saved_to, dir.join(size.to_string()), "named by the URL");
+        assert_eq!(result.bytes, Some(*size));
+        assert_eq!(std::fs::metadata(&saved_to).unwrap().len(), *size);
+        assert_eq!(
+            result.sha256.as_deref(),
+            expected["sha256"].as_str(),
+            "item {seed}: the sha256 reported is the server's"
+        );
+        assert_eq!(
+            file_sha256(&saved_to),
+            expected["sha256"].as_str().unwrap(),
+            "item {seed}: the file holds what the server sent"
+        );
+        assert!(result.json.is_none() && result.text.is_none() && result.base64.is_none());
+        assert_eq!(result.body_bytes, None);
+    }
+    let mut want: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    want.sort();
+    assert_eq!(names_in(&dir), want, "no temporary file left");
+    assert_eq!(
+        doc.summary.bytes_received,
+        sizes.iter().sum::<u64>(),
+        "every byte counted once"
+    );
+}
+
+#[test]
+fn hostile_file_names_all_stay_inside_the_save_dir() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("dl");
+    let item = |save_as: &str, name: &str| json!({"url": server.at(&format!("/download/{name}?bytes=3")), "save_as": save_as});
+    let disposition = |name: &str, value: &str| {
+        let query: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        json!(server.at(&format!("/download/{name}?bytes=4&disposition={query}")))
+    };
+    let items = [
+        item("../x", "u0"),
+        item("/etc/x", "u1"),
+        item("a/b", "u2"),
+        item("..", "u3"),
+        item("nul\u{0}byte", "u4"),
+        item("..\\..\\win", "u5"),
+        disposition("u6", "../../evil"),
+        disposition("u7", "/etc/passwd"),
+        disposition("u8", ".."),
+    ]
+    .map(|item| item.to_string())
+    .join("\n");
+    let out = requests()
+        .args(["-c", "1", "--content-disposition", "--save-dir"])
+        .arg(&dir)
+        .args(["--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    let doc: RequestsDoc = out.json();
+    let names: Vec<String> = doc
+        .results
+        .iter()
+        .map(|result| {
+            let path = std::path::PathBuf::from(result.saved_to.as_ref().unwrap());
+            assert_eq!(
+                path.parent(),
+                Some(dir.as_path()),
+                "{path:?} left the folder"
+            );
+            path.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x",
+            "etc_x",
+            "a_b",
+            "u3",
+            "nulbyte",
+            "win",
+            "evil",
+            "etc_passwd",
+            "u8"
+        ]
+    );
+    assert_eq!(
+        names_in(scratch.path()),
+        ["dl"],
+        "nothing written beside the folder"
+    );
+    assert_eq!(names_in(&dir).len(), 9);
+}
+
+#[test]
+fn same_names_get_numbers_in_input_order_and_old_files_are_kept() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    std::fs::write(dir.join("old.txt"), "keep me").unwrap();
+    let urls = [
+        server.at("/download/a.tar.gz?bytes=10"),
+        server.at("/download/a.tar.gz?bytes=20"),
+        server.at("/download/a.tar.gz?bytes=30"),
+        server.at("/download/old.txt?bytes=40"),
+    ];
+    let out = requests()
+        .args(["-c", "4", "--save-dir"])
+        .arg(dir)
+        .args(&urls)
+        .run();
+    assert_eq!(
+        out.code, 0,
+        "a kept file is skipped, not a failure: {}",
+        out.stdout
+    );
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema = common::schema::validator("async_requests.schema.json", None);
+    common::schema::assert_valid(&schema, &value, "--save-dir document");
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "ok", "ok", "skipped"]);
+    let saved: Vec<Option<&str>> = doc.results.iter().map(|r| r.saved_to.as_deref()).collect();
+    let at = |name: &str| dir.join(name).display().to_string();
+    assert_eq!(
+        saved,
+        [
+            Some(at("a.tar.gz").as_str()),
+            Some(at("a-1.tar.gz").as_str()),
+            Some(at("a-2.tar.gz").as_str()),
+            None
+        ]
+    );
+    assert_eq!(std::fs::metadata(dir.join("a-2.tar.gz")).unwrap().len(), 30);
+    let kept = doc.results[3].error.as_ref().unwrap();
+    assert_eq!(kept.kind, "exists");
+    assert!(kept.message.contains("old.txt"), "{}", kept.message);
+    assert_eq!(std::fs::read(dir.join("old.txt")).unwrap(), b"keep me");
+    assert_eq!(server.requests_seen(), 3, "a kept file is not downloaded");
+
+    // Again, with --overwrite: the same names, replaced.
+    let out = requests()
+        .args(["-c", "4", "--overwrite", "--save-dir"])
+        .arg(dir)
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(
+        doc.results[3].saved_to.as_deref(),
+        Some(at("old.txt").as_str())
+    );
+    assert_eq!(std::fs::metadata(dir.join("old.txt")).unwrap().len(), 40);
+    assert_eq!(
+        names_in(dir),
+        ["a-1.tar.gz", "a-2.tar.gz", "a.tar.gz", "old.txt"]
+    );
+}
+
+#[test]
+fn a_cut_download_leaves_nothing_under_its_name() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    // 2 MB at 10 KB every 20 ms: about 4 s, cut long before.
+    let slow = server.at("/random/2000000?chunk=10000&interval_ms=20");
+    for flags in [
+        ["--timeout", "300ms", "--retries", "0"],
+        ["--max-time", "300ms", "--timeout", "20s"],
+        ["--deadline", "300ms", "--timeout", "20s"],
+    ] {
+        let out = requests()
+            .args(flags)
+            .arg("--save-dir")
+            .arg(dir)
+            .arg(&slow)
+            .run();
+        assert_eq!(out.code, 1, "{flags:?}: {}", out.stdout);
+        let doc: RequestsDoc = out.json();
+        assert_eq!(doc.results[0].status, "timeout", "{flags:?}");
+        assert_eq!(doc.results[0].saved_to, None);
+        assert!(doc.summary.bytes_received > 0, "{flags:?}: it was mid-body");
+        assert_eq!(names_in(dir), Vec::<String>::new(), "{flags:?}");
+    }
+
+    // SIGINT while the body streams in: exit 130, nothing left.
+    let running = requests().arg("--save-dir").arg(dir).arg(&slow).spawn();
+    wait_until(Duration::from_secs(20), "the temporary file", || {
+        names_in(dir).iter().any(|name| name.contains(".part-"))
+    });
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].status, "cancelled");
+    assert_eq!(names_in(dir), Vec::<String>::new());
+}
+
+#[test]
+fn a_retried_download_starts_again_from_nothing() {
+    // The first answer promises 1000 bytes and closes after 500.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let server = RawServer::start(move |_| {
+        let body: Vec<u8> = (0..1000u32).map(|at| (at % 251) as u8).collect();
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let mut cut =
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n".to_vec();
+            cut.extend_from_slice(&body[..500]);
+            return Reply::Bytes(cut);
+        }
+        Reply::Bytes(raw_server::response("200 OK", &[], &body))
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let out = requests()
+        .args(["--backoff", "1ms", "--save-dir"])
+        .arg(scratch.path())
+        .arg(server.at("/file.bin"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    let result = &doc.results[0];
+    let attempts = result.attempts.as_ref().unwrap();
+    assert_eq!(attempts[0].error.as_ref().unwrap().kind, "body_read");
+    assert_eq!(result.bytes, Some(1000));
+    let want: Vec<u8> = (0..1000u32).map(|at| (at % 251) as u8).collect();
+    assert_eq!(
+        std::fs::read(scratch.path().join("file.bin")).unwrap(),
+        want
+    );
+    assert_eq!(names_in(scratch.path()), ["file.bin"]);
+    assert_eq!(doc.summary.bytes_received, 1500);
+}
+
+#[test]
+fn save_dir_refuses_what_cannot_go_with_it() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().display().to_string();
+    let url = server.at("/download/a?bytes=5");
+    for (args, field) in [
+        (vec!["--save-dir", &dir, "--pick", "/x", &url], "--pick"),
+        (vec!["--save-dir", &dir, "--body", "none", &url], "--body"),
+        (vec!["--overwrite", &url], "--overwrite"),
+        (vec!["--content-disposition", &url], "--content-disposition"),
+    ] {
+        let out = requests().args(&args).run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert!(
+            doc.error.message.contains(field) || doc.error.field.as_deref() == Some(field),
+            "{args:?}: {:?}",
+            doc.error
+        );
+    }
+    let out = requests()
+        .args(["--input", "-"])
+        .stdin(json!({"url": url, "save_as": "x"}).to_string())
+        .run();
+    assert_eq!(out.code, 2);
+    let doc: UsageError = out.json();
+    assert_eq!(doc.error.field.as_deref(), Some("save_as"));
+    assert_eq!(server.requests_seen(), 0);
+
+    // --max-body still caps a download when given: a larger body is not saved.
+    let out = requests()
+        .args(["--max-body", "1KiB", "--save-dir", &dir])
+        .arg(server.at("/random/5000"))
+        .arg(server.at("/download/small?bytes=1024"))
+        .run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].error.as_ref().unwrap().kind, "too_large");
+    assert_eq!(doc.results[1].bytes, Some(1024));
+    assert_eq!(names_in(scratch.path()), ["small"]);
+}
+
+/// (index, page) of every line, in document order.
+fn pages_of(doc: &RequestsDoc) -> Vec<(usize, Option<u32>)> {
+    doc.results
+        .iter()
+        .map(|result| (result.index, result.page))
+        .collect()
+}
+
+/// The ids in `items` of every line's body, in order (the SKILL.md jq line
+/// `[.results[].json.items[]]`).
+fn gathered_ids(doc: &RequestsDoc) -> Vec<u64> {
+    doc.results
+        .iter()
+        .flat_map(|result| {
+            result.json.as_ref().unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .map(|item| item["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_page_of_three_styles_is_gathered_in_order_exactly_once() {
+    let server = DemoServer::start();
+    for (flags, path) in [
+        (vec!["--paginate"], "/pages/link?total=23&per_page=5"),
+        (
+            vec!["--next-url", "/next"],
+            "/pages/body?total=23&per_page=5",
+        ),
+        (
+            vec!["--next-cursor", "/next_cursor", "--cursor-param", "cursor"],
+            "/pages/cursor?total=23&per_page=5",
+        ),
+    ] {
+        let out = requests().args(&flags).arg(server.at(path)).run();
+        assert_eq!(out.code, 0, "{flags:?}: {}", out.stderr);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let schema = common::schema::validator("async_requests.schema.json", None);
+        common::schema::assert_valid(&schema, &value, "paginated document");
+        let doc: RequestsDoc = out.json();
+        assert_eq!(
+            pages_of(&doc),
+            (0..5).map(|page| (0, Some(page))).collect::<Vec<_>>(),
+            "{flags:?}"
+        );
+        assert_eq!(gathered_ids(&doc), (0..23).collect::<Vec<_>>(), "{flags:?}");
+        assert!(doc.results.iter().all(|result| result.status == "ok"));
+        assert_eq!(doc.summary.total, 1, "one item, five lines");
+        assert_eq!((doc.summary.pages, doc.summary.requests_sent), (Some(5), 5));
+        assert_eq!(doc.summary.retries, 0);
+        let elapsed: Vec<u64> = doc.results.iter().map(|result| result.elapsed_ms).collect();
+        assert!(
+            elapsed.windows(2).all(|pair| pair[0] <= pair[1]),
+            "{elapsed:?}"
+        );
+
+        // Bodies not shown are still read for the next page.
+        let out = requests()
+            .args(&flags)
+            .args(["--body", "none"])
+            .arg(server.at(path))
+            .run();
+        let doc: RequestsDoc = out.json();
+        assert_eq!(doc.results.len(), 5, "{flags:?} with --body none");
+        assert!(doc.results.iter().all(|result| result.json.is_none()));
+    }
+}
+
+#[test]
+fn chains_of_several_items_run_at_once_and_keep_document_order() {
+    let server = DemoServer::start();
+    // The first chain is slow; the others page quickly meanwhile.
+    let urls = [
+        server.at("/pages/link?total=6&per_page=2&delay_ms=150"),
+        server.at("/pages/link?total=40&per_page=1"),
+        server.at("/pages/link?total=3&per_page=1"),
+    ];
+    let out = requests().args(["-c", "3", "--paginate"]).args(&urls).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let mut want = Vec::new();
+    for (index, pages) in [(0, 3u32), (1, 40), (2, 3)] {
+        want.extend((0..pages).map(|page| (index, Some(page))));
+    }
+    assert_eq!(pages_of(&doc), want);
+    assert_eq!(doc.summary.total, 3);
+    assert_eq!(doc.summary.pages, Some(46));
+    assert!(server.max_in_flight() >= 2, "the chains overlapped");
+
+    // NDJSON: lines as they come, each item's pages in order, its last line last.
+    let out = requests()
+        .args(["-c", "3", "--paginate", "--ndjson"])
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0);
+    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); 3];
+    let mut summaries = 0;
+    for line in out.lines::<RequestsLine>() {
+        match line {
+            RequestsLine::Result(result) => seen[result.index].push(result.page.unwrap()),
+            RequestsLine::Summary(summary) => {
+                summaries += 1;
+                assert_eq!(summary.pages, Some(46));
+            }
+        }
+    }
+    assert_eq!(summaries, 1);
+    assert_eq!(seen[1], (0..40).collect::<Vec<_>>());
+    assert_eq!(seen[0], [0, 1, 2]);
+}
+
+#[test]
+fn max_pages_stops_a_runaway_chain_and_says_more_remain() {
+    let server = DemoServer::start();
+    let out = requests()
+        .args(["--paginate", "--max-pages", "7"])
+        .arg(server.at("/pages/link?total=1000000&per_page=1"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results.len(), 7);
+    let last = doc.results.last().unwrap();
+    assert_eq!((last.page, last.more_pages), (Some(6), Some(true)));
+    assert!(last.note.as_ref().unwrap().contains("--max-pages 7"));
+    assert!(
+        doc.results[..6]
+            .iter()
+            .all(|result| result.more_pages.is_none())
+    );
+    assert_eq!(doc.summary.requests_sent, 7);
+    assert_eq!(server.requests_seen(), 7);
+}
+
+#[test]
+fn a_loop_in_the_next_links_is_reported_not_followed() {
+    let server = DemoServer::start();
+    let out = requests()
+        .arg("--paginate")
+        .arg(server.at("/pages/loop?page=0"))
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "ok", "error"]);
+    let last = doc.results.last().unwrap();
+    assert_eq!(last.page, Some(2));
+    let error = last.error.as_ref().unwrap();
+    assert_eq!(error.kind, "pagination_loop");
+    assert!(
+        error.message.contains("/pages/loop?page=0"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        last.json.as_ref().unwrap()["page"],
+        json!(2),
+        "the page itself is shown"
+    );
+    assert_eq!(server.requests_seen(), 3);
+}
+
+#[test]
+fn pages_honour_deadline_max_time_pick_and_a_failing_page() {
+    let server = DemoServer::start();
+    let slow = server.at("/pages/link?total=100&per_page=1&delay_ms=100");
+    for (flags, status, kind) in [
+        (["--deadline", "550ms"], "timeout", "deadline"),
+        (["--max-time", "550ms"], "timeout", "max_time"),
+    ] {
+        let out = requests().arg("--paginate").args(flags).arg(&slow).run();
+        assert_eq!(out.code, 1, "{flags:?}: {}", out.stderr);
+        let doc: RequestsDoc = out.json();
+        let last = doc.results.last().unwrap();
+        assert!(
+            doc.results.len() >= 2 && doc.results.len() <= 7,
+            "{flags:?}"
+        );
+        assert_eq!(last.status, status, "{flags:?}");
+        assert_eq!(last.error.as_ref().unwrap().kind, kind, "{flags:?}");
+        assert_eq!(last.page, Some(doc.results.len() as u32 - 1));
+        assert_eq!(doc.summary.total, 1);
+        assert_eq!(doc.summary.timeout, 1);
+    }
+
+    let out = requests()
+        .args(["--paginate", "--pick", "ids=/items", "--pick", "/page"])
+        .arg(server.at("/pages/link?total=4&per_page=2"))
+        .run();
+    assert_eq!(out.code, 0);
+    let doc: RequestsDoc = out.json();
+    let picked: Vec<serde_json::Value> = doc
+        .results
+        .iter()
+        .map(|result| serde_json::Value::Object(result.picked.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        picked,
+        [
+            json!({"ids": [{"id": 0, "name": "item 0"}, {"id": 1, "name": "item 1"}], "/page": 0}),
+            json!({"ids": [{"id": 2, "name": "item 2"}, {"id": 3, "name": "item 3"}], "/page": 1}),
+        ]
+    );
+
+    // A page that fails ends the chain with its error.
+    let broken = RawServer::start(|request| {
+        if request.line.starts_with("GET /p0 ") {
+            Reply::Bytes(raw_server::response(
+                "200 OK",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Link", "</p1>; rel=\"next\""),
+                ],
+                b"{\"items\":[1]}",
+            ))
+        } else {
+            Reply::Bytes(raw_server::response("404 Not Found", &[], b"gone"))
+        }
+    });
+    let out = requests().arg("--paginate").arg(broken.at("/p0")).run();
+    assert_eq!(out.code, 1);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["ok", "error"]);
+    assert_eq!(doc.results[1].http_status, Some(404));
+    assert_eq!(doc.results[1].url, broken.at("/p1"));
+}
+
+#[test]
+fn a_next_page_on_another_origin_gets_no_credentials() {
+    let other = RawServer::echo();
+    let landing = other.at("/page1");
+    let origin = RawServer::start(move |_| {
+        let link = format!("<{landing}>; rel=\"next\"");
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Link", link.as_str()), ("Content-Type", "text/plain")],
+            b"page 0",
+        ))
+    });
+    let out = requests()
+        .env("TOKEN_V", "page-token-value-42")
+        .args(["--paginate", "-H", "Authorization: Bearer ${TOKEN_V}"])
+        .args(["-H", "X-Trace: visible"])
+        .arg(origin.at("/page0"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = other.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        None,
+        "a credential crossed origins"
+    );
+    assert_eq!(seen[0].header("x-trace"), Some("visible"));
+    assert_eq!(
+        origin.requests()[0].header("authorization"),
+        Some("Bearer page-token-value-42")
+    );
+    assert_hidden(&out, &["page-token-value-42"]);
+}
+
+#[test]
+fn pagination_flags_are_checked() {
+    let server = DemoServer::start();
+    let url = server.at("/pages/link");
+    for (args, field) in [
+        (vec!["--next-cursor", "/c", &url], "--cursor-param"),
+        (vec!["--cursor-param", "c", &url], "--cursor-param"),
+        (
+            vec!["--paginate", "--next-url", "/next", &url],
+            "--paginate",
+        ),
+        (vec!["--next-url", "next", &url], "--next-url"),
+        (vec!["--paginate", "--max-pages", "0", &url], "--max-pages"),
+        (vec!["--paginate", "--save-dir", "x", &url], "--paginate"),
+    ] {
+        let out = requests().args(&args).run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc: UsageError = out.json();
+        assert!(
+            doc.error.field.as_deref() == Some(field) || doc.error.message.contains(field),
+            "{args:?}: {:?}",
+            doc.error
+        );
+    }
+    assert_eq!(server.requests_seen(), 0);
+}
+
+#[test]
+fn a_circuit_breaker_fails_a_dead_hosts_items_fast() {
+    let server = DemoServer::start();
+    // The host accepts connections and never answers.
+    server.get_json("/outage/start?ms=60000&mode=hang");
+    let urls: Vec<String> = (0..500).map(|_| server.at("/delay/0")).collect();
+    let input: String = urls.iter().map(|url| format!("{}\n", json!(url))).collect();
+    let out = requests()
+        .args(["-c", "16", "--timeout", "300ms", "--backoff", "10ms"])
+        .args(["--circuit-breaker", "5", "--input", "-"])
+        .stdin(input)
+        .run();
+    assert_eq!(out.code, 1);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema = common::schema::validator("async_requests.schema.json", None);
+    common::schema::assert_valid(&schema, &value, "circuit breaker document");
+    let doc: RequestsDoc = out.json();
+    let count = |kind: &str| {
+        doc.results
+            .iter()
+            .filter(|result| {
+                result
+                    .error
+                    .as_ref()
+                    .is_some_and(|error| error.kind == kind)
+            })
+            .count()
+    };
+    assert_eq!(doc.summary.total, 500);
+    // Without the breaker: 500 timeouts and their retries, 1500 requests.
+    assert!(
+        doc.summary.requests_sent <= 40,
+        "{} requests sent to a dead host",
+        doc.summary.requests_sent
+    );
+    assert!(count("timeout") <= 40, "{} timeouts", count("timeout"));
+    assert!(
+        count("circuit_open") >= 460,
+        "{} fast failures",
+        count("circuit_open")
+    );
+    let fast = doc
+        .results
+        .iter()
+        .find(|result| {
+            result
+                .error
+                .as_ref()
+                .is_some_and(|error| error.kind == "circuit_open")
+        })
+        .unwrap();
+    assert_eq!(fast.status, "error");
+    assert!(
+        fast.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains(server.authority())
+    );
+    assert_eq!(
+        doc.summary.circuit_opened.as_deref(),
+        Some(&[server.authority().to_string()][..])
+    );
+}
+
+#[test]
+fn a_recovering_host_is_used_again_after_the_cooldown() {
+    let failing = DemoServer::start();
+    let healthy = DemoServer::start();
+    // 503 for 1.5 s, then well again.
+    failing.get_json("/outage/start?ms=1500&mode=503");
+    // One at a time: a call to the failing host, then 150 ms on the healthy one.
+    let mut items = Vec::new();
+    for round in 0..20 {
+        items.push(json!({"id": format!("f{round}"), "url": failing.at("/delay/0")}));
+        items.push(json!({"id": format!("h{round}"), "url": healthy.at("/delay/150")}));
+    }
+    let input: String = items.iter().map(|item| format!("{item}\n")).collect();
+    let out = requests()
+        .args(["-c", "1", "--retries", "0"])
+        .args(["--circuit-breaker", "2", "--circuit-cooldown", "400ms"])
+        .args(["--input", "-"])
+        .stdin(input)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let failing_results: Vec<&RequestResult> = doc
+        .results
+        .iter()
+        .filter(|result| result.id.as_ref().unwrap().starts_with('f'))
+        .collect();
+    let kinds: Vec<&str> = failing_results
+        .iter()
+        .map(|result| {
+            result
+                .error
+                .as_ref()
+                .map_or("ok", |error| error.kind.as_str())
+        })
+        .collect();
+    assert_eq!(&kinds[..2], ["http_status", "http_status"], "{kinds:?}");
+    assert_eq!(kinds[2], "circuit_open", "{kinds:?}");
+    assert!(
+        kinds.ends_with(&["ok", "ok", "ok"]),
+        "used again: {kinds:?}"
+    );
+    let first_ok = kinds.iter().position(|kind| *kind == "ok").unwrap();
+    assert!(
+        kinds[first_ok..].iter().all(|kind| *kind == "ok"),
+        "closed for good once the probe succeeded: {kinds:?}"
+    );
+    // While open, at most one probe per cool-down reached the host.
+    let sent_to_failing = failing.requests_seen() as usize - 1;
+    let refused = kinds.iter().filter(|kind| **kind == "circuit_open").count();
+    assert_eq!(sent_to_failing + refused, 20);
+    assert!(refused >= 3, "{kinds:?}");
+    assert!(
+        doc.results
+            .iter()
+            .filter(|r| r.id.as_ref().unwrap().starts_with('h'))
+            .all(|r| r.status == "ok")
+    );
+    assert_eq!(
+        doc.summary.circuit_opened.as_deref(),
+        Some(&[failing.authority().to_string()][..]),
+        "the healthy host never opened"
+    );
+}
+
+#[test]
+fn sigint_mid_chain_keeps_the_pages_so_far_and_cancels_the_item() {
+    let server = DemoServer::start();
+    let running = requests()
+        .args(["--paginate", "--ndjson"])
+        .arg(server.at("/pages/link?total=100&per_page=1&delay_ms=200"))
+        .spawn();
+    wait_until(Duration::from_secs(20), "two pages fetched", || {
+        server.requests_seen() >= 3
+    });
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let mut results = Vec::new();
+    for line in out.lines::<RequestsLine>() {
+        if let RequestsLine::Result(result) = line {
+            results.push(*result);
+        }
+    }
+    let last = results.pop().unwrap();
+    assert_eq!(last.status, "cancelled");
+    assert!(results.len() >= 2, "the pages before the signal are kept");
+    assert!(results.iter().all(|result| result.status == "ok"));
+    let pages: Vec<u32> = results.iter().map(|result| result.page.unwrap()).collect();
+    assert_eq!(pages, (0..results.len() as u32).collect::<Vec<_>>());
+    assert_eq!(last.page, Some(results.len() as u32));
+}
+
+#[test]
+fn a_secret_in_a_saved_files_name_is_redacted_in_the_output_only() {
+    let server = DemoServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let secret = "secret-file-name-42";
+    let out = requests()
+        .env("DL_SECRET", secret)
+        .arg("--save-dir")
+        .arg(scratch.path())
+        .arg(server.at("/download/${DL_SECRET}?bytes=3"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(
+        doc.results[0].saved_to.as_deref(),
+        Some(
+            scratch
+                .path()
+                .join("<redacted>")
+                .display()
+                .to_string()
+                .as_str()
+        )
+    );
+    assert_hidden(&out, &[secret]);
+    // The file itself is named as the URL said: the name the user asked for.
+    assert_eq!(names_in(scratch.path()), [secret]);
 }

@@ -682,8 +682,13 @@ fn page(base_url: &str, style: &str, query: &HashMap<String, String>) -> Respons
         .collect();
     let more = end < total;
     let page = offset / per_page;
+    // A slow chain stays slow page after page.
+    let delay = match query.get("delay_ms") {
+        Some(ms) => format!("&delay_ms={}", ms.parse::<u64>().unwrap_or(0)),
+        None => String::new(),
+    };
     let next_url = |page: u64| {
-        format!("{base_url}/pages/{style}?total={total}&per_page={per_page}&page={page}")
+        format!("{base_url}/pages/{style}?total={total}&per_page={per_page}&page={page}{delay}")
     };
     match style {
         "link" => {
@@ -710,12 +715,14 @@ fn page(base_url: &str, style: &str, query: &HashMap<String, String>) -> Respons
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*), in chunks: the same seed
-/// gives the same stream, so a client's file can be checked against
-/// `?sha256=1`.
+/// gives the same stream whatever the chunk size, so a client's file can be
+/// checked against `?sha256=1`.
 struct RandomBytes {
     state: u64,
     left: u64,
     chunk: usize,
+    /// Bytes of the last word that did not fit in the previous chunk.
+    carry: Vec<u8>,
 }
 
 impl RandomBytes {
@@ -724,6 +731,7 @@ impl RandomBytes {
             state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             left: total,
             chunk,
+            carry: Vec::new(),
         }
     }
 
@@ -733,6 +741,7 @@ impl RandomBytes {
         }
         let size = self.left.min(self.chunk as u64) as usize;
         let mut bytes = Vec::with_capacity(size + 8);
+        bytes.append(&mut self.carry);
         while bytes.len() < size {
             self.state ^= self.state >> 12;
             self.state ^= self.state << 25;
@@ -740,7 +749,7 @@ impl RandomBytes {
             let word = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
             bytes.extend_from_slice(&word.to_le_bytes());
         }
-        bytes.truncate(size);
+        self.carry = bytes.split_off(size);
         self.left -= size as u64;
         Some(Bytes::from(bytes))
     }
@@ -884,5 +893,31 @@ pub(crate) async fn serve(listener: TcpListener, config: DemoConfig) -> std::io:
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(seed: u64, total: u64, chunk: usize) -> Vec<u8> {
+        let mut source = RandomBytes::new(seed, total, chunk);
+        let mut out = Vec::new();
+        while let Some(piece) = source.next_chunk() {
+            assert!(piece.len() <= chunk && !piece.is_empty());
+            out.extend_from_slice(&piece);
+        }
+        out
+    }
+
+    #[test]
+    fn random_bytes_are_the_same_whatever_the_chunk_size() {
+        let whole = stream(7, 100_003, 256 * 1024);
+        assert_eq!(whole.len(), 100_003);
+        for chunk in [1, 3, 7, 8, 9, 4096, 77_777] {
+            assert_eq!(stream(7, 100_003, chunk), whole, "chunk {chunk}");
+        }
+        assert_ne!(stream(8, 100_003, 4096), whole, "another seed, other bytes");
+        assert!(stream(7, 0, 10).is_empty());
     }
 }

@@ -199,7 +199,6 @@ pub(crate) fn left_out(totals: &FileTotals, top: Option<usize>) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::printer::{Format, Printer};
-    use crate::wire::Counts;
 
     fn file(path: &str, lines: u64) -> Finished<FileReport> {
         Finished::ok(FileReport {
@@ -223,17 +222,9 @@ mod tests {
                 ranked.record(index, 1, finished).unwrap();
             }
             let totals = FileTotals::default();
-            let summary = Summary {
-                counts: Counts::default(),
-                elapsed_ms: 0,
-                sum_ms: 0,
-                speedup: None,
-                concurrency: 1,
-                max_in_flight: 1,
-                stopped_by: None,
-                extra: &totals,
-            };
-            ranked.finish(&summary).unwrap();
+            ranked
+                .finish(&crate::printer::zero_summary(&totals))
+                .unwrap();
         }
         String::from_utf8(out)
             .unwrap()

@@ -4,6 +4,7 @@ use super::body::{BodyMode, Pick};
 use super::retry::StatusSet;
 use crate::cli::{CommonArgs, duration_arg, nonzero_duration_arg, size_arg};
 use clap::Parser;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
@@ -22,11 +23,21 @@ Examples:
   # Retry flaky endpoints harder; treat 404 as ok
   async_requests --retries 5 --backoff 500ms --accept-status 200-299,404 --input reqs.json
 
+  # Download 40 files, 8 at a time, into dl/ (saved_to, bytes and sha256 in each result)
+  async_requests --save-dir dl/ -c 8 --input urls.ndjson
+
+  # Every page of a paginated API (Link: rel=\"next\"), one result line per page, in order;
+  # jq gathers the pages' arrays into one
+  async_requests --paginate https://api.example.com/issues | jq '[.results[].json[]]'
+
+  # 500 calls to an API that may be down: after 5 failures in a row the rest fail at once
+  async_requests --circuit-breaker 5 --input calls.ndjson
+
   # Check what would be sent, secrets redacted, without sending anything
   async_requests --dry-run --input reqs.json
 
 Input items (--input, JSON array or NDJSON): a URL string, or
-  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\"}
+  {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\", \"save_as\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
 Exit codes: 0 all ok, 1 some not ok, 2 bad usage or input (nothing sent), 130/143/129 interrupted
@@ -104,8 +115,9 @@ pub(crate) struct RequestsCli {
     pub(crate) per_host: Option<u32>,
 
     /// Body bytes kept per response, after decompression; the rest is not downloaded (`truncated: true`): `--max-body 64KiB`.
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size_arg, help_heading = "Responses")]
-    pub(crate) max_body: u64,
+    /// Default 1MiB; with --save-dir no cap unless given (then a larger body fails, kind `too_large`).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg, help_heading = "Responses")]
+    pub(crate) max_body: Option<u64>,
 
     /// How bodies appear: auto (JSON parsed, text, or base64), text, or none: `--body none` for status checks.
     #[arg(long = "body", value_name = "MODE", value_enum, default_value_t = BodyMode::Auto, help_heading = "Responses")]
@@ -123,6 +135,24 @@ pub(crate) struct RequestsCli {
     /// Include the response headers (secret ones redacted).
     #[arg(long, help_heading = "Responses")]
     pub(crate) include_headers: bool,
+
+    /// Stream each ok body to a file in DIR (created if needed) instead of the JSON, in flat memory;
+    /// the result carries `saved_to`, `bytes`, `sha256`. The name is the item's `save_as`, else the
+    /// URL's last path segment, else the item's index, cut to one plain file name inside DIR; two
+    /// items of one name get `name-1.ext`, `name-2.ext`. A file already there is kept (`skipped`,
+    /// kind `exists`) unless --overwrite. Bytes go to a hidden temporary file renamed when complete:
+    /// a failed, timed-out or interrupted download leaves nothing under its name. `--save-dir dl/`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["picks", "body_mode", "paginate", "next_url", "next_cursor"], help_heading = "Downloads")]
+    pub(crate) save_dir: Option<PathBuf>,
+
+    /// With --save-dir: replace files already in DIR.
+    #[arg(long, help_heading = "Downloads")]
+    pub(crate) overwrite: bool,
+
+    /// With --save-dir: name a file by the response's Content-Disposition (sanitised) when its item
+    /// has no `save_as`.
+    #[arg(long, help_heading = "Downloads")]
+    pub(crate) content_disposition: bool,
 
     /// Redirects to follow; 0 returns the redirect itself. Secret headers, and headers with a `${ENV}` value, never follow to another origin: `--max-redirects 0`.
     #[arg(
@@ -142,6 +172,41 @@ pub(crate) struct RequestsCli {
     )]
     pub(crate) accept_status: StatusSet,
 
+    /// Follow `Link: <URL>; rel="next"` headers (RFC 8288: GitHub and most REST APIs) from page to
+    /// page. Each page is a result line of its own with the item's `index` and its `page` (0-based);
+    /// the item's last line decides its status. Pages of one item go one after another.
+    #[arg(long, help_heading = "Pagination")]
+    pub(crate) paginate: bool,
+
+    /// Follow the next page's URL found at this JSON Pointer of each body (absolute, or relative to
+    /// the page): `--next-url /next`. Null, empty or missing: that was the last page.
+    #[arg(long, value_name = "POINTER", value_parser = json_pointer, conflicts_with = "paginate", help_heading = "Pagination")]
+    pub(crate) next_url: Option<String>,
+
+    /// Follow a cursor: the value at this JSON Pointer of each body goes into the next request's
+    /// query as --cursor-param: `--next-cursor /meta/next_cursor --cursor-param cursor`.
+    #[arg(long, value_name = "POINTER", value_parser = json_pointer, conflicts_with_all = ["paginate", "next_url"], help_heading = "Pagination")]
+    pub(crate) next_cursor: Option<String>,
+
+    /// The query parameter that carries the cursor of --next-cursor: `--cursor-param page_token`.
+    #[arg(long, value_name = "NAME", help_heading = "Pagination")]
+    pub(crate) cursor_param: Option<String>,
+
+    /// Pages per item at most; a chain cut there ends `ok` with `more_pages: true` on its last line.
+    /// A next link back to a page already fetched ends the item (kind `pagination_loop`).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Pagination")]
+    pub(crate) max_pages: u32,
+
+    /// Per host: after N failed attempts in a row (connect errors, closed connections, timeouts,
+    /// 5xx) every request to it fails at once (kind `circuit_open`) until --circuit-cooldown has
+    /// passed; then one probe goes, and its success closes the circuit. `--circuit-breaker 5`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries and pacing")]
+    pub(crate) circuit_breaker: Option<u32>,
+
+    /// How long an open circuit refuses requests before its probe: `--circuit-cooldown 30s`.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = nonzero_duration_arg, help_heading = "Retries and pacing")]
+    pub(crate) circuit_cooldown: Duration,
+
     /// Check the input and print the planned requests (secrets redacted) as `skipped`; send nothing.
     #[arg(long, help_heading = "Requests")]
     pub(crate) dry_run: bool,
@@ -159,5 +224,15 @@ fn positive_rate(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{text}` is not a rate in requests per second between one a week and 1e6 (e.g. 20 or 0.5)"
         )),
+    }
+}
+
+fn json_pointer(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.starts_with('/') {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a JSON Pointer: it must start with `/` (e.g. /next)"
+        ))
     }
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 /// Why a request was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CircuitOpen {
+    /// The host as it may be shown (secrets redacted).
     pub(crate) host: String,
     /// Time left before a probe may go.
     pub(crate) retry_in: Duration,
@@ -43,7 +44,8 @@ pub(crate) struct Breakers {
     threshold: u32,
     cooldown: Duration,
     hosts: Mutex<HashMap<String, State>>,
-    /// Hosts whose circuit opened at least once, for the summary.
+    /// Hosts whose circuit opened at least once, as they may be shown, for
+    /// the summary.
     opened: Mutex<BTreeSet<String>>,
 }
 
@@ -52,6 +54,8 @@ pub(crate) struct Breakers {
 #[must_use = "report the attempt's outcome"]
 pub(crate) struct Pass {
     host: String,
+    /// The host as it may be shown.
+    shown: String,
     probe: bool,
 }
 
@@ -65,8 +69,9 @@ impl Breakers {
         }
     }
 
-    /// May a request to `host` go now?
-    pub(crate) fn admit(&self, host: &str) -> Result<Pass, CircuitOpen> {
+    /// May a request to `host` go now? `shown` is the host as the output may
+    /// show it (a host name can hold a secret).
+    pub(crate) fn admit(&self, host: &str, shown: &str) -> Result<Pass, CircuitOpen> {
         let mut hosts = self
             .hosts
             .lock()
@@ -77,6 +82,7 @@ impl Breakers {
         match *state {
             State::Closed { .. } => Ok(Pass {
                 host: host.to_string(),
+                shown: shown.to_string(),
                 probe: false,
             }),
             State::Open { until } => {
@@ -85,17 +91,18 @@ impl Breakers {
                     *state = State::HalfOpen;
                     Ok(Pass {
                         host: host.to_string(),
+                        shown: shown.to_string(),
                         probe: true,
                     })
                 } else {
                     Err(CircuitOpen {
-                        host: host.to_string(),
+                        host: shown.to_string(),
                         retry_in: until - now,
                     })
                 }
             }
             State::HalfOpen => Err(CircuitOpen {
-                host: host.to_string(),
+                host: shown.to_string(),
                 retry_in: Duration::ZERO,
             }),
         }
@@ -111,14 +118,14 @@ impl Breakers {
             .collect()
     }
 
-    fn open(&self, state: &mut State, host: &str) {
+    fn open(&self, state: &mut State, shown: &str) {
         *state = State::Open {
             until: Instant::now() + self.cooldown,
         };
         self.opened
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(host.to_string());
+            .insert(shown.to_string());
     }
 }
 
@@ -136,12 +143,12 @@ impl Pass {
         };
         match (*state, failed) {
             (State::HalfOpen, false) if self.probe => *state = State::Closed { failures: 0 },
-            (State::HalfOpen, true) if self.probe => breakers.open(state, &self.host),
+            (State::HalfOpen, true) if self.probe => breakers.open(state, &self.shown),
             (State::Closed { .. }, false) => *state = State::Closed { failures: 0 },
             (State::Closed { failures }, true) => {
                 let failures = failures + 1;
                 if failures >= breakers.threshold {
-                    breakers.open(state, &self.host);
+                    breakers.open(state, &self.shown);
                 } else {
                     *state = State::Closed { failures };
                 }
@@ -171,6 +178,38 @@ impl Pass {
     }
 }
 
+/// A request the circuit breaker let through. Its outcome is reported with
+/// [`Admitted::record`]; dropped unreported (the attempt was cut by
+/// `--max-time` or a stop), it gives up its probe slot, if it had one.
+pub(crate) struct Admitted<'a> {
+    breakers: &'a Breakers,
+    pass: Option<Pass>,
+}
+
+impl<'a> Admitted<'a> {
+    /// Wraps a pass of `breakers`.
+    pub(crate) fn new(breakers: &'a Breakers, pass: Pass) -> Self {
+        Admitted {
+            breakers,
+            pass: Some(pass),
+        }
+    }
+
+    pub(crate) fn record(mut self, failed: bool) {
+        if let Some(pass) = self.pass.take() {
+            pass.record(self.breakers, failed);
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(pass) = self.pass.take() {
+            pass.abandon(self.breakers);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,52 +218,55 @@ mod tests {
     async fn n_failures_in_a_row_open_the_circuit_for_the_cooldown() {
         let breakers = Breakers::new(3, Duration::from_secs(10));
         for _ in 0..2 {
-            breakers.admit("h").unwrap().record(&breakers, true);
+            breakers.admit("h", "h").unwrap().record(&breakers, true);
         }
         // A success in between resets the count.
-        breakers.admit("h").unwrap().record(&breakers, false);
+        breakers.admit("h", "h").unwrap().record(&breakers, false);
         for _ in 0..3 {
-            breakers.admit("h").unwrap().record(&breakers, true);
+            breakers.admit("h", "h").unwrap().record(&breakers, true);
         }
-        let refused = breakers.admit("h").unwrap_err();
+        let refused = breakers.admit("h", "h").unwrap_err();
         assert_eq!(refused.host, "h");
         assert_eq!(refused.retry_in, Duration::from_secs(10));
-        assert!(breakers.admit("other").is_ok(), "per host");
+        assert!(breakers.admit("other", "other").is_ok(), "per host");
         assert_eq!(breakers.opened_hosts(), vec!["h".to_string()]);
         tokio::time::advance(Duration::from_secs(9)).await;
-        assert!(breakers.admit("h").is_err());
+        assert!(breakers.admit("h", "h").is_err());
     }
 
     #[tokio::test(start_paused = true)]
     async fn after_the_cooldown_exactly_one_probe_goes() {
         let breakers = Breakers::new(1, Duration::from_secs(5));
-        breakers.admit("h").unwrap().record(&breakers, true);
+        breakers.admit("h", "h").unwrap().record(&breakers, true);
         tokio::time::advance(Duration::from_secs(5)).await;
-        let probe = breakers.admit("h").expect("the probe");
+        let probe = breakers.admit("h", "h").expect("the probe");
         for _ in 0..50 {
             assert!(
-                breakers.admit("h").is_err(),
+                breakers.admit("h", "h").is_err(),
                 "only one trial while half-open"
             );
         }
         probe.record(&breakers, false);
         for _ in 0..5 {
-            breakers.admit("h").unwrap().record(&breakers, false);
+            breakers.admit("h", "h").unwrap().record(&breakers, false);
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_opens_it_again_and_an_abandoned_one_frees_the_slot() {
         let breakers = Breakers::new(1, Duration::from_secs(5));
-        breakers.admit("h").unwrap().record(&breakers, true);
+        breakers.admit("h", "h").unwrap().record(&breakers, true);
         tokio::time::advance(Duration::from_secs(5)).await;
-        breakers.admit("h").unwrap().record(&breakers, true);
+        breakers.admit("h", "h").unwrap().record(&breakers, true);
         assert_eq!(
-            breakers.admit("h").unwrap_err().retry_in,
+            breakers.admit("h", "h").unwrap_err().retry_in,
             Duration::from_secs(5)
         );
         tokio::time::advance(Duration::from_secs(5)).await;
-        breakers.admit("h").unwrap().abandon(&breakers);
-        assert!(breakers.admit("h").is_ok(), "the next request is the probe");
+        breakers.admit("h", "h").unwrap().abandon(&breakers);
+        assert!(
+            breakers.admit("h", "h").is_ok(),
+            "the next request is the probe"
+        );
     }
 }

@@ -13,10 +13,15 @@
 //! | `protocol` | the server's response was not valid HTTP | no |
 //! | `too_many_redirects` | more than `--max-redirects` redirects | no |
 //! | `redirect` | a redirect without a usable `Location` | no |
+//! | `circuit_open` | `--circuit-breaker`: the host failed N times in a row; not sent | no |
+//! | `pagination_loop` | a next-page link leads back to a page of the same chain | no |
+//! | `exists` | `--save-dir`: a file of that name was there before the run: kept, not downloaded; status `skipped` | no |
+//! | `too_large` | `--save-dir` with `--max-body`: the body is larger; nothing saved | no |
+//! | `save` | `--save-dir`: the file could not be written (disk full, permissions) | no |
 //! | `dry_run` | not sent (`--dry-run`); status `skipped` | - |
 //!
-//! Status `timeout` for `timeout` and `max_time`, `skipped` for `dry_run`,
-//! `error` for the rest.
+//! Status `timeout` for `timeout` and `max_time`, `skipped` for `dry_run` and
+//! `exists`, `error` for the rest.
 //! The runner adds `deadline` and `cancelled` (see [`crate::stop`]); bad input
 //! is `invalid_input` and stops the tool before anything is sent.
 
@@ -48,6 +53,16 @@ pub(crate) enum RequestError {
     TooManyRedirects(u32),
     #[error("unusable redirect: {0}")]
     Redirect(String),
+    #[error("not sent: the circuit of {host} is open after failures in a row (a probe may go in {})", format_duration(*retry_in))]
+    CircuitOpen { host: String, retry_in: Duration },
+    #[error("the next page leads back to a page already fetched: {0}")]
+    PaginationLoop(String),
+    #[error("{0} was there before the run: kept, not downloaded (--overwrite replaces it)")]
+    Exists(String),
+    #[error("the body is larger than --max-body ({0} bytes): not saved")]
+    TooLarge(u64),
+    #[error("cannot save the body: {0}")]
+    Save(String),
     #[error("not sent (--dry-run)")]
     DryRun,
 }
@@ -66,6 +81,11 @@ impl Failure for RequestError {
             RequestError::Protocol(_) => "protocol",
             RequestError::TooManyRedirects(_) => "too_many_redirects",
             RequestError::Redirect(_) => "redirect",
+            RequestError::CircuitOpen { .. } => "circuit_open",
+            RequestError::PaginationLoop(_) => "pagination_loop",
+            RequestError::Exists(_) => "exists",
+            RequestError::TooLarge(_) => "too_large",
+            RequestError::Save(_) => "save",
             RequestError::DryRun => "dry_run",
         }
     }
@@ -73,13 +93,26 @@ impl Failure for RequestError {
     fn status(&self) -> Status {
         match self {
             RequestError::Timeout(_) | RequestError::MaxTime(_) => Status::Timeout,
-            RequestError::DryRun => Status::Skipped,
+            RequestError::DryRun | RequestError::Exists(_) => Status::Skipped,
             _ => Status::Error,
         }
     }
 }
 
 impl RequestError {
+    /// Whether this attempt counts against its host for `--circuit-breaker`:
+    /// the host did not answer, or not in time (5xx answers count too; they
+    /// are responses, judged where the status is known).
+    pub(crate) fn counts_against_host(&self) -> bool {
+        matches!(
+            self,
+            RequestError::Connect(_)
+                | RequestError::ConnectionClosed(_)
+                | RequestError::Timeout(_)
+                | RequestError::BodyRead(_)
+        )
+    }
+
     /// Whether trying again might help (the method must also allow it).
     pub(crate) fn is_transient(&self) -> bool {
         match self {

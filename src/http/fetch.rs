@@ -1,7 +1,8 @@
-//! One attempt at one request: send it, follow redirects by hand (dropping
-//! secret and `${ENV}`-carrying headers when a redirect leaves the origin),
-//! and read the body up to `--max-body`, after decompression, without
-//! buffering the rest.
+//! One attempt at one request: send it and follow redirects by hand
+//! (dropping secret and `${ENV}`-carrying headers when a redirect leaves the
+//! origin): [`send`]; then read the body up to `--max-body`, after
+//! decompression, without buffering the rest: [`read_body`] (or stream it to
+//! a file: [`super::save`]).
 
 use super::client::classify;
 use super::error::RequestError;
@@ -40,23 +41,55 @@ pub(crate) struct Exchange {
     pub(crate) truncated: bool,
     /// The size the server declared, when it sent the body unencoded.
     pub(crate) declared_bytes: Option<u64>,
+    /// `--save-dir`: the file the body went to (then `body` is empty).
+    pub(crate) saved: Option<super::save::Saved>,
 }
 
 /// Scheme, host and port: what "the same origin" means for credentials.
-fn same_origin(a: &Url, b: &Url) -> bool {
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// Sends `spec` once, following redirects. `received` counts body bytes as
-/// they arrive, so a timeout mid-body still accounts for them.
-pub(crate) async fn exchange(
+/// A response whose head has arrived; the body is still to read.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) response: reqwest::Response,
+    /// Where the last request went; differs from the spec's URL after redirects.
+    pub(crate) final_url: Url,
+    pub(crate) redirects: u32,
+    /// `host:port` of the last request, for error messages.
+    pub(crate) authority: String,
+}
+
+impl Head {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+}
+
+/// `headers` less what may go to the origin the credentials were given for
+/// only: secret headers, and any header carrying a `${ENV}` value (marked
+/// sensitive in `spec`), whatever its name. For a redirect or a next page
+/// that leaves the origin.
+pub(crate) fn without_credentials(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if !is_secret_header(name.as_str()) && !value.is_sensitive() {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
+/// Sends `spec` once, following redirects, up to the head of the last
+/// response.
+pub(crate) async fn send(
     client: &reqwest::Client,
     spec: &RequestSpec,
     limits: ExchangeLimits,
-    received: &mut u64,
-) -> Result<Exchange, RequestError> {
+) -> Result<Head, RequestError> {
     let mut method = spec.method.clone();
     let mut url = spec.url.clone();
     let mut headers = spec.headers.clone();
@@ -73,7 +106,7 @@ pub(crate) async fn exchange(
         if let Some(bytes) = &body {
             *request.body_mut() = Some(bytes.clone().into());
         }
-        let mut response = client
+        let response = client
             .execute(request)
             .await
             .map_err(|error| classify(error, &host, false))?;
@@ -99,16 +132,7 @@ pub(crate) async fn exchange(
                     )));
                 }
                 if !same_origin(&url, &next) {
-                    // Credentials were given for one origin only: secret
-                    // headers, and any header carrying a `${ENV}` value
-                    // (marked sensitive in `spec`), whatever its name.
-                    let mut kept = HeaderMap::with_capacity(headers.len());
-                    for (name, value) in &headers {
-                        if !is_secret_header(name.as_str()) && !value.is_sensitive() {
-                            kept.append(name.clone(), value.clone());
-                        }
-                    }
-                    headers = kept;
+                    headers = without_credentials(&headers);
                 }
                 let becomes_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
                     || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
@@ -125,47 +149,70 @@ pub(crate) async fn exchange(
             }
         }
 
-        let declared_bytes = response.content_length();
-        let limit = limits.max_body.saturating_add(limits.lookahead);
-        let mut kept = Vec::new();
-        let mut read = 0u64;
-        let mut more_than_read = false;
-        if limits.keep_body {
-            let hint = declared_bytes
-                .unwrap_or(0)
-                .min(limits.max_body)
-                .min(1 << 20);
-            kept.reserve(usize::try_from(hint).unwrap_or(0));
-        }
-        loop {
-            let chunk = match response.chunk().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(error) => return Err(classify(error, &host, true)),
-            };
-            *received += chunk.len() as u64;
-            let room = limit.saturating_sub(read);
-            let take = (chunk.len() as u64).min(room) as usize;
-            if limits.keep_body {
-                kept.extend_from_slice(&chunk[..take]);
-            }
-            read += take as u64;
-            if take < chunk.len() {
-                // Over the cap: stop reading; dropping the response closes
-                // the connection instead of downloading the rest.
-                more_than_read = true;
-                break;
-            }
-        }
-        return Ok(Exchange {
-            status,
-            headers: response.headers().clone(),
+        return Ok(Head {
+            response,
             final_url: url,
             redirects,
-            body: kept,
-            body_bytes: read.min(limits.max_body),
-            truncated: more_than_read || read > limits.max_body,
-            declared_bytes,
+            authority: host,
         });
     }
+}
+
+/// Reads the body of `head` up to the cap. `received` counts body bytes as
+/// they arrive, so a timeout mid-body still accounts for them.
+pub(crate) async fn read_body(
+    head: Head,
+    limits: ExchangeLimits,
+    received: &mut u64,
+) -> Result<Exchange, RequestError> {
+    let Head {
+        mut response,
+        final_url,
+        redirects,
+        authority,
+    } = head;
+    let status = response.status();
+    let declared_bytes = response.content_length();
+    let limit = limits.max_body.saturating_add(limits.lookahead);
+    let mut kept = Vec::new();
+    let mut read = 0u64;
+    let mut more_than_read = false;
+    if limits.keep_body {
+        let hint = declared_bytes
+            .unwrap_or(0)
+            .min(limits.max_body)
+            .min(1 << 20);
+        kept.reserve(usize::try_from(hint).unwrap_or(0));
+    }
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(error) => return Err(classify(error, &authority, true)),
+        };
+        *received += chunk.len() as u64;
+        let room = limit.saturating_sub(read);
+        let take = (chunk.len() as u64).min(room) as usize;
+        if limits.keep_body {
+            kept.extend_from_slice(&chunk[..take]);
+        }
+        read += take as u64;
+        if take < chunk.len() {
+            // Over the cap: stop reading; dropping the response closes
+            // the connection instead of downloading the rest.
+            more_than_read = true;
+            break;
+        }
+    }
+    Ok(Exchange {
+        status,
+        headers: response.headers().clone(),
+        final_url,
+        redirects,
+        body: kept,
+        body_bytes: read.min(limits.max_body),
+        truncated: more_than_read || read > limits.max_body,
+        declared_bytes,
+        saved: None,
+    })
 }

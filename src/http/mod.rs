@@ -8,22 +8,24 @@
 //!
 //! - [`spec`]: input items → [`spec::RequestSpec`] (with [`template`] for `${ENV}`)
 //! - [`fetch`]: one attempt (redirects, capped body)
-//! - [`retry`]: backoff, `Retry-After`, `--rate`, `--per-host`, `--accept-status`
+//! - [`retry`]: backoff, `Retry-After`, `--max-time`, `--rate`, `--per-host`, `--accept-status`
+//! - [`breaker`]: `--circuit-breaker`, per host
+//! - [`paginate`]: where the next page is (`--paginate`, `--next-url`, `--next-cursor`)
+//! - [`pages`]: a paginated item, page after page
 //! - [`body`]: how a body appears in the result
+//! - [`save`]: `--save-dir`, bodies streamed to files
 //! - [`client`]: the shared client and transport-error classification
 //! - [`error`]: the error kinds
 
 pub(crate) mod args;
 pub(crate) mod body;
-#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod breaker;
 pub(crate) mod client;
 pub(crate) mod error;
 pub(crate) mod fetch;
-#[allow(dead_code)] // wired in by issues 15 and 17
+pub(crate) mod pages;
 pub(crate) mod paginate;
 pub(crate) mod retry;
-#[allow(dead_code)] // wired in by issues 15 and 17
 pub(crate) mod save;
 pub(crate) mod spec;
 pub(crate) mod template;
@@ -37,7 +39,7 @@ use crate::app::{Identity, NotRun, Tool};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::input::{ParseItem, RawItem};
 use crate::redact::{REDACTED, Redactor, SecretSet, is_secret_header};
-use crate::runner::Job;
+use crate::runner::{ItemContext, Job};
 use crate::stop::StopToken;
 use crate::units::millis;
 use crate::wire::Finished;
@@ -47,15 +49,20 @@ use fetch::{Exchange, ExchangeLimits};
 use retry::{
     Budget, Decision, Failed, HostLimiter, RateLimiter, RetryPolicy, StatusSet, parse_retry_after,
 };
+use save::{FileTarget, SaveDir, SaveSettings};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use spec::{RequestDefaults, RequestSpec};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// The longest backoff ceiling, however many retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// `--max-body` when not given: body bytes kept in the JSON.
+const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
 /// Settings from the command line that shape every request.
 #[derive(Debug, Clone)]
@@ -80,6 +87,12 @@ pub(crate) struct RequestReport {
     pub(crate) method: String,
     /// The request URL, secrets redacted.
     pub(crate) url: String,
+    /// With pagination: which page of the item this line is (0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) page: Option<u32>,
+    /// With pagination: `--max-pages` cut the chain, more pages remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) more_pages: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) http_status: Option<u16>,
     /// Where the redirects ended (present only after a redirect).
@@ -99,6 +112,15 @@ pub(crate) struct RequestReport {
     pub(crate) full_bytes: Option<u64>,
     #[serde(flatten)]
     pub(crate) body: RenderedBody,
+    /// `--save-dir`: the file the body was written to, secrets redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) saved_to: Option<String>,
+    /// `--save-dir`: bytes written to `saved_to`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bytes: Option<u64>,
+    /// `--save-dir`: SHA-256 of what was written, in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<String>,
     /// Response headers (`--include-headers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) headers: Option<Map<String, Value>>,
@@ -117,6 +139,9 @@ pub(crate) struct RequestReport {
     /// Body bytes received over all attempts (for `summary.bytes_received`).
     #[serde(skip)]
     pub(crate) received: u64,
+    /// Pages fetched (for `summary.pages`), on a paginated item's last line.
+    #[serde(skip)]
+    pub(crate) pages: u32,
 }
 
 impl crate::table::TableRow for RequestReport {
@@ -125,10 +150,13 @@ impl crate::table::TableRow for RequestReport {
             Some(status) => format!("{} {status}", self.method),
             None => self.method.clone(),
         };
-        let item = match &self.id {
+        let mut item = match &self.id {
             Some(id) => format!("{id}  {}", self.url),
             None => self.url.clone(),
         };
+        if let Some(page) = self.page {
+            item = format!("page {page}  {item}");
+        }
         crate::table::Row {
             result,
             item,
@@ -161,6 +189,12 @@ pub(crate) struct RequestTotals {
     pub(crate) retries: u64,
     /// Response body bytes received, after decompression.
     pub(crate) bytes_received: u64,
+    /// With pagination: pages fetched, over every item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pages: Option<u64>,
+    /// `--circuit-breaker`: the hosts whose circuit opened, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) circuit_opened: Vec<String>,
 }
 
 /// The `async_requests` tool: shared client, limiters and settings.
@@ -170,6 +204,12 @@ pub(crate) struct RequestsTool {
     client: reqwest::Client,
     rate: Option<RateLimiter>,
     per_host: Option<HostLimiter>,
+    /// `--save-dir`.
+    save: Option<SaveSettings>,
+    /// `--paginate`, `--next-url`, `--next-cursor`.
+    pagination: Option<pages::Pagination>,
+    /// `--circuit-breaker`.
+    breakers: Option<breaker::Breakers>,
     default_secrets: SecretSet,
     default_redactor: Arc<Redactor>,
     /// The last merged redactor: items usually share the same secrets.
@@ -231,6 +271,31 @@ impl RequestsTool {
             method,
             base_url,
             headers,
+            save_dir: cli.save_dir.is_some(),
+        };
+        for (given, flag) in [
+            (cli.overwrite, "--overwrite"),
+            (cli.content_disposition, "--content-disposition"),
+        ] {
+            if given && cli.save_dir.is_none() {
+                return Err(
+                    InputError::new(format!("{flag} goes with --save-dir DIR")).with_field(flag)
+                );
+            }
+        }
+        let save = match &cli.save_dir {
+            Some(dir) => Some(SaveSettings {
+                dir: SaveDir::open(dir, cli.overwrite).map_err(|error| {
+                    InputError::new(format!(
+                        "cannot use {} as --save-dir: {error}",
+                        dir.display()
+                    ))
+                    .with_field("--save-dir")
+                })?,
+                content_disposition: cli.content_disposition,
+                max_bytes: cli.max_body,
+            }),
+            None => None,
         };
         let mut names = std::collections::HashSet::new();
         if let Some(pick) = cli.picks.iter().find(|pick| !names.insert(&pick.name)) {
@@ -257,8 +322,11 @@ impl RequestsTool {
                 accept: cli.accept_status.clone(),
                 limits: ExchangeLimits {
                     max_redirects: cli.max_redirects,
-                    max_body: cli.max_body,
-                    keep_body: cli.body_mode != BodyMode::None,
+                    max_body: cli.max_body.unwrap_or(DEFAULT_MAX_BODY),
+                    // The next page may be in the body, shown or not.
+                    keep_body: cli.body_mode != BodyMode::None
+                        || cli.next_url.is_some()
+                        || cli.next_cursor.is_some(),
                     lookahead: 0,
                 },
                 body_mode: cli.body_mode,
@@ -270,6 +338,11 @@ impl RequestsTool {
             client,
             rate: cli.rate.map(RateLimiter::per_second),
             per_host: cli.per_host.map(|limit| HostLimiter::new(limit as usize)),
+            save,
+            pagination: pages::pagination(cli)?,
+            breakers: cli
+                .circuit_breaker
+                .map(|threshold| breaker::Breakers::new(threshold, cli.circuit_cooldown)),
             default_redactor: Arc::new(default_secrets.redactor()),
             default_secrets,
             redactor_cache: Mutex::new(None),
@@ -313,21 +386,33 @@ impl RequestsTool {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| redactor.scrub_str(value).into_owned());
-        report.body_bytes = Some(exchange.body_bytes);
-        if exchange.truncated {
-            report.truncated = Some(true);
-            report.full_bytes = exchange.declared_bytes;
+        if let Some(saved) = &exchange.saved {
+            // The file is the body the user asked for, byte for byte: only
+            // its name is shown, scrubbed like any URL-derived text.
+            report.saved_to = Some(
+                redactor
+                    .scrub_str(&saved.path.display().to_string())
+                    .into_owned(),
+            );
+            report.bytes = Some(saved.bytes);
+            report.sha256 = Some(saved.sha256.clone());
+        } else {
+            report.body_bytes = Some(exchange.body_bytes);
+            if exchange.truncated {
+                report.truncated = Some(true);
+                report.full_bytes = exchange.declared_bytes;
+            }
+            report.body = body::render(
+                &exchange.body,
+                content_type.as_deref(),
+                self.settings.body_mode,
+                exchange
+                    .truncated
+                    .then_some(self.settings.limits.max_body as usize),
+                &self.settings.picks,
+                redactor,
+            );
         }
-        report.body = body::render(
-            &exchange.body,
-            content_type.as_deref(),
-            self.settings.body_mode,
-            exchange
-                .truncated
-                .then_some(self.settings.limits.max_body as usize),
-            &self.settings.picks,
-            redactor,
-        );
         report.content_type = content_type;
         if self.settings.include_headers {
             let mut shown = Map::new();
@@ -376,6 +461,7 @@ impl RequestsTool {
         timeout: Duration,
         redactor: &Redactor,
         received: &mut u64,
+        file: Option<&mut FileTarget>,
     ) -> Result<Exchange, RequestError> {
         let limits = ExchangeLimits {
             lookahead: redactor.longest().saturating_sub(1) as u64,
@@ -385,18 +471,52 @@ impl RequestsTool {
             Some(limiter) => limiter.acquire(&host_key(&spec.url)).await,
             None => None,
         };
+        // Asked when the request could go: an item that waited for its host
+        // slot while the circuit opened ends now, without a rate slot.
+        let admitted = match &self.breakers {
+            Some(breakers) => {
+                let host = host_key(&spec.url);
+                let shown = redactor.scrub_str(&host).into_owned();
+                match breakers.admit(&host, &shown) {
+                    Ok(pass) => Some(breaker::Admitted::new(breakers, pass)),
+                    Err(open) => {
+                        return Err(RequestError::CircuitOpen {
+                            host: open.host,
+                            retry_in: open.retry_in,
+                        });
+                    }
+                }
+            }
+            None => None,
+        };
         if let Some(rate) = &self.rate {
             rate.acquire().await;
         }
-        match tokio::time::timeout(
-            timeout,
-            fetch::exchange(&self.client, spec, limits, received),
-        )
-        .await
-        {
+        let exchange = async {
+            let head = fetch::send(&self.client, spec, limits).await?;
+            match (file, &self.save) {
+                (Some(file), Some(save))
+                    if self.settings.accept.contains(head.status().as_u16()) =>
+                {
+                    let path = save.path_for(file, &head, spec.save_as.as_deref(), &spec.url)?;
+                    save::stream_to_file(head, path, save.dir.overwrite(), save.max_bytes, received)
+                        .await
+                }
+                _ => fetch::read_body(head, limits, received).await,
+            }
+        };
+        let result = match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
+        };
+        if let Some(admitted) = admitted {
+            let failed = match &result {
+                Ok(exchange) => exchange.status.is_server_error(),
+                Err(error) => error.counts_against_host(),
+            };
+            admitted.record(failed);
         }
+        result
     }
 }
 
@@ -436,25 +556,94 @@ impl Job for RequestsTool {
         }
     }
 
-    async fn run(self: Arc<Self>, spec: RequestSpec, stop: StopToken) -> Finished<RequestReport> {
-        if self.settings.dry_run {
-            return self.planned(&spec);
+    fn run(
+        self: Arc<Self>,
+        spec: RequestSpec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<RequestReport>> + Send {
+        self.run_at(None, spec, stop)
+    }
+
+    /// Claims the item's file name here, on the runner's thread in input
+    /// order, so that of two items of one name the first keeps it.
+    fn run_item(
+        self: Arc<Self>,
+        item: ItemContext<RequestReport>,
+        spec: RequestSpec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<RequestReport>> + Send {
+        self.run_at(Some(item), spec, stop)
+    }
+}
+
+impl RequestsTool {
+    /// One item. `item` is its place in the run and the way its pages are
+    /// written (`None` only outside a run: then only the last page shows).
+    fn run_at(
+        self: Arc<Self>,
+        mut item: Option<ItemContext<RequestReport>>,
+        spec: RequestSpec,
+        stop: StopToken,
+    ) -> impl Future<Output = Finished<RequestReport>> + Send {
+        let mut file = None;
+        let mut kept = None;
+        if let (Some(save), false) = (&self.save, self.settings.dry_run) {
+            let index = item.as_ref().map_or(0, |item| item.index);
+            match save.target(spec.save_as.as_deref(), &spec.url, index) {
+                Ok(target) => file = Some(target),
+                Err(path) => kept = Some(path),
+            }
         }
-        let mut report = self.identity(&spec);
-        let redactor = self.redactor_for(&spec);
+        async move {
+            if self.settings.dry_run {
+                return self.planned(&spec);
+            }
+            let redactor = self.redactor_for(&spec);
+            let report = self.identity(&spec);
+            if let Some(path) = kept {
+                let failure = RequestError::Exists(path.display().to_string());
+                let message = redactor.scrub_str(&failure.to_string()).into_owned();
+                return Finished::failed_with_message(report, &failure, message);
+            }
+            if let Some(pagination) = &self.pagination {
+                return self
+                    .fetch_pages(spec, pagination, item.as_mut(), &redactor, &stop)
+                    .await;
+            }
+            self.fetch_item(spec, file, report, &redactor, &stop).await
+        }
+    }
+
+    /// Sends one item (with its retries) and describes how it ended.
+    async fn fetch_item(
+        &self,
+        spec: RequestSpec,
+        mut file: Option<FileTarget>,
+        mut report: RequestReport,
+        redactor: &Redactor,
+        stop: &StopToken,
+    ) -> Finished<RequestReport> {
         let budget = Budget::start(spec.max_time.or(self.settings.max_time));
         match self
-            .request(&spec, budget, &redactor, &mut report, &stop)
+            .request(&spec, budget, redactor, &mut report, file.as_mut(), stop)
             .await
         {
             Ended::Accepted(exchange) => {
-                self.describe_response(&mut report, exchange, &redactor);
+                self.describe_response(&mut report, exchange, redactor);
                 Finished::ok(report)
             }
-            Ended::Failed(failed) => self.failed(report, failed, &redactor),
+            Ended::Failed(failed) => self.failed(report, failed, redactor),
             Ended::Stopped(reason) => Finished::stopped(report, reason, true),
         }
     }
+}
+
+/// Adds `note` to the result's note.
+fn add_note(report: &mut RequestReport, note: String) {
+    report.body.note = Some(match report.body.note.take() {
+        Some(existing) => format!("{existing}; {note}"),
+        None => note,
+    });
 }
 
 /// How one request, retries included, ended.
@@ -505,6 +694,7 @@ impl RequestsTool {
         budget: Option<Budget>,
         redactor: &Redactor,
         report: &mut RequestReport,
+        mut file: Option<&mut FileTarget>,
         stop: &StopToken,
     ) -> Ended {
         let timeout = spec.timeout.unwrap_or(self.settings.timeout);
@@ -514,10 +704,15 @@ impl RequestsTool {
         loop {
             let started = Instant::now();
             let mut received = 0u64;
-            let attempt = within(budget, self.attempt(spec, timeout, redactor, &mut received));
+            let attempt = within(
+                budget,
+                self.attempt(spec, timeout, redactor, &mut received, file.as_deref_mut()),
+            );
             let outcome = stop.race(attempt).await;
             report.received += received;
-            report.sent += 1;
+            if !matches!(outcome, Ok(Err(RequestError::CircuitOpen { .. }))) {
+                report.sent += 1;
+            }
             let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(reason) => {
@@ -620,10 +815,7 @@ impl RequestsTool {
             self.describe_response(&mut report, exchange, redactor);
         }
         if let Some(note) = gave_up.note {
-            report.body.note = Some(match report.body.note.take() {
-                Some(existing) => format!("{existing}; {note}"),
-                None => note,
-            });
+            add_note(&mut report, note);
         }
         Finished::failed_with_message(report, &gave_up.failure, gave_up.message)
     }
@@ -644,7 +836,14 @@ impl Tool for RequestsTool {
     fn tally(&self, totals: &mut RequestTotals, finished: &Finished<RequestReport>) {
         let report = &finished.report;
         totals.requests_sent += u64::from(report.sent);
-        totals.retries += u64::from(report.sent.saturating_sub(1));
+        // A paginated item sends one request per page before any retry.
+        totals.retries += u64::from(report.sent.saturating_sub(report.pages.max(1)));
         totals.bytes_received += report.received;
+        if self.pagination.is_some() {
+            *totals.pages.get_or_insert(0) += u64::from(report.pages);
+        }
+        if let Some(breakers) = &self.breakers {
+            totals.circuit_opened = breakers.opened_hosts();
+        }
     }
 }

@@ -119,16 +119,25 @@ fn text_at(body: &Value, pointer: &str) -> Option<String> {
     }
 }
 
-/// The chain of one item: the URLs it visited (bounded by `--max-pages`).
+/// The chain of one item: the URLs it visited, as 64-bit hashes (8 bytes a
+/// page whatever the URL's length; at most `--max-pages` of them).
 #[derive(Debug, Default)]
 pub(crate) struct Chain {
-    visited: HashSet<String>,
+    visited: HashSet<u64>,
+}
+
+/// A URL's hash: SipHash with fixed keys, the same in every run.
+fn url_hash(url: &reqwest::Url) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    url.as_str().hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Chain {
     /// Records a URL about to be fetched.
     pub(crate) fn visit(&mut self, url: &reqwest::Url) {
-        self.visited.insert(url.as_str().to_string());
+        self.visited.insert(url_hash(url));
     }
 
     /// Decides the step after a page fetched from `url`, given its `Link`
@@ -163,7 +172,7 @@ impl Chain {
         };
         match next {
             None => Step::Done,
-            Some(next) if self.visited.contains(next.as_str()) => Step::Loop(next),
+            Some(next) if self.visited.contains(&url_hash(&next)) => Step::Loop(next),
             Some(next) => Step::Next(next),
         }
     }

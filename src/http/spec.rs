@@ -42,6 +42,7 @@ use std::time::Duration;
 /// The fields an input object may have.
 pub(crate) const FIELDS: &[&str] = &[
     "id", "method", "url", "headers", "query", "json", "body", "form", "timeout", "max_time",
+    "save_as",
 ];
 
 /// Settings from the command line that every item starts from.
@@ -53,6 +54,8 @@ pub(crate) struct RequestDefaults {
     pub(crate) base_url: Option<Expanded>,
     /// `-H` headers, expanded; an item's own header of the same name wins.
     pub(crate) headers: Vec<HeaderEntry>,
+    /// `--save-dir` was given (an item's `save_as` needs it).
+    pub(crate) save_dir: bool,
 }
 
 /// One header, ready to send, with the form that may be shown.
@@ -92,6 +95,8 @@ pub(crate) struct RequestSpec {
     pub(crate) timeout: Option<Duration>,
     /// The item's own `max_time`, overriding `--max-time`.
     pub(crate) max_time: Option<Duration>,
+    /// `--save-dir`: the file name the item asks for (sanitised when used).
+    pub(crate) save_as: Option<String>,
     /// Secrets of this item alone (its expansions and secret header values).
     pub(crate) secrets: SecretSet,
 }
@@ -262,6 +267,17 @@ pub(crate) fn parse_request(
     if max_time == Some(Duration::ZERO) {
         return Err(FieldError::new("max_time", "must be more than 0"));
     }
+    let save_as = match object.get("save_as") {
+        None => None,
+        Some(Value::String(name)) if defaults.save_dir => Some(name.clone()),
+        Some(Value::String(_)) => {
+            return Err(FieldError::new(
+                "save_as",
+                "names a file in --save-dir, which was not given",
+            ));
+        }
+        Some(other) => return Err(FieldError::must_be("save_as", "a string", other)),
+    };
 
     Ok(RequestSpec {
         id,
@@ -273,6 +289,7 @@ pub(crate) fn parse_request(
         body,
         timeout,
         max_time,
+        save_as,
         secrets,
     })
 }
@@ -449,7 +466,7 @@ fn redact_userinfo(shown: &str) -> String {
 }
 
 /// Hides the values of query parameters named like secrets (`api_key=...`).
-fn redact_secret_query(shown: &str, secrets: &mut SecretSet) -> String {
+pub(crate) fn redact_secret_query(shown: &str, secrets: &mut SecretSet) -> String {
     let Some((head, query)) = shown.split_once('?') else {
         return shown.to_string();
     };

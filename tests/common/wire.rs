@@ -79,6 +79,10 @@ macro_rules! summary_struct {
             pub speedup: Option<f64>,
             pub concurrency: u64,
             pub max_in_flight: u64,
+            pub p50_ms: Option<f64>,
+            pub p90_ms: Option<f64>,
+            pub p99_ms: Option<f64>,
+            pub max_ms: Option<f64>,
             pub stopped_by: Option<String>,
             $($(#[$field_attr])* pub $field: $ty,)*
         }
@@ -126,6 +130,8 @@ summary_struct! {
         pub requests_sent: u64,
         pub retries: u64,
         pub bytes_received: u64,
+        pub pages: Option<u64>,
+        pub circuit_opened: Option<Vec<String>>,
     }
 }
 
@@ -136,6 +142,8 @@ result_struct! {
         pub id: Option<String>,
         pub method: String,
         pub url: String,
+        pub page: Option<u32>,
+        pub more_pages: Option<bool>,
         pub http_status: Option<u16>,
         pub final_url: Option<String>,
         pub redirects: Option<u32>,
@@ -148,6 +156,9 @@ result_struct! {
         pub base64: Option<String>,
         pub picked: Option<Map<String, Value>>,
         pub note: Option<String>,
+        pub saved_to: Option<String>,
+        pub bytes: Option<u64>,
+        pub sha256: Option<String>,
         pub headers: Option<Map<String, Value>>,
         pub attempts: Option<Vec<Attempt>>,
         pub request_headers: Option<Map<String, Value>>,
