@@ -18,13 +18,13 @@ Examples:
 
   # A thousand requests, 50 at a time, at most 200 per second, only two fields of each body
   # (\"picked\":{\"id\":..,\"state\":..})
-  async_requests --input urls.ndjson -c 50 --rate 200 --pick id=/id --pick state=/status --ndjson
+  async_requests --input urls.txt -c 50 --rate 200 --pick id=/id --pick state=/status --ndjson
 
   # Retry flaky endpoints harder; treat 404 as ok
   async_requests --retries 5 --backoff 500ms --accept-status 200-299,404 --input reqs.json
 
   # Download 40 files, 8 at a time, into dl/ (saved_to, bytes and sha256 in each result)
-  async_requests --save-dir dl/ -c 8 --input urls.ndjson
+  async_requests --save-dir dl/ -c 8 --input urls.txt
 
   # Every page of a paginated API (Link: rel=\"next\"), one result line per page, in order;
   # jq gathers the pages' arrays into one
@@ -36,7 +36,7 @@ Examples:
   # Check what would be sent, secrets redacted, without sending anything
   async_requests --dry-run --input reqs.json
 
-Input items (--input, JSON array or NDJSON): a URL string, or
+Input items (--input): one URL a line (`#` comments), or JSON (array or NDJSON) of URL strings or
   {\"id\", \"method\", \"url\", \"headers\", \"query\", \"json\", \"body\", \"form\", \"timeout\", \"max_time\", \"save_as\"}
 `${NAME}` in url, headers, query and bodies expands from the environment (and is never printed).
 
