@@ -69,7 +69,7 @@ fn by_program(program: &str) -> Option<&'static Entry> {
     TOOLS.iter().find(|entry| entry.name == program)
 }
 
-/// The tool named by a link on the way from `program` (argv[0]) to this
+/// The tool named by a link on the way from `program` (`argv[0]`) to this
 /// binary: a user's own name for a tool's link (`~/bin/areq` to
 /// `bin/linux-x86_64/async_requests`, itself a link to `async-patterns`) runs
 /// that tool, as calling the link it points at would. A bare name is looked

@@ -232,6 +232,14 @@ fn summary_line<T: serde::Serialize>(summary: &Summary<'_, T>) -> String {
         duration(summary.elapsed_ms),
         duration(summary.sum_ms)
     );
+    if let Some(latency) = &summary.latency {
+        line.push_str(&format!(
+            "; ok items p50 {}, p90 {}, max {}",
+            duration(latency.p50_ms.round() as u64),
+            duration(latency.p90_ms.round() as u64),
+            duration(latency.max_ms.round() as u64)
+        ));
+    }
     if let Some(reason) = summary.stopped_by {
         line.push_str(&format!("; stopped by {reason}"));
     }

@@ -49,7 +49,7 @@ Exit codes:
   1        a file with findings, a file not scanned for any other reason (an error
            kind above, or timeout), or files cancelled by --deadline or --fail-fast
   2        bad usage or input (nothing ran)
-  130/143  interrupted";
+  130/143/129  interrupted by SIGINT/SIGTERM/SIGHUP";
 
 /// Find blocking calls (time.sleep, requests, std::fs, ...) inside async Python and Rust code.
 #[derive(Parser, Debug)]

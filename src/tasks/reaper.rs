@@ -33,7 +33,7 @@
 //! A second SIGINT/SIGTERM makes the tool exit without waiting; just
 //! before, [`Reaper::kill_all_now`] sends SIGKILL to every running group,
 //! every known leftover, and every process that is our orphan or carries one
-//! of this run's markers (registered with [`crate::stop::on_forced_exit`]).
+//! of this run's markers (registered with [`crate::stop::on_second_signal`]).
 //!
 //! Without `/proc` (not Linux) there is no scan and no subreaper: a task's
 //! group still gets SIGTERM then SIGKILL, escapees are not found.
@@ -277,7 +277,7 @@ impl Reaper {
     /// SIGTERM): SIGKILL, now, for every running task's group, every
     /// leftover a cleanup is ending, and every process that is our orphan
     /// or carries one of this run's markers. Synchronous, for
-    /// [`crate::stop::on_forced_exit`]: nothing awaits after it.
+    /// [`crate::stop::on_second_signal`]: nothing awaits after it.
     pub(crate) fn kill_all_now(&self) {
         let (groups, leftovers) = {
             let registry = self.registry();
