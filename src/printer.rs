@@ -77,6 +77,39 @@ impl<W: Write> Printer<W> {
         })
     }
 
+    /// One result line as the wire format has it.
+    fn record_of<'a, R: Serialize>(
+        &self,
+        index: usize,
+        elapsed_ms: u64,
+        finished: &'a Finished<R>,
+    ) -> ItemRecord<'a, R> {
+        ItemRecord {
+            line_type: (self.format == Format::Ndjson).then_some("result"),
+            index,
+            line: finished.line,
+            status: finished.status,
+            elapsed_ms,
+            report: &finished.report,
+            error: finished.error.as_ref(),
+        }
+    }
+
+    fn write_ndjson<R: Serialize>(&mut self, record: &ItemRecord<'_, R>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Writes a document line now, serialised through the reused buffer.
+    fn write_now<R: Serialize>(&mut self, record: &ItemRecord<'_, R>) -> io::Result<()> {
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, record)?;
+        let line = std::mem::take(&mut self.scratch);
+        let written = self.write_document_line(&line);
+        self.scratch = line;
+        written
+    }
+
     fn write_document_line(&mut self, line: &[u8]) -> io::Result<()> {
         self.out
             .write_all(if self.wrote_any { b",\n" } else { b"\n" })?;
@@ -156,27 +189,12 @@ impl<W: Write> Printer<W> {
 impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
     /// Writes (or, in document mode, queues) one finished item.
     fn record(&mut self, index: usize, elapsed_ms: u64, finished: &Finished<R>) -> io::Result<()> {
-        let record = ItemRecord {
-            line_type: (self.format == Format::Ndjson).then_some("result"),
-            index,
-            line: finished.line,
-            status: finished.status,
-            elapsed_ms,
-            report: &finished.report,
-            error: finished.error.as_ref(),
-        };
+        let record = self.record_of(index, elapsed_ms, finished);
         match self.format {
-            Format::Ndjson => {
-                serde_json::to_writer(&mut self.out, &record)?;
-                self.out.write_all(b"\n")
-            }
+            Format::Ndjson => self.write_ndjson(&record),
             Format::Document if index == self.next_index => {
-                self.scratch.clear();
-                serde_json::to_writer(&mut self.scratch, &record)?;
-                let line = std::mem::take(&mut self.scratch);
                 self.write_early(index)?;
-                self.write_document_line(&line)?;
-                self.scratch = line;
+                self.write_now(&record)?;
                 self.next_index += 1;
                 self.advance()
             }
@@ -194,28 +212,10 @@ impl<R: Serialize, W: Write> Sink<R> for Printer<W> {
         elapsed_ms: u64,
         finished: &Finished<R>,
     ) -> io::Result<()> {
-        let record = ItemRecord {
-            line_type: (self.format == Format::Ndjson).then_some("result"),
-            index,
-            line: finished.line,
-            status: finished.status,
-            elapsed_ms,
-            report: &finished.report,
-            error: finished.error.as_ref(),
-        };
+        let record = self.record_of(index, elapsed_ms, finished);
         match self.format {
-            Format::Ndjson => {
-                serde_json::to_writer(&mut self.out, &record)?;
-                self.out.write_all(b"\n")
-            }
-            Format::Document if index == self.next_index => {
-                self.scratch.clear();
-                serde_json::to_writer(&mut self.scratch, &record)?;
-                let line = std::mem::take(&mut self.scratch);
-                self.write_document_line(&line)?;
-                self.scratch = line;
-                Ok(())
-            }
+            Format::Ndjson => self.write_ndjson(&record),
+            Format::Document if index == self.next_index => self.write_now(&record),
             Format::Document => {
                 let line = serde_json::to_vec(&record)?;
                 self.early.entry(index).or_default().push(line);
