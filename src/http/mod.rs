@@ -35,7 +35,7 @@ pub(crate) use error::RequestError;
 /// The binary's name, as `"tool"` in the JSON.
 pub(crate) const NAME: &str = "async_requests";
 
-use crate::app::{Identity, NotRun, Tool};
+use crate::app::{Identity, NotRun, Scheduler, Tool};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::input::{ParseItem, RawItem};
 use crate::redact::{REDACTED, Redactor, SecretSet, is_secret_header};
@@ -828,6 +828,14 @@ impl Tool for RequestsTool {
     type Cli = RequestsCli;
     type Totals = RequestTotals;
     type Expand = Identity;
+
+    /// One thread: a request is mostly waiting, and on the multi-threaded
+    /// scheduler each one cost several wake-ups between threads (the runner,
+    /// the request's task, the connection's task, the input reader), which
+    /// measured more CPU than the request itself (BENCHMARKS.md, issue 16).
+    /// Hashing and writing a download run on blocking threads either way;
+    /// decoding a compressed body is the one heavy step left on this thread.
+    const SCHEDULER: Scheduler = Scheduler::CurrentThread;
 
     fn from_cli(cli: &RequestsCli) -> Result<Self, NotRun> {
         Ok(RequestsTool::new(cli)?)
