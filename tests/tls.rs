@@ -1,5 +1,5 @@
 //! `async_requests` over TLS: a real rustls server on 127.0.0.1 with a
-//! self-signed certificate made by `openssl` for the test.
+//! self-signed certificate made for the test (rcgen).
 //!
 //! The tool builds its TLS client only when an `https://` URL comes up (a
 //! plain-HTTP run never reads the system's root certificates); these tests
@@ -14,8 +14,6 @@ use common::tool;
 use common::wire::RequestsDoc;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -31,36 +29,12 @@ struct TlsServer {
 }
 
 impl TlsServer {
-    fn start(dir: &Path) -> TlsServer {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args([
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-            ])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("run openssl");
-        assert!(
-            made.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-            .expect("read cert.pem")
-            .collect::<Result<_, _>>()
-            .expect("parse cert.pem");
-        let key = PrivateKeyDer::from_pem_file(&key).expect("read key.pem");
+    fn start() -> TlsServer {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+            .expect("a self-signed certificate");
+        let certs = vec![made.cert.der().clone()];
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -146,8 +120,7 @@ fn requests() -> common::Tool {
 
 #[test]
 fn https_with_insecure_reaches_a_self_signed_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TlsServer::start(dir.path());
+    let server = TlsServer::start();
     let out = requests()
         .args(["--insecure", "--body", "text"])
         .arg(server.url())
@@ -161,8 +134,7 @@ fn https_with_insecure_reaches_a_self_signed_server() {
 
 #[test]
 fn https_without_insecure_refuses_a_self_signed_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TlsServer::start(dir.path());
+    let server = TlsServer::start();
     let out = requests().arg(server.url()).run();
     assert_eq!(out.code, 1, "stderr: {}", out.stderr);
     let doc: RequestsDoc = out.json();
@@ -172,8 +144,7 @@ fn https_without_insecure_refuses_a_self_signed_certificate() {
 
 #[test]
 fn a_plain_http_redirect_to_https_is_followed_over_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let tls = TlsServer::start(dir.path());
+    let tls = TlsServer::start();
     let target = tls.url();
     let plain = RawServer::start(move |_| {
         Reply::Bytes(raw_server::response(
