@@ -106,8 +106,12 @@ pub(crate) trait Tool: Job<Report: TableRow> + ParseItem + Sized {
     /// The expansion step: [`Identity`] when the items are the specs.
     type Expand: Expand<Self>;
 
-    /// Where the run is polled: on a runtime worker thread, or on the
-    /// thread that started the runtime (the default). On a worker, items
+    /// The runtime's scheduler: multi-threaded by default (see [`Scheduler`]).
+    const SCHEDULER: Scheduler = Scheduler::MultiThread;
+
+    /// With the multi-threaded scheduler, where the run is polled: on a
+    /// runtime worker thread, or on the thread that started the runtime (the
+    /// default). On a worker, items
     /// that finish wake the runner on the thread they finished on, not
     /// across threads: most of the cost of ten thousand small files. With
     /// a producer thread feeding the runner (items streamed from
@@ -155,6 +159,20 @@ pub(crate) trait Tool: Job<Report: TableRow> + ParseItem + Sized {
     fn after_run(&self, _stop: &StopToken) -> impl Future<Output = ()> + Send {
         async {}
     }
+}
+
+/// How a tool's async runtime schedules its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheduler {
+    /// tokio's multi-threaded scheduler: a worker per core, tasks stolen
+    /// between them.
+    MultiThread,
+    /// Every task on the thread that started the run (tokio's current-thread
+    /// scheduler); blocking work still goes to the blocking pool. No task
+    /// ever wakes another thread: for many small items whose work is mostly
+    /// waiting, the wake-ups between threads cost more than the second core
+    /// gives.
+    CurrentThread,
 }
 
 /// The expansion step: how the checked items, in input order, become the
@@ -210,7 +228,7 @@ fn run_tool<T: Tool>(tool: T, common: CommonArgs, positional: &[String]) -> Exit
     }
     let tool = Arc::new(tool);
     let positional = positional.to_vec();
-    block_on(async move {
+    block_on(T::SCHEDULER, async move {
         let run = async move {
             // Watched before the checking pass: a signal while a long
             // `--input` is checked still ends the run with JSON printed.
@@ -250,7 +268,7 @@ fn run_tool<T: Tool>(tool: T, common: CommonArgs, positional: &[String]) -> Exit
                 other => other,
             }
         };
-        if !T::RUN_ON_WORKER {
+        if !T::RUN_ON_WORKER || T::SCHEDULER == Scheduler::CurrentThread {
             return run.await;
         }
         tokio::spawn(run).await.unwrap_or_else(|panic| {
@@ -340,14 +358,15 @@ fn usable(common: &CommonArgs, positional: &[String]) -> Result<(), InputError> 
     }
 }
 
-/// Runs `future` on a fresh multi-threaded runtime. At the end, blocking
+/// Runs `future` on a fresh runtime of `scheduler`. At the end, blocking
 /// threads still stuck (a read on a hung network mount) are abandoned rather
 /// than waited for, so a hung item can never hang the tool's exit.
-pub(crate) fn block_on(future: impl Future<Output = Exit>) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+pub(crate) fn block_on(scheduler: Scheduler, future: impl Future<Output = Exit>) -> Exit {
+    let mut builder = match scheduler {
+        Scheduler::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        Scheduler::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start the async runtime: {error}");

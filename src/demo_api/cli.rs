@@ -45,7 +45,7 @@ pub(crate) fn main(args: Vec<OsString>) -> Exit {
         Ok(cli) => cli,
         Err(exit) => return exit,
     };
-    crate::app::block_on(async {
+    crate::app::block_on(crate::app::Scheduler::MultiThread, async {
         let listener = match bind(SocketAddr::new(cli.host, cli.port)).await {
             Ok(listener) => listener,
             Err(error) => {

@@ -86,7 +86,7 @@ pub(crate) fn without_credentials(headers: &HeaderMap) -> HeaderMap {
 /// Sends `spec` once, following redirects, up to the head of the last
 /// response.
 pub(crate) async fn send(
-    client: &reqwest::Client,
+    clients: &super::client::Clients,
     spec: &RequestSpec,
     limits: ExchangeLimits,
 ) -> Result<Head, RequestError> {
@@ -106,7 +106,8 @@ pub(crate) async fn send(
         if let Some(bytes) = &body {
             *request.body_mut() = Some(bytes.clone().into());
         }
-        let response = client
+        let response = clients
+            .for_url(&url)?
             .execute(request)
             .await
             .map_err(|error| classify(error, &host, false))?;

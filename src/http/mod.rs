@@ -35,7 +35,7 @@ pub(crate) use error::RequestError;
 /// The binary's name, as `"tool"` in the JSON.
 pub(crate) const NAME: &str = "async_requests";
 
-use crate::app::{Identity, NotRun, Tool};
+use crate::app::{Identity, NotRun, Scheduler, Tool};
 use crate::error::{ErrorBody, FieldError, InputError};
 use crate::input::{ParseItem, RawItem};
 use crate::redact::{REDACTED, Redactor, SecretSet, is_secret_header};
@@ -201,7 +201,7 @@ pub(crate) struct RequestTotals {
 pub(crate) struct RequestsTool {
     settings: HttpSettings,
     defaults: RequestDefaults,
-    client: reqwest::Client,
+    clients: client::Clients,
     rate: Option<RateLimiter>,
     per_host: Option<HostLimiter>,
     /// `--save-dir`.
@@ -307,7 +307,7 @@ impl RequestsTool {
         }
         let default_secrets = spec::default_secrets(&defaults);
         let concurrency = cli.common.concurrency as usize;
-        let client = build_client_or_usage(concurrency, cli.insecure)?;
+        let clients = client::Clients::new(concurrency, cli.insecure).map_err(InputError::new)?;
         Ok(RequestsTool {
             settings: HttpSettings {
                 timeout: cli.timeout,
@@ -335,7 +335,7 @@ impl RequestsTool {
                 dry_run: cli.dry_run,
             },
             defaults,
-            client,
+            clients,
             rate: cli.rate.map(RateLimiter::per_second),
             per_host: cli.per_host.map(|limit| HostLimiter::new(limit as usize)),
             save,
@@ -493,7 +493,7 @@ impl RequestsTool {
             rate.acquire().await;
         }
         let exchange = async {
-            let head = fetch::send(&self.client, spec, limits).await?;
+            let head = fetch::send(&self.clients, spec, limits).await?;
             match (file, &self.save) {
                 (Some(file), Some(save))
                     if self.settings.accept.contains(head.status().as_u16()) =>
@@ -518,13 +518,6 @@ impl RequestsTool {
         }
         result
     }
-}
-
-fn build_client_or_usage(
-    concurrency: usize,
-    insecure: bool,
-) -> Result<reqwest::Client, InputError> {
-    client::build_client(concurrency, insecure).map_err(InputError::new)
 }
 
 fn host_key(url: &reqwest::Url) -> String {
@@ -606,9 +599,14 @@ impl RequestsTool {
                 return Finished::failed_with_message(report, &failure, message);
             }
             if let Some(pagination) = &self.pagination {
-                return self
-                    .fetch_pages(spec, pagination, item.as_mut(), &redactor, &stop)
-                    .await;
+                return Box::pin(self.fetch_pages(
+                    spec,
+                    pagination,
+                    item.as_mut(),
+                    &redactor,
+                    &stop,
+                ))
+                .await;
             }
             self.fetch_item(spec, file, report, &redactor, &stop).await
         }
@@ -706,7 +704,7 @@ impl RequestsTool {
             let mut received = 0u64;
             let attempt = within(
                 budget,
-                self.attempt(spec, timeout, redactor, &mut received, file.as_deref_mut()),
+                Box::pin(self.attempt(spec, timeout, redactor, &mut received, file.as_deref_mut())),
             );
             let outcome = stop.race(attempt).await;
             report.received += received;
@@ -829,6 +827,14 @@ impl Tool for RequestsTool {
     type Totals = RequestTotals;
     type Expand = Identity;
 
+    /// One thread: a request is mostly waiting, and on the multi-threaded
+    /// scheduler each one cost several wake-ups between threads (the runner,
+    /// the request's task, the connection's task, the input reader), which
+    /// measured more CPU than the request itself (BENCHMARKS.md, issue 16).
+    /// Hashing and writing a download run on blocking threads either way;
+    /// decoding a compressed body is the one heavy step left on this thread.
+    const SCHEDULER: Scheduler = Scheduler::CurrentThread;
+
     fn from_cli(cli: &RequestsCli) -> Result<Self, NotRun> {
         Ok(RequestsTool::new(cli)?)
     }
@@ -845,5 +851,29 @@ impl Tool for RequestsTool {
         if let Some(breakers) = &self.breakers {
             totals.circuit_opened = breakers.opened_hosts();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::Job;
+    use clap::Parser;
+
+    /// Every item's future is built and copied into its own allocation: a
+    /// rarely taken path held inline (pagination, a download, the retry
+    /// loop's nesting) would make every request pay for its size. It was
+    /// about 12 KiB before the rare paths were boxed.
+    #[test]
+    fn an_items_future_stays_small() {
+        let cli = RequestsCli::try_parse_from(["async_requests", "http://127.0.0.1:9/"])
+            .expect("arguments");
+        let tool = Arc::new(RequestsTool::new(&cli).expect("tool"));
+        let spec = tool
+            .parse_item(RawItem::Arg("http://127.0.0.1:9/".into()))
+            .expect("spec");
+        let future = tool.run(spec, crate::stop::StopToken::new(None));
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 6 * 1024, "an item's future takes {size} bytes");
     }
 }

@@ -10,7 +10,9 @@
 //!    exactly what was checked, whatever happens to the file meanwhile.
 //! 2. [`feed`] reads them again on a producer thread and hands `(index, item)`
 //!    pairs to the next stage through a bounded channel: a producer/consumer
-//!    queue whose capacity, not the input size, bounds memory.
+//!    queue whose capacity, not the input size, bounds memory. Items cross
+//!    in batches ([`BATCH`]) whenever the consumer has some left to take, so
+//!    the two threads wake each other once a batch, not once an item.
 //!
 //! - [`json_items`]: the byte stream split into items (JSON or lines)
 //! - [`spool`]: opening `--input`, and the private copy the second pass reads
@@ -186,9 +188,16 @@ pub(crate) struct Queued<S> {
     pub(crate) item: S,
 }
 
+/// The most items the producer hands over at once. A batch is sent before
+/// it is full whenever the channel is empty (the consumer may be waiting),
+/// so batching never delays an item a consumer could take.
+const BATCH: usize = 32;
+
 /// Items in input order, from a producer thread or a list.
 pub(crate) struct Feed<S> {
-    receiver: mpsc::Receiver<Queued<S>>,
+    receiver: mpsc::Receiver<Vec<Queued<S>>>,
+    /// The items of the batch received last, not yet taken.
+    ready: std::vec::IntoIter<Queued<S>>,
     /// How many items the feed will give.
     total: u64,
     /// Set when the running pass did not read what the checking pass did
@@ -198,8 +207,15 @@ pub(crate) struct Feed<S> {
 }
 
 impl<S> Feed<S> {
+    /// The next item; `None` once every item was given. Cancel-safe: the
+    /// only await is the channel's, and a batch received is kept whole.
     pub(crate) async fn next(&mut self) -> Option<Queued<S>> {
-        self.receiver.recv().await
+        loop {
+            if let Some(queued) = self.ready.next() {
+                return Some(queued);
+            }
+            self.ready = self.receiver.recv().await?.into_iter();
+        }
     }
 
     /// How many items the feed gives in all.
@@ -228,38 +244,75 @@ impl<S> Feed<S> {
 }
 
 impl<S: Send + 'static> Feed<S> {
-    /// Builds a feed from a list already in memory, queued all at once: no
-    /// producer thread that sleeps and wakes for every item the runner
-    /// takes (a cost that shows with ten thousand fast items), and no more
-    /// memory than the list itself.
+    /// Builds a feed from a list already in memory: no producer thread
+    /// that sleeps and wakes for the items the runner takes (a cost that
+    /// shows with ten thousand fast items), and no more memory than the
+    /// list itself.
     pub(crate) fn from_vec(items: Vec<S>) -> Self {
         let total = items.len() as u64;
-        let (sender, receiver) = mpsc::channel(items.len().max(1));
-        for (index, item) in items.into_iter().enumerate() {
-            // Cannot fail: the channel has room for every item and the
-            // receiver is alive.
-            let _ = sender.try_send(Queued {
+        let ready: Vec<Queued<S>> = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| Queued {
                 index,
                 line: None,
                 item,
-            });
-        }
+            })
+            .collect();
+        // No sender: once `ready` is taken, the feed ends.
+        let (_, receiver) = mpsc::channel(1);
         Feed {
             receiver,
+            ready: ready.into_iter(),
             total,
             late_error: Arc::new(OnceLock::new()),
         }
     }
 }
 
+/// Where the producer puts items: in batches of at most [`BATCH`], each
+/// sent when full or when the channel is empty, so the consumer waits for
+/// no more than one item's parse.
+struct Batcher<S> {
+    sender: mpsc::Sender<Vec<Queued<S>>>,
+    batch: Vec<Queued<S>>,
+}
+
+impl<S> Batcher<S> {
+    /// Queues one item; false once the consumer is gone.
+    fn push(&mut self, queued: Queued<S>) -> bool {
+        self.batch.push(queued);
+        let starving = self.sender.capacity() == self.sender.max_capacity();
+        if self.batch.len() >= BATCH || starving {
+            return self.send();
+        }
+        true
+    }
+
+    /// Sends what is batched (nothing if empty); false once the consumer
+    /// is gone.
+    fn send(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.sender.blocking_send(batch).is_ok()
+    }
+}
+
+/// How many batches the channel holds to bound it at about `capacity` items.
+fn batches_for(capacity: usize) -> usize {
+    capacity.div_ceil(BATCH).max(1)
+}
+
 /// Pass 2: streams the checked items, parsed again by `parser`, through a
-/// channel of `capacity`.
+/// channel of about `capacity` items.
 pub(crate) fn feed<P: ParseItem + ?Sized>(
     checked: CheckedInput,
     parser: Arc<P>,
     capacity: usize,
 ) -> Feed<P::Item> {
-    let (sender, receiver) = mpsc::channel(capacity.max(1));
+    let (sender, receiver) = mpsc::channel(batches_for(capacity));
     let late_error = Arc::new(OnceLock::new());
     let late = late_error.clone();
     let total = checked.total;
@@ -267,65 +320,27 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
     let producer = std::thread::Builder::new()
         .name("input".into())
         .spawn(move || {
-            let mut index = 0usize;
-            for arg in checked.positional {
-                let Ok(item) = parser.parse_item(RawItem::Arg(arg)) else {
-                    let _ = late.set(InputError::new(
-                        "an argument read differently in the running pass than when it was checked",
-                    ));
-                    return;
-                };
-                let queued = Queued {
-                    index,
-                    line: None,
-                    item,
-                };
-                if sender.blocking_send(queued).is_err() {
-                    return;
-                }
-                index += 1;
-            }
-            let Some(reader) = checked.source.map(Source::reader) else {
-                return;
+            let mut out = Batcher {
+                sender,
+                batch: Vec::with_capacity(BATCH),
             };
-            let mut items = JsonItems::new(reader, checked.format);
-            while let Some(item) = items.next_item() {
-                let parsed = item.and_then(|(line, value)| {
-                    parser
-                        .parse_item(RawItem::Json(value))
-                        .map(|item| (line, item))
-                        .map_err(|error| InputError::from_field(error, Some(line)))
-                });
-                match parsed {
-                    Ok((line, item)) => {
-                        let queued = Queued {
-                            index,
-                            line: Some(line),
-                            item,
-                        };
-                        if sender.blocking_send(queued).is_err() {
-                            return;
-                        }
-                        index += 1;
-                    }
-                    Err(error) => {
-                        let _ = late.set(InputError {
-                            message: format!(
-                                "an item read differently in the running pass: {}",
-                                error.message
-                            ),
-                            ..error
-                        });
-                        return;
-                    }
+            let read = produce(checked, &*parser, &mut out);
+            // The items read before a late error still run, as before it.
+            out.send();
+            let count = match read {
+                Ok(count) => count,
+                Err(error) => {
+                    let _ = late.set(error);
+                    return;
                 }
-            }
+            };
             // Fewer items than the checking pass counted: the copy is short.
-            if index as u64 != checked.total {
-                let _ = late.set(InputError::new(format!(
-                    "{} items were checked, {index} were read in the running pass",
-                    checked.total
-                )));
+            if let Some(count) = count {
+                if count as u64 != total {
+                    let _ = late.set(InputError::new(format!(
+                        "{total} items were checked, {count} were read in the running pass"
+                    )));
+                }
             }
         });
     // A full process table (a fork bomb elsewhere) refuses the thread: the
@@ -337,9 +352,66 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
     }
     Feed {
         receiver,
+        ready: Vec::new().into_iter(),
         total,
         late_error,
     }
+}
+
+/// The producer's work: every checked item parsed again, in order, into
+/// `out`. `Ok(Some(n))`: `n` items were read; `Ok(None)`: the consumer went
+/// away first; `Err`: an item read differently than when it was checked.
+fn produce<P: ParseItem + ?Sized>(
+    checked: CheckedInput,
+    parser: &P,
+    out: &mut Batcher<P::Item>,
+) -> Result<Option<usize>, InputError> {
+    let mut index = 0usize;
+    for arg in checked.positional {
+        let Ok(item) = parser.parse_item(RawItem::Arg(arg)) else {
+            return Err(InputError::new(
+                "an argument read differently in the running pass than when it was checked",
+            ));
+        };
+        let queued = Queued {
+            index,
+            line: None,
+            item,
+        };
+        if !out.push(queued) {
+            return Ok(None);
+        }
+        index += 1;
+    }
+    let Some(reader) = checked.source.map(Source::reader) else {
+        return Ok(Some(index));
+    };
+    let mut items = JsonItems::new(reader, checked.format);
+    while let Some(item) = items.next_item() {
+        let parsed = item.and_then(|(line, value)| {
+            parser
+                .parse_item(RawItem::Json(value))
+                .map(|item| (line, item))
+                .map_err(|error| InputError::from_field(error, Some(line)))
+        });
+        let (line, item) = parsed.map_err(|error| InputError {
+            message: format!(
+                "an item read differently in the running pass: {}",
+                error.message
+            ),
+            ..error
+        })?;
+        let queued = Queued {
+            index,
+            line: Some(line),
+            item,
+        };
+        if !out.push(queued) {
+            return Ok(None);
+        }
+        index += 1;
+    }
+    Ok(Some(index))
 }
 
 #[cfg(test)]
@@ -419,6 +491,43 @@ mod tests {
         let got = items.collect().await.unwrap();
         assert_eq!(got, [json!("a"), json!(1), json!(2)]);
         assert!(late.get().is_none());
+    }
+
+    #[test]
+    fn the_channel_holds_about_capacity_items_in_batches() {
+        assert_eq!(batches_for(0), 1);
+        assert_eq!(batches_for(1), 1);
+        assert_eq!(batches_for(BATCH), 1);
+        assert_eq!(batches_for(BATCH + 1), 2);
+        assert_eq!(batches_for(128), 128 / BATCH);
+    }
+
+    #[tokio::test]
+    async fn batched_items_come_in_order_with_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.ndjson");
+        let count = 3 * BATCH + 5;
+        let text: String = (0..count).map(|n| format!("{n}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        let args = ["a".to_string(), "b".to_string()];
+        let checked = check_items(&AsIs, &args, Some(&path), InputFormat::Json, &|| true)
+            .unwrap()
+            .unwrap();
+        let mut items = feed(checked, Arc::new(AsIs), 1);
+        let mut seen = Vec::new();
+        while let Some(queued) = items.next().await {
+            // A slow consumer: the producer fills whole batches meanwhile.
+            tokio::task::yield_now().await;
+            seen.push((queued.index, queued.line, queued.item));
+        }
+        assert_eq!(seen.len(), count + 2);
+        assert_eq!(seen[0], (0, None, json!("a")));
+        assert_eq!(seen[1], (1, None, json!("b")));
+        for (at, (index, line, item)) in seen.iter().enumerate().skip(2) {
+            let n = at - 2;
+            assert_eq!((*index, *line, item), (at, Some(n as u64 + 1), &json!(n)));
+        }
+        assert!(items.late_error().get().is_none());
     }
 
     #[test]
