@@ -162,3 +162,31 @@ fn a_plain_http_redirect_to_https_is_followed_over_tls() {
     assert_eq!(doc.results[0].text.as_deref(), Some("secure"));
     assert_eq!(doc.results[0].redirects, Some(1));
 }
+
+#[test]
+fn no_usable_root_certificates_fail_the_https_items_only_and_send_nothing() {
+    let empty = tempfile::tempdir().unwrap();
+    let plain = RawServer::start(|_| Reply::Bytes(raw_server::response("200 OK", &[], b"plain")));
+    let out = requests()
+        .env(
+            "SSL_CERT_FILE",
+            &empty.path().join("none.pem").display().to_string(),
+        )
+        .env("SSL_CERT_DIR", &empty.path().display().to_string())
+        .arg("https://127.0.0.1:9/")
+        .arg(plain.at("/"))
+        .run();
+    assert_eq!(out.code, 1, "stderr: {}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    let error = doc.results[0].error.as_ref().expect("an error");
+    assert_eq!(error.kind, "tls");
+    assert!(
+        error.message.contains("nothing was sent"),
+        "{}",
+        error.message
+    );
+    // The cause, not only reqwest's "builder error".
+    assert!(error.message.matches(':').count() >= 3, "{}", error.message);
+    assert_eq!(doc.results[1].status, "ok");
+    assert_eq!(doc.summary.requests_sent, 1);
+}

@@ -53,7 +53,7 @@ impl Clients {
         self.tls
             .get_or_init(|| build_client(self.concurrency, self.insecure, false))
             .as_ref()
-            .map_err(|message| RequestError::Tls(message.clone()))
+            .map_err(|message| RequestError::TlsSetup(message.clone()))
     }
 }
 
@@ -92,7 +92,23 @@ fn build_client(
     };
     builder
         .build()
-        .map_err(|error| format!("cannot build the HTTP client: {error}"))
+        .map_err(|error| format!("cannot build the HTTP client: {}", with_causes(&error)))
+}
+
+/// `error` and the errors under it, `: `-joined: reqwest's builder error
+/// alone says only "builder error".
+fn with_causes(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// A DNS failure, recognisable in an error's source chain.

@@ -39,6 +39,10 @@ pub(crate) enum RequestError {
     ConnectionClosed(String),
     #[error("TLS failure: {0}")]
     Tls(String),
+    /// The run's TLS client could not be built (no usable root
+    /// certificates, say): nothing was sent. Shown as `tls` too.
+    #[error("TLS cannot be set up on this machine, nothing was sent: {0}")]
+    TlsSetup(String),
     #[error("no complete response within {}", format_duration(*.0))]
     Timeout(Duration),
     #[error("the item's --max-time of {} ran out", format_duration(*.0))]
@@ -73,7 +77,7 @@ impl Failure for RequestError {
             RequestError::Dns { .. } => "dns",
             RequestError::Connect(_) => "connect",
             RequestError::ConnectionClosed(_) => "connection_closed",
-            RequestError::Tls(_) => "tls",
+            RequestError::Tls(_) | RequestError::TlsSetup(_) => "tls",
             RequestError::Timeout(_) => "timeout",
             RequestError::MaxTime(_) => "max_time",
             RequestError::HttpStatus { .. } => "http_status",

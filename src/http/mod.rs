@@ -708,7 +708,12 @@ impl RequestsTool {
             );
             let outcome = stop.race(attempt).await;
             report.received += received;
-            if !matches!(outcome, Ok(Err(RequestError::CircuitOpen { .. }))) {
+            if !matches!(
+                outcome,
+                Ok(Err(
+                    RequestError::CircuitOpen { .. } | RequestError::TlsSetup(_)
+                ))
+            ) {
                 report.sent += 1;
             }
             let outcome = match outcome {
