@@ -340,8 +340,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                     lines: line_sender.clone(),
                     oldest: oldest.clone(),
                 };
-                let work = job.clone().run_item(item, spec, stop.clone());
-                let work = Box::pin(work);
+                let work = Box::pin(job.clone().run_item(item, spec, stop.clone()));
                 running.spawn(async move {
                     let mut finished = AssertUnwindSafe(work)
                         .catch_unwind()

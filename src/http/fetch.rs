@@ -159,6 +159,23 @@ pub(crate) async fn send(
     }
 }
 
+/// The next piece of `response`'s body (`None` at its end), counted into
+/// `received` as it arrives; a failure mid-body is classified as one.
+pub(crate) async fn next_chunk(
+    response: &mut reqwest::Response,
+    authority: &str,
+    received: &mut u64,
+) -> Result<Option<bytes::Bytes>, RequestError> {
+    let chunk = response
+        .chunk()
+        .await
+        .map_err(|error| classify(error, authority, true))?;
+    if let Some(chunk) = &chunk {
+        *received += chunk.len() as u64;
+    }
+    Ok(chunk)
+}
+
 /// Reads the body of `head` up to the cap. `received` counts body bytes as
 /// they arrive, so a timeout mid-body still accounts for them.
 pub(crate) async fn read_body(
@@ -186,12 +203,9 @@ pub(crate) async fn read_body(
         kept.reserve(usize::try_from(hint).unwrap_or(0));
     }
     loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(error) => return Err(classify(error, &authority, true)),
+        let Some(chunk) = next_chunk(&mut response, &authority, received).await? else {
+            break;
         };
-        *received += chunk.len() as u64;
         let room = limit.saturating_sub(read);
         let take = (chunk.len() as u64).min(room) as usize;
         if limits.keep_body {

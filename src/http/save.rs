@@ -16,7 +16,6 @@
 //!   cancelled download drops the temporary file.
 
 use super::RequestError;
-use super::client::classify;
 use super::fetch::{Exchange, Head};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -357,12 +356,10 @@ pub(crate) async fn stream_to_file(
         Download::start(target, overwrite).map_err(|error| save_error(&shown, &error))?;
     let mut written = 0u64;
     loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(error) => return Err(classify(error, &authority, true)),
+        let Some(chunk) = super::fetch::next_chunk(&mut response, &authority, received).await?
+        else {
+            break;
         };
-        *received += chunk.len() as u64;
         written += chunk.len() as u64;
         if let Some(max) = max_bytes.filter(|max| written > *max) {
             return Err(RequestError::TooLarge(max));
