@@ -95,18 +95,17 @@ fn build_client(
         .map_err(|error| format!("cannot build the HTTP client: {}", with_causes(&error)))
 }
 
-/// `error` and the errors under it, `: `-joined: reqwest's builder error
-/// alone says only "builder error".
-fn with_causes(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let said = inner.to_string();
+/// `error` and the errors under it ([`chain`]), `: `-joined: reqwest's
+/// builder error alone says only "builder error".
+fn with_causes(error: &(dyn StdError + 'static)) -> String {
+    let mut text = String::new();
+    for said in chain(error).iter().map(|error| error.to_string()) {
         if !text.contains(&said) {
-            text.push_str(": ");
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
             text.push_str(&said);
         }
-        cause = inner.source();
     }
     text
 }
