@@ -455,13 +455,13 @@ def workload_9(quick, work, url):
         env["ASYNC_PATTERNS_BUILD_WAIT"] = "100000"
         command = ["bash", "-c", 'rm -rf "$1/target" && bash "$1/scripts/async_file_reader" "$2"', "build",
                    str(source), target]
-        w.contenders.append(Contender("source: first bash scripts/async_file_reader (clean target dir, one round)",
-                                      command, env=env, max_rounds=1))
+        w.contenders.append(Contender("source: first bash scripts/async_file_reader (clean target dir each round)",
+                                      command, env=env, max_rounds=3))
     sizes = [("zip (the skill bundle)", zip_path.stat().st_size), ("wheel", wheel.stat().st_size),
              ("binary (stripped, in bin/linux-x86_64/)", (skill / "bin" / "linux-x86_64" / "async-patterns").stat().st_size)]
     w.extra_rows = [f"| {name} | {size / 1048576:.1f} MiB |" for name, size in sizes]
     zip_mb = zip_path.stat().st_size / 1e6
-    source_name = "source: first bash scripts/async_file_reader (clean target dir, one round)"
+    source_name = "source: first bash scripts/async_file_reader (clean target dir each round)"
 
     def verdict(walls, rss):
         bundle_wall = walls["bundle: bash scripts/async_file_reader (unzipped, no cargo on PATH)"]
@@ -627,17 +627,23 @@ PROFILING_NOTES = [
     "- **One binary (issue 10).** The five tools became one `async-patterns` binary, and reqwest lost zstd, "
     "brotli, http2 and charset: a clean release build went from about 150 s to about 106 s of wall time on 2 "
     "idle cores (`cargo build --timings`: 320 s to 190 s of crate CPU). Then each dependency was built in one "
-    "codegen unit (no thin-local LTO pass, no code generated twice; this crate keeps 16 units so its own turn, "
-    "last and alone, still uses both cores) and url's IDNA back end moved from ICU4X to the unicode-rs tables "
-    "(`idna_adapter` 1.1: 20 crates fewer): 156-165 s of crate CPU instead of 190 s, and 87-94 s of wall in "
-    "single runs on an idle machine; but this machine's speed drifts by 10 % or more between minutes, and in an "
-    "alternated A/B of two clean builds each it measured 108 and 119 s before, 109 and 94 s after (the bench's "
-    "own run above: 102 s), so the 90 s goal is met only on a good minute. The tools are as fast or "
-    "faster (alternated A/B: 20,000 requests 5 % less CPU, 10,000 files 5 % less wall). What is left is "
-    "throughput on 2 cores until this crate starts (about 68 s), then this crate alone (about 24 s, of "
-    "which 13 s thin-local LTO). Turning thin-local LTO off saves 15 s more but costs 9 % more CPU a request, "
-    "and a dependency opt-level of 2 applies to proc-macros too and made the build slower, so neither was "
-    "taken. An A/B run of workloads 1, 2, 4-8 against the previous commit's five binaries showed no "
+    "codegen unit (no thin-local LTO pass, no code generated twice; on 2 cores there are always two crates "
+    "to build until this crate's turn) and url's IDNA back end moved from ICU4X to the unicode-rs tables "
+    "(`idna_adapter` 1.1: 20 crates fewer): 156-165 s of crate CPU instead of 190 s. Last, this crate's own "
+    "turn: it starts when reqwest's metadata is ready (about 60 s in) and then compiles alone, so its cost is "
+    "the tail of every build. With 16 codegen units joined by thin-local LTO it took 24-28 s of wall and "
+    "42-48 s of CPU; with 2 units and no LTO pass (`codegen-units = 2`, `lto = \"off\"`) 17-20 s and 29-31 s. "
+    "With 16 units, dropping the LTO pass had cost 9 % more CPU a request (cross-unit inlining lost); with 2 "
+    "units it measured within noise (20,000 requests, 11 alternated rounds: 24.2 µs a request against 24.7; "
+    "10,000 files, 256 MiB, 4 projects for find_blocking_calls: within 3 %, both directions). Clean builds, "
+    "alternated, old then new: 84.7 and 100.7 s before, 85.0 and 85.6 s after (a single run 80.6 s); this "
+    "machine's speed drifts by 10 % or more between minutes (the same build measured 84 to 101 s), so "
+    "medians of alternated runs are the figures to compare. The build is throughput-bound: the dependencies "
+    "keep both cores busy until this crate starts (about 120 s of CPU), then about 18 s of this crate alone. "
+    "Not taken: a dependency opt-level of 2 (applies to proc-macros too: slower), opt-level 1 for clap and "
+    "regex-syntax (about 2.5 s of CPU, inside the noise), and replacing reqwest by hyper's own client (about "
+    "9 s of CPU less, but the proxy support from HTTP(S)_PROXY that reqwest gives would have to be rebuilt). "
+    "An A/B run of workloads 1, 2, 4-8 against the previous commit's five binaries showed no "
     "wall-time loss, and peak RSS 1-2.5 MiB higher on every row: the kernel maps more pages of a binary that "
     "holds all five tools (tree-sitter's grammars alone are 2 MB of tables); it is shared, file-backed "
     "memory, and the heap is unchanged. The bundle's stripped, fat-LTO binary (`profile.dist`) is about "

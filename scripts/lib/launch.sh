@@ -54,10 +54,10 @@ ASYNC_PATTERNS_VERSION="${ASYNC_PATTERNS_VERSION%$'\r'}"
 # the tool of that name.
 ASYNC_PATTERNS_TOOLS=(async_requests async_file_reader async_timeout find_blocking_calls demo_api)
 
-# CPU seconds a clean release build takes (156-165 s measured on 2 cores,
-# rounded up for slower minutes; see BENCHMARKS.md), for the estimate shown
-# while building.
-ASYNC_PATTERNS_BUILD_CPU_SECONDS=180
+# CPU seconds a clean release build takes (user + sys: 150-165 s measured
+# on 2 cores, 85 s of wall; see BENCHMARKS.md), for the estimate shown while
+# building: this over the cores, plus 10 s for this crate's own last step.
+ASYNC_PATTERNS_BUILD_CPU_SECONDS=160
 
 _ap_say() { echo "async-patterns: $*" >&2; }
 
