@@ -20,7 +20,7 @@ use crate::error::InputError;
 use crate::exit::Exit;
 use crate::input::{CheckedInput, Feed, ParseItem, check_items, feed};
 use crate::output::{Output, OutputFormat, Paused};
-use crate::printer::{Format, Printer, print_input_error, print_pointer, stdout_writer};
+use crate::printer::{Format, Printer, print_input_error, print_pointer, stdout_file};
 use crate::progress::Progress;
 use crate::runner::{Job, RunConfig, run_bounded};
 use crate::stop::{StopToken, watch_deadline, watch_signals};
@@ -411,43 +411,83 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
     }
 }
 
-/// Where the results go: `--output FILE` or stdout, buffered.
+/// Where the results go: `--output FILE` or stdout, buffered; a pipe or a
+/// socket through the output thread ([`crate::writer_thread`]).
 pub(crate) struct Destination {
-    out: BufWriter<File>,
+    out: Writer,
     /// Whether the results go to a terminal.
     terminal: bool,
     /// The terminal's width, when the results go to one that says it.
     pub(crate) columns: Option<usize>,
 }
 
+/// How a [`Destination`] writes.
+enum Writer {
+    Direct(BufWriter<File>),
+    Threaded(crate::writer_thread::ThreadedWriter),
+}
+
 impl io::Write for Destination {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.write(buf)
+        match &mut self.out {
+            Writer::Direct(out) => out.write(buf),
+            Writer::Threaded(out) => out.write(buf),
+        }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.out.write_all(buf)
+        match &mut self.out {
+            Writer::Direct(out) => out.write_all(buf),
+            Writer::Threaded(out) => out.write_all(buf),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        match &mut self.out {
+            Writer::Direct(out) => out.flush(),
+            Writer::Threaded(out) => out.flush(),
+        }
     }
 }
 
-fn open_output(common: &CommonArgs) -> io::Result<Destination> {
+/// Opens the destination; with the output thread, also its handle, to wait
+/// on once the output is complete (and before anything else is written to
+/// stdout).
+fn open_output(
+    common: &CommonArgs,
+) -> io::Result<(Destination, Option<crate::writer_thread::WriterDone>)> {
     use std::io::IsTerminal;
     use std::os::fd::AsRawFd;
+    let direct = |file| Writer::Direct(BufWriter::with_capacity(64 * 1024, file));
     match &common.output {
-        Some(path) => Ok(Destination {
-            out: BufWriter::with_capacity(64 * 1024, File::create(path)?),
-            terminal: false,
-            columns: None,
-        }),
-        None => Ok(Destination {
-            out: stdout_writer()?,
-            terminal: io::stdout().is_terminal(),
-            columns: crate::table::terminal_columns(io::stdout().as_raw_fd()),
-        }),
+        Some(path) => Ok((
+            Destination {
+                out: direct(File::create(path)?),
+                terminal: false,
+                columns: None,
+            },
+            None,
+        )),
+        None => {
+            let stdout = stdout_file()?;
+            let terminal = io::stdout().is_terminal();
+            let (out, done) = if !terminal && crate::writer_thread::waits_on_a_reader(&stdout) {
+                match crate::writer_thread::spawn(stdout) {
+                    Ok((threaded, done)) => (Writer::Threaded(threaded), Some(done)),
+                    Err(stdout) => (direct(stdout), None),
+                }
+            } else {
+                (direct(stdout), None)
+            };
+            Ok((
+                Destination {
+                    out,
+                    terminal,
+                    columns: crate::table::terminal_columns(io::stdout().as_raw_fd()),
+                },
+                done,
+            ))
+        }
     }
 }
 
@@ -508,14 +548,23 @@ async fn execute<T: Tool>(
 ) -> Exit {
     let late_error = specs.late_error();
     let total = specs.total();
-    let opened = open_output(common).map_err(|error| {
-        let field = if common.output.is_some() {
-            "--output"
-        } else {
-            "stdout"
-        };
-        InputError::new(format!("cannot write the output: {error}")).with_field(field)
-    });
+    let (opened, mut writer) = match open_output(common) {
+        Ok((destination, writer)) => (Ok(destination), writer),
+        Err(error) => {
+            let field = if common.output.is_some() {
+                "--output"
+            } else {
+                "stdout"
+            };
+            let error =
+                InputError::new(format!("cannot write the output: {error}")).with_field(field);
+            (Err(error), None)
+        }
+    };
+    // The output thread's last bytes are written, and its write error
+    // known, only once it is joined; and nothing else may reach stdout
+    // before. Every path below drops the output first (closing its queue).
+    let mut written = move || writer.take().map_or(Ok(()), |writer| writer.wait());
     let on_terminal = opened
         .as_ref()
         .is_ok_and(|destination| destination.terminal);
@@ -523,6 +572,7 @@ async fn execute<T: Tool>(
     let output = match started {
         Ok(output) => tool.arrange(output),
         Err(error) => {
+            let _ = written();
             print_input_error(T::NAME, &error);
             return Exit::Usage;
         }
@@ -555,6 +605,8 @@ async fn execute<T: Tool>(
     let run = match outcome {
         Ok(run) => run,
         Err(error) => {
+            drop(printer);
+            let _ = written();
             report_write_error(T::NAME, &error);
             return Exit::SomeFailed;
         }
@@ -571,7 +623,8 @@ async fn execute<T: Tool>(
         stopped_by: run.stop.map(|reason| reason.word()),
         extra: &*totals,
     };
-    let printed = printer.finish(&summary).and_then(|_| match &common.output {
+    let finished = printer.finish(&summary);
+    let printed = finished.and(written()).and_then(|_| match &common.output {
         Some(path) => print_pointer(T::NAME, &path.display().to_string(), &summary),
         None => Ok(()),
     });

@@ -71,6 +71,7 @@ mod tasks;
 mod units;
 mod walk;
 mod wire;
+mod writer_thread;
 
 /// The crate version every tool reports in its JSON (`"version"`).
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -32,10 +32,14 @@ pub(crate) enum Format {
     Ndjson,
 }
 
-/// Opens a buffered writer on stdout that bypasses `Stdout`'s line buffering.
+/// A duplicate of fd 1, to write to without `Stdout`'s line buffering.
+pub(crate) fn stdout_file() -> io::Result<File> {
+    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
+}
+
+/// A buffered writer on stdout that bypasses `Stdout`'s line buffering.
 pub(crate) fn stdout_writer() -> io::Result<BufWriter<File>> {
-    let fd = io::stdout().as_fd().try_clone_to_owned()?;
-    Ok(BufWriter::with_capacity(64 * 1024, File::from(fd)))
+    Ok(BufWriter::with_capacity(64 * 1024, stdout_file()?))
 }
 
 /// The JSON of one run, written as results come.

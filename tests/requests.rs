@@ -22,6 +22,40 @@ fn statuses(doc: &RequestsDoc) -> Vec<&str> {
         .collect()
 }
 
+/// A stdout reader slower than the tool holds back the output thread, not
+/// the requests: all of them are sent while nobody reads (1.2 MB of
+/// results, far past the pipe's 64 KiB). Before the output thread, the one
+/// runtime thread blocked in `write` once the pipe was full, and this
+/// stopped at about 9 requests until the reader woke.
+#[test]
+fn a_stdout_reader_that_waits_holds_back_no_request() {
+    let server = DemoServer::start();
+    let urls: String = (0..60)
+        .map(|_| format!("{}\n", json!(server.at("/bytes/20000"))))
+        .collect();
+    let (release, gate) = std::sync::mpsc::channel();
+    let running = requests()
+        .args(["--input", "-", "-c", "4", "--max-body", "100000"])
+        .stdin(urls)
+        .hold_stdout_until(gate)
+        .spawn();
+    wait_until(
+        Duration::from_secs(30),
+        "every request sent while stdout is unread",
+        || server.requests_seen() == 60,
+    );
+    drop(release);
+    let out = running.wait();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results.len(), 60);
+    assert!(
+        doc.results
+            .iter()
+            .all(|result| result.status == "ok" && result.body_bytes == Some(20000))
+    );
+}
+
 #[test]
 fn seed_example_runs_the_three_calls_at_once() {
     let server = DemoServer::start_with(&["--delay-scale", "0.2"]);

@@ -218,6 +218,8 @@ impl Output {
 pub struct Tool {
     command: Command,
     stdin: Option<Vec<u8>>,
+    /// Stdout is read only once this says so (or its sender is dropped).
+    stdout_gate: Option<mpsc::Receiver<()>>,
 }
 
 /// Removes the proxy settings of the developer's environment from `command`:
@@ -242,6 +244,7 @@ pub fn tool(name: &str) -> Tool {
     Tool {
         command,
         stdin: None,
+        stdout_gate: None,
     }
 }
 
@@ -267,6 +270,13 @@ impl Tool {
 
     pub fn current_dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
         self.command.current_dir(dir);
+        self
+    }
+
+    /// Nobody reads the tool's stdout until `gate` receives, or its sender
+    /// is dropped: a reader slower than the tool.
+    pub fn hold_stdout_until(mut self, gate: mpsc::Receiver<()>) -> Self {
+        self.stdout_gate = Some(gate);
         self
     }
 
@@ -296,7 +306,11 @@ impl Tool {
         let mut stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         let (out_tx, out_rx) = mpsc::channel();
+        let gate = self.stdout_gate.take();
         std::thread::spawn(move || {
+            if let Some(gate) = gate {
+                let _ = gate.recv();
+            }
             let mut text = String::new();
             let _ = stdout.read_to_string(&mut text);
             let _ = out_tx.send(text);
