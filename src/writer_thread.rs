@@ -9,39 +9,69 @@
 //! reader that waits 3 s before reading, got 9 requests sent in the first
 //! 2 s and the rest only when the reader woke.
 //!
-//! So when stdout is a pipe or a socket, the printer's bytes go in chunks
-//! through a bounded queue to a thread that does the writing: a slow reader
-//! stalls that thread, and the run goes on until [`QUEUED_CHUNKS`] chunks
-//! wait (2 MiB: memory stays bounded); only then does the runtime thread wait
-//! too. A regular file, a terminal or `/dev/null` is written directly: none
-//! of them waits on a reader.
+//! So when stdout is a pipe or a socket, the printer's bytes go through a
+//! queue of at most [`QUEUE_BYTES`] to a thread that does the writing: a slow
+//! reader stalls that thread, and the run goes on until 2 MiB wait (memory
+//! stays bounded: a result line larger than a chunk is queued in 64 KiB
+//! pieces); only then does the runtime thread wait too. A flush (the runner
+//! flushes whenever it has nothing ready, so that NDJSON lines reach the
+//! reader promptly) never waits: when the queue is full, its bytes stay in
+//! the writer's chunk for the next flush, since the reader is far behind
+//! anyway. A regular file, a terminal or `/dev/null` is written directly:
+//! none of them waits on a reader.
 //!
 //! The last bytes are written (and a write error reported) when
 //! [`WriterDone::wait`] joins the thread: the pipeline calls it before the
 //! process exits and before anything else is written to stdout.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-/// Bytes handed to the thread at a time (what `BufWriter` held before).
+/// Bytes gathered before they are handed to the thread (what `BufWriter`
+/// held before).
 const CHUNK: usize = 64 * 1024;
 
-/// Chunks that may wait for the thread: 2 MiB with [`CHUNK`].
-const QUEUED_CHUNKS: usize = 32;
+/// Bytes that may wait for the thread.
+const QUEUE_BYTES: usize = 32 * CHUNK;
 
-/// The writing end: buffers one chunk, queues full ones.
+/// What the two threads share.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Signalled when chunks arrive or the writing end closes.
+    arrived: Condvar,
+    /// Signalled when the thread has written some, or stopped.
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    chunks: VecDeque<Vec<u8>>,
+    bytes: usize,
+    /// The writing end is gone: write what is left, then end.
+    closed: bool,
+    /// The thread stopped on this write error.
+    failed: Option<(io::ErrorKind, String)>,
+    /// Written chunks, emptied, for reuse: a fresh 64 KiB buffer for each
+    /// flush (freed on the other thread) cost about 2 % of a run's CPU.
+    spares: Vec<Vec<u8>>,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The writing end: gathers a chunk, queues it.
 pub(crate) struct ThreadedWriter {
     chunk: Vec<u8>,
-    queue: Option<SyncSender<Vec<u8>>>,
-    /// Chunks the thread has written, back for reuse: the runner flushes
-    /// whenever it has nothing else ready, and a fresh 64 KiB buffer for
-    /// each flush (freed on the other thread) cost about 2 % of a run's CPU.
-    written: Receiver<Vec<u8>>,
-    /// The thread's write error, once it has stopped on one.
-    failed: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
+    queue: Arc<Queue>,
 }
 
 /// The thread, to join when the output is complete.
@@ -62,10 +92,8 @@ pub(crate) fn waits_on_a_reader(file: &File) -> bool {
 /// Starts the thread that writes to `out`; `Err` gives `out` back when no
 /// thread can be started (a full process table), to be written directly.
 pub(crate) fn spawn(out: File) -> Result<(ThreadedWriter, WriterDone), File> {
-    let (queue, chunks) = sync_channel::<Vec<u8>>(QUEUED_CHUNKS);
-    let (give_back, written) = sync_channel::<Vec<u8>>(4);
-    let failed = Arc::new(Mutex::new(None));
-    let noted = Arc::clone(&failed);
+    let queue = Arc::new(Queue::default());
+    let shared = Arc::clone(&queue);
     // The File moves into the thread only once it exists; a clone of the
     // descriptor keeps `out` for the direct fallback.
     let Ok(descriptor) = out.try_clone() else {
@@ -73,28 +101,12 @@ pub(crate) fn spawn(out: File) -> Result<(ThreadedWriter, WriterDone), File> {
     };
     let started = std::thread::Builder::new()
         .name("output".into())
-        .spawn(move || {
-            let mut descriptor = descriptor;
-            for mut chunk in chunks {
-                if let Err(error) = descriptor.write_all(&chunk) {
-                    if let Ok(mut slot) = noted.lock() {
-                        *slot = Some((error.kind(), error.to_string()));
-                    }
-                    return Err(error);
-                }
-                chunk.clear();
-                // Full of spares already: this one is freed.
-                let _ = give_back.try_send(chunk);
-            }
-            Ok(())
-        });
+        .spawn(move || write_queued(descriptor, &shared));
     match started {
         Ok(thread) => Ok((
             ThreadedWriter {
                 chunk: Vec::with_capacity(CHUNK),
-                queue: Some(queue),
-                written,
-                failed,
+                queue,
             },
             WriterDone {
                 thread: Some(thread),
@@ -104,55 +116,111 @@ pub(crate) fn spawn(out: File) -> Result<(ThreadedWriter, WriterDone), File> {
     }
 }
 
+/// The thread: takes everything queued, writes it, until the writing end
+/// closes (or a write fails: then it records the error and ends).
+fn write_queued(mut out: File, queue: &Queue) -> io::Result<()> {
+    let mut taken = Vec::new();
+    loop {
+        {
+            let mut state = queue.lock();
+            while state.chunks.is_empty() && !state.closed {
+                state = queue
+                    .arrived
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if state.chunks.is_empty() {
+                return Ok(());
+            }
+            taken.extend(state.chunks.drain(..));
+        }
+        let result = taken.iter().try_for_each(|chunk| out.write_all(chunk));
+        let mut state = queue.lock();
+        state.bytes -= taken.iter().map(Vec::len).sum::<usize>();
+        for mut chunk in taken.drain(..) {
+            if state.spares.len() < 4 && chunk.capacity() == CHUNK {
+                chunk.clear();
+                state.spares.push(chunk);
+            }
+        }
+        if let Err(error) = result {
+            state.failed = Some((error.kind(), error.to_string()));
+            state.chunks.clear();
+            state.bytes = 0;
+            queue.written.notify_all();
+            return Err(error);
+        }
+        queue.written.notify_all();
+    }
+}
+
 impl ThreadedWriter {
-    /// Queues the buffered bytes (waiting only while the queue is full).
-    fn send(&mut self) -> io::Result<()> {
+    /// Queues the gathered bytes. `wait`: while the queue is full, wait for
+    /// room (a full chunk); otherwise leave them gathered (a flush).
+    fn hand_over(&mut self, wait: bool) -> io::Result<()> {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let spare = self
-            .written
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.chunk, spare);
-        let sent = match &self.queue {
-            Some(queue) => queue.send(full).is_ok(),
-            None => false,
-        };
-        if sent { Ok(()) } else { Err(self.failure()) }
-    }
-
-    /// The error the thread stopped on, as the next write's error.
-    fn failure(&self) -> io::Error {
-        match self.failed.lock().ok().and_then(|slot| slot.clone()) {
-            Some((kind, message)) => io::Error::new(kind, message),
-            None => io::Error::new(io::ErrorKind::BrokenPipe, "the output thread stopped"),
+        let mut state = self.queue.lock();
+        loop {
+            if let Some((kind, message)) = &state.failed {
+                return Err(io::Error::new(*kind, message.clone()));
+            }
+            if state.bytes + self.chunk.len() <= QUEUE_BYTES {
+                break;
+            }
+            if !wait {
+                return Ok(());
+            }
+            state = self
+                .queue
+                .written
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+        let spare = state
+            .spares
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let full = std::mem::replace(&mut self.chunk, spare);
+        state.bytes += full.len();
+        state.chunks.push_back(full);
+        self.queue.arrived.notify_one();
+        Ok(())
     }
 }
 
 impl Write for ThreadedWriter {
+    /// Gathers `buf` in chunks of at most [`CHUNK`], queuing each full one:
+    /// a result line of megabytes is queued in pieces, within the bound.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.chunk.extend_from_slice(buf);
-        if self.chunk.len() >= CHUNK {
-            self.send()?;
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let room = CHUNK - self.chunk.len().min(CHUNK);
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.chunk.extend_from_slice(now);
+            rest = later;
+            if self.chunk.len() >= CHUNK {
+                self.hand_over(true)?;
+            }
         }
         Ok(buf.len())
     }
 
-    /// Hands what is buffered to the thread (NDJSON lines reach the reader
-    /// promptly) without waiting for it to be written.
+    /// Hands what is gathered to the thread without waiting for it to be
+    /// written, nor for room in the queue.
     fn flush(&mut self) -> io::Result<()> {
-        self.send()
+        self.hand_over(false)
     }
 }
 
 impl Drop for ThreadedWriter {
-    /// What is still buffered goes too; then the queue closes, which ends
+    /// What is still gathered goes too; then the queue closes, which ends
     /// the thread once it has written everything.
     fn drop(&mut self) {
-        let _ = self.send();
-        self.queue = None;
+        let _ = self.hand_over(true);
+        self.queue.lock().closed = true;
+        self.queue.arrived.notify_one();
     }
 }
 
@@ -220,9 +288,9 @@ mod tests {
         let (reader, writer) = pipe();
         drop(reader);
         let (mut out, done) = spawn(writer).unwrap_or_else(|_| panic!("no thread"));
-        // The thread meets EPIPE on the first chunk; a later send says so.
+        // The thread meets EPIPE on the first chunk; a later write says so.
         let mut error = None;
-        for _ in 0..(QUEUED_CHUNKS + 4) * 16 {
+        for _ in 0..(QUEUE_BYTES / CHUNK + 4) * 16 {
             if let Err(failed) = out.write_all(&[b'y'; CHUNK / 16]) {
                 error = Some(failed);
                 break;
@@ -234,5 +302,50 @@ mod tests {
         );
         drop(out);
         assert_eq!(done.wait().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    /// A writer whose queue nobody takes from (no thread): what it queues
+    /// stays there to look at.
+    fn unattached() -> ThreadedWriter {
+        ThreadedWriter {
+            chunk: Vec::with_capacity(CHUNK),
+            queue: Arc::new(Queue::default()),
+        }
+    }
+
+    /// Empties the queue so that dropping `out` does not wait for room.
+    fn discard(out: ThreadedWriter) {
+        let mut state = out.queue.lock();
+        state.chunks.clear();
+        state.bytes = 0;
+        drop(state);
+        drop(out);
+    }
+
+    #[test]
+    fn a_line_larger_than_a_chunk_is_queued_in_pieces() {
+        let mut out = unattached();
+        out.write_all(&vec![b'z'; 20 * CHUNK + 5]).unwrap();
+        {
+            let state = out.queue.lock();
+            assert_eq!(state.chunks.len(), 20);
+            assert!(state.chunks.iter().all(|chunk| chunk.len() == CHUNK));
+            assert_eq!(state.bytes, 20 * CHUNK);
+        }
+        assert_eq!(out.chunk.len(), 5);
+        discard(out);
+    }
+
+    #[test]
+    fn a_flush_into_a_full_queue_keeps_its_bytes_and_returns() {
+        let mut out = unattached();
+        out.write_all(&vec![b'q'; QUEUE_BYTES]).unwrap();
+        assert_eq!(out.queue.lock().bytes, QUEUE_BYTES);
+        out.write_all(b"{\"index\":7}\n").unwrap();
+        // The queue is full and nobody takes from it: a flush must not wait.
+        out.flush().unwrap();
+        assert_eq!(out.queue.lock().bytes, QUEUE_BYTES);
+        assert_eq!(out.chunk, b"{\"index\":7}\n");
+        discard(out);
     }
 }
