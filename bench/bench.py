@@ -615,7 +615,7 @@ PROFILING_NOTES = [
     "then copied whole into its task): `memcpy` instructions halved, 9 % fewer instructions in all, about 2 % "
     "less CPU; (4) a plain-HTTP run never loads the system's root certificates (the TLS client is built on "
     "the first `https://` URL): a one-item run starts in 4.6 ms instead of 8.5 ms. The goal (1.5x oha's CPU) "
-    "is not met: 1.9-2.1x (1.9x in the two full bench runs, 2.1x in alternated A/B runs). reqwest is the floor of what is left: a client on hyper directly would drop its "
+    "is not met: 1.9-2.2x (1.9x in two full bench runs, 2.17x in the latest, where oha measured 11.5 µs against 14.5 before and ours 25.0 µs; 2.1x in alternated A/B runs). reqwest is the floor of what is left: a client on hyper directly would drop its "
     "layers, about 4 µs a request (to about 1.7x oha), and keeping the parsed items of an input that fits "
     "in a fixed budget would spare the second pass, about 1.5 µs more (about 1.55x); the rest is hyper "
     "itself, the body decode and the printer, which oha, keeping no bodies, does not have. `mimalloc` as the "
