@@ -77,6 +77,7 @@ pub(crate) struct ThreadedWriter {
 /// The thread, to join when the output is complete.
 pub(crate) struct WriterDone {
     thread: Option<JoinHandle<io::Result<()>>>,
+    queue: Arc<Queue>,
 }
 
 /// Whether `file` is a pipe or a socket: a reader on the other end decides
@@ -94,6 +95,7 @@ pub(crate) fn waits_on_a_reader(file: &File) -> bool {
 pub(crate) fn spawn(out: File) -> Result<(ThreadedWriter, WriterDone), File> {
     let queue = Arc::new(Queue::default());
     let shared = Arc::clone(&queue);
+    let watched = Arc::clone(&queue);
     // The File moves into the thread only once it exists; a clone of the
     // descriptor keeps `out` for the direct fallback.
     let Ok(descriptor) = out.try_clone() else {
@@ -110,6 +112,7 @@ pub(crate) fn spawn(out: File) -> Result<(ThreadedWriter, WriterDone), File> {
             },
             WriterDone {
                 thread: Some(thread),
+                queue: watched,
             },
         )),
         Err(_) => Err(out),
@@ -221,6 +224,20 @@ impl Drop for ThreadedWriter {
         let _ = self.hand_over(true);
         self.queue.lock().closed = true;
         self.queue.arrived.notify_one();
+    }
+}
+
+impl Drop for WriterDone {
+    /// Not waited on (a panic unwinding through the pipeline): still let
+    /// the thread write what was queued before the process exits, as a
+    /// `BufWriter` flushes when dropped. Only once the writing end is gone:
+    /// waiting while it lives would never end.
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            if self.queue.lock().closed {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
