@@ -626,12 +626,7 @@ PROFILING_NOTES = [
     "go through a queue of at most 2 MiB (a flush into a full queue does not wait) to a thread of their own: all 100 are sent in 10 ms "
     "(tests/requests.rs holds the case). Files, terminals and /dev/null (the rows here) are written "
     "directly; to a pipe the thread costs 1-2 % more CPU (one wake-up per flush), inside the noise of 9 "
-    "alternated runs. Likewise `--save-dir`'s check for a file from before the run and the creation of "
-    "the temporary file moved to blocking threads (the writes and the rename already ran there), so a save "
-    "folder on a hung network file system stalls its own items, not the run; removing a dropped "
-    "download's temporary file stays immediate (the process may be exiting on a signal). What stays on the "
-    "one thread: gzip/deflate decoding and the parse of JSON bodies, so a run whose cost is decoding large "
-    "bodies uses one core.",
+    "alternated runs.",
     "- **Workload 1 (latency).** The per-request times in our own output: median 101 ms (the server's "
     "100 ms sleep rounds up to the next millisecond of its timer, plus one loopback round trip), the first "
     "wave 115 ms (100 connections opened at once). Ten rounds of that is about 1.05 s; oha measures the "

@@ -498,9 +498,7 @@ impl RequestsTool {
                 (Some(file), Some(save))
                     if self.settings.accept.contains(head.status().as_u16()) =>
                 {
-                    let path = save
-                        .path_for(file, &head, spec.save_as.as_deref(), &spec.url)
-                        .await?;
+                    let path = save.path_for(file, &head, spec.save_as.as_deref(), &spec.url)?;
                     save::stream_to_file(head, path, save.dir.overwrite(), save.max_bytes, received)
                         .await
                 }
@@ -581,9 +579,13 @@ impl RequestsTool {
         stop: StopToken,
     ) -> impl Future<Output = Finished<RequestReport>> + Send {
         let mut file = None;
+        let mut kept = None;
         if let (Some(save), false) = (&self.save, self.settings.dry_run) {
             let index = item.as_ref().map_or(0, |item| item.index);
-            file = Some(save.target(spec.save_as.as_deref(), &spec.url, index));
+            match save.target(spec.save_as.as_deref(), &spec.url, index) {
+                Ok(target) => file = Some(target),
+                Err(path) => kept = Some(path),
+            }
         }
         async move {
             if self.settings.dry_run {
@@ -591,13 +593,10 @@ impl RequestsTool {
             }
             let redactor = self.redactor_for(&spec);
             let report = self.identity(&spec);
-            let claimed = file.as_ref().and_then(|file| file.path.as_deref());
-            if let (Some(save), Some(path)) = (&self.save, claimed) {
-                if save.dir.kept(path).await {
-                    let failure = RequestError::Exists(path.display().to_string());
-                    let message = redactor.scrub_str(&failure.to_string()).into_owned();
-                    return Finished::failed_with_message(report, &failure, message);
-                }
+            if let Some(path) = kept {
+                let failure = RequestError::Exists(path.display().to_string());
+                let message = redactor.scrub_str(&failure.to_string()).into_owned();
+                return Finished::failed_with_message(report, &failure, message);
             }
             if let Some(pagination) = &self.pagination {
                 return Box::pin(self.fetch_pages(

@@ -134,6 +134,15 @@ fn numbered(name: &str, number: u32) -> String {
     }
 }
 
+/// What became of a claim for a name in DIR.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Write here.
+    Path(PathBuf),
+    /// A file of that name was in DIR before: kept (no `--overwrite`).
+    Exists(PathBuf),
+}
+
 /// The save folder and the names this run has handed out.
 #[derive(Debug)]
 pub(crate) struct SaveDir {
@@ -160,9 +169,9 @@ impl SaveDir {
     }
 
     /// Takes `name` for one item: the first of `name`, `name-1`, ... that
-    /// no other item of this run has taken. In memory only: whether a file
-    /// of that name was there before is [`SaveDir::kept`]'s question.
-    pub(crate) fn claim(&self, name: &str) -> PathBuf {
+    /// no other item of this run has taken. A file left from before the
+    /// run keeps its name unless `--overwrite`.
+    pub(crate) fn claim(&self, name: &str) -> Claim {
         let mut claimed = self
             .claimed
             .lock()
@@ -174,21 +183,11 @@ impl SaveDir {
             candidate = numbered(name, number);
         }
         claimed.insert(candidate.clone());
-        self.dir.join(&candidate)
-    }
-
-    /// Whether `path` (a claimed name) is a file from before the run, to
-    /// keep: never with `--overwrite`. Asked on a blocking thread: the
-    /// requests share one thread, and a save folder on a hung network file
-    /// system must stall this item only.
-    pub(crate) async fn kept(&self, path: &Path) -> bool {
-        if self.overwrite {
-            return false;
+        let path = self.dir.join(&candidate);
+        if !self.overwrite && std::fs::symlink_metadata(&path).is_ok() {
+            return Claim::Exists(path);
         }
-        let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || std::fs::symlink_metadata(path).is_ok())
-            .await
-            .unwrap_or(false)
+        Claim::Path(path)
     }
 
     pub(crate) fn overwrite(&self) -> bool {
@@ -230,9 +229,8 @@ impl Drop for Download {
 }
 
 impl Download {
-    /// Starts writing towards `target` (its folder holds the temporary file,
-    /// created on a blocking thread, as every other file operation here).
-    pub(crate) async fn start(target: PathBuf, overwrite: bool) -> std::io::Result<Self> {
+    /// Starts writing towards `target` (its folder holds the temporary file).
+    pub(crate) fn start(target: PathBuf, overwrite: bool) -> std::io::Result<Self> {
         let folder = target.parent().unwrap_or(Path::new(".")).to_path_buf();
         let stem = target
             .file_name()
@@ -241,14 +239,10 @@ impl Download {
         // 0o666 less the umask, as curl and wget create files (tempfile's
         // own default, 0o600, would leave downloads readable by their owner
         // alone).
-        let temporary = tokio::task::spawn_blocking(move || {
-            tempfile::Builder::new()
-                .prefix(&format!(".{stem}.part-"))
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-                .tempfile_in(&folder)
-        })
-        .await
-        .map_err(|join| std::io::Error::other(format!("creating the file failed: {join}")))??;
+        let temporary = tempfile::Builder::new()
+            .prefix(&format!(".{stem}.part-"))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(&folder)?;
         let temporary_path = temporary.path().to_path_buf();
         let (sender, mut receiver) = mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
         let writer = tokio::task::spawn_blocking(move || {
@@ -358,9 +352,8 @@ pub(crate) async fn stream_to_file(
         }
     }
     let shown = target.display().to_string();
-    let mut download = Download::start(target, overwrite)
-        .await
-        .map_err(|error| save_error(&shown, &error))?;
+    let mut download =
+        Download::start(target, overwrite).map_err(|error| save_error(&shown, &error))?;
     let mut written = 0u64;
     loop {
         let Some(chunk) = super::fetch::next_chunk(&mut response, &authority, received).await?
@@ -423,26 +416,29 @@ pub(crate) struct FileTarget {
 
 impl SaveSettings {
     /// Item `index`'s target, claimed now when its name is known before
-    /// any response (`save_as`, or no `--content-disposition`).
+    /// any response (`save_as`, or no `--content-disposition`); `Err` with
+    /// the path of a file that was there before the run (kept).
     pub(crate) fn target(
         &self,
         save_as: Option<&str>,
         url: &reqwest::Url,
         index: usize,
-    ) -> FileTarget {
+    ) -> Result<FileTarget, PathBuf> {
         if save_as.is_none() && self.content_disposition {
-            return FileTarget { index, path: None };
+            return Ok(FileTarget { index, path: None });
         }
-        FileTarget {
-            index,
-            path: Some(self.dir.claim(&choose_name(save_as, None, url, index))),
+        match self.dir.claim(&choose_name(save_as, None, url, index)) {
+            Claim::Path(path) => Ok(FileTarget {
+                index,
+                path: Some(path),
+            }),
+            Claim::Exists(path) => Err(path),
         }
     }
 
     /// The path of `file`, claimed from the response's `Content-Disposition`
-    /// if it is not yet known; kept for the item's later attempts. A file
-    /// of that name from before the run is kept (`exists`).
-    pub(crate) async fn path_for(
+    /// if it is not yet known; kept for the item's later attempts.
+    pub(crate) fn path_for(
         &self,
         file: &mut FileTarget,
         head: &Head,
@@ -458,11 +454,10 @@ impl SaveSettings {
             .get(reqwest::header::CONTENT_DISPOSITION)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let name = choose_name(save_as, disposition.as_deref(), url, file.index);
-        let path = self.dir.claim(&name);
-        if self.dir.kept(&path).await {
-            return Err(RequestError::Exists(path.display().to_string()));
+        match self.dir.claim(&name) {
+            Claim::Path(path) => Ok(file.path.insert(path).clone()),
+            Claim::Exists(path) => Err(RequestError::Exists(path.display().to_string())),
         }
-        Ok(file.path.insert(path).clone())
     }
 }
 
@@ -529,29 +524,41 @@ mod tests {
         assert_eq!(choose_name(None, None, &bare, 7), "7");
     }
 
-    #[tokio::test]
-    async fn the_same_name_twice_gets_a_number_and_old_files_are_kept() {
+    #[test]
+    fn the_same_name_twice_gets_a_number_and_old_files_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("old.txt"), "keep me").unwrap();
         let save = SaveDir::open(dir.path(), false).unwrap();
-        assert_eq!(save.claim("a.tar.gz"), dir.path().join("a.tar.gz"));
-        assert_eq!(save.claim("a.tar.gz"), dir.path().join("a-1.tar.gz"));
-        assert_eq!(save.claim("a.tar.gz"), dir.path().join("a-2.tar.gz"));
-        assert_eq!(save.claim(".env"), dir.path().join(".env"));
-        assert_eq!(save.claim(".env"), dir.path().join(".env-1"));
-        let old = save.claim("old.txt");
-        assert_eq!(old, dir.path().join("old.txt"));
-        assert!(save.kept(&old).await);
-        assert!(!save.kept(&dir.path().join("a.tar.gz")).await);
+        assert_eq!(
+            save.claim("a.tar.gz"),
+            Claim::Path(dir.path().join("a.tar.gz"))
+        );
+        assert_eq!(
+            save.claim("a.tar.gz"),
+            Claim::Path(dir.path().join("a-1.tar.gz"))
+        );
+        assert_eq!(
+            save.claim("a.tar.gz"),
+            Claim::Path(dir.path().join("a-2.tar.gz"))
+        );
+        assert_eq!(save.claim(".env"), Claim::Path(dir.path().join(".env")));
+        assert_eq!(save.claim(".env"), Claim::Path(dir.path().join(".env-1")));
+        assert_eq!(
+            save.claim("old.txt"),
+            Claim::Exists(dir.path().join("old.txt"))
+        );
         let overwriting = SaveDir::open(dir.path(), true).unwrap();
-        assert!(!overwriting.kept(&overwriting.claim("old.txt")).await);
+        assert_eq!(
+            overwriting.claim("old.txt"),
+            Claim::Path(dir.path().join("old.txt"))
+        );
     }
 
     #[tokio::test]
     async fn a_finished_download_is_renamed_in_place_and_hashed() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.bin");
-        let mut download = Download::start(target.clone(), false).await.unwrap();
+        let mut download = Download::start(target.clone(), false).unwrap();
         download
             .write(bytes::Bytes::from_static(b"hello "))
             .await
@@ -575,7 +582,7 @@ mod tests {
     async fn a_dropped_download_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("partial.bin");
-        let mut download = Download::start(target.clone(), false).await.unwrap();
+        let mut download = Download::start(target.clone(), false).unwrap();
         download
             .write(bytes::Bytes::from_static(b"half"))
             .await
@@ -596,7 +603,7 @@ mod tests {
     async fn a_file_that_appeared_meanwhile_is_not_clobbered() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("race.bin");
-        let download = Download::start(target.clone(), false).await.unwrap();
+        let download = Download::start(target.clone(), false).unwrap();
         std::fs::write(&target, "theirs").unwrap();
         assert!(download.finish().await.is_err());
         assert_eq!(std::fs::read(&target).unwrap(), b"theirs");
