@@ -626,7 +626,15 @@ PROFILING_NOTES = [
     "go through a queue of at most 2 MiB (a flush into a full queue does not wait) to a thread of their own: all 100 are sent in 10 ms "
     "(tests/requests.rs holds the case). Files, terminals and /dev/null (the rows here) are written "
     "directly; to a pipe the thread costs 1-2 % more CPU (one wake-up per flush), inside the noise of 9 "
-    "alternated runs.",
+    "alternated runs. "
+    "Left as it was: `--save-dir`'s check for a file from before the run and the creation of the "
+    "temporary file are synchronous on that one thread, so a save folder on a hung network file system "
+    "stalls the whole run. Moving them to blocking threads was tried and reverted: a review with a slowed "
+    "FUSE folder found that a timeout or a signal during a slow creation left a `.part` file behind, that "
+    "a retried `--content-disposition` item was saved as `name-1`, and that tokio's blocking pool panics "
+    "where it cannot start a thread (the project's own pool in src/tasks/offload.rs avoids that); a "
+    "correct version needs its own cleanup of abandoned creations. Also on the one thread: gzip/deflate "
+    "decoding and the parse of JSON bodies, so a run whose cost is decoding large bodies uses one core.",
     "- **Workload 1 (latency).** The per-request times in our own output: median 101 ms (the server's "
     "100 ms sleep rounds up to the next millisecond of its timer, plus one loopback round trip), the first "
     "wave 115 ms (100 connections opened at once). Ten rounds of that is about 1.05 s; oha measures the "
