@@ -29,7 +29,8 @@
 //!       runner::run_bounded (at most N in flight; Job::run per spec)
 //!                               │ Finished<Report> per item, into a Sink
 //!                               ▼
-//!       printer (JSON document, NDJSON, --output FILE)
+//!       printer (JSON document, NDJSON, --output FILE; to a pipe
+//!                through writer_thread, so a slow reader stalls no request)
 //!                               │
 //!                               ▼
 //!       exit (one code table for every tool)
