@@ -2507,3 +2507,72 @@ fn a_secret_in_a_saved_files_name_is_redacted_in_the_output_only() {
     // The file itself is named as the URL said: the name the user asked for.
     assert_eq!(names_in(scratch.path()), [secret]);
 }
+
+/// The default headers a plain request carries, and a header of the item's
+/// own replacing one of them: the same whether it goes straight to the
+/// server (no proxy) or through reqwest to a proxy from the environment.
+#[test]
+fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
+    let answer = |_: &raw_server::RawRequest| {
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Content-Type", "text/plain")],
+            b"answered",
+        ))
+    };
+    let server = RawServer::start(answer);
+    // The proxy answers itself: enough to see that the request came to it,
+    // in the absolute form a proxy is sent. `*.invalid` never resolves, so
+    // an item that went anywhere else would fail.
+    let proxy = RawServer::start(answer);
+    let target = "http://example.invalid/path?q=1";
+    let ways: [(&str, Option<&str>, &str); 4] = [
+        ("direct", None, server.url.as_str()),
+        ("HTTP_PROXY", Some("HTTP_PROXY"), target),
+        ("http_proxy", Some("http_proxy"), target),
+        ("ALL_PROXY", Some("ALL_PROXY"), target),
+    ];
+    for (way, variable, url) in ways {
+        let mut run = requests().args(["--body", "text"]);
+        if let Some(variable) = variable {
+            run = run.env(variable, &proxy.url);
+        }
+        let items = format!(
+            "{}\n{}\n",
+            json!({"url": url}),
+            json!({"url": url, "headers": {"Accept": "application/json"}})
+        );
+        let out = run.args(["--input", "-"]).stdin(items).run();
+        assert_eq!(out.code, 0, "{way}: {}", out.stdout);
+        let doc: RequestsDoc = out.json();
+        for result in &doc.results {
+            assert_eq!(result.text.as_deref(), Some("answered"), "{way}");
+        }
+    }
+    let direct = server.requests();
+    let proxied = proxy.requests();
+    assert_eq!((direct.len(), proxied.len()), (2, 6));
+    for request in &proxied {
+        assert_eq!(request.line, format!("GET {target} HTTP/1.1"));
+    }
+    for pair in std::iter::once(&direct[..]).chain(proxied.chunks(2)) {
+        let (plain, own_accept) = (&pair[0], &pair[1]);
+        let agent = format!("async-patterns/{}", env!("CARGO_PKG_VERSION"));
+        for request in [plain, own_accept] {
+            assert_eq!(request.header("user-agent"), Some(agent.as_str()));
+            let encodings = request.header("accept-encoding").unwrap_or_default();
+            assert!(
+                encodings.contains("gzip") && encodings.contains("deflate"),
+                "{encodings}"
+            );
+        }
+        assert_eq!(plain.header("accept"), Some("*/*"));
+        let accepts: Vec<_> = own_accept
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("accept"))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        assert_eq!(accepts, ["application/json"]);
+    }
+}

@@ -1,59 +1,242 @@
-//! The one shared HTTP client (and its connection pool) of a run, its DNS
-//! resolver, and the translation of transport errors into [`RequestError`].
+//! The shared HTTP clients (and their connection pools) of a run, their DNS
+//! resolver, the response they give ([`Response`]), and the translation of
+//! transport errors into [`RequestError`].
+//!
+//! Two ways out, one behaviour: a plain `http://` request with no proxy in
+//! the environment goes straight to hyper-util's pooled client (with
+//! tower-http's gzip/deflate decoding, the layer reqwest itself uses); an
+//! `https://` request, or any request when a proxy is set, goes through
+//! reqwest, which brings TLS and the proxy variables. Both send the same
+//! default headers and decode the same encodings. The direct way skips
+//! reqwest's per-request layers (the URL turned into an `http::Uri` and
+//! parsed back into a `Url` twice, a redirect policy that runs with redirects
+//! off, a retry layer, the proxy matcher): about a fifth of a small
+//! request's CPU (BENCHMARKS.md, workload 2).
 //!
 //! Redirects are followed by [`super::fetch`], not by reqwest: reqwest strips
 //! only `Authorization`, `Cookie` and `Proxy-Authorization` when a redirect
 //! leaves the origin, and an `X-Api-Key` header would travel on.
 
 use super::error::RequestError;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name as DirectName;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::{Method, StatusCode, Url};
 use std::error::Error as StdError;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tower_http::decompression::{Decompression, DecompressionBody};
+use tower_service::Service;
 
-/// The run's clients, one per kind of connection: a plain one for `http://`,
-/// ready at once, and a TLS one for `https://`, built on first use.
+/// The `User-Agent` every request carries unless it names its own.
+const USER_AGENT_VALUE: &str = concat!("async-patterns/", env!("CARGO_PKG_VERSION"));
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// hyper-util's pooled client over plain TCP, decoding gzip and deflate.
+type DirectClient =
+    Decompression<hyper_util::client::legacy::Client<HttpConnector<DirectResolver>, Full<Bytes>>>;
+
+/// The run's clients: the direct one for plain `http://` without a proxy,
+/// ready at once, and reqwest for the rest (`https://`, or everything when
+/// a proxy is set), built on first use.
 ///
-/// Building a TLS client reads the system's root certificates (hundreds of
-/// files under /etc/ssl/certs, about 5 ms, most of a one-item run's start);
-/// a run that only talks plain HTTP (a local service, the demo API) never
-/// pays it. Every hop of a redirect chain and every page picks its client by
-/// its own scheme, so `http://` redirected to `https://` still verifies.
+/// Building reqwest's client reads the system's root certificates
+/// (hundreds of files under /etc/ssl/certs, about 5 ms, most of a one-item
+/// run's start); a run that only talks plain HTTP (a local service, the demo
+/// API) never pays it. Every hop of a redirect chain and every page picks
+/// its client by its own scheme, so `http://` redirected to `https://` still
+/// verifies.
 pub(crate) struct Clients {
-    plain: reqwest::Client,
-    tls: OnceLock<Result<reqwest::Client, String>>,
+    /// `None` when the environment names a proxy: then reqwest, which
+    /// reads the proxy variables, sends plain requests too.
+    direct: Option<DirectClient>,
+    reqwest: OnceLock<Result<reqwest::Client, String>>,
     concurrency: usize,
     insecure: bool,
 }
 
 impl Clients {
-    /// Builds the plain client now (a failure is a usage error: nothing ran).
+    /// Builds the client plain requests use now (a failure is a usage
+    /// error: nothing ran).
     pub(crate) fn new(concurrency: usize, insecure: bool) -> Result<Self, String> {
         // A proxy named by the environment may itself be `https://`: then
-        // even plain requests need the roots, and one full client serves all.
+        // even plain requests need the roots, and reqwest serves all.
         let proxied = PROXY_VARIABLES
             .iter()
             .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        let plain = build_client(concurrency, insecure, !proxied)?;
-        Ok(Clients {
-            tls: OnceLock::new(),
-            plain,
+        let clients = Clients {
+            direct: (!proxied).then(|| direct_client(concurrency)),
+            reqwest: OnceLock::new(),
             concurrency,
             insecure,
-        })
+        };
+        if proxied {
+            clients.reqwest()?;
+        }
+        Ok(clients)
     }
 
-    /// The client for `url`'s scheme.
-    pub(crate) fn for_url(&self, url: &reqwest::Url) -> Result<&reqwest::Client, RequestError> {
-        if url.scheme() != "https" {
-            return Ok(&self.plain);
-        }
-        self.tls
-            .get_or_init(|| build_client(self.concurrency, self.insecure, false))
+    /// The reqwest client, built on first use.
+    fn reqwest(&self) -> Result<&reqwest::Client, String> {
+        self.reqwest
+            .get_or_init(|| build_client(self.concurrency, self.insecure))
             .as_ref()
-            .map_err(|message| RequestError::TlsSetup(message.clone()))
+            .map_err(Clone::clone)
+    }
+
+    /// Sends one request and waits for the head of its response.
+    /// `authority` (`host:port`) names the server in error messages.
+    pub(crate) async fn execute(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        authority: &str,
+    ) -> Result<Response, RequestError> {
+        if url.scheme() == "http" {
+            if let Some(direct) = &self.direct {
+                return send_direct(direct, method, url, headers, body, authority).await;
+            }
+        }
+        let client = self.reqwest().map_err(RequestError::TlsSetup)?;
+        let mut request = reqwest::Request::new(method.clone(), url.clone());
+        *request.headers_mut() = headers;
+        if let Some(bytes) = body {
+            *request.body_mut() = Some(bytes.into());
+        }
+        client
+            .execute(request)
+            .await
+            .map(|response| Response(Inner::Reqwest(response)))
+            .map_err(|error| classify(error, authority, false))
+    }
+}
+
+/// Sends `method url` through the direct client, with the default headers
+/// reqwest would add (`Accept: */*`, the user agent) where `headers` has
+/// none of its own.
+async fn send_direct(
+    direct: &DirectClient,
+    method: &Method,
+    url: &Url,
+    mut headers: HeaderMap,
+    body: Option<Bytes>,
+    authority: &str,
+) -> Result<Response, RequestError> {
+    if !headers.contains_key(ACCEPT) {
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    }
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    }
+    // A `Url` always reads as a valid URI: this is how reqwest converts it.
+    let uri: hyper::Uri = url.as_str().parse().map_err(|_| {
+        RequestError::Connect(format!(
+            "{authority}: the URL is not a valid request target"
+        ))
+    })?;
+    let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    // hyper-util's client is always ready (its pool waits inside the
+    // call), so the service is called without polling it for readiness.
+    let response = direct
+        .clone()
+        .call(request)
+        .await
+        .map_err(|error| classify_chain(&error, error.is_connect(), false, authority))?;
+    Ok(Response(Inner::Direct(Box::new(response))))
+}
+
+/// Builds the direct client: at most `concurrency` idle connections a
+/// host, kept 30 s, `TCP_NODELAY`, the resolver below.
+fn direct_client(concurrency: usize) -> DirectClient {
+    let mut connector = HttpConnector::new_with_resolver(DirectResolver);
+    connector.set_nodelay(true);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_max_idle_per_host(concurrency.max(1))
+        .build(connector);
+    Decompression::new(client)
+}
+
+/// A response whose head has arrived, from either client.
+pub(crate) struct Response(Inner);
+
+enum Inner {
+    /// Boxed: the decoder's state makes it about 450 bytes, moved several
+    /// times on its way to the body's reader.
+    Direct(Box<hyper::Response<DecompressionBody<hyper::body::Incoming>>>),
+    Reqwest(reqwest::Response),
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    pub(crate) fn status(&self) -> StatusCode {
+        match &self.0 {
+            Inner::Direct(response) => response.status(),
+            Inner::Reqwest(response) => response.status(),
+        }
+    }
+
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        match &self.0 {
+            Inner::Direct(response) => response.headers(),
+            Inner::Reqwest(response) => response.headers(),
+        }
+    }
+
+    /// The body's size when the server declared it and it is not decoded.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        match &self.0 {
+            Inner::Direct(response) => hyper::body::Body::size_hint(response.body()).exact(),
+            Inner::Reqwest(response) => response.content_length(),
+        }
+    }
+
+    /// The next piece of the body, decoded; `None` at its end. A failure is
+    /// classified as one while reading a body.
+    pub(crate) async fn chunk(&mut self, authority: &str) -> Result<Option<Bytes>, RequestError> {
+        match &mut self.0 {
+            Inner::Direct(response) => loop {
+                match response.body_mut().frame().await {
+                    None => return Ok(None),
+                    Some(Ok(frame)) => {
+                        // Trailers carry no body bytes.
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                    }
+                    Some(Err(error)) => {
+                        return Err(classify_chain(&*error, false, true, authority));
+                    }
+                }
+            },
+            Inner::Reqwest(response) => response
+                .chunk()
+                .await
+                .map_err(|error| classify(error, authority, true)),
+        }
     }
 }
 
@@ -67,30 +250,21 @@ const PROXY_VARIABLES: [&str; 6] = [
     "all_proxy",
 ];
 
-/// Builds a client: rustls (no system OpenSSL), gzip/deflate decoding, no
-/// automatic redirects. `plain_only` leaves the root store empty instead of
-/// loading the system's: such a client must never be given an `https://` URL.
-fn build_client(
-    concurrency: usize,
-    insecure: bool,
-    plain_only: bool,
-) -> Result<reqwest::Client, String> {
+/// Builds reqwest's client: rustls (no system OpenSSL) with the system's
+/// roots, gzip/deflate decoding, no automatic redirects, proxies from the
+/// environment.
+fn build_client(concurrency: usize, insecure: bool) -> Result<reqwest::Client, String> {
     // Installing twice (several clients in one process) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let builder = reqwest::Client::builder()
-        .user_agent(concat!("async-patterns/", env!("CARGO_PKG_VERSION")))
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT_VALUE)
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)
         .dns_resolver(Arc::new(LoopbackAwareResolver))
         .pool_max_idle_per_host(concurrency.max(1))
-        .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true);
-    let builder = if plain_only {
-        builder.tls_certs_only(std::iter::empty())
-    } else {
-        builder.tls_danger_accept_invalid_certs(insecure)
-    };
-    builder
+        .pool_idle_timeout(POOL_IDLE)
+        .tcp_nodelay(true)
+        .tls_danger_accept_invalid_certs(insecure)
         .build()
         .map_err(|error| format!("cannot build the HTTP client: {}", with_causes(&error)))
 }
@@ -124,40 +298,66 @@ impl StdError for DnsFailure {}
 
 /// The system resolver, except for the names RFC 6761 reserves: `localhost`
 /// always means loopback, and `*.invalid` never resolves (answered here, so no
-/// query ever leaves the machine).
+/// query ever leaves the machine). Port 0: the connector sets the URL's.
+async fn resolve(name: &str) -> Result<Vec<SocketAddr>, DnsFailure> {
+    let host = name.trim_end_matches('.').to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Ok([
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, 0))
+        .collect());
+    }
+    if host == "invalid" || host.ends_with(".invalid") {
+        return Err(DnsFailure(
+            "no such host (.invalid is reserved, RFC 6761)".into(),
+        ));
+    }
+    match tokio::net::lookup_host((host.as_str(), 0)).await {
+        Ok(found) => {
+            let addrs: Vec<SocketAddr> = found.collect();
+            if addrs.is_empty() {
+                return Err(DnsFailure("no addresses".into()));
+            }
+            Ok(addrs)
+        }
+        Err(error) => Err(DnsFailure(error.to_string())),
+    }
+}
+
+/// [`resolve`] for reqwest.
 struct LoopbackAwareResolver;
 
 impl Resolve for LoopbackAwareResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        let name = name.as_str().to_string();
         Box::pin(async move {
-            if host == "localhost" || host.ends_with(".localhost") {
-                let addrs: Addrs = Box::new(
-                    [
-                        IpAddr::V4(Ipv4Addr::LOCALHOST),
-                        IpAddr::V6(Ipv6Addr::LOCALHOST),
-                    ]
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, 0)),
-                );
-                return Ok(addrs);
-            }
-            if host == "invalid" || host.ends_with(".invalid") {
-                return Err(Box::new(DnsFailure(
-                    "no such host (.invalid is reserved, RFC 6761)".into(),
-                )) as _);
-            }
-            match tokio::net::lookup_host((host.as_str(), 0)).await {
-                Ok(found) => {
-                    let addrs: Vec<SocketAddr> = found.collect();
-                    if addrs.is_empty() {
-                        return Err(Box::new(DnsFailure("no addresses".into())) as _);
-                    }
-                    Ok(Box::new(addrs.into_iter()) as Addrs)
-                }
-                Err(error) => Err(Box::new(DnsFailure(error.to_string())) as _),
+            match resolve(&name).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as Addrs),
+                Err(failure) => Err(Box::new(failure) as _),
             }
         })
+    }
+}
+
+/// [`resolve`] for hyper-util's connector.
+#[derive(Clone, Copy)]
+struct DirectResolver;
+
+impl Service<DirectName> for DirectResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = DnsFailure;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, DnsFailure>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), DnsFailure>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: DirectName) -> Self::Future {
+        let name = name.as_str().to_string();
+        Box::pin(async move { resolve(&name).await.map(Vec::into_iter) })
     }
 }
 
@@ -211,11 +411,25 @@ fn closed_early(error: &(dyn StdError + 'static)) -> bool {
     })
 }
 
-/// Classifies a transport error from sending a request or reading its body.
+/// Classifies a reqwest error from sending a request or reading its body.
 /// `authority` is the `host:port` the request went to.
 pub(crate) fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> RequestError {
     let error = error.without_url();
-    let errors = chain(&error);
+    let connect = error.is_connect();
+    let body = reading_body || error.is_body() || error.is_decode();
+    classify_chain(&error, connect, body, authority)
+}
+
+/// Classifies a transport error by what its chain holds: `connect` when the
+/// client says it failed to connect, `body` when it came while reading a
+/// body.
+fn classify_chain(
+    error: &(dyn StdError + 'static),
+    connect: bool,
+    body: bool,
+    authority: &str,
+) -> RequestError {
+    let errors = chain(error);
     let message = detail(&errors);
     if let Some(dns) = errors.iter().find_map(|e| e.downcast_ref::<DnsFailure>()) {
         return RequestError::Dns {
@@ -226,7 +440,7 @@ pub(crate) fn classify(error: reqwest::Error, authority: &str, reading_body: boo
     if errors.iter().any(|e| e.is::<rustls::Error>()) {
         return RequestError::Tls(format!("{authority}: {message}"));
     }
-    if reading_body || error.is_body() || error.is_decode() {
+    if body {
         return RequestError::BodyRead(message);
     }
     if errors.iter().any(|e| {
@@ -235,7 +449,7 @@ pub(crate) fn classify(error: reqwest::Error, authority: &str, reading_body: boo
     }) {
         return RequestError::Protocol(message);
     }
-    if !error.is_connect() && errors.iter().any(|e| closed_early(*e)) {
+    if !connect && errors.iter().any(|e| closed_early(*e)) {
         return RequestError::ConnectionClosed(format!("{authority}: {message}"));
     }
     RequestError::Connect(format!("{authority}: {message}"))

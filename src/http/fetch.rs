@@ -4,7 +4,7 @@
 //! decompression, without buffering the rest: [`read_body`] (or stream it to
 //! a file: [`super::save`]).
 
-use super::client::classify;
+use super::client::Response;
 use super::error::RequestError;
 use super::spec::RequestSpec;
 use crate::redact::is_secret_header;
@@ -55,7 +55,7 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
 /// A response whose head has arrived; the body is still to read.
 #[derive(Debug)]
 pub(crate) struct Head {
-    pub(crate) response: reqwest::Response,
+    pub(crate) response: Response,
     /// Where the last request went; differs from the spec's URL after redirects.
     pub(crate) final_url: Url,
     pub(crate) redirects: u32,
@@ -101,16 +101,15 @@ pub(crate) async fn send(
             url.host_str().unwrap_or(""),
             url.port_or_known_default().unwrap_or(0)
         );
-        let mut request = reqwest::Request::new(method.clone(), url.clone());
-        *request.headers_mut() = headers.clone();
-        if let Some(bytes) = &body {
-            *request.body_mut() = Some(bytes.clone().into());
-        }
         let response = clients
-            .for_url(&url)?
-            .execute(request)
-            .await
-            .map_err(|error| classify(error, &host, false))?;
+            .execute(
+                &method,
+                &url,
+                headers.clone(),
+                body.clone(),
+                &host,
+            )
+            .await?;
         let status = response.status();
 
         let location = response.headers().get(LOCATION).cloned();
@@ -162,14 +161,11 @@ pub(crate) async fn send(
 /// The next piece of `response`'s body (`None` at its end), counted into
 /// `received` as it arrives; a failure mid-body is classified as one.
 pub(crate) async fn next_chunk(
-    response: &mut reqwest::Response,
+    response: &mut Response,
     authority: &str,
     received: &mut u64,
 ) -> Result<Option<bytes::Bytes>, RequestError> {
-    let chunk = response
-        .chunk()
-        .await
-        .map_err(|error| classify(error, authority, true))?;
+    let chunk = response.chunk(authority).await?;
     if let Some(chunk) = &chunk {
         *received += chunk.len() as u64;
     }
