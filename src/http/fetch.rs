@@ -102,13 +102,7 @@ pub(crate) async fn send(
             url.port_or_known_default().unwrap_or(0)
         );
         let response = clients
-            .execute(
-                &method,
-                &url,
-                headers.clone(),
-                body.clone(),
-                &host,
-            )
+            .execute(&method, &url, headers.clone(), body.clone(), &host)
             .await?;
         let status = response.status();
 
