@@ -613,6 +613,16 @@ fn bad_input_exits_2_and_sends_nothing() {
             Some("url"),
         ),
         (
+            // Longer than any request target can be (64 KiB).
+            vec!["--input".into(), "-".into()],
+            Some(format!(
+                "{good}\n{}\n",
+                json!({"url": server.at(&format!("/echo?q={}", "a".repeat(70_000)))})
+            )),
+            Some(2),
+            Some("url"),
+        ),
+        (
             vec!["--input".into(), "-".into()],
             Some(format!("{good}\n{{\"url\": \"/relative\"}}\n")),
             Some(2),

@@ -140,11 +140,11 @@ async fn send_direct(
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
-    // A `Url` always reads as a valid URI: this is how reqwest converts it.
+    // How reqwest converts it too. It fails only past the length limit,
+    // which the input check refuses (a redirect or a next page can still
+    // lead there): then reqwest's words, so both ways say the same.
     let uri: hyper::Uri = url.as_str().parse().map_err(|_| {
-        RequestError::Connect(format!(
-            "{authority}: the URL is not a valid request target"
-        ))
+        RequestError::Connect(format!("{authority}: Parsed Url is not a valid Uri"))
     })?;
     let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
     *request.method_mut() = method.clone();
@@ -171,6 +171,8 @@ fn direct_client(concurrency: usize) -> DirectClient {
     connector.set_keepalive(Some(Duration::from_secs(15)));
     connector.set_keepalive_interval(Some(Duration::from_secs(15)));
     connector.set_keepalive_retries(Some(3));
+    // Linux's TCP_USER_TIMEOUT: hyper-util has it on Linux-like systems only.
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     connector.set_tcp_user_timeout(Some(Duration::from_secs(30)));
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_timer(hyper_util::rt::TokioTimer::new())

@@ -379,6 +379,15 @@ fn build_url(
             format!("`{shown}`: only http and https URLs are supported"),
         ));
     }
+    if url.as_str().len() > MAX_URL_BYTES {
+        return Err(FieldError::new(
+            "url",
+            format!(
+                "the URL is {} bytes long; a request can carry at most {MAX_URL_BYTES}",
+                url.as_str().len()
+            ),
+        ));
+    }
     if !url.username().is_empty() || url.password().is_some() {
         if let Some(password) = url.password() {
             secrets.add(password);
@@ -387,6 +396,11 @@ fn build_url(
     }
     Ok((url, redact_secret_query(&shown, secrets)))
 }
+
+/// The longest URL a request is sent with: the request target's limit in
+/// the `http` crate, which both clients build on. Longer ones are refused
+/// when the input is checked, not found out by a failed attempt.
+pub(crate) const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
 
 /// Cuts `#fragment` (with its `#`) off `url` and returns it ("" for none).
 fn split_fragment(url: &mut String) -> String {
