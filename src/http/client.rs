@@ -10,8 +10,8 @@
 //! default headers and decode the same encodings. The direct way skips
 //! reqwest's per-request layers (the URL turned into an `http::Uri` and
 //! parsed back into a `Url` twice, a redirect policy that runs with redirects
-//! off, a retry layer, the proxy matcher): about a fifth of a small
-//! request's CPU (BENCHMARKS.md, workload 2).
+//! off, a retry layer, the proxy matcher): a fifth of a small request's
+//! user-space instructions, 10-15 % of its CPU (BENCHMARKS.md, workload 2).
 //!
 //! Redirects are followed by [`super::fetch`], not by reqwest: reqwest strips
 //! only `Authorization`, `Cookie` and `Proxy-Authorization` when a redirect
