@@ -42,9 +42,9 @@ const USER_AGENT_VALUE: &str = concat!("async-patterns/", env!("CARGO_PKG_VERSIO
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(30);
 
-/// hyper-util's pooled client over plain TCP, decoding gzip and deflate.
-type DirectClient =
-    Decompression<hyper_util::client::legacy::Client<HttpConnector<DirectResolver>, Full<Bytes>>>;
+/// hyper-util's pooled client over plain TCP; requests go through
+/// tower-http's gzip/deflate decoding layer over it.
+type DirectClient = hyper_util::client::legacy::Client<HttpConnector<DirectResolver>, Full<Bytes>>;
 
 /// The run's clients: the direct one for plain `http://` without a proxy,
 /// ready at once, and reqwest for the rest (`https://`, or everything when
@@ -95,18 +95,16 @@ impl Clients {
     }
 
     /// Sends one request and waits for the head of its response.
-    /// `authority` (`host:port`) names the server in error messages.
     pub(crate) async fn execute(
         &self,
         method: &Method,
         url: &Url,
         headers: HeaderMap,
         body: Option<Bytes>,
-        authority: &str,
     ) -> Result<Response, RequestError> {
         if url.scheme() == "http" {
             if let Some(direct) = &self.direct {
-                return send_direct(direct, method, url, headers, body, authority).await;
+                return send_direct(direct, method, url, headers, body).await;
             }
         }
         let client = self.reqwest().map_err(RequestError::TlsSetup)?;
@@ -119,7 +117,7 @@ impl Clients {
             .execute(request)
             .await
             .map(|response| Response(Inner::Reqwest(response)))
-            .map_err(|error| classify(error, authority, false))
+            .map_err(|error| classify(error, url, false))
     }
 }
 
@@ -132,7 +130,6 @@ async fn send_direct(
     url: &Url,
     mut headers: HeaderMap,
     body: Option<Bytes>,
-    authority: &str,
 ) -> Result<Response, RequestError> {
     if !headers.contains_key(ACCEPT) {
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
@@ -144,7 +141,7 @@ async fn send_direct(
     // which the input check refuses (a redirect or a next page can still
     // lead there): then reqwest's words, so both ways say the same.
     let uri: hyper::Uri = url.as_str().parse().map_err(|_| {
-        RequestError::Connect(format!("{authority}: Parsed Url is not a valid Uri"))
+        RequestError::Connect(format!("{}: Parsed Url is not a valid Uri", authority(url)))
     })?;
     let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
     *request.method_mut() = method.clone();
@@ -152,11 +149,11 @@ async fn send_direct(
     *request.headers_mut() = headers;
     // hyper-util's client is always ready (its pool waits inside the
     // call), so the service is called without polling it for readiness.
-    let response = direct
-        .clone()
+    // The layer goes over a borrowed client: no handle is cloned a request.
+    let response = Decompression::new(direct)
         .call(request)
         .await
-        .map_err(|error| classify_chain(&error, error.is_connect(), false, authority))?;
+        .map_err(|error| classify_chain(&error, error.is_connect(), false, url))?;
     Ok(Response(Inner::Direct(Box::new(response))))
 }
 
@@ -174,12 +171,11 @@ fn direct_client(concurrency: usize) -> DirectClient {
     // Linux's TCP_USER_TIMEOUT: hyper-util has it on Linux-like systems only.
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     connector.set_tcp_user_timeout(Some(Duration::from_secs(30)));
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_idle_timeout(POOL_IDLE)
         .pool_max_idle_per_host(concurrency.max(1))
-        .build(connector);
-    Decompression::new(client)
+        .build(connector)
 }
 
 /// A response whose head has arrived, from either client.
@@ -224,8 +220,8 @@ impl Response {
     }
 
     /// The next piece of the body, decoded; `None` at its end. A failure is
-    /// classified as one while reading a body.
-    pub(crate) async fn chunk(&mut self, authority: &str) -> Result<Option<Bytes>, RequestError> {
+    /// classified as one while reading a body (`url`: where it came from).
+    pub(crate) async fn chunk(&mut self, url: &Url) -> Result<Option<Bytes>, RequestError> {
         match &mut self.0 {
             Inner::Direct(response) => loop {
                 match response.body_mut().frame().await {
@@ -237,14 +233,14 @@ impl Response {
                         }
                     }
                     Some(Err(error)) => {
-                        return Err(classify_chain(&*error, false, true, authority));
+                        return Err(classify_chain(&*error, false, true, url));
                     }
                 }
             },
             Inner::Reqwest(response) => response
                 .chunk()
                 .await
-                .map_err(|error| classify(error, authority, true)),
+                .map_err(|error| classify(error, url, true)),
         }
     }
 }
@@ -420,29 +416,45 @@ fn closed_early(error: &(dyn StdError + 'static)) -> bool {
     })
 }
 
-/// Classifies a reqwest error from sending a request or reading its body.
-/// `authority` is the `host:port` the request went to.
-pub(crate) fn classify(error: reqwest::Error, authority: &str, reading_body: bool) -> RequestError {
+/// `host:port` of `url` (the scheme's port when it names none): how error
+/// messages and the per-host limits name a server. Never the path or the
+/// query, which may hold secrets.
+pub(crate) fn authority(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// Classifies a reqwest error from sending a request to `url` or reading
+/// its body.
+fn classify(error: reqwest::Error, url: &Url, reading_body: bool) -> RequestError {
     let error = error.without_url();
     let connect = error.is_connect();
     let body = reading_body || error.is_body() || error.is_decode();
-    classify_chain(&error, connect, body, authority)
+    classify_chain(&error, connect, body, url)
 }
 
 /// Classifies a transport error by what its chain holds: `connect` when the
 /// client says it failed to connect, `body` when it came while reading a
-/// body.
+/// body. The message names the server (`host:port`), never the URL.
 fn classify_chain(
     error: &(dyn StdError + 'static),
     connect: bool,
     body: bool,
-    authority: &str,
+    url: &Url,
 ) -> RequestError {
     let errors = chain(error);
     let message = detail(&errors);
+    let authority = authority(url);
     if let Some(dns) = errors.iter().find_map(|e| e.downcast_ref::<DnsFailure>()) {
         return RequestError::Dns {
-            host: authority.split(':').next().unwrap_or(authority).to_string(),
+            host: authority
+                .split(':')
+                .next()
+                .unwrap_or(&authority)
+                .to_string(),
             detail: dns.0.clone(),
         };
     }

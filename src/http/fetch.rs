@@ -59,8 +59,6 @@ pub(crate) struct Head {
     /// Where the last request went; differs from the spec's URL after redirects.
     pub(crate) final_url: Url,
     pub(crate) redirects: u32,
-    /// `host:port` of the last request, for error messages.
-    pub(crate) authority: String,
 }
 
 impl Head {
@@ -96,13 +94,8 @@ pub(crate) async fn send(
     let mut body = spec.body.as_ref().map(|body| body.bytes.clone());
     let mut redirects = 0u32;
     loop {
-        let host = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
         let response = clients
-            .execute(&method, &url, headers.clone(), body.clone(), &host)
+            .execute(&method, &url, headers.clone(), body.clone())
             .await?;
         let status = response.status();
 
@@ -147,7 +140,6 @@ pub(crate) async fn send(
             response,
             final_url: url,
             redirects,
-            authority: host,
         });
     }
 }
@@ -156,10 +148,10 @@ pub(crate) async fn send(
 /// `received` as it arrives; a failure mid-body is classified as one.
 pub(crate) async fn next_chunk(
     response: &mut Response,
-    authority: &str,
+    url: &Url,
     received: &mut u64,
 ) -> Result<Option<bytes::Bytes>, RequestError> {
-    let chunk = response.chunk(authority).await?;
+    let chunk = response.chunk(url).await?;
     if let Some(chunk) = &chunk {
         *received += chunk.len() as u64;
     }
@@ -177,7 +169,6 @@ pub(crate) async fn read_body(
         mut response,
         final_url,
         redirects,
-        authority,
     } = head;
     let status = response.status();
     let declared_bytes = response.content_length();
@@ -193,7 +184,7 @@ pub(crate) async fn read_body(
         kept.reserve(usize::try_from(hint).unwrap_or(0));
     }
     loop {
-        let Some(chunk) = next_chunk(&mut response, &authority, received).await? else {
+        let Some(chunk) = next_chunk(&mut response, &final_url, received).await? else {
             break;
         };
         let room = limit.saturating_sub(read);

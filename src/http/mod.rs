@@ -468,14 +468,14 @@ impl RequestsTool {
             ..self.settings.limits
         };
         let _host_permit = match &self.per_host {
-            Some(limiter) => limiter.acquire(&host_key(&spec.url)).await,
+            Some(limiter) => limiter.acquire(&client::authority(&spec.url)).await,
             None => None,
         };
         // Asked when the request could go: an item that waited for its host
         // slot while the circuit opened ends now, without a rate slot.
         let admitted = match &self.breakers {
             Some(breakers) => {
-                let host = host_key(&spec.url);
+                let host = client::authority(&spec.url);
                 let shown = redactor.scrub_str(&host).into_owned();
                 match breakers.admit(&host, &shown) {
                     Ok(pass) => Some(breaker::Admitted::new(breakers, pass)),
@@ -518,14 +518,6 @@ impl RequestsTool {
         }
         result
     }
-}
-
-fn host_key(url: &reqwest::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
 }
 
 impl ParseItem for RequestsTool {

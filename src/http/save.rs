@@ -342,7 +342,6 @@ pub(crate) async fn stream_to_file(
         mut response,
         final_url,
         redirects,
-        authority,
     } = head;
     let status = response.status();
     let headers = response.headers().clone();
@@ -356,7 +355,7 @@ pub(crate) async fn stream_to_file(
         Download::start(target, overwrite).map_err(|error| save_error(&shown, &error))?;
     let mut written = 0u64;
     loop {
-        let Some(chunk) = super::fetch::next_chunk(&mut response, &authority, received).await?
+        let Some(chunk) = super::fetch::next_chunk(&mut response, &final_url, received).await?
         else {
             break;
         };
