@@ -2586,3 +2586,51 @@ fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
         assert_eq!(accepts, ["application/json"]);
     }
 }
+
+/// `http://user:pass@host/` sends Basic authentication (as curl does), the
+/// item's own Authorization wins, and neither the password nor the encoded
+/// credentials show anywhere, even echoed back by the server.
+#[test]
+fn userinfo_in_a_url_is_sent_as_basic_authentication() {
+    let server = RawServer::start(|request| {
+        let said = request
+            .header("authorization")
+            .unwrap_or("none")
+            .to_string();
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Content-Type", "text/plain")],
+            said.as_bytes(),
+        ))
+    });
+    let with_userinfo = server.url.replace("http://", "http://alice:p%40ss-w0rd@");
+    let items = format!(
+        "{}\n{}\n",
+        json!({"url": format!("{with_userinfo}/a")}),
+        json!({"url": format!("{with_userinfo}/b"), "headers": {"Authorization": "Token own"}})
+    );
+    let out = requests()
+        .args(["--body", "text", "--input", "-"])
+        .stdin(items)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    // base64("alice:p@ss-w0rd")
+    let encoded = "YWxpY2U6cEBzcy13MHJk";
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Basic {encoded}").as_str())
+    );
+    assert_eq!(seen[1].header("authorization"), Some("Token own"));
+    for request in &seen {
+        assert!(!request.line.contains("alice"), "{}", request.line);
+    }
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].text.as_deref(), Some("Basic <redacted>"));
+    // An Authorization value of the item's own is a secret as well.
+    assert_eq!(doc.results[1].text.as_deref(), Some("<redacted>"));
+    for shown in ["p%40ss-w0rd", "p@ss-w0rd", encoded] {
+        assert!(!out.stdout.contains(shown), "{shown} in {}", out.stdout);
+    }
+}

@@ -11,7 +11,7 @@
 //! reqwest's per-request layers (the URL turned into an `http::Uri` and
 //! parsed back into a `Url` twice, a redirect policy that runs with redirects
 //! off, a retry layer, the proxy matcher): a fifth of a small request's
-//! user-space instructions, 10-15 % of its CPU (BENCHMARKS.md, workload 2).
+//! user-space instructions, 9-17 % of its CPU (BENCHMARKS.md, workload 2).
 //!
 //! Redirects are followed by [`super::fetch`], not by reqwest: reqwest strips
 //! only `Authorization`, `Cookie` and `Proxy-Authorization` when a redirect

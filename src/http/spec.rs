@@ -32,10 +32,12 @@ use super::template::{EnvLookup, Expanded, expand};
 use crate::error::{FieldError, json_type};
 use crate::input::{RawItem, parse_seconds, reject_unknown_fields, scalar_text};
 use crate::redact::{REDACTED, SecretSet, is_secret_header};
+use base64::Engine;
 use bytes::Bytes;
+use percent_encoding::percent_decode_str;
 use reqwest::Method;
 use reqwest::Url;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -242,6 +244,19 @@ pub(crate) fn parse_request(
             headers.insert(default.name.clone(), default.value.clone());
         }
     }
+    // `http://user:pass@host/`: Basic authentication, as curl, requests and
+    // aiohttp send it, unless the item names its own Authorization (a
+    // secret header: dropped when a redirect or a page leaves the origin).
+    if let Some(credentials) = basic_credentials(&url) {
+        if !headers.contains_key(AUTHORIZATION) {
+            secrets.add(&credentials);
+            let mut value = HeaderValue::from_str(&format!("Basic {credentials}"))
+                .map_err(|_| FieldError::new("url", "the user name cannot be sent"))?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+            shown_headers.push((AUTHORIZATION.as_str().to_string(), REDACTED.to_string()));
+        }
+    }
     if let Some(RequestBody {
         content_type: Some(content_type),
         ..
@@ -391,6 +406,7 @@ fn build_url(
     if !url.username().is_empty() || url.password().is_some() {
         if let Some(password) = url.password() {
             secrets.add(password);
+            secrets.add(&percent_decode_str(password).decode_utf8_lossy());
         }
         shown = redact_userinfo(&shown);
     }
@@ -468,6 +484,18 @@ fn join(base: &str, reference: &str) -> String {
         joined.push_str(fragment);
     }
     joined
+}
+
+/// The base64 of `user:password` from `url`'s userinfo (percent-decoded),
+/// when it has one.
+fn basic_credentials(url: &Url) -> Option<String> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let mut pair: Vec<u8> = percent_decode_str(url.username()).collect();
+    pair.push(b':');
+    pair.extend(percent_decode_str(url.password().unwrap_or("")));
+    Some(base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
 fn redact_userinfo(shown: &str) -> String {
