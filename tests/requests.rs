@@ -1048,7 +1048,7 @@ fn a_secret_cut_by_max_body_is_not_shown_in_part() {
     let text = doc.results[0].text.as_ref().unwrap();
     assert_eq!(doc.results[0].truncated, Some(true));
     assert!(text.ends_with("k=<redacted>"), "{text}");
-    for start in 0..secret.len() - 4 {
+    for start in 0..=secret.len() - 4 {
         assert!(
             !out.stdout.contains(&secret[start..start + 4]),
             "part of the secret leaked: {text}"
@@ -2543,7 +2543,8 @@ fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
         ("ALL_PROXY", Some("ALL_PROXY"), target),
     ];
     for (way, variable, url) in ways {
-        let mut run = requests().args(["--body", "text"]);
+        // One at a time: the servers record requests in the order they come.
+        let mut run = requests().args(["--body", "text", "-c", "1"]);
         if let Some(variable) = variable {
             run = run.env(variable, &proxy.url);
         }
@@ -2603,34 +2604,68 @@ fn userinfo_in_a_url_is_sent_as_basic_authentication() {
             said.as_bytes(),
         ))
     });
-    let with_userinfo = server.url.replace("http://", "http://alice:p%40ss-w0rd@");
-    let items = format!(
-        "{}\n{}\n",
-        json!({"url": format!("{with_userinfo}/a")}),
-        json!({"url": format!("{with_userinfo}/b"), "headers": {"Authorization": "Token own"}})
-    );
-    let out = requests()
-        .args(["--body", "text", "--input", "-"])
-        .stdin(items)
-        .run();
-    assert_eq!(out.code, 0, "{}", out.stdout);
+    // The same answer from a proxy: a proxy gets the whole URL in its
+    // request line, which must not carry the user info.
+    let proxy = RawServer::start(|request| {
+        let said = request
+            .header("authorization")
+            .unwrap_or("none")
+            .to_string();
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Content-Type", "text/plain")],
+            said.as_bytes(),
+        ))
+    });
     // base64("alice:p@ss-w0rd")
     let encoded = "YWxpY2U6cEBzcy13MHJk";
-    let seen = server.requests();
-    assert_eq!(seen.len(), 2);
-    assert_eq!(
-        seen[0].header("authorization"),
-        Some(format!("Basic {encoded}").as_str())
+    for (way, target, proxy_url) in [
+        ("direct", server.url.as_str(), None),
+        (
+            "proxied",
+            "http://example.invalid",
+            Some(proxy.url.as_str()),
+        ),
+    ] {
+        let with_userinfo = target.replace("http://", "http://alice:p%40ss-w0rd@");
+        let items = format!(
+            "{}\n{}\n",
+            json!({"url": format!("{with_userinfo}/a")}),
+            json!({"url": format!("{with_userinfo}/b"), "headers": {"Authorization": "Token own"}})
+        );
+        // One at a time: the servers record requests in the order they come.
+        let mut run = requests().args(["--body", "text", "-c", "1", "--input", "-"]);
+        if let Some(proxy_url) = proxy_url {
+            run = run.env("HTTP_PROXY", proxy_url);
+        }
+        let out = run.stdin(items).run();
+        assert_eq!(out.code, 0, "{way}: {}", out.stdout);
+        let doc: RequestsDoc = out.json();
+        assert_eq!(doc.results[0].text.as_deref(), Some("Basic <redacted>"));
+        // An Authorization value of the item's own is a secret as well.
+        assert_eq!(doc.results[1].text.as_deref(), Some("<redacted>"));
+        for shown in ["alice", "p%40ss-w0rd", "p@ss-w0rd", encoded] {
+            assert!(
+                !out.stdout.contains(shown),
+                "{way}: {shown} in {}",
+                out.stdout
+            );
+        }
+    }
+    for seen in [server.requests(), proxy.requests()] {
+        assert_eq!(seen.len(), 2);
+        assert_eq!(
+            seen[0].header("authorization"),
+            Some(format!("Basic {encoded}").as_str())
+        );
+        assert_eq!(seen[1].header("authorization"), Some("Token own"));
+        for request in &seen {
+            assert!(!request.line.contains("alice"), "{}", request.line);
+        }
+    }
+    assert!(
+        proxy.requests()[0]
+            .line
+            .starts_with("GET http://example.invalid/a ")
     );
-    assert_eq!(seen[1].header("authorization"), Some("Token own"));
-    for request in &seen {
-        assert!(!request.line.contains("alice"), "{}", request.line);
-    }
-    let doc: RequestsDoc = out.json();
-    assert_eq!(doc.results[0].text.as_deref(), Some("Basic <redacted>"));
-    // An Authorization value of the item's own is a secret as well.
-    assert_eq!(doc.results[1].text.as_deref(), Some("<redacted>"));
-    for shown in ["p%40ss-w0rd", "p@ss-w0rd", encoded] {
-        assert!(!out.stdout.contains(shown), "{shown} in {}", out.stdout);
-    }
 }

@@ -42,13 +42,29 @@ const USER_AGENT_VALUE: &str = concat!("async-patterns/", env!("CARGO_PKG_VERSIO
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(30);
 
+/// The sockets of both clients: TCP keepalive probes after 15 s idle,
+/// every 15 s, 3 of them; unacknowledged data fails the connection after
+/// 30 s (reqwest's defaults, set on both so a dead peer is noticed the same
+/// either way).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+const KEEPALIVE_PROBES: u32 = 3;
+#[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+const USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Idle connections kept a host: one a request in flight.
+fn idle_per_host(concurrency: usize) -> usize {
+    concurrency.max(1)
+}
+
 /// hyper-util's pooled client over plain TCP; requests go through
 /// tower-http's gzip/deflate decoding layer over it.
 type DirectClient = hyper_util::client::legacy::Client<HttpConnector<DirectResolver>, Full<Bytes>>;
 
 /// The run's clients: the direct one for plain `http://` without a proxy,
 /// ready at once, and reqwest for the rest (`https://`, or everything when
-/// a proxy is set), built on first use.
+/// a proxy is set), built on first use (at once when a proxy is set, so a
+/// bad proxy setting is a usage error).
 ///
 /// Building reqwest's client reads the system's root certificates
 /// (hundreds of files under /etc/ssl/certs, about 5 ms, most of a one-item
@@ -117,7 +133,7 @@ impl Clients {
             .execute(request)
             .await
             .map(|response| Response(Inner::Reqwest(response)))
-            .map_err(|error| classify(error, url, false))
+            .map_err(|error| classify(error, url, Stage::Sending))
     }
 }
 
@@ -137,9 +153,10 @@ async fn send_direct(
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
-    // How reqwest converts it too. It fails only past the length limit,
-    // which the input check refuses (a redirect or a next page can still
-    // lead there): then reqwest's words, so both ways say the same.
+    // How reqwest converts it too. The input check refuses the URLs this
+    // fails on (too long, characters a request target cannot carry); a
+    // redirect or a next page can still lead to one: then reqwest's words,
+    // so both ways say the same.
     let uri: hyper::Uri = url.as_str().parse().map_err(|_| {
         RequestError::Connect(format!("{}: Parsed Url is not a valid Uri", authority(url)))
     })?;
@@ -153,28 +170,31 @@ async fn send_direct(
     let response = Decompression::new(direct)
         .call(request)
         .await
-        .map_err(|error| classify_chain(&error, error.is_connect(), false, url))?;
+        .map_err(|error| {
+            let stage = match error.is_connect() {
+                true => Stage::Connecting,
+                false => Stage::Sending,
+            };
+            classify_chain(&error, url, stage)
+        })?;
     Ok(Response(Inner::Direct(Box::new(response))))
 }
 
-/// Builds the direct client: at most `concurrency` idle connections a
-/// host, kept 30 s, `TCP_NODELAY`, the resolver below, and the socket
-/// settings reqwest gives its own connections (TCP keepalive probes after
-/// 15 s idle, every 15 s, 3 of them; unacknowledged data fails the
-/// connection after 30 s), so a dead peer is noticed the same either way.
+/// Builds the direct client: the pool and socket settings of reqwest's
+/// ([`build_client`]), `TCP_NODELAY`, the resolver below.
 fn direct_client(concurrency: usize) -> DirectClient {
     let mut connector = HttpConnector::new_with_resolver(DirectResolver);
     connector.set_nodelay(true);
-    connector.set_keepalive(Some(Duration::from_secs(15)));
-    connector.set_keepalive_interval(Some(Duration::from_secs(15)));
-    connector.set_keepalive_retries(Some(3));
+    connector.set_keepalive(Some(KEEPALIVE_IDLE));
+    connector.set_keepalive_interval(Some(KEEPALIVE_INTERVAL));
+    connector.set_keepalive_retries(Some(KEEPALIVE_PROBES));
     // Linux's TCP_USER_TIMEOUT: hyper-util has it on Linux-like systems only.
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    connector.set_tcp_user_timeout(Some(Duration::from_secs(30)));
+    connector.set_tcp_user_timeout(Some(USER_TIMEOUT));
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_idle_timeout(POOL_IDLE)
-        .pool_max_idle_per_host(concurrency.max(1))
+        .pool_max_idle_per_host(idle_per_host(concurrency))
         .build(connector)
 }
 
@@ -233,14 +253,14 @@ impl Response {
                         }
                     }
                     Some(Err(error)) => {
-                        return Err(classify_chain(&*error, false, true, url));
+                        return Err(classify_chain(&*error, url, Stage::ReadingBody));
                     }
                 }
             },
             Inner::Reqwest(response) => response
                 .chunk()
                 .await
-                .map_err(|error| classify(error, url, true)),
+                .map_err(|error| classify(error, url, Stage::ReadingBody)),
         }
     }
 }
@@ -261,15 +281,21 @@ const PROXY_VARIABLES: [&str; 6] = [
 fn build_client(concurrency: usize, insecure: bool) -> Result<reqwest::Client, String> {
     // Installing twice (several clients in one process) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .user_agent(USER_AGENT_VALUE)
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)
         .dns_resolver(Arc::new(LoopbackAwareResolver))
-        .pool_max_idle_per_host(concurrency.max(1))
+        .pool_max_idle_per_host(idle_per_host(concurrency))
         .pool_idle_timeout(POOL_IDLE)
         .tcp_nodelay(true)
-        .tls_danger_accept_invalid_certs(insecure)
+        .tcp_keepalive(KEEPALIVE_IDLE)
+        .tcp_keepalive_interval(KEEPALIVE_INTERVAL)
+        .tcp_keepalive_retries(KEEPALIVE_PROBES)
+        .tls_danger_accept_invalid_certs(insecure);
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    let builder = builder.tcp_user_timeout(USER_TIMEOUT);
+    builder
         .build()
         .map_err(|error| format!("cannot build the HTTP client: {}", with_causes(&error)))
 }
@@ -427,41 +453,48 @@ pub(crate) fn authority(url: &Url) -> String {
     )
 }
 
-/// Classifies a reqwest error from sending a request to `url` or reading
-/// its body.
-fn classify(error: reqwest::Error, url: &Url, reading_body: bool) -> RequestError {
-    let error = error.without_url();
-    let connect = error.is_connect();
-    let body = reading_body || error.is_body() || error.is_decode();
-    classify_chain(&error, connect, body, url)
+/// Where in an exchange a transport error came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Opening the connection (the client says so).
+    Connecting,
+    /// Sending the request or waiting for the response's head.
+    Sending,
+    /// Reading the response's body.
+    ReadingBody,
 }
 
-/// Classifies a transport error by what its chain holds: `connect` when the
-/// client says it failed to connect, `body` when it came while reading a
-/// body. The message names the server (`host:port`), never the URL.
-fn classify_chain(
-    error: &(dyn StdError + 'static),
-    connect: bool,
-    body: bool,
-    url: &Url,
-) -> RequestError {
+/// Classifies a reqwest error from a request to `url` at `stage` (reqwest
+/// knows better when it failed to connect or to read or decode a body).
+fn classify(error: reqwest::Error, url: &Url, stage: Stage) -> RequestError {
+    let error = error.without_url();
+    let stage = if error.is_connect() {
+        Stage::Connecting
+    } else if error.is_body() || error.is_decode() {
+        Stage::ReadingBody
+    } else {
+        stage
+    };
+    classify_chain(&error, url, stage)
+}
+
+/// Classifies a transport error from a request to `url` by what its chain
+/// holds and the `stage` it came at. The message names the server
+/// (`host:port`), never the URL.
+fn classify_chain(error: &(dyn StdError + 'static), url: &Url, stage: Stage) -> RequestError {
     let errors = chain(error);
     let message = detail(&errors);
     let authority = authority(url);
     if let Some(dns) = errors.iter().find_map(|e| e.downcast_ref::<DnsFailure>()) {
         return RequestError::Dns {
-            host: authority
-                .split(':')
-                .next()
-                .unwrap_or(&authority)
-                .to_string(),
+            host: url.host_str().unwrap_or_default().to_string(),
             detail: dns.0.clone(),
         };
     }
     if errors.iter().any(|e| e.is::<rustls::Error>()) {
         return RequestError::Tls(format!("{authority}: {message}"));
     }
-    if body {
+    if stage == Stage::ReadingBody {
         return RequestError::BodyRead(message);
     }
     if errors.iter().any(|e| {
@@ -470,7 +503,7 @@ fn classify_chain(
     }) {
         return RequestError::Protocol(message);
     }
-    if !connect && errors.iter().any(|e| closed_early(*e)) {
+    if stage != Stage::Connecting && errors.iter().any(|e| closed_early(*e)) {
         return RequestError::ConnectionClosed(format!("{authority}: {message}"));
     }
     RequestError::Connect(format!("{authority}: {message}"))

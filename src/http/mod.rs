@@ -1,7 +1,7 @@
 //! `async_requests`: many HTTP requests at once, one JSON result each.
 //!
 //! The seed's `aiohttp` + `gather` script, made safe for a thousand calls:
-//! one shared client and connection pool, bounded concurrency, a per-attempt
+//! shared clients and connection pools, bounded concurrency, a per-attempt
 //! timeout that covers the whole body, retries with jittered backoff and
 //! `Retry-After`, a rate limit, capped bodies, and secrets that never reach
 //! the output.
@@ -14,7 +14,8 @@
 //! - [`pages`]: a paginated item, page after page
 //! - [`body`]: how a body appears in the result
 //! - [`save`]: `--save-dir`, bodies streamed to files
-//! - [`client`]: the shared client and transport-error classification
+//! - [`client`]: the clients (hyper-util directly for plain HTTP, reqwest for
+//!   TLS and proxies), their response, and transport-error classification
 //! - [`error`]: the error kinds
 
 pub(crate) mod args;
@@ -197,7 +198,7 @@ pub(crate) struct RequestTotals {
     pub(crate) circuit_opened: Vec<String>,
 }
 
-/// The `async_requests` tool: shared client, limiters and settings.
+/// The `async_requests` tool: shared clients, limiters and settings.
 pub(crate) struct RequestsTool {
     settings: HttpSettings,
     defaults: RequestDefaults,

@@ -232,6 +232,8 @@ pub fn without_proxies(command: &mut Command) -> &mut Command {
         "HTTPS_PROXY",
         "ALL_PROXY",
         "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
     ] {
         command.env_remove(var);
     }
