@@ -2593,30 +2593,19 @@ fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
 /// credentials show anywhere, even echoed back by the server.
 #[test]
 fn userinfo_in_a_url_is_sent_as_basic_authentication() {
-    let server = RawServer::start(|request| {
-        let said = request
-            .header("authorization")
-            .unwrap_or("none")
-            .to_string();
+    // Echoes the Authorization header it got.
+    let echo_authorization = |request: &raw_server::RawRequest| {
+        let said = request.header("authorization").unwrap_or("none");
         Reply::Bytes(raw_server::response(
             "200 OK",
             &[("Content-Type", "text/plain")],
             said.as_bytes(),
         ))
-    });
+    };
+    let server = RawServer::start(echo_authorization);
     // The same answer from a proxy: a proxy gets the whole URL in its
     // request line, which must not carry the user info.
-    let proxy = RawServer::start(|request| {
-        let said = request
-            .header("authorization")
-            .unwrap_or("none")
-            .to_string();
-        Reply::Bytes(raw_server::response(
-            "200 OK",
-            &[("Content-Type", "text/plain")],
-            said.as_bytes(),
-        ))
-    });
+    let proxy = RawServer::start(echo_authorization);
     // base64("alice:p@ss-w0rd")
     let encoded = "YWxpY2U6cEBzcy13MHJk";
     for (way, target, proxy_url) in [
