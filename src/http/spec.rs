@@ -204,7 +204,7 @@ pub(crate) fn parse_request(
         }
     };
 
-    let (mut url, shown_url) = build_url(&object, defaults, env, &mut secrets)?;
+    let (url, shown_url, credentials) = build_url(&object, defaults, env, &mut secrets)?;
     let body = build_body(&object, env, &mut secrets)?;
 
     let method = match object.get("method") {
@@ -247,10 +247,8 @@ pub(crate) fn parse_request(
     // `http://user:pass@host/`: Basic authentication, as curl, requests and
     // aiohttp send it, unless an `Authorization` header (the item's or a
     // `-H`) is given. It is a secret header: dropped when a redirect or a
-    // page leaves the origin. The user info then leaves the URL, as reqwest's
-    // own request builder does: a proxy gets the whole URL in its request
-    // line, and redirects and next pages are joined onto this one.
-    if let Some(credentials) = basic_credentials(&url) {
+    // page leaves the origin.
+    if let Some(credentials) = credentials {
         // base64 is always a valid header value.
         if let (false, Ok(mut value)) = (
             headers.contains_key(AUTHORIZATION),
@@ -261,9 +259,6 @@ pub(crate) fn parse_request(
             headers.insert(AUTHORIZATION, value);
             shown_headers.push((AUTHORIZATION.as_str().to_string(), REDACTED.to_string()));
         }
-        // Only fails for URLs that cannot have a user (none here: http(s)).
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
     }
     if let Some(RequestBody {
         content_type: Some(content_type),
@@ -317,12 +312,15 @@ pub(crate) fn parse_request(
     })
 }
 
+/// The item's URL (joined with `--base-url`, its `query` added, without
+/// user info), the URL as shown (secrets redacted), and the base64
+/// credentials of the user info it had.
 fn build_url(
     object: &Map<String, Value>,
     defaults: &RequestDefaults,
     env: EnvLookup<'_>,
     secrets: &mut SecretSet,
-) -> Result<(Url, String), FieldError> {
+) -> Result<(Url, String, Option<String>), FieldError> {
     let template = match object.get("url") {
         Some(Value::String(url)) if !url.trim().is_empty() => url.trim(),
         Some(Value::String(_)) => return Err(FieldError::new("url", "is empty")),
@@ -393,7 +391,11 @@ fn build_url(
     }
     value.push_str(&fragment);
     shown.push_str(&shown_fragment);
-    let url = Url::parse(&value).map_err(|error| {
+    // Every message below quotes the URL: never with its user info.
+    if let Some(redacted) = without_userinfo(&shown) {
+        shown = redacted;
+    }
+    let mut url = Url::parse(&value).map_err(|error| {
         FieldError::new("url", format!("`{shown}` is not a valid URL: {error}"))
     })?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -401,6 +403,20 @@ fn build_url(
             "url",
             format!("`{shown}`: only http and https URLs are supported"),
         ));
+    }
+    // The user info becomes the credentials of Basic authentication and
+    // leaves the URL, as reqwest's own request builder does: a proxy gets
+    // the whole URL in its request line, and redirects and next pages are
+    // joined onto this one.
+    let credentials = basic_credentials(&url);
+    if let Some(password) = url.password() {
+        secrets.add(password);
+        secrets.add(&percent_decode_str(password).decode_utf8_lossy());
+    }
+    if credentials.is_some() {
+        // Only fails for URLs that cannot have a user (none here: http(s)).
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
     }
     if url.as_str().len() > MAX_URL_BYTES {
         return Err(FieldError::new(
@@ -421,14 +437,7 @@ fn build_url(
             format!("`{shown}` cannot be sent: it has characters a request target cannot carry"),
         ));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        if let Some(password) = url.password() {
-            secrets.add(password);
-            secrets.add(&percent_decode_str(password).decode_utf8_lossy());
-        }
-        shown = redact_userinfo(&shown);
-    }
-    Ok((url, redact_secret_query(&shown, secrets)))
+    Ok((url, redact_secret_query(&shown, secrets), credentials))
 }
 
 /// The longest URL a request is sent with: the request target's limit in
@@ -521,18 +530,18 @@ fn basic_credentials(url: &Url) -> Option<String> {
     Some(base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
-/// `shown` with its user info replaced: everything up to the last `@` of
-/// the authority (a password may hold a literal `@`).
-fn redact_userinfo(shown: &str) -> String {
-    let Some(scheme_end) = shown.find("://") else {
-        return shown.to_string();
-    };
+/// `shown` with its user info replaced, when it has some: everything up to
+/// the last `@` of the authority (a password may hold a literal `@`).
+fn without_userinfo(shown: &str) -> Option<String> {
+    let scheme_end = shown.find("://")?;
     let rest = &shown[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}://{REDACTED}@{}", &shown[..scheme_end], &rest[at + 1..]),
-        None => shown.to_string(),
-    }
+    let at = rest[..authority_end].rfind('@')?;
+    Some(format!(
+        "{}://{REDACTED}@{}",
+        &shown[..scheme_end],
+        &rest[at + 1..]
+    ))
 }
 
 /// Hides the values of query parameters named like secrets (`api_key=...`).
@@ -726,6 +735,26 @@ mod tests {
         .unwrap();
         assert_eq!(own.headers[AUTHORIZATION], "Token t");
         assert_eq!(own.url.as_str(), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn errors_about_a_url_never_quote_its_user_info() {
+        for url in [
+            "http://u:pw-s3cr3t@{{name}}/x",
+            "http://u:pw-s3cr3t@h:99999/x",
+            "ftp://u:pw-s3cr3t@h/x",
+        ] {
+            let error = parse(json!({"url": url})).err();
+            let error = error.unwrap_or_else(|| panic!("{url} was accepted"));
+            assert!(!error.message.contains("s3cr3t"), "{}", error.message);
+            assert!(error.message.contains("<redacted>@"), "{}", error.message);
+        }
+        // Only what is sent counts towards the length limit.
+        let long = format!(
+            "http://u:pw@h/?q={}",
+            "a".repeat(65_534 - "http://h/?q=".len())
+        );
+        assert!(parse(json!({"url": long})).is_ok());
     }
 
     #[test]
