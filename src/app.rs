@@ -20,7 +20,7 @@ use crate::error::InputError;
 use crate::exit::Exit;
 use crate::input::{CheckedInput, Feed, ParseItem, check_items, feed};
 use crate::output::{Output, OutputFormat, Paused};
-use crate::printer::{Format, Printer, print_input_error, print_pointer, stdout_file};
+use crate::printer::{Format, Printer, buffered, print_input_error, print_pointer, stdout_file};
 use crate::progress::Progress;
 use crate::runner::{Job, RunConfig, run_bounded};
 use crate::stop::{StopToken, watch_deadline, watch_signals};
@@ -458,7 +458,7 @@ fn open_output(
 ) -> io::Result<(Destination, Option<crate::writer_thread::WriterDone>)> {
     use std::io::IsTerminal;
     use std::os::fd::AsRawFd;
-    let direct = |file| Writer::Direct(BufWriter::with_capacity(64 * 1024, file));
+    let direct = |file| Writer::Direct(buffered(file));
     match &common.output {
         Some(path) => Ok((
             Destination {

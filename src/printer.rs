@@ -37,9 +37,15 @@ pub(crate) fn stdout_file() -> io::Result<File> {
     Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
 }
 
+/// `file` behind the buffer every result destination uses (64 KiB: one
+/// write a few hundred small results).
+pub(crate) fn buffered(file: File) -> BufWriter<File> {
+    BufWriter::with_capacity(64 * 1024, file)
+}
+
 /// A buffered writer on stdout that bypasses `Stdout`'s line buffering.
 pub(crate) fn stdout_writer() -> io::Result<BufWriter<File>> {
-    Ok(BufWriter::with_capacity(64 * 1024, stdout_file()?))
+    Ok(buffered(stdout_file()?))
 }
 
 /// The JSON of one run, written as results come.

@@ -248,12 +248,9 @@ pub(crate) fn parse_request(
     // aiohttp send it, unless an `Authorization` header (the item's or a
     // `-H`) is given. It is a secret header: dropped when a redirect or a
     // page leaves the origin.
-    if let Some(credentials) = credentials {
+    if let Some(credentials) = credentials.filter(|_| !headers.contains_key(AUTHORIZATION)) {
         // base64 is always a valid header value.
-        if let (false, Ok(mut value)) = (
-            headers.contains_key(AUTHORIZATION),
-            HeaderValue::from_str(&format!("Basic {credentials}")),
-        ) {
+        if let Ok(mut value) = HeaderValue::from_str(&format!("Basic {credentials}")) {
             secrets.add(&credentials);
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
