@@ -2566,10 +2566,19 @@ fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
     for request in &proxied {
         assert_eq!(request.line, format!("GET {target} HTTP/1.1"));
     }
-    for pair in std::iter::once(&direct[..]).chain(proxied.chunks(2)) {
+    let server_authority = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let hosts = std::iter::once(server_authority).chain(["example.invalid"; 3]);
+    for (pair, host) in std::iter::once(&direct[..])
+        .chain(proxied.chunks(2))
+        .zip(hosts)
+    {
         let (plain, own_accept) = (&pair[0], &pair[1]);
         let agent = format!("async-patterns/{}", env!("CARGO_PKG_VERSION"));
         for request in [plain, own_accept] {
+            assert_eq!(request.header("host"), Some(host));
             assert_eq!(request.header("user-agent"), Some(agent.as_str()));
             let encodings = request.header("accept-encoding").unwrap_or_default();
             assert!(

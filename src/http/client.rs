@@ -23,8 +23,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name as DirectName;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Method, StatusCode, Url};
+use std::cell::RefCell;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
@@ -35,6 +36,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_service::Service;
+use url::Position;
 
 /// The `User-Agent` every request carries unless it names its own.
 const USER_AGENT_VALUE: &str = concat!("async-patterns/", env!("CARGO_PKG_VERSION"));
@@ -147,11 +149,19 @@ async fn send_direct(
     mut headers: HeaderMap,
     body: Option<Bytes>,
 ) -> Result<Response, RequestError> {
+    // Room for the four added here and by the layers below, at once.
+    headers.reserve(4);
     if !headers.contains_key(ACCEPT) {
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
     }
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    }
+    // hyper-util would add the same value, formatted anew each request.
+    if !headers.contains_key(HOST) {
+        if let Some(host) = host_header(url) {
+            headers.insert(HOST, host);
+        }
     }
     // How reqwest converts it too. The input check refuses the URLs this
     // fails on (too long, characters a request target cannot carry); a
@@ -178,6 +188,30 @@ async fn send_direct(
             classify_chain(&error, url, stage)
         })?;
     Ok(Response(Inner::Direct(Box::new(response))))
+}
+
+/// The `Host` header of `url`: its host, and its port unless it is the
+/// scheme's default (what hyper-util sends when a request has none). The
+/// last one made is kept: a run's requests mostly go to one host.
+fn host_header(url: &Url) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: RefCell<Option<(String, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let host = url.host_str()?;
+    let authority = &url[Position::BeforeHost..Position::AfterPort];
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((_, value)) = last.as_ref().filter(|(kept, _)| kept == authority) {
+            return Some(value.clone());
+        }
+        let text = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let value = HeaderValue::from_maybe_shared(Bytes::from(text)).ok()?;
+        *last = Some((authority.to_string(), value.clone()));
+        Some(value)
+    })
 }
 
 /// Builds the direct client: the pool and socket settings of reqwest's
@@ -507,4 +541,30 @@ fn classify_chain(error: &(dyn StdError + 'static), url: &Url, stage: Stage) -> 
         return RequestError::ConnectionClosed(format!("{authority}: {message}"));
     }
     RequestError::Connect(format!("{authority}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What hyper-util would send: the port only when it is not the
+    /// scheme's default, an IPv6 host in brackets; the kept value never
+    /// answers for another host.
+    #[test]
+    fn the_host_header_is_the_authority_without_a_default_port() {
+        for (url, host) in [
+            ("http://127.0.0.1:8080/a", "127.0.0.1:8080"),
+            ("http://127.0.0.1:8081/a", "127.0.0.1:8081"),
+            ("http://127.0.0.1:8081/b?c", "127.0.0.1:8081"),
+            ("http://Example.COM:80/", "example.com"),
+            ("https://example.com:443/", "example.com"),
+            ("https://example.com:80/", "example.com:80"),
+            ("http://u:p@[::1]:9000/", "[::1]:9000"),
+            ("http://[::1]/", "[::1]"),
+            ("http://127.0.0.1:8080/a", "127.0.0.1:8080"),
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert_eq!(host_header(&url).unwrap(), host, "{url}");
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub(crate) mod retry;
 pub(crate) mod save;
 pub(crate) mod spec;
 pub(crate) mod template;
+pub(crate) mod url_cache;
 
 pub(crate) use error::RequestError;
 

@@ -166,7 +166,8 @@ fn next_page(first: &RequestSpec, url: reqwest::Url, redactor: &Redactor) -> Req
     // The server wrote this URL: its secrets are the item's (scrubbed) and
     // any query value named like one.
     let mut found = crate::redact::SecretSet::default();
-    spec.shown_url = spec::redact_secret_query(&redactor.scrub_str(url.as_str()), &mut found);
+    spec.shown_url =
+        spec::redact_secret_query(redactor.scrub_str(url.as_str()).into_owned(), &mut found);
     spec.url = url;
     spec
 }
