@@ -528,6 +528,10 @@ impl ParseItem for RequestsTool {
     fn parse_item(&self, raw: RawItem) -> Result<RequestSpec, FieldError> {
         spec::parse_request(raw, &self.defaults, &process_env)
     }
+
+    fn check_item(&self, raw: RawItem) -> Result<(), FieldError> {
+        spec::check_request(raw, &self.defaults, &process_env)
+    }
 }
 
 impl Job for RequestsTool {

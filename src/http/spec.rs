@@ -29,7 +29,7 @@
 //! run before any request is sent.
 
 use super::template::{EnvLookup, Expanded, expand};
-use super::url_cache::parse_url;
+use super::url_cache::{self, parse_url};
 use crate::error::{FieldError, json_type};
 use crate::input::{RawItem, parse_seconds, reject_unknown_fields, scalar_text};
 use crate::redact::{REDACTED, SecretSet, is_secret_header};
@@ -166,6 +166,39 @@ pub(crate) fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
         base.secrets.iter().for_each(|secret| secrets.add(secret));
     }
     secrets
+}
+
+/// Whether `raw` parses into a request ([`parse_request`]'s error if not),
+/// for the checking pass. Most inputs are URLs alone on a few hosts: such
+/// an item is known to parse without parsing it when its scheme and
+/// authority parsed before ([`url_cache::on_kept_prefix`]) and nothing in
+/// it can fail the checks [`build_url`] makes after the parse (a template,
+/// a character a request target cannot carry, a length that percent-encoding
+/// could take past the limit). Anything else is parsed.
+pub(crate) fn check_request(
+    raw: RawItem,
+    defaults: &RequestDefaults,
+    env: EnvLookup<'_>,
+) -> Result<(), FieldError> {
+    let url_alone = match &raw {
+        RawItem::Arg(url) | RawItem::Json(Value::String(url)) => Some(url),
+        RawItem::Json(Value::Object(object)) if object.len() == 1 => match object.get("url") {
+            Some(Value::String(url)) => Some(url),
+            _ => None,
+        },
+        RawItem::Json(_) => None,
+    };
+    let known_good = url_alone.is_some_and(|url| {
+        // Percent-encoding at most triples the rest; the host printed back
+        // (an IPv6 address in full) is at most a few dozen bytes longer.
+        3 * url.len() + 64 <= MAX_URL_BYTES
+            && url.bytes().all(|byte| is_uri_byte(byte) && byte != b'$')
+            && url_cache::on_kept_prefix(url)
+    });
+    match known_good {
+        true => Ok(()),
+        false => parse_request(raw, defaults, env).map(drop),
+    }
 }
 
 /// Parses one item into a request.
@@ -727,6 +760,61 @@ mod tests {
 
     fn parse(value: Value) -> Result<RequestSpec, FieldError> {
         parse_request(RawItem::Json(value), &defaults(), &env)
+    }
+
+    /// The checking pass's shortcut accepts exactly what the parse accepts,
+    /// with the same error, before and after the hosts are known.
+    #[test]
+    fn checking_an_item_answers_as_parsing_it_does() {
+        let long_path = format!("/{}", "a".repeat(MAX_URL_BYTES / 3));
+        let urls = [
+            "http://127.0.0.1:9/x".to_string(),
+            "http://127.0.0.1:9/x?y=1&z#f".to_string(),
+            "https://example.com/a/../b".to_string(),
+            "http://127.0.0.1:9/{{name}}".to_string(),
+            "http://127.0.0.1:9/?q={{name}}".to_string(),
+            "http://127.0.0.1:9/${API_KEY}".to_string(),
+            "http://127.0.0.1:9/${MISSING}".to_string(),
+            "http://127.0.0.1:9/$x".to_string(),
+            "http://127.0.0.1:9/a b".to_string(),
+            "http://127.0.0.1:9/a|b".to_string(),
+            "http://127.0.0.1:9/%zz".to_string(),
+            "http://ex%7Bample.com/x".to_string(),
+            "http://1.2.3.999/x".to_string(),
+            "http://[::1]:9/x".to_string(),
+            "http://u:p@127.0.0.1:9/x".to_string(),
+            "http://127.0.0.1:99999/x".to_string(),
+            "ftp://127.0.0.1:9/x".to_string(),
+            "users".to_string(),
+            " http://127.0.0.1:9/x ".to_string(),
+            format!("http://127.0.0.1:9{long_path}"),
+            format!("http://127.0.0.1:9{long_path}{long_path}"),
+            format!("http://127.0.0.1:9{}", long_path.replace('a', "{")),
+        ];
+        let mut items = Vec::new();
+        for url in &urls {
+            items.push(RawItem::Arg(url.clone()));
+            items.push(RawItem::Json(json!(url)));
+            items.push(RawItem::Json(json!({"url": url})));
+            items.push(RawItem::Json(json!({"url": url, "method": "NOT A METHOD"})));
+            items.push(RawItem::Json(json!({"url": url, "timeout": 0})));
+        }
+        items.push(RawItem::Json(json!({"id": 1})));
+        items.push(RawItem::Json(json!({"url": 1})));
+        items.push(RawItem::Json(json!(["http://127.0.0.1:9/x"])));
+        for round in 0..2 {
+            for raw in &items {
+                let checked = check_request(raw.clone(), &defaults(), &env);
+                let parsed = parse_request(raw.clone(), &defaults(), &env).map(drop);
+                assert_eq!(
+                    checked.map_err(|e| format!("{e:?}")),
+                    parsed.map_err(|e| format!("{e:?}")),
+                    "round {round}: {raw:?}"
+                );
+            }
+            // The shortcut was there to take in the second round.
+            assert!(url_cache::on_kept_prefix("http://127.0.0.1:9/x"));
+        }
     }
 
     #[test]

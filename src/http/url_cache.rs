@@ -55,6 +55,18 @@ pub(crate) fn parse_url(value: &str) -> Result<Url, url::ParseError> {
     })
 }
 
+/// Whether `value` is a URL [`parse_url`] takes apart on a prefix it keeps
+/// (and so a prefix that parsed), with no `%` in the authority: its parse
+/// cannot fail, and its host is printed back as the same letters, digits
+/// and punctuation (or an IP address).
+pub(crate) fn on_kept_prefix(value: &str) -> bool {
+    let Some((prefix, _)) = split_simple(value) else {
+        return false;
+    };
+    !prefix.contains('%')
+        && PREFIXES.with(|cell| cell.borrow().iter().any(|(kept, _)| kept == prefix))
+}
+
 /// `value` cut into `http(s)://authority` and a rest that starts with
 /// exactly one `/`, when it is that simple; `None` sends it to the full
 /// parse.
