@@ -71,11 +71,6 @@ pub(crate) fn on_kept_prefix(value: &str) -> bool {
 /// exactly one `/`, when it is that simple; `None` sends it to the full
 /// parse.
 fn split_simple(value: &str) -> Option<(&str, &str)> {
-    // The parser strips or removes tabs, newlines, controls and spaces, and
-    // maps non-ASCII: none of that here.
-    if !value.bytes().all(|byte| (0x21..=0x7e).contains(&byte)) {
-        return None;
-    }
     let after_scheme = if value.starts_with("http://") {
         "http://".len()
     } else if value.starts_with("https://") {
@@ -83,10 +78,19 @@ fn split_simple(value: &str) -> Option<(&str, &str)> {
     } else {
         return None;
     };
-    let authority_len = value[after_scheme..]
-        .find(['/', '?', '#', '\\', '@'])
-        .filter(|&len| len > 0)?;
-    let (prefix, rest) = value.split_at(after_scheme + authority_len);
+    // One pass over the bytes: the parser strips or removes tabs, newlines,
+    // controls and spaces, and maps non-ASCII, so none of that here; and
+    // the authority ends at the first of `/?#\@`.
+    let mut authority_end = None;
+    for (at, &byte) in value.as_bytes().iter().enumerate().skip(after_scheme) {
+        if !(0x21..=0x7e).contains(&byte) {
+            return None;
+        }
+        if authority_end.is_none() && matches!(byte, b'/' | b'?' | b'#' | b'\\' | b'@') {
+            authority_end = Some(at);
+        }
+    }
+    let (prefix, rest) = value.split_at(authority_end.filter(|&at| at > after_scheme)?);
     // `//x` or `/\x` as a relative reference names another host.
     let simple = rest.starts_with('/') && !matches!(rest.as_bytes().get(1), Some(b'/' | b'\\'));
     simple.then_some((prefix, rest))
