@@ -2597,6 +2597,42 @@ fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
     }
 }
 
+/// A password from the environment holding `@`, `/` or `#` stays the
+/// password: the request goes to the host the template names (unencoded,
+/// `pw@127.0.0.1:1/...` would send it to port 1), and no form of it shows.
+#[test]
+fn a_password_from_the_environment_holding_url_delimiters_stays_a_password() {
+    let echo_authorization = |request: &raw_server::RawRequest| {
+        let said = request.header("authorization").unwrap_or("none");
+        Reply::Bytes(raw_server::response(
+            "200 OK",
+            &[("Content-Type", "text/plain")],
+            said.as_bytes(),
+        ))
+    };
+    let server = RawServer::start(echo_authorization);
+    let password = "pw@127.0.0.1:1/x#y?z";
+    let url = server.url.replace("http://", "http://alice:${PW}@");
+    let out = requests()
+        .env("PW", password)
+        .args(["--body", "text", &format!("{url}/a")])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].text.as_deref(), Some("Basic <redacted>"));
+    // base64("alice:pw@127.0.0.1:1/x#y?z")
+    let encoded = "YWxpY2U6cHdAMTI3LjAuMC4xOjEveCN5P3o=";
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Basic {encoded}").as_str())
+    );
+    for shown in [password, "pw%40127.0.0.1:1%2Fx%23y%3Fz", encoded, "alice"] {
+        assert!(!out.stdout.contains(shown), "{shown} in {}", out.stdout);
+    }
+}
+
 /// `http://user:pass@host/` sends Basic authentication (as curl does), the
 /// item's own Authorization wins, and neither the password nor the encoded
 /// credentials show anywhere, even echoed back by the server.

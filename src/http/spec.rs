@@ -28,7 +28,7 @@
 //! defaults to POST. Everything is validated here, so a bad item stops the
 //! run before any request is sent.
 
-use super::template::{EnvLookup, Expanded, expand};
+use super::template::{EnvLookup, Expanded, expand, expand_with};
 use super::url_cache::{self, parse_url};
 use crate::error::{FieldError, json_type};
 use crate::input::{RawItem, parse_seconds, reject_unknown_fields, scalar_text};
@@ -357,7 +357,7 @@ fn build_url(
         }
         None => return Err(FieldError::new("url", "is missing")),
     };
-    let path = expand(template, "url", env)?;
+    let path = expand_url(template, env)?;
     path.secrets.iter().for_each(|secret| secrets.add(secret));
     let (mut value, mut shown) = match (&defaults.base_url, has_scheme(&path.value)) {
         (_, true) => (path.value, path.shown),
@@ -467,6 +467,53 @@ fn build_url(
     }
     Ok((url, redact_secret_query(shown, secrets), credentials))
 }
+
+/// Expands a URL template. A value that goes into the user info (between
+/// `://` and the template's own last `@` before the path) has the
+/// characters that would end the user info percent-encoded: a password
+/// holding `@`, `/`, `?` or `#` would otherwise send the request to another
+/// host, with part of the password taken for its name (and shown in an
+/// error about it). `:` and `%` are left as they are, so `${USER_AND_PASSWORD}`
+/// and a value already encoded still work.
+fn expand_url(template: &str, env: EnvLookup<'_>) -> Result<Expanded, FieldError> {
+    let userinfo = template.contains('$').then(|| template_userinfo(template));
+    let Some(userinfo) = userinfo.flatten() else {
+        return expand(template, "url", env);
+    };
+    let scheme = expand(&template[..userinfo.start], "url", env)?;
+    let user = expand_with(&template[userinfo.clone()], "url", env, |value| {
+        percent_encoding::utf8_percent_encode(value, USERINFO_DELIMITERS).into()
+    })?;
+    let rest = expand(&template[userinfo.end..], "url", env)?;
+    let mut out = scheme;
+    for part in [user, rest] {
+        out.value.push_str(&part.value);
+        out.shown.push_str(&part.shown);
+        out.secrets.extend(part.secrets);
+    }
+    Ok(out)
+}
+
+/// Where the user info of a URL template is: after its `scheme://`, up to
+/// its last literal `@` before the first `/`, `?` or `#`.
+fn template_userinfo(template: &str) -> Option<std::ops::Range<usize>> {
+    let start = template.as_bytes().windows(3).position(|w| w == b"://")? + 3;
+    let authority = &template[start..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    let at = authority.rfind('@')?;
+    Some(start..start + at)
+}
+
+/// What a value in a URL's user info cannot hold as it is: what ends the
+/// user info (`@`, a path, a query, a fragment) and what the URL parser
+/// drops or stops at (controls, space).
+const USERINFO_DELIMITERS: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'@')
+    .add(b'/')
+    .add(b'?')
+    .add(b'#')
+    .add(b'\\');
 
 /// The longest URL a request is sent with: the request target's limit in
 /// the `http` crate, which both clients build on. Longer ones are refused
@@ -815,6 +862,49 @@ mod tests {
             // The shortcut was there to take in the second round.
             assert!(url_cache::on_kept_prefix("http://127.0.0.1:9/x"));
         }
+    }
+
+    /// A password from the environment that holds what ends user info
+    /// still goes to the host the template names, whole, as Basic
+    /// authentication; an encoded one and `${USER}:${PASS}` in one value
+    /// work as before.
+    #[test]
+    fn values_in_user_info_cannot_move_the_request_to_another_host() {
+        let env = |name: &str| {
+            Some(
+                match name {
+                    "PW" => "p@evil.example/#?x\\ y",
+                    "ENCODED" => "p%40ss",
+                    "BOTH" => "al:pw",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        let base64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let parse = |url: &str| parse_request(RawItem::Arg(url.into()), &defaults(), &env);
+        let spec = parse("http://al:${PW}@127.0.0.1:9/x?q=${PW}#${PW}").unwrap();
+        assert_eq!(spec.url.host_str(), Some("127.0.0.1"));
+        assert_eq!(spec.url.path(), "/x");
+        let expected = format!("Basic {}", base64("al:p@evil.example/#?x\\ y"));
+        assert_eq!(spec.headers[AUTHORIZATION], expected.as_str());
+        assert_eq!(
+            spec.shown_url,
+            "http://<redacted>@127.0.0.1:9/x?q=<redacted>#<redacted>"
+        );
+        let spec = parse("http://al:${ENCODED}@127.0.0.1:9/").unwrap();
+        assert_eq!(
+            spec.headers[AUTHORIZATION],
+            format!("Basic {}", base64("al:p@ss")).as_str()
+        );
+        let spec = parse("http://${BOTH}@127.0.0.1:9/").unwrap();
+        assert_eq!(
+            spec.headers[AUTHORIZATION],
+            format!("Basic {}", base64("al:pw")).as_str()
+        );
+        // An `@` that only the value brings is not user info of the template.
+        assert_eq!(template_userinfo("http://${HOST}/a@b"), None);
+        assert_eq!(template_userinfo("http://u:${PW}@h@i/x"), Some(7..16));
     }
 
     #[test]

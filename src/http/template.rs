@@ -8,6 +8,7 @@
 
 use crate::error::FieldError;
 use crate::redact::REDACTED;
+use std::borrow::Cow;
 
 /// Looks up an environment variable; injectable for tests.
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -28,6 +29,18 @@ pub(crate) fn expand(
     template: &str,
     field: &str,
     env: EnvLookup<'_>,
+) -> Result<Expanded, FieldError> {
+    expand_with(template, field, env, |value| Cow::Borrowed(value))
+}
+
+/// [`expand`], each value from the environment passed through `encode`
+/// before it goes in. The value stays a secret, and so does what it was
+/// encoded to.
+pub(crate) fn expand_with(
+    template: &str,
+    field: &str,
+    env: EnvLookup<'_>,
+    encode: impl Fn(&str) -> Cow<'_, str>,
 ) -> Result<Expanded, FieldError> {
     let mut out = Expanded::default();
     // No `$`, no `${`: the common case, found by a byte search.
@@ -68,8 +81,12 @@ pub(crate) fn expand(
                     format!("environment variable `{name}` is not set"),
                 ));
             };
-            out.value.push_str(&value);
+            let encoded = encode(&value);
+            out.value.push_str(&encoded);
             out.shown.push_str(REDACTED);
+            if encoded != value {
+                out.secrets.push(encoded.into_owned());
+            }
             out.secrets.push(value);
             rest = &after[close + 1..];
         } else {
