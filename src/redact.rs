@@ -92,6 +92,11 @@ impl SecretSet {
         self.values.is_empty()
     }
 
+    /// The values, as they were added.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(String::as_str)
+    }
+
     /// Compiles the set, with every form of every secret (see
     /// `echo_forms`), into one case-insensitive multi-pattern matcher.
     pub(crate) fn redactor(&self) -> Redactor {

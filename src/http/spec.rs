@@ -465,7 +465,16 @@ fn build_url(
             format!("`{shown}` cannot be sent: it has characters a request target cannot carry"),
         ));
     }
-    Ok((url, redact_secret_query(shown, secrets), credentials))
+    let mut shown = redact_secret_query(shown, secrets);
+    // A password written a second time (in a query parameter not named
+    // like a secret) is still the password. Values from the environment
+    // show as `<redacted>` already; a literal one is in `shown` as written.
+    for secret in secrets.iter() {
+        if shown.contains(secret) {
+            shown = shown.replace(secret, REDACTED);
+        }
+    }
+    Ok((url, shown, credentials))
 }
 
 /// Expands a URL template. A value that goes into the user info (between
@@ -905,6 +914,17 @@ mod tests {
         // An `@` that only the value brings is not user info of the template.
         assert_eq!(template_userinfo("http://${HOST}/a@b"), None);
         assert_eq!(template_userinfo("http://u:${PW}@h@i/x"), Some(7..16));
+    }
+
+    #[test]
+    fn a_password_written_twice_is_hidden_both_times() {
+        let spec =
+            parse(json!({"url": "http://al:s3cr3t-pw@127.0.0.1:9/x?echo=s3cr3t-pw"})).unwrap();
+        assert_eq!(
+            spec.shown_url,
+            "http://<redacted>@127.0.0.1:9/x?echo=<redacted>"
+        );
+        assert_eq!(spec.url.as_str(), "http://127.0.0.1:9/x?echo=s3cr3t-pw");
     }
 
     #[test]
