@@ -267,11 +267,13 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     // and right away once the runner goes idle, so NDJSON readers see lines
     // promptly without paying one system call per line.
     let mut flush_at = Instant::now();
-    // One timer for the whole run, ticking while it runs, rather than a
-    // sleep made anew whenever output turns unflushed: a timer set earlier
-    // than the runtime's next wake-up makes tokio wake its I/O driver (an
-    // eventfd write and an epoll round), which at thousands of results a
-    // second was a system call every few results.
+    // One timer for the whole run, rather than a sleep made anew whenever
+    // output turns unflushed: a timer set earlier than the runtime's next
+    // wake-up makes tokio wake its I/O driver (an eventfd write and an
+    // epoll round), which at thousands of results a second was a system
+    // call every few results. It is only waited on while output is
+    // unflushed, so a run of slow items does not wake every 20 ms; the
+    // first result after such a wait is flushed at once (a missed tick).
     let mut flush_ticks = tokio::time::interval(FLUSH_EVERY);
     flush_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -322,11 +324,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                     flush_at = Instant::now() + FLUSH_EVERY;
                 }
             }
-            _ = flush_ticks.tick() => {
-                if dirty {
-                    sink.flush()?;
-                    dirty = false;
-                }
+            _ = flush_ticks.tick(), if dirty => {
+                sink.flush()?;
+                dirty = false;
             }
             next = feed.next(), if can_start => {
                 let Some(Queued { index, line, item: spec }) = next else {

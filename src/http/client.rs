@@ -157,7 +157,8 @@ async fn send_direct(
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
-    // hyper-util would add the same value, formatted anew each request.
+    // hyper-util would add the same value, formatted anew each request
+    // (this client speaks HTTP/1 only: HTTP/2 would take `:authority`).
     if !headers.contains_key(HOST) {
         if let Some(host) = host_header(url) {
             headers.insert(HOST, host);

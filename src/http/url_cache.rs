@@ -127,6 +127,10 @@ mod tests {
             "@host",
             "host.",
             "%zz",
+            "2130706433",
+            "127.1",
+            "[::ffff:127.0.0.1]:8080",
+            "XN--nxasmq6b.example",
         ];
         let rests = [
             "/",
@@ -147,6 +151,8 @@ mod tests {
             "?q",
             "#f",
             "\\x",
+            "/a@b:c[d]",
+            "/?a=@:[]",
         ];
         for _round in 0..2 {
             for scheme in ["http://", "https://", "HTTP://", "ftp://", "http:/"] {
