@@ -13,7 +13,7 @@ use super::args::RequestsCli;
 use super::{Ended, RequestError, RequestReport, RequestsTool, add_note, fetch, paginate, spec};
 use crate::error::InputError;
 use crate::redact::Redactor;
-use crate::runner::{ItemContext, Job};
+use crate::runner::ItemContext;
 use crate::stop::StopToken;
 use crate::wire::Finished;
 use serde_json::Value;
@@ -77,7 +77,7 @@ impl RequestsTool {
         let mut spec = first.clone();
         loop {
             chain.visit(&spec.url);
-            let mut report = self.identity(&spec);
+            let mut report = self.identity_of(&spec);
             report.page = Some(page);
             let ended = self
                 .request(&spec, budget, redactor, &mut report, None, stop)
