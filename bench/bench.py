@@ -696,7 +696,8 @@ PROFILING_NOTES = [
     "wall-time loss, and peak RSS 1-2.5 MiB higher on every row: the kernel maps more pages of a binary that "
     "holds all five tools (tree-sitter's grammars alone are 2 MB of tables); it is shared, file-backed "
     "memory, and the heap is unchanged. The bundle's stripped, fat-LTO binary (`profile.dist`) is about "
-    "1 MiB smaller in RSS than the source build.",
+    "1 MiB smaller in RSS than the source build."
+    " The clean build is at the goal's edge on this machine: the full run of 2026-11-30 measured 88.0, 98.3 and 95.1 s (section 9 says missed); an alternated A/B of clean builds right after, that session's first commit (70f4ece) against its last: 88.5 and 87.4 s against 88.8 and 91.8 s, the same within the drift.",
     "- **Workload 6 (processes).** Starting 200 processes alone takes 0.11-0.13 s on 2 cores (the `true` "
     "row); each task's 0.5 s timeout counts from its own start, so the last one cannot end before about "
     "0.6 s. The commands are exec'd directly (no `sh` in between) and spawned on blocking threads so the "

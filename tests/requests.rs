@@ -2597,19 +2597,21 @@ fn plain_requests_carry_the_same_headers_direct_and_through_a_proxy() {
     }
 }
 
+/// A server's answer: the Authorization header it got, as text.
+fn echo_authorization(request: &raw_server::RawRequest) -> Reply {
+    let said = request.header("authorization").unwrap_or("none");
+    Reply::Bytes(raw_server::response(
+        "200 OK",
+        &[("Content-Type", "text/plain")],
+        said.as_bytes(),
+    ))
+}
+
 /// A password from the environment holding `@`, `/` or `#` stays the
 /// password: the request goes to the host the template names (unencoded,
 /// `pw@127.0.0.1:1/...` would send it to port 1), and no form of it shows.
 #[test]
 fn a_password_from_the_environment_holding_url_delimiters_stays_a_password() {
-    let echo_authorization = |request: &raw_server::RawRequest| {
-        let said = request.header("authorization").unwrap_or("none");
-        Reply::Bytes(raw_server::response(
-            "200 OK",
-            &[("Content-Type", "text/plain")],
-            said.as_bytes(),
-        ))
-    };
     let server = RawServer::start(echo_authorization);
     let password = "pw@127.0.0.1:1/x#y?z";
     let url = server.url.replace("http://", "http://alice:${PW}@");
@@ -2638,15 +2640,6 @@ fn a_password_from_the_environment_holding_url_delimiters_stays_a_password() {
 /// credentials show anywhere, even echoed back by the server.
 #[test]
 fn userinfo_in_a_url_is_sent_as_basic_authentication() {
-    // Echoes the Authorization header it got.
-    let echo_authorization = |request: &raw_server::RawRequest| {
-        let said = request.header("authorization").unwrap_or("none");
-        Reply::Bytes(raw_server::response(
-            "200 OK",
-            &[("Content-Type", "text/plain")],
-            said.as_bytes(),
-        ))
-    };
     let server = RawServer::start(echo_authorization);
     // The same answer from a proxy: a proxy gets the whole URL in its
     // request line, which must not carry the user info.
