@@ -635,7 +635,7 @@ PROFILING_NOTES = [
     "whole parse gives (src/http/url_cache.rs, unit-tested against `Url::parse` over 1,800 URLs); the "
     "checking pass asks `ParseItem::check_item`, which for a URL alone on a kept authority answers without "
     "parsing (nothing after the parse can fail such an item; a unit test checks the same answer and error "
-    "as the parse over 113 items); a URL-string item builds no JSON object; byte searches replace `str` "
+    "as the parse over 224 items); a URL-string item builds no JSON object; byte searches replace `str` "
     "patterns (each built a searcher). Keeping the parsed items instead of reading them twice was "
     "measured and refused: about half a kilobyte an item (20,000 items: 10 MB more peak RSS on this row). "
     "(7) The `Host` header is kept per authority instead of formatted by hyper-util each request. (8) The "

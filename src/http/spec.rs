@@ -169,8 +169,8 @@ pub(crate) fn default_secrets(defaults: &RequestDefaults) -> SecretSet {
 }
 
 /// Whether `raw` parses into a request ([`parse_request`]'s error if not),
-/// for the checking pass. Most inputs are URLs alone on a few hosts: such
-/// an item is known to parse without parsing it when its scheme and
+/// for the checking pass. Most inputs are URLs alone (or with an `id`) on a
+/// few hosts: such an item is known to parse without parsing it when its scheme and
 /// authority parsed before ([`url_cache::on_kept_prefix`]) and nothing in
 /// it can fail the checks [`build_url`] makes after the parse (a template,
 /// a character a request target cannot carry, a length that percent-encoding
@@ -182,10 +182,18 @@ pub(crate) fn check_request(
 ) -> Result<(), FieldError> {
     let url_alone = match &raw {
         RawItem::Arg(url) | RawItem::Json(Value::String(url)) => Some(url),
-        RawItem::Json(Value::Object(object)) if object.len() == 1 => match object.get("url") {
-            Some(Value::String(url)) => Some(url),
-            _ => None,
-        },
+        // `{"url": ...}`, or with an `id` as well (a string or a number).
+        RawItem::Json(Value::Object(object)) => {
+            let id_fine = match object.get("id") {
+                None => object.len() == 1,
+                Some(Value::String(_) | Value::Number(_)) => object.len() == 2,
+                Some(_) => false,
+            };
+            match object.get("url") {
+                Some(Value::String(url)) if id_fine => Some(url),
+                _ => None,
+            }
+        }
         RawItem::Json(_) => None,
     };
     let known_good = url_alone.is_some_and(|url| {
@@ -854,8 +862,16 @@ mod tests {
             items.push(RawItem::Json(json!({"url": url})));
             items.push(RawItem::Json(json!({"url": url, "method": "NOT A METHOD"})));
             items.push(RawItem::Json(json!({"url": url, "timeout": 0})));
+            items.push(RawItem::Json(json!({"url": url, "id": "a"})));
+            items.push(RawItem::Json(json!({"url": url, "id": 7.5})));
+            items.push(RawItem::Json(json!({"url": url, "id": null})));
+            items.push(RawItem::Json(json!({"url": url, "id": ["a"]})));
+            items.push(RawItem::Json(json!({"url": url, "id": "a", "extra": 1})));
         }
         items.push(RawItem::Json(json!({"id": 1})));
+        items.push(RawItem::Json(
+            json!({"id": 1, "uri": "http://127.0.0.1:9/x"}),
+        ));
         items.push(RawItem::Json(json!({"url": 1})));
         items.push(RawItem::Json(json!(["http://127.0.0.1:9/x"])));
         for round in 0..2 {
