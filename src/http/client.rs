@@ -266,6 +266,15 @@ impl Response {
         }
     }
 
+    /// The headers, taken out of the response (a read body needs them no
+    /// more), instead of copied.
+    pub(crate) fn take_headers(&mut self) -> HeaderMap {
+        match &mut self.0 {
+            Inner::Direct(response) => std::mem::take(response.headers_mut()),
+            Inner::Reqwest(response) => std::mem::take(response.headers_mut()),
+        }
+    }
+
     /// The body's size when the server declared it and it is not decoded.
     pub(crate) fn content_length(&self) -> Option<u64> {
         match &self.0 {

@@ -202,7 +202,7 @@ pub(crate) async fn read_body(
     }
     Ok(Exchange {
         status,
-        headers: response.headers().clone(),
+        headers: response.take_headers(),
         final_url,
         redirects,
         body: kept,
