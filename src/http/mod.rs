@@ -86,7 +86,10 @@ pub(crate) struct HttpSettings {
 pub(crate) struct RequestReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id: Option<String>,
-    pub(crate) method: String,
+    /// Kept as the method itself: a standard one is copied without an
+    /// allocation, and every item's report is made twice (see `identity`).
+    #[serde(serialize_with = "method_name")]
+    pub(crate) method: reqwest::Method,
     /// The request URL, secrets redacted.
     pub(crate) url: String,
     /// With pagination: which page of the item this line is (0-based).
@@ -146,11 +149,19 @@ pub(crate) struct RequestReport {
     pub(crate) pages: u32,
 }
 
+/// A method as its name.
+fn method_name<S: serde::Serializer>(
+    method: &reqwest::Method,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(method.as_str())
+}
+
 impl crate::table::TableRow for RequestReport {
     fn row(&self) -> crate::table::Row {
         let result = match self.http_status {
             Some(status) => format!("{} {status}", self.method),
-            None => self.method.clone(),
+            None => self.method.to_string(),
         };
         let mut item = match &self.id {
             Some(id) => format!("{id}  {}", self.url),
@@ -570,7 +581,7 @@ impl RequestsTool {
     fn identity_of(&self, spec: &RequestSpec) -> RequestReport {
         RequestReport {
             id: spec.id.clone(),
-            method: spec.method.as_str().to_string(),
+            method: spec.method.clone(),
             url: spec.shown_url.clone(),
             ..RequestReport::default()
         }
