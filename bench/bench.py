@@ -699,7 +699,7 @@ PROFILING_NOTES = [
     "holds all five tools (tree-sitter's grammars alone are 2 MB of tables); it is shared, file-backed "
     "memory, and the heap is unchanged. The bundle's stripped, fat-LTO binary (`profile.dist`) is about "
     "1 MiB smaller in RSS than the source build."
-    " The clean build is at the goal's edge on this machine: the full run of 2026-11-30 measured 88.0, 98.3 and 95.1 s (section 9 says missed); an alternated A/B of clean builds right after, that session's first commit (70f4ece) against its last: 88.5 and 87.4 s against 88.8 and 91.8 s, the same within the drift.",
+    " The clean build is at the goal's edge on this machine: a full run of 2026-11-30 measured 88.0, 98.3 and 95.1 s; an alternated A/B of clean builds right after, that session's first commit (70f4ece) against its last code change then: 88.5 and 87.4 s against 88.8 and 91.8 s, the same within the drift. The full run in this file (an hour later, at the session's final code) came in a slow phase of the machine: against that earlier run, rows no change touched moved by 20-50 % (importing aiohttp 210 -> 309 ms, `wc -lmc` 0.83 -> 1.08 s, the seed's aiohttp requests 112 -> 182 µs a request, the clean build 95 -> 111 s, so section 9 says missed), oha by 15 % (13.0 -> 15.0 µs a request), ours 19.5 -> 25.5 µs (1.50x oha's then, 1.70x here). Alternated runs, which share a phase, are the figures to compare (the note on issue 16 above).",
     "- **Workload 6 (processes).** Starting 200 processes alone takes 0.11-0.13 s on 2 cores (the `true` "
     "row); each task's 0.5 s timeout counts from its own start, so the last one cannot end before about "
     "0.6 s. The commands are exec'd directly (no `sh` in between) and spawned on blocking threads so the "
