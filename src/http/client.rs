@@ -192,25 +192,26 @@ async fn send_direct(
 }
 
 /// The `Host` header of `url`: its host, and its port unless it is the
-/// scheme's default (what hyper-util sends when a request has none). The
-/// last one made is kept: a run's requests mostly go to one host.
+/// scheme's default (what hyper-util sends when a request has none), which
+/// is how the URL itself is written. The last one made is kept: a run's
+/// requests mostly go to one host.
 fn host_header(url: &Url) -> Option<HeaderValue> {
     thread_local! {
-        static LAST: RefCell<Option<(String, HeaderValue)>> = const { RefCell::new(None) };
+        static LAST: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
     }
-    let host = url.host_str()?;
+    url.host_str()?;
     let authority = &url[Position::BeforeHost..Position::AfterPort];
     LAST.with(|last| {
         let mut last = last.borrow_mut();
-        if let Some((_, value)) = last.as_ref().filter(|(kept, _)| kept == authority) {
+        if let Some(value) = last
+            .as_ref()
+            .filter(|kept| kept.as_bytes() == authority.as_bytes())
+        {
             return Some(value.clone());
         }
-        let text = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
-        let value = HeaderValue::from_maybe_shared(Bytes::from(text)).ok()?;
-        *last = Some((authority.to_string(), value.clone()));
+        let value =
+            HeaderValue::from_maybe_shared(Bytes::copy_from_slice(authority.as_bytes())).ok()?;
+        *last = Some(value.clone());
         Some(value)
     })
 }

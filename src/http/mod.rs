@@ -643,6 +643,8 @@ impl RequestsTool {
         redactor: &'a Redactor,
         stop: &'a StopToken,
     ) -> impl Future<Output = Finished<RequestReport>> + Send + 'a {
+        // Bound here, outside the block: `mut` parameters around a bare
+        // `async move` read to clippy as an `async fn` written by hand.
         let (mut file, mut report) = (file, report);
         async move {
             let budget = Budget::start(spec.max_time.or(self.settings.max_time));

@@ -493,7 +493,7 @@ fn build_url(
 /// error about it). `:` and `%` are left as they are, so `${USER_AND_PASSWORD}`
 /// and a value already encoded still work.
 fn expand_url(template: &str, env: EnvLookup<'_>) -> Result<Expanded, FieldError> {
-    let userinfo = template.contains('$').then(|| template_userinfo(template));
+    let userinfo = template.contains('$').then(|| userinfo_range(template));
     let Some(userinfo) = userinfo.flatten() else {
         return expand(template, "url", env);
     };
@@ -511,11 +511,13 @@ fn expand_url(template: &str, env: EnvLookup<'_>) -> Result<Expanded, FieldError
     Ok(out)
 }
 
-/// Where the user info of a URL template is: after its `scheme://`, up to
-/// its last literal `@` before the first `/`, `?` or `#`.
-fn template_userinfo(template: &str) -> Option<std::ops::Range<usize>> {
-    let start = template.as_bytes().windows(3).position(|w| w == b"://")? + 3;
-    let authority = &template[start..];
+/// Where the user info of a URL (or of a template, as written) is: after
+/// its `scheme://`, up to its last `@` before the first `/`, `?` or `#` (a
+/// password may hold a literal `@`).
+fn userinfo_range(url: &str) -> Option<std::ops::Range<usize>> {
+    // A byte search: a `str` pattern builds a searcher each call.
+    let start = url.as_bytes().windows(3).position(|w| w == b"://")? + 3;
+    let authority = &url[start..];
     let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
     let at = authority.rfind('@')?;
     Some(start..start + at)
@@ -639,18 +641,13 @@ fn basic_credentials(url: &Url) -> Option<String> {
     Some(base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
-/// `shown` with its user info replaced, when it has some: everything up to
-/// the last `@` of the authority (a password may hold a literal `@`).
+/// `shown` with its user info replaced, when it has some.
 fn without_userinfo(shown: &str) -> Option<String> {
-    // A byte search: a `str` pattern builds a searcher each call.
-    let scheme_end = shown.as_bytes().windows(3).position(|w| w == b"://")?;
-    let rest = &shown[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = rest[..authority_end].rfind('@')?;
+    let userinfo = userinfo_range(shown)?;
     Some(format!(
-        "{}://{REDACTED}@{}",
-        &shown[..scheme_end],
-        &rest[at + 1..]
+        "{}{REDACTED}{}",
+        &shown[..userinfo.start],
+        &shown[userinfo.end..]
     ))
 }
 
@@ -928,8 +925,8 @@ mod tests {
             format!("Basic {}", base64("al:pw")).as_str()
         );
         // An `@` that only the value brings is not user info of the template.
-        assert_eq!(template_userinfo("http://${HOST}/a@b"), None);
-        assert_eq!(template_userinfo("http://u:${PW}@h@i/x"), Some(7..16));
+        assert_eq!(userinfo_range("http://${HOST}/a@b"), None);
+        assert_eq!(userinfo_range("http://u:${PW}@h@i/x"), Some(7..16));
     }
 
     #[test]
