@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::keep_alive::{Answer, KeepAliveServer};
 use common::raw_server::{self, RawServer, Reply};
 use common::wire::{
     OutputPointer, RequestResult, RequestsDoc, RequestsLine, RequestsSummary, UsageError,
@@ -1388,6 +1389,119 @@ fn a_connection_closed_before_any_response_has_its_own_kind() {
     assert!(!error.message.contains("cannot connect"));
     let attempts = doc.results[0].attempts.as_ref().unwrap();
     assert_eq!(attempts.len(), 2);
+}
+
+/// The `/fast`, `/slow`, `/big` and `/close` answers of the pool tests.
+fn pool_test_answer(request: &raw_server::RawRequest) -> Answer {
+    let path = request.line.split(' ').nth(1).unwrap_or("");
+    match path {
+        "/slow" => Answer {
+            delay: Duration::from_secs(1),
+            ..Answer::json("\"slow\"")
+        },
+        // Past what hyper buffers: the body cannot have ended when the
+        // client stops reading at its cap.
+        "/big" => Answer {
+            body: vec![b' '; 1 << 20],
+            ..Answer::json("")
+        },
+        "/close" => Answer {
+            close: true,
+            ..Answer::json("\"closing\"")
+        },
+        _ => Answer::json("\"fast\""),
+    }
+}
+
+/// The bodies the results show, in input order.
+fn answers(doc: &RequestsDoc) -> Vec<Option<serde_json::Value>> {
+    doc.results
+        .iter()
+        .map(|result| result.json.clone())
+        .collect()
+}
+
+/// One connection serves a run of requests one after another, and as many
+/// as run at once; a connection whose exchange was cut short (a timeout, a
+/// body past --max-body) is never lent again, since the rest of the old
+/// answer may still be on its way: the next request opens another and gets
+/// its own answer.
+#[test]
+fn idle_connections_are_reused_and_cut_ones_are_not() {
+    let server = KeepAliveServer::start(pool_test_answer);
+    let urls: Vec<String> = (0..20).map(|_| server.at("/fast")).collect();
+    let out = requests().args(["-c", "1"]).args(&urls).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.connections(), 1, "one after another: one connection");
+
+    let server = KeepAliveServer::start(pool_test_answer);
+    let urls: Vec<String> = (0..40).map(|_| server.at("/fast")).collect();
+    let out = requests().args(["-c", "4"]).args(&urls).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert!(
+        answers(&doc)
+            .iter()
+            .all(|body| body == &Some(json!("fast")))
+    );
+    assert!(
+        server.connections() <= 4,
+        "{} connections",
+        server.connections()
+    );
+
+    let server = KeepAliveServer::start(pool_test_answer);
+    let out = requests()
+        .args(["-c", "1", "--timeout", "300ms", "--retries", "0"])
+        .args([server.at("/slow"), server.at("/fast"), server.at("/fast")])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(statuses(&doc), ["timeout", "ok", "ok"]);
+    assert_eq!(
+        answers(&doc)[1..],
+        [Some(json!("fast")), Some(json!("fast"))]
+    );
+    assert_eq!(server.connections(), 2, "the timed-out one is not reused");
+
+    let server = KeepAliveServer::start(pool_test_answer);
+    let out = requests()
+        .args(["-c", "1", "--max-body", "1KiB", "--body", "text"])
+        .args([server.at("/big"), server.at("/fast")])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(doc.results[0].truncated, Some(true));
+    assert_eq!(doc.results[1].text.as_deref(), Some("\"fast\""));
+    assert_eq!(server.connections(), 2, "the cut one is not reused");
+}
+
+/// A connection the server ends, saying so (`Connection: close`) or not (an
+/// idle keep-alive connection closed after a while, as servers do), is let
+/// go: every request still gets its answer, on a connection of its own.
+#[test]
+fn connections_the_server_closes_are_not_reused() {
+    let server = KeepAliveServer::start(pool_test_answer);
+    let urls: Vec<String> = (0..5).map(|_| server.at("/close")).collect();
+    let out = requests().args(["-c", "1"]).args(&urls).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert!(
+        answers(&doc)
+            .iter()
+            .all(|body| body == &Some(json!("closing")))
+    );
+    assert_eq!(server.connections(), 5);
+
+    // Idle connections closed after 50 ms; requests 250 ms apart.
+    let server = KeepAliveServer::closing_idle_after(Duration::from_millis(50), pool_test_answer);
+    let urls: Vec<String> = (0..4).map(|_| server.at("/fast")).collect();
+    let out = requests()
+        .args(["-c", "1", "--rate", "4", "--retries", "0"])
+        .args(&urls)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.connections(), 4);
 }
 
 #[test]

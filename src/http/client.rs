@@ -3,8 +3,9 @@
 //! transport errors into [`RequestError`].
 //!
 //! Two ways out, one behaviour: a plain `http://` request with no proxy in
-//! the environment goes straight to hyper-util's pooled client (with
-//! tower-http's gzip/deflate decoding, the layer reqwest itself uses); an
+//! the environment goes straight to hyper's HTTP/1 connections in a pool of
+//! our own ([`super::direct`]), with tower-http's gzip/deflate decoding (the
+//! layer reqwest itself uses); an
 //! `https://` request, or any request when a proxy is set, goes through
 //! reqwest, which brings TLS and the proxy variables. Both send the same
 //! default headers and decode the same encodings. The direct way skips
@@ -17,6 +18,7 @@
 //! only `Authorization`, `Cookie` and `Proxy-Authorization` when a redirect
 //! leaves the origin, and an `X-Api-Key` header would travel on.
 
+use super::direct::{DirectClient, POOL_IDLE, PooledBody};
 use super::error::RequestError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -41,9 +43,6 @@ use url::Position;
 /// The `User-Agent` every request carries unless it names its own.
 const USER_AGENT_VALUE: &str = concat!("async-patterns/", env!("CARGO_PKG_VERSION"));
 
-/// How long an idle pooled connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(30);
-
 /// The sockets of both clients: TCP keepalive probes after 15 s idle,
 /// every 15 s, 3 of them; unacknowledged data fails the connection after
 /// 30 s (reqwest's defaults, set on both so a dead peer is noticed the same
@@ -58,10 +57,6 @@ const USER_TIMEOUT: Duration = Duration::from_secs(30);
 fn idle_per_host(concurrency: usize) -> usize {
     concurrency.max(1)
 }
-
-/// hyper-util's pooled client over plain TCP; requests go through
-/// tower-http's gzip/deflate decoding layer over it.
-type DirectClient = hyper_util::client::legacy::Client<HttpConnector<DirectResolver>, Full<Bytes>>;
 
 /// The run's clients: the direct one for plain `http://` without a proxy,
 /// ready at once, and reqwest for the rest (`https://`, or everything when
@@ -157,8 +152,9 @@ async fn send_direct(
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
-    // hyper-util would add the same value, formatted anew each request
-    // (this client speaks HTTP/1 only: HTTP/2 would take `:authority`).
+    // What hyper-util would add, kept instead of formatted anew each
+    // request (this client speaks HTTP/1 only: HTTP/2 would take
+    // `:authority`).
     if !headers.contains_key(HOST) {
         if let Some(host) = host_header(url) {
             headers.insert(HOST, host);
@@ -173,12 +169,12 @@ async fn send_direct(
     })?;
     let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
     *request.method_mut() = method.clone();
-    *request.uri_mut() = uri;
+    *request.uri_mut() = origin_form(uri);
     *request.headers_mut() = headers;
-    // hyper-util's client is always ready (its pool waits inside the
-    // call), so the service is called without polling it for readiness.
-    // The layer goes over a borrowed client: no handle is cloned a request.
-    let response = Decompression::new(direct)
+    // The pool waits inside the call, so the service is called without
+    // polling it for readiness.
+    let host = &url[Position::BeforeHost..Position::AfterPort];
+    let response = Decompression::new(direct.to(host))
         .call(request)
         .await
         .map_err(|error| {
@@ -189,6 +185,16 @@ async fn send_direct(
             classify_chain(&error, url, stage)
         })?;
     Ok(Response(Inner::Direct(Box::new(response))))
+}
+
+/// The request target a server is sent when no proxy is between:
+/// `/path?query` (HTTP/1.1, RFC 9112 section 3.2.1).
+fn origin_form(uri: hyper::Uri) -> hyper::Uri {
+    let mut parts = uri.into_parts();
+    parts.scheme = None;
+    parts.authority = None;
+    // A path and query without scheme and authority is always a URI.
+    hyper::Uri::from_parts(parts).unwrap_or_default()
 }
 
 /// The `Host` header of `url`: its host, and its port unless it is the
@@ -227,11 +233,7 @@ fn direct_client(concurrency: usize) -> DirectClient {
     // Linux's TCP_USER_TIMEOUT: hyper-util has it on Linux-like systems only.
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     connector.set_tcp_user_timeout(Some(USER_TIMEOUT));
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_timer(hyper_util::rt::TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE)
-        .pool_max_idle_per_host(idle_per_host(concurrency))
-        .build(connector)
+    DirectClient::new(connector, idle_per_host(concurrency))
 }
 
 /// A response whose head has arrived, from either client.
@@ -240,7 +242,7 @@ pub(crate) struct Response(Inner);
 enum Inner {
     /// Boxed: the decoder's state makes it about 450 bytes, moved several
     /// times on its way to the body's reader.
-    Direct(Box<hyper::Response<DecompressionBody<hyper::body::Incoming>>>),
+    Direct(Box<hyper::Response<DecompressionBody<PooledBody>>>),
     Reqwest(reqwest::Response),
 }
 
@@ -362,7 +364,7 @@ fn with_causes(error: &(dyn StdError + 'static)) -> String {
 
 /// A DNS failure, recognisable in an error's source chain.
 #[derive(Debug)]
-struct DnsFailure(String);
+pub(super) struct DnsFailure(String);
 
 impl std::fmt::Display for DnsFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -418,9 +420,9 @@ impl Resolve for LoopbackAwareResolver {
     }
 }
 
-/// [`resolve`] for hyper-util's connector.
+/// [`resolve`] for the direct client's connector (hyper-util's).
 #[derive(Clone, Copy)]
-struct DirectResolver;
+pub(super) struct DirectResolver;
 
 impl Service<DirectName> for DirectResolver {
     type Response = std::vec::IntoIter<SocketAddr>;

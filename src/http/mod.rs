@@ -14,14 +14,16 @@
 //! - [`pages`]: a paginated item, page after page
 //! - [`body`]: how a body appears in the result
 //! - [`save`]: `--save-dir`, bodies streamed to files
-//! - [`client`]: the clients (hyper-util directly for plain HTTP, reqwest for
+//! - [`client`]: the clients (hyper directly for plain HTTP, reqwest for
 //!   TLS and proxies), their response, and transport-error classification
+//! - [`direct`]: the plain-HTTP client's connection pool
 //! - [`error`]: the error kinds
 
 pub(crate) mod args;
 pub(crate) mod body;
 pub(crate) mod breaker;
 pub(crate) mod client;
+mod direct;
 pub(crate) mod error;
 pub(crate) mod fetch;
 pub(crate) mod pages;

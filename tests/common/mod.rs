@@ -11,6 +11,7 @@
 // as a private module.
 #![allow(unreachable_pub)]
 
+pub mod keep_alive;
 pub mod raw_server;
 pub mod schema;
 pub mod wire;
