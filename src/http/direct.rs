@@ -16,11 +16,12 @@
 //! again only once hyper says it is ready for a request, which it is by the
 //! time the body's end is seen (hyper's connection task goes idle in the same
 //! turn); one still settling (an upload the server answered early) is passed
-//! over, never waited for. What
-//! hyper-util also did, kept: a request that a reused connection closed under
-//! before sending a byte of it is sent again on another; idle connections
-//! are dropped after [`POOL_IDLE`] and at most `max_idle_per_host` are kept a
-//! host.
+//! over, never waited for. What hyper-util also did, kept: a request that a
+//! reused connection closed under before sending a byte of it is sent again
+//! on another; idle connections are dropped after [`POOL_IDLE`], and at most
+//! `max_idle_per_host` are kept a host. Added: at most 256 (or one host's
+//! fill, if more) in all, the one idle longest making room, so a run over
+//! thousands of hosts does not hold a file descriptor for each.
 
 use super::client::DirectResolver;
 use bytes::Bytes;
@@ -53,7 +54,10 @@ impl DirectClient {
     pub(super) fn new(connector: HttpConnector<DirectResolver>, max_idle_per_host: usize) -> Self {
         DirectClient {
             connector,
-            pool: Arc::new(Pool::new(max_idle_per_host)),
+            pool: Arc::new(Pool::new(
+                max_idle_per_host,
+                max_idle_per_host.max(IDLE_TOTAL_FLOOR),
+            )),
         }
     }
 
@@ -221,10 +225,21 @@ impl Body for PooledBody {
 struct Pool {
     idle: Mutex<IdleSet>,
     max_idle_per_host: usize,
+    /// Over all hosts: each idle connection holds a file descriptor, and a
+    /// run over thousands of hosts would otherwise keep one a host for
+    /// [`POOL_IDLE`].
+    max_idle_total: usize,
 }
 
+/// The least the direct client's [`Pool::max_idle_total`] is, whatever the
+/// concurrency (it is at least the fill of one host).
+const IDLE_TOTAL_FLOOR: usize = 256;
+
 struct IdleSet {
+    /// Only hosts with idle connections.
     hosts: HashMap<Arc<str>, Host>,
+    /// Idle connections over all hosts.
+    total: usize,
     /// When connections idle too long were last dropped everywhere.
     swept: Instant,
 }
@@ -265,13 +280,17 @@ impl Drop for Lent {
 }
 
 impl Pool {
-    fn new(max_idle_per_host: usize) -> Self {
+    /// A pool keeping at most `max_idle_per_host` idle connections a host
+    /// and `max_idle_total` in all (both at least 1).
+    fn new(max_idle_per_host: usize, max_idle_total: usize) -> Self {
         Pool {
             idle: Mutex::new(IdleSet {
                 hosts: HashMap::new(),
+                total: 0,
                 swept: Instant::now(),
             }),
-            max_idle_per_host,
+            max_idle_per_host: max_idle_per_host.max(1),
+            max_idle_total: max_idle_total.max(1),
         }
     }
 
@@ -282,64 +301,71 @@ impl Pool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The key of `authority` in the map, added if new.
+    /// The pool's name for `authority`: one string shared by its
+    /// connections while it has idle ones.
     fn key(&self, authority: &str) -> Arc<str> {
-        let mut idle = self.lock();
-        if let Some(host) = idle.hosts.get(authority) {
-            return host.key.clone();
+        match self.lock().hosts.get(authority) {
+            Some(host) => host.key.clone(),
+            None => Arc::from(authority),
         }
-        let key: Arc<str> = Arc::from(authority);
-        idle.hosts.insert(
-            key.clone(),
-            Host {
-                key: key.clone(),
-                idle: Vec::new(),
-            },
-        );
-        key
     }
 
     /// The most recently used connection to `authority` that is idle and
     /// ready for a request. Connections met closed, or idle too long, are
     /// dropped; one whose last exchange is still settling is left for later.
     fn take(&self, authority: &str, now: Instant) -> Option<(Sender, Arc<str>)> {
-        let mut idle = self.lock();
-        let host = idle.hosts.get_mut(authority)?;
-        let mut at = host.idle.len();
+        let mut guard = self.lock();
+        let set = &mut *guard;
+        let host = set.hosts.get_mut(authority)?;
+        let before = host.idle.len();
+        let mut found = None;
+        let mut at = before;
         while at > 0 {
             at -= 1;
             let candidate = &host.idle[at];
             if now.duration_since(candidate.since) >= POOL_IDLE {
                 // Those before it were given back earlier still.
                 host.idle.drain(..=at);
-                return None;
+                break;
             }
             if candidate.sender.is_ready() {
-                return Some((host.idle.remove(at).sender, host.key.clone()));
+                found = Some(host.idle.remove(at).sender);
+                break;
             }
             if candidate.sender.is_closed() {
                 host.idle.remove(at);
             }
         }
-        None
+        set.total -= before - host.idle.len();
+        let key = host.key.clone();
+        if host.idle.is_empty() {
+            set.hosts.remove(authority);
+        }
+        found.map(|sender| (sender, key))
     }
 
     /// Keeps `sender` as an idle connection to `host`, unless it is closed
-    /// or the host has its fill; drops connections idle too long.
+    /// or the host has its fill; drops connections idle too long, and the
+    /// one idle longest anywhere when the pool has its fill.
     fn give_back(&self, host: &Arc<str>, sender: Sender, now: Instant) {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.lock();
-        if now.duration_since(idle.swept) >= POOL_IDLE {
-            idle.swept = now;
-            idle.hosts.retain(|_, host| {
+        let mut guard = self.lock();
+        let set = &mut *guard;
+        if now.duration_since(set.swept) >= POOL_IDLE {
+            set.swept = now;
+            set.hosts.retain(|_, host| {
                 host.idle
                     .retain(|idle| now.duration_since(idle.since) < POOL_IDLE);
                 !host.idle.is_empty()
             });
+            set.total = set.hosts.values().map(|host| host.idle.len()).sum();
         }
-        let kept = idle.hosts.entry(host.clone()).or_insert_with(|| Host {
+        if set.total >= self.max_idle_total {
+            set.evict_oldest();
+        }
+        let kept = set.hosts.entry(host.clone()).or_insert_with(|| Host {
             key: host.clone(),
             idle: Vec::new(),
         });
@@ -353,9 +379,32 @@ impl Pool {
                 .idle
                 .partition_point(|idle| now.duration_since(idle.since) >= POOL_IDLE);
             kept.idle.drain(..stale);
+            set.total -= stale;
         }
         if kept.idle.len() < self.max_idle_per_host {
             kept.idle.push(Idle { sender, since: now });
+            set.total += 1;
+        }
+    }
+}
+
+impl IdleSet {
+    /// Drops the connection idle longest, of any host. A scan of the hosts
+    /// (at most the pool's fill), only when the pool is full.
+    fn evict_oldest(&mut self) {
+        let oldest = self
+            .hosts
+            .values()
+            .filter_map(|host| host.idle.first().map(|idle| (idle.since, &host.key)))
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, key)| key.clone());
+        let Some(key) = oldest else { return };
+        if let Some(host) = self.hosts.get_mut(&key) {
+            host.idle.remove(0);
+            self.total -= 1;
+            if host.idle.is_empty() {
+                self.hosts.remove(&key);
+            }
         }
     }
 }
@@ -395,7 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_host_keeps_its_fill_of_idle_connections_until_they_go_stale() {
-        let pool = Pool::new(2);
+        let pool = Pool::new(2, 8);
         let start = Instant::now();
         let at = |seconds| start + Duration::from_secs(seconds);
         let host = pool.key("127.0.0.1:1");
@@ -433,7 +482,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_server_closed_is_neither_kept_nor_lent() {
-        let pool = Pool::new(4);
+        let pool = Pool::new(4, 8);
         let now = Instant::now();
         let host = pool.key("127.0.0.1:1");
 
@@ -461,7 +510,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_still_busy_is_passed_over_not_waited_for() {
-        let pool = Pool::new(4);
+        let pool = Pool::new(4, 8);
         let now = Instant::now();
         let host = pool.key("127.0.0.1:1");
         let (ready, _end) = connection().await;
@@ -477,5 +526,36 @@ mod tests {
         assert!(lent.is_ready());
         assert!(pool.take("127.0.0.1:1", now).is_none(), "not the busy one");
         assert_eq!(idle_count(&pool, "127.0.0.1:1"), 1, "kept for later");
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_drops_the_connection_idle_longest_of_any_host() {
+        let pool = Pool::new(4, 3);
+        let start = Instant::now();
+        let mut ends = Vec::new();
+        for (given, host) in ["a:1", "b:1", "a:1", "c:1"].into_iter().enumerate() {
+            let (sender, end) = connection().await;
+            ends.push(end);
+            pool.give_back(
+                &pool.key(host),
+                sender,
+                start + Duration::from_secs(given as u64),
+            );
+        }
+        // a's first (given at 0) made room for c's.
+        assert_eq!(pool.lock().total, 3);
+        assert_eq!(idle_count(&pool, "a:1"), 1);
+        assert_eq!(idle_count(&pool, "b:1"), 1);
+        assert_eq!(idle_count(&pool, "c:1"), 1);
+        let (sender, _end) = connection().await;
+        pool.give_back(&pool.key("d:1"), sender, start + Duration::from_secs(4));
+        assert!(!pool.lock().hosts.contains_key("b:1"), "b's was the oldest");
+        assert_eq!(pool.lock().total, 3);
+        assert!(pool.take("a:1", start + Duration::from_secs(5)).is_some());
+        assert!(
+            !pool.lock().hosts.contains_key("a:1"),
+            "an empty host is forgotten"
+        );
+        assert_eq!(pool.lock().total, 2);
     }
 }
