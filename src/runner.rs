@@ -210,7 +210,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     let started = Instant::now();
     let concurrency = config.concurrency.max(1);
     let window = reorder_window(concurrency);
-    let mut running: JoinSet<(usize, Duration, Finished<J::Report>)> = JoinSet::new();
+    let mut running: JoinSet<Ended<J::Report>> = JoinSet::new();
     let mut counts = Counts::default();
     let mut sum = Duration::ZERO;
     // Fixed memory whatever the count: "which are slow" for a million items.
@@ -239,7 +239,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
 
     let mut record = |index: usize,
                       elapsed: Duration,
-                      finished: Finished<J::Report>,
+                      finished: &Finished<J::Report>,
                       sink: &mut S|
      -> io::Result<()> {
         counts.add(finished.status);
@@ -248,7 +248,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
             latency.record(elapsed);
         }
         progress.finished(finished.status);
-        on_finished(&finished);
+        on_finished(finished);
         match finished.status {
             Status::Ok if config.first => {
                 stop.stop(StopReason::First { index });
@@ -258,7 +258,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
             }
             _ => {}
         }
-        sink.record(index, crate::units::millis(elapsed), &finished)?;
+        sink.record(index, crate::units::millis(elapsed), finished)?;
         publish(sink);
         Ok(())
     };
@@ -283,7 +283,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
             while let Ok(line) = lines.try_recv() {
                 write_line(line, sink)?;
             }
-            record(index, elapsed, finished, sink)?;
+            record(index, elapsed, &finished, sink)?;
             if !dirty {
                 dirty = true;
                 flush_at = Instant::now() + FLUSH_EVERY;
@@ -318,7 +318,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                 while let Ok(line) = lines.try_recv() {
                     write_line(line, sink)?;
                 }
-                record(index, elapsed, finished, sink)?;
+                record(index, elapsed, &finished, sink)?;
                 if !dirty {
                     dirty = true;
                     flush_at = Instant::now() + FLUSH_EVERY;
@@ -334,7 +334,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                     continue;
                 };
                 next_index = index + 1;
-                let identity = job.identity(&spec);
+                // Boxed, like the result below: a report is most of a
+                // kilobyte, and kept whole it made the task's cell one too.
+                let identity = Box::new(job.identity(&spec));
                 // Boxed: a tool's future runs to kilobytes (reqwest's is
                 // over 4 KiB), and the task would otherwise copy it whole
                 // as it is spawned and moved into the runtime's task cell.
@@ -354,9 +356,13 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                     let mut finished = AssertUnwindSafe(work)
                         .catch_unwind()
                         .await
-                        .unwrap_or_else(|panic| Finished::internal(identity, panic_text(&*panic)));
+                        .unwrap_or_else(|panic| Finished::internal(*identity, panic_text(&*panic)));
                     finished.line = line;
-                    (index, item_started.elapsed(), finished)
+                    // Boxed: a result runs to most of a kilobyte, which in
+                    // the task's cell made it an allocation glibc serves
+                    // from its large bins (consolidating its fast bins
+                    // first), and was copied at every hand-over.
+                    (index, item_started.elapsed(), Box::new(finished))
                 });
                 max_in_flight = max_in_flight.max(running.len());
                 progress.set_in_flight(running.len());
@@ -372,7 +378,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
                 Some(Queued { index, line, item }) => {
                     let mut finished = Finished::stopped(job.identity(&item), reason, false);
                     finished.line = line;
-                    record(index, Duration::ZERO, finished, sink)?;
+                    record(index, Duration::ZERO, &finished, sink)?;
                 }
                 None => feed_open = false,
             }
@@ -389,6 +395,9 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
         latency: latency.percentiles(),
     })
 }
+
+/// An item's task's output: its index, its time and its result.
+type Ended<R> = (usize, Duration, Box<Finished<R>>);
 
 /// What a panic said, for the `internal` error's message.
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
