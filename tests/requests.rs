@@ -1409,6 +1409,12 @@ fn pool_test_answer(request: &raw_server::RawRequest) -> Answer {
             close: true,
             ..Answer::json("\"closing\"")
         },
+        // Answers an upload before reading it, and reads it a second later.
+        "/early" => Answer {
+            early: true,
+            delay: Duration::from_secs(1),
+            ..Answer::json("\"early\"")
+        },
         _ => Answer::json("\"fast\""),
     }
 }
@@ -1473,7 +1479,33 @@ fn idle_connections_are_reused_and_cut_ones_are_not() {
     let doc: RequestsDoc = out.json();
     assert_eq!(doc.results[0].truncated, Some(true));
     assert_eq!(doc.results[1].text.as_deref(), Some("\"fast\""));
-    assert_eq!(server.connections(), 2, "the cut one is not reused");
+    assert_eq!(
+        server.connections(),
+        2,
+        "the cut one (1 MiB to drain) is not reused"
+    );
+
+    // An upload answered before the server read it: its connection is busy
+    // writing it for a second more, so the requests after it go on another,
+    // reused among them (the busy one neither lent nor taking their place).
+    let server = KeepAliveServer::start(pool_test_answer);
+    let dir = tempfile::tempdir().unwrap();
+    let upload = json!({"url": server.at("/early"), "method": "POST", "body": "x".repeat(4 << 20)});
+    let mut input = format!("{upload}\n");
+    for _ in 0..10 {
+        input.push_str(&format!("{}\n", json!(server.at("/fast"))));
+    }
+    let input = write_file(dir.path(), "items.ndjson", &input);
+    let out = requests().args(["-c", "1", "--input"]).arg(&input).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: RequestsDoc = out.json();
+    assert_eq!(answers(&doc)[0], Some(json!("early")));
+    assert!(
+        answers(&doc)[1..]
+            .iter()
+            .all(|body| body == &Some(json!("fast")))
+    );
+    assert_eq!(server.connections(), 2);
 }
 
 /// A connection the server ends, saying so (`Connection: close`) or not (an

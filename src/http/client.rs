@@ -169,7 +169,7 @@ async fn send_direct(
     })?;
     let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
     *request.method_mut() = method.clone();
-    *request.uri_mut() = origin_form(uri);
+    *request.uri_mut() = request_target(uri, url, method);
     *request.headers_mut() = headers;
     // The pool waits inside the call, so the service is called without
     // polling it for readiness.
@@ -187,9 +187,15 @@ async fn send_direct(
     Ok(Response(Inner::Direct(Box::new(response))))
 }
 
-/// The request target a server is sent when no proxy is between:
-/// `/path?query` (HTTP/1.1, RFC 9112 section 3.2.1).
-fn origin_form(uri: hyper::Uri) -> hyper::Uri {
+/// The request target a server is sent when no proxy is between (RFC 9112
+/// section 3.2): `/path?query` (of `uri`, which is `url`), or for `CONNECT`
+/// the host and port alone (never the URL's user info).
+fn request_target(uri: hyper::Uri, url: &Url, method: &Method) -> hyper::Uri {
+    if method == Method::CONNECT {
+        if let Ok(authority) = url[Position::BeforeHost..Position::AfterPort].parse() {
+            return authority;
+        }
+    }
     let mut parts = uri.into_parts();
     parts.scheme = None;
     parts.authority = None;
@@ -559,6 +565,34 @@ fn classify_chain(error: &(dyn StdError + 'static), url: &Url, stage: Stage) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/path?query`, without the user info, the fragment or the host; for
+    /// CONNECT the host and port alone.
+    #[test]
+    fn the_request_target_is_the_origin_form_or_for_connect_the_authority() {
+        for (method, url, target) in [
+            (
+                Method::GET,
+                "http://u:p@127.0.0.1:8080/a/b?c=d#e",
+                "/a/b?c=d",
+            ),
+            (Method::POST, "http://127.0.0.1:8080", "/"),
+            (
+                Method::CONNECT,
+                "http://u:p@127.0.0.1:8080/a",
+                "127.0.0.1:8080",
+            ),
+            (Method::CONNECT, "http://[::1]:9000/", "[::1]:9000"),
+        ] {
+            let url = Url::parse(url).unwrap();
+            let uri: hyper::Uri = url.as_str().parse().unwrap();
+            assert_eq!(
+                request_target(uri, &url, &method).to_string(),
+                target,
+                "{url}"
+            );
+        }
+    }
 
     /// What hyper-util would send: the port only when it is not the
     /// scheme's default, an IPv6 host in brackets; the kept value never

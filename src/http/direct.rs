@@ -9,14 +9,16 @@
 //! connection was idle again before it went back. Together about a tenth of
 //! a small request's user-space instructions (BENCHMARKS.md, workload 2).
 //!
-//! Here a connection goes back to the pool when its response's body is
-//! dropped: at once if the exchange ended (the whole body read), and never if
-//! it was cut short (a timeout, a capped body, a cancelled item): such a
-//! connection may still carry the rest of an answer nobody reads. It is lent
-//! again only once hyper says it is ready for a request, which it is by the
-//! time the body's end is seen (hyper's connection task goes idle in the same
-//! turn); one still settling (an upload the server answered early) is passed
-//! over, never waited for. What hyper-util also did, kept: a request that a
+//! Here a connection goes back to the pool when hyper says it is ready for
+//! the next request, which it is, in the common case, by the time its
+//! response's body has been read to the end (hyper's connection task goes
+//! idle in the same turn): then at once, with no task. One still busy when
+//! its response is dropped (the rest of a body cut short, which hyper drains
+//! if it already has it and closes the connection otherwise; an upload the
+//! server answered before reading it) waits on a task of its own, as
+//! hyper-util made every connection wait, and goes back only if it becomes
+//! ready. So a connection that may still carry part of an old answer is
+//! never lent. What hyper-util also did, kept: a request that a
 //! reused connection closed under before sending a byte of it is sent again
 //! on another; idle connections are dropped after [`POOL_IDLE`], and at most
 //! `max_idle_per_host` are kept a host. Added: at most 256 (or one host's
@@ -87,14 +89,12 @@ impl DirectClient {
             };
             match sender.try_send_request(request).await {
                 Ok(response) => {
-                    let ended = response.body().is_end_stream();
                     let lent = Lent {
                         sender: Some(sender),
                         host,
                         pool: self.pool.clone(),
-                        ended,
                     };
-                    return Ok(response.map(|body| PooledBody { body, lent }));
+                    return Ok(response.map(|body| PooledBody { body, _lent: lent }));
                 }
                 Err(mut failed) => match failed.take_message() {
                     // Closed before a byte of the request went out: on a
@@ -193,7 +193,8 @@ impl StdError for DirectError {
 /// dropped.
 pub(super) struct PooledBody {
     body: Incoming,
-    lent: Lent,
+    /// Held for its `Drop`, which gives the connection back.
+    _lent: Lent,
 }
 
 impl Body for PooledBody {
@@ -204,12 +205,7 @@ impl Body for PooledBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            this.lent.ended = true;
-        }
-        polled
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -256,25 +252,37 @@ struct Idle {
     since: Instant,
 }
 
-/// The connection a response arrived on; back to the pool when dropped, if
-/// the exchange ended.
+/// The connection a response arrived on; back to the pool when dropped,
+/// once ready for another request.
 struct Lent {
     /// Always `Some` until dropped (a value with `Drop` cannot be taken
     /// apart otherwise).
     sender: Option<Sender>,
     host: Arc<str>,
     pool: Arc<Pool>,
-    /// The whole response was read: the connection is, or is about to be,
-    /// idle again.
-    ended: bool,
 }
 
 impl Drop for Lent {
     fn drop(&mut self) {
-        if let Some(sender) = self.sender.take() {
-            if self.ended || sender.is_ready() {
-                self.pool.give_back(&self.host, sender, Instant::now());
-            }
+        let Some(mut sender) = self.sender.take() else {
+            return;
+        };
+        if sender.is_ready() {
+            self.pool.give_back(&self.host, sender, Instant::now());
+            return;
+        }
+        if sender.is_closed() {
+            return;
+        }
+        // Still busy with this exchange: back if it becomes ready, dropped
+        // if it closes. (Outside a runtime, as when the run ends, dropped.)
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (pool, host) = (self.pool.clone(), self.host.clone());
+            runtime.spawn(async move {
+                if sender.ready().await.is_ok() {
+                    pool.give_back(&host, sender, Instant::now());
+                }
+            });
         }
     }
 }
@@ -346,7 +354,7 @@ impl Pool {
 
     /// Keeps `sender` as an idle connection to `host`, unless it is closed
     /// or the host has its fill; drops connections idle too long, and the
-    /// one idle longest anywhere when the pool has its fill.
+    /// one idle longest anywhere when the pool is past its fill.
     fn give_back(&self, host: &Arc<str>, sender: Sender, now: Instant) {
         if sender.is_closed() {
             return;
@@ -361,9 +369,6 @@ impl Pool {
                 !host.idle.is_empty()
             });
             set.total = set.hosts.values().map(|host| host.idle.len()).sum();
-        }
-        if set.total >= self.max_idle_total {
-            set.evict_oldest();
         }
         let kept = set.hosts.entry(host.clone()).or_insert_with(|| Host {
             key: host.clone(),
@@ -381,16 +386,20 @@ impl Pool {
             kept.idle.drain(..stale);
             set.total -= stale;
         }
-        if kept.idle.len() < self.max_idle_per_host {
-            kept.idle.push(Idle { sender, since: now });
-            set.total += 1;
+        if kept.idle.len() >= self.max_idle_per_host {
+            return;
+        }
+        kept.idle.push(Idle { sender, since: now });
+        set.total += 1;
+        if set.total > self.max_idle_total {
+            set.evict_oldest();
         }
     }
 }
 
 impl IdleSet {
     /// Drops the connection idle longest, of any host. A scan of the hosts
-    /// (at most the pool's fill), only when the pool is full.
+    /// (at most the pool's fill), only when the pool is past its fill.
     fn evict_oldest(&mut self) {
         let oldest = self
             .hosts
@@ -557,5 +566,35 @@ mod tests {
             "an empty host is forgotten"
         );
         assert_eq!(pool.lock().total, 2);
+    }
+
+    /// A response dropped while its connection is still busy: the
+    /// connection comes back once the exchange is over, not before.
+    #[tokio::test]
+    async fn a_connection_busy_when_its_response_is_dropped_comes_back_when_ready() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let pool = Arc::new(Pool::new(4, 8));
+        let (mut sender, mut server) = connection().await;
+        let unanswered = sender.send_request(hyper::Request::new(Full::new(Bytes::new())));
+        drop(Lent {
+            sender: Some(sender),
+            host: pool.key("127.0.0.1:1"),
+            pool: pool.clone(),
+        });
+        let mut request = [0u8; 256];
+        let read = server.read(&mut request).await.unwrap();
+        assert!(request[..read].starts_with(b"GET / HTTP/1.1"));
+        settle(|| false).await;
+        assert_eq!(idle_count(&pool, "127.0.0.1:1"), 0, "busy: not in the pool");
+
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        let response = unanswered.await.unwrap();
+        drop(response);
+        settle(|| idle_count(&pool, "127.0.0.1:1") == 1).await;
+        assert_eq!(idle_count(&pool, "127.0.0.1:1"), 1, "ready: back");
+        assert!(pool.take("127.0.0.1:1", Instant::now()).is_some());
     }
 }

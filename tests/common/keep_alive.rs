@@ -10,7 +10,7 @@
 //! servers end idle keep-alive connections, without a word.
 
 use super::raw_server::{self, RawRequest};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,6 +25,9 @@ pub struct Answer {
     pub delay: Duration,
     /// Says `Connection: close` and closes after the answer.
     pub close: bool,
+    /// Answers as soon as the request's head is read, and reads its body
+    /// only after `delay` (as a server refusing an upload may).
+    pub early: bool,
 }
 
 impl Answer {
@@ -34,6 +37,7 @@ impl Answer {
             body: body.as_bytes().to_vec(),
             delay: Duration::ZERO,
             close: false,
+            early: false,
         }
     }
 }
@@ -119,10 +123,96 @@ fn accept(
     }
 }
 
-fn serve(mut stream: TcpStream, handler: &Handler, patience: Duration) {
-    while let Some(request) = raw_server::read_request(&stream, patience) {
+fn serve(stream: TcpStream, handler: &Handler, patience: Duration) {
+    let mut requests = Requests {
+        stream,
+        pending: Vec::new(),
+    };
+    if requests.stream.set_read_timeout(Some(patience)).is_err() {
+        return;
+    }
+    while let Some((request, length)) = requests.head() {
         let answer = handler(&request);
-        std::thread::sleep(answer.delay);
+        let answered = if answer.early {
+            requests.answer(&answer).is_some() && {
+                std::thread::sleep(answer.delay);
+                requests.skip(length).is_some()
+            }
+        } else {
+            requests.skip(length).is_some() && {
+                std::thread::sleep(answer.delay);
+                requests.answer(&answer).is_some()
+            }
+        };
+        if !answered || answer.close {
+            return;
+        }
+    }
+}
+
+/// The requests of one connection, read as they come: bytes read past one
+/// request's end are the next one's.
+struct Requests {
+    stream: TcpStream,
+    pending: Vec<u8>,
+}
+
+impl Requests {
+    /// The next request's head, and its body's `Content-Length`.
+    fn head(&mut self) -> Option<(RawRequest, usize)> {
+        let end = loop {
+            if let Some(at) = self
+                .pending
+                .windows(4)
+                .position(|window| window == b"\r\n\r\n")
+            {
+                break at + 4;
+            }
+            if self.pending.len() > 1 << 20 {
+                return None;
+            }
+            self.fill()?;
+        };
+        let raw: Vec<u8> = self.pending.drain(..end).collect();
+        let head = String::from_utf8_lossy(&raw).into_owned();
+        let mut lines = head.split("\r\n");
+        let line = lines.next().unwrap_or("").to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|header| header.split_once(':'))
+            .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+            .collect();
+        let request = RawRequest { raw, line, headers };
+        let length = request
+            .header("content-length")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        Some((request, length))
+    }
+
+    /// Reads and drops `length` bytes of body.
+    fn skip(&mut self, mut length: usize) -> Option<()> {
+        loop {
+            let here = length.min(self.pending.len());
+            self.pending.drain(..here);
+            length -= here;
+            if length == 0 {
+                return Some(());
+            }
+            self.fill()?;
+        }
+    }
+
+    fn fill(&mut self) -> Option<()> {
+        let mut chunk = [0u8; 65536];
+        let read = self.stream.read(&mut chunk).ok()?;
+        if read == 0 {
+            return None;
+        }
+        self.pending.extend_from_slice(&chunk[..read]);
+        Some(())
+    }
+
+    fn answer(&mut self, answer: &Answer) -> Option<()> {
         let mut head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
             answer.body.len()
@@ -131,11 +221,7 @@ fn serve(mut stream: TcpStream, handler: &Handler, patience: Duration) {
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
-        let written = stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(&answer.body));
-        if written.is_err() || answer.close {
-            return;
-        }
+        self.stream.write_all(head.as_bytes()).ok()?;
+        self.stream.write_all(&answer.body).ok()
     }
 }

@@ -148,7 +148,7 @@ fn serve(
         match listener.accept() {
             Ok((stream, _)) => {
                 answered += 1;
-                if let Some(request) = read_request(&stream, Duration::from_secs(10)) {
+                if let Some(request) = read_request(&stream) {
                     seen.lock().unwrap().push(request.clone());
                     answer(stream, handler(&request));
                 }
@@ -176,11 +176,12 @@ fn answer(mut stream: TcpStream, reply: Reply) {
     }
 }
 
-/// Reads one request head and its `Content-Length` body (at most 1 MiB);
-/// `None` once the peer closes, sends garbage or is silent for `patience`.
-pub fn read_request(mut stream: &TcpStream, patience: Duration) -> Option<RawRequest> {
+/// Reads one request head and its `Content-Length` body (at most 1 MiB).
+fn read_request(mut stream: &TcpStream) -> Option<RawRequest> {
     stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(patience)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
