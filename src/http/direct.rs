@@ -456,13 +456,8 @@ mod tests {
         let pool = Pool::new(2, 8);
         let start = Instant::now();
         let at = |seconds| start + Duration::from_secs(seconds);
-        let host = pool.key("127.0.0.1:1");
-        let mut ends = Vec::new();
-        for given in 0..3 {
-            let (sender, end) = connection().await;
-            ends.push(end);
-            pool.give_back(&host, sender, at(given));
-        }
+        let _ends = give_back_one_each(&pool, &["127.0.0.1:1"; 3], start).await;
+        let host = pool.lock().hosts["127.0.0.1:1"].key.clone();
         assert_eq!(
             idle_count(&pool, "127.0.0.1:1"),
             2,
@@ -537,20 +532,29 @@ mod tests {
         assert_eq!(idle_count(&pool, "127.0.0.1:1"), 1, "kept for later");
     }
 
+    /// Gives back a new connection to each host, at `start` plus its
+    /// place in the list in seconds; the pipes' server ends are returned
+    /// (dropping them closes the connections).
+    async fn give_back_one_each(
+        pool: &Pool,
+        hosts: &[&str],
+        start: Instant,
+    ) -> Vec<tokio::io::DuplexStream> {
+        let mut ends = Vec::new();
+        for (given, host) in hosts.iter().enumerate() {
+            let (sender, end) = connection().await;
+            ends.push(end);
+            let at = start + Duration::from_secs(given as u64);
+            pool.give_back(&pool.key(host), sender, at);
+        }
+        ends
+    }
+
     #[tokio::test]
     async fn a_full_pool_drops_the_connection_idle_longest_of_any_host() {
         let pool = Pool::new(4, 3);
         let start = Instant::now();
-        let mut ends = Vec::new();
-        for (given, host) in ["a:1", "b:1", "a:1", "c:1"].into_iter().enumerate() {
-            let (sender, end) = connection().await;
-            ends.push(end);
-            pool.give_back(
-                &pool.key(host),
-                sender,
-                start + Duration::from_secs(given as u64),
-            );
-        }
+        let _ends = give_back_one_each(&pool, &["a:1", "b:1", "a:1", "c:1"], start).await;
         // a's first (given at 0) made room for c's.
         assert_eq!(pool.lock().total, 3);
         assert_eq!(idle_count(&pool, "a:1"), 1);
@@ -566,6 +570,13 @@ mod tests {
             "an empty host is forgotten"
         );
         assert_eq!(pool.lock().total, 2);
+
+        // A host at its own fill keeps no more, and costs no other host its
+        // connection.
+        let pool = Pool::new(1, 2);
+        let _ends = give_back_one_each(&pool, &["b:1", "a:1", "a:1"], start).await;
+        assert_eq!(idle_count(&pool, "a:1"), 1);
+        assert_eq!(idle_count(&pool, "b:1"), 1);
     }
 
     /// A response dropped while its connection is still busy: the

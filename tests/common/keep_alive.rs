@@ -4,18 +4,17 @@
 //! carry the rest of an old answer; let go of one the server closes).
 //!
 //! A thread a connection answers its requests in turn, each as the handler
-//! says. The server stops accepting after [`raw_server::MAX_CONNECTIONS`],
-//! after [`raw_server::LIFETIME`], or when dropped; it closes a connection
-//! the client closes or leaves idle for its patience (10 s unless told), as
-//! servers end idle keep-alive connections, without a word.
+//! says. It stops accepting as every test server does ([`Acceptor`]); it
+//! closes a connection the client closes or leaves idle for its patience
+//! (10 s unless told), as servers end idle keep-alive connections, without a
+//! word.
 
-use super::raw_server::{self, RawRequest};
+use super::raw_server::{Acceptor, RawRequest};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// How the server answers one request.
 pub struct Answer {
@@ -48,8 +47,7 @@ type Handler = dyn Fn(&RawRequest) -> Answer + Send + Sync;
 pub struct KeepAliveServer {
     pub url: String,
     accepted: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _acceptor: Acceptor,
 }
 
 impl KeepAliveServer {
@@ -62,21 +60,20 @@ impl KeepAliveServer {
         patience: Duration,
         handler: impl Fn(&RawRequest) -> Answer + Send + Sync + 'static,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
-        let thread = {
-            let (accepted, stop) = (accepted.clone(), stop.clone());
-            std::thread::spawn(move || accept(listener, handler, patience, &accepted, &stop))
+        let acceptor = {
+            let accepted = accepted.clone();
+            Acceptor::start(move |stream| {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let handler = handler.clone();
+                std::thread::spawn(move || serve(stream, &*handler, patience));
+            })
         };
         KeepAliveServer {
-            url,
+            url: acceptor.url.clone(),
             accepted,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -88,38 +85,6 @@ impl KeepAliveServer {
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for KeepAliveServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn accept(
-    listener: TcpListener,
-    handler: Arc<Handler>,
-    patience: Duration,
-    accepted: &AtomicUsize,
-    stop: &AtomicBool,
-) {
-    let started = Instant::now();
-    while accepted.load(Ordering::SeqCst) < raw_server::MAX_CONNECTIONS
-        && started.elapsed() < raw_server::LIFETIME
-        && !stop.load(Ordering::SeqCst)
-    {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                accepted.fetch_add(1, Ordering::SeqCst);
-                let handler = handler.clone();
-                std::thread::spawn(move || serve(stream, &*handler, patience));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(2)),
-        }
     }
 }
 
@@ -173,19 +138,8 @@ impl Requests {
             }
             self.fill()?;
         };
-        let raw: Vec<u8> = self.pending.drain(..end).collect();
-        let head = String::from_utf8_lossy(&raw).into_owned();
-        let mut lines = head.split("\r\n");
-        let line = lines.next().unwrap_or("").to_string();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|header| header.split_once(':'))
-            .map(|(name, value)| (name.to_string(), value.trim().to_string()))
-            .collect();
-        let request = RawRequest { raw, line, headers };
-        let length = request
-            .header("content-length")
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0);
+        let request = RawRequest::from_head(self.pending.drain(..end).collect(), end);
+        let length = request.content_length();
         Some((request, length))
     }
 

@@ -40,6 +40,26 @@ impl RawRequest {
             .map(|(_, value)| value.as_str())
     }
 
+    /// A request from the bytes read so far: its head is `raw[..head_end]`
+    /// (the blank line included); body bytes may follow.
+    pub fn from_head(raw: Vec<u8>, head_end: usize) -> Self {
+        let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let line = lines.next().unwrap_or("").to_string();
+        let headers = lines
+            .filter_map(|header| header.split_once(':'))
+            .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+            .collect();
+        RawRequest { raw, line, headers }
+    }
+
+    /// The `Content-Length` it declares (0 if none).
+    pub fn content_length(&self) -> usize {
+        self.header("content-length")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The whole request as text (lossy for non-UTF-8 bytes).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.raw).into_owned()
@@ -54,14 +74,63 @@ pub enum Reply {
     Close,
 }
 
-type Handler = dyn Fn(&RawRequest) -> Reply + Send + Sync;
-
 /// A running raw server; stops when dropped.
 pub struct RawServer {
     pub url: String,
     seen: Arc<Mutex<Vec<RawRequest>>>,
+    _acceptor: Acceptor,
+}
+
+/// The accepting thread of a test server on 127.0.0.1: hands each
+/// connection to `on_connection`, and stops after [`MAX_CONNECTIONS`], after
+/// [`LIFETIME`], or when dropped.
+pub struct Acceptor {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl Acceptor {
+    pub fn start(mut on_connection: impl FnMut(TcpStream) + Send + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut accepted = 0;
+                while accepted < MAX_CONNECTIONS
+                    && started.elapsed() < LIFETIME
+                    && !stop.load(Ordering::SeqCst)
+                {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            accepted += 1;
+                            on_connection(stream);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+            })
+        };
+        Acceptor {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A complete `Connection: close` response with a `Content-Length`.
@@ -85,21 +154,20 @@ pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> 
 impl RawServer {
     /// A server that answers every request with `handler`'s reply.
     pub fn start(handler: impl Fn(&RawRequest) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let thread = {
-            let (seen, stop) = (seen.clone(), stop.clone());
-            std::thread::spawn(move || serve(listener, &*handler, &seen, &stop))
+        let acceptor = {
+            let seen = seen.clone();
+            Acceptor::start(move |stream| {
+                if let Some(request) = read_request(&stream) {
+                    seen.lock().unwrap().push(request.clone());
+                    answer(stream, handler(&request));
+                }
+            })
         };
         RawServer {
-            url,
+            url: acceptor.url.clone(),
             seen,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -123,38 +191,6 @@ impl RawServer {
     /// Every request read so far, in order.
     pub fn requests(&self) -> Vec<RawRequest> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(
-    listener: TcpListener,
-    handler: &Handler,
-    seen: &Mutex<Vec<RawRequest>>,
-    stop: &AtomicBool,
-) {
-    let started = Instant::now();
-    let mut answered = 0;
-    while answered < MAX_CONNECTIONS && started.elapsed() < LIFETIME && !stop.load(Ordering::SeqCst)
-    {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                answered += 1;
-                if let Some(request) = read_request(&stream) {
-                    seen.lock().unwrap().push(request.clone());
-                    answer(stream, handler(&request));
-                }
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(2)),
-        }
     }
 }
 
@@ -197,25 +233,14 @@ fn read_request(mut stream: &TcpStream) -> Option<RawRequest> {
         }
         raw.extend_from_slice(&chunk[..read]);
     };
-    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let line = lines.next().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|header| header.split_once(':'))
-        .map(|(name, value)| (name.to_string(), value.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse().ok())
-        .unwrap_or(0)
-        .min(1 << 20);
-    while raw.len() < head_end + length {
+    let mut request = RawRequest::from_head(raw, head_end);
+    let length = request.content_length().min(1 << 20);
+    while request.raw.len() < head_end + length {
         let read = stream.read(&mut chunk).ok()?;
         if read == 0 {
             break;
         }
-        raw.extend_from_slice(&chunk[..read]);
+        request.raw.extend_from_slice(&chunk[..read]);
     }
-    Some(RawRequest { raw, line, headers })
+    Some(request)
 }
