@@ -210,7 +210,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
     let started = Instant::now();
     let concurrency = config.concurrency.max(1);
     let window = reorder_window(concurrency);
-    let mut running: JoinSet<Ended<J::Report>> = JoinSet::new();
+    let mut running: JoinSet<TaskOutput<J::Report>> = JoinSet::new();
     let mut counts = Counts::default();
     let mut sum = Duration::ZERO;
     // Fixed memory whatever the count: "which are slow" for a million items.
@@ -397,7 +397,7 @@ pub(crate) async fn run_bounded<J: Job, S: Sink<J::Report> + ?Sized>(
 }
 
 /// An item's task's output: its index, its time and its result.
-type Ended<R> = (usize, Duration, Box<Finished<R>>);
+type TaskOutput<R> = (usize, Duration, Box<Finished<R>>);
 
 /// What a panic said, for the `internal` error's message.
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

@@ -144,6 +144,8 @@ async fn send_direct(
     mut headers: HeaderMap,
     body: Option<Bytes>,
 ) -> Result<Response, RequestError> {
+    // The Host header, the pool's name for the server, CONNECT's target.
+    let host_and_port = host_and_port(url);
     // Room for the four added here and by the layers below, at once.
     headers.reserve(4);
     if !headers.contains_key(ACCEPT) {
@@ -156,7 +158,7 @@ async fn send_direct(
     // request (this client speaks HTTP/1 only: HTTP/2 would take
     // `:authority`).
     if !headers.contains_key(HOST) {
-        if let Some(host) = host_header(url) {
+        if let Some(host) = host_header(host_and_port) {
             headers.insert(HOST, host);
         }
     }
@@ -169,12 +171,11 @@ async fn send_direct(
     })?;
     let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
     *request.method_mut() = method.clone();
-    *request.uri_mut() = request_target(uri, url, method);
+    *request.uri_mut() = request_target(uri, host_and_port, method);
     *request.headers_mut() = headers;
     // The pool waits inside the call, so the service is called without
     // polling it for readiness.
-    let host = &url[Position::BeforeHost..Position::AfterPort];
-    let response = Decompression::new(direct.to(host))
+    let response = Decompression::new(direct.to(host_and_port))
         .call(request)
         .await
         .map_err(|error| {
@@ -188,11 +189,11 @@ async fn send_direct(
 }
 
 /// The request target a server is sent when no proxy is between (RFC 9112
-/// section 3.2): `/path?query` (of `uri`, which is `url`), or for `CONNECT`
-/// the host and port alone (never the URL's user info).
-fn request_target(uri: hyper::Uri, url: &Url, method: &Method) -> hyper::Uri {
+/// section 3.2): `/path?query` of `uri`, or for `CONNECT` the host and port
+/// alone (never the URL's user info).
+fn request_target(uri: hyper::Uri, host_and_port: &str, method: &Method) -> hyper::Uri {
     if method == Method::CONNECT {
-        if let Ok(authority) = url[Position::BeforeHost..Position::AfterPort].parse() {
+        if let Ok(authority) = host_and_port.parse() {
             return authority;
         }
     }
@@ -203,16 +204,19 @@ fn request_target(uri: hyper::Uri, url: &Url, method: &Method) -> hyper::Uri {
     hyper::Uri::from_parts(parts).unwrap_or_default()
 }
 
-/// The `Host` header of `url`: its host, and its port unless it is the
-/// scheme's default (what hyper-util sends when a request has none), which
-/// is how the URL itself is written. The last one made is kept: a run's
+/// `host[:port]` as `url` writes it: the port only when it is not the
+/// scheme's default, an IPv6 host in brackets, never the user info.
+fn host_and_port(url: &Url) -> &str {
+    &url[Position::BeforeHost..Position::AfterPort]
+}
+
+/// The `Host` header of a URL from its [`host_and_port`] (what hyper-util
+/// sends when a request has none). The last one made is kept: a run's
 /// requests mostly go to one host.
-fn host_header(url: &Url) -> Option<HeaderValue> {
+fn host_header(authority: &str) -> Option<HeaderValue> {
     thread_local! {
         static LAST: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
     }
-    url.host_str()?;
-    let authority = &url[Position::BeforeHost..Position::AfterPort];
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if let Some(value) = last
@@ -587,7 +591,7 @@ mod tests {
             let url = Url::parse(url).unwrap();
             let uri: hyper::Uri = url.as_str().parse().unwrap();
             assert_eq!(
-                request_target(uri, &url, &method).to_string(),
+                request_target(uri, host_and_port(&url), &method).to_string(),
                 target,
                 "{url}"
             );
@@ -611,7 +615,7 @@ mod tests {
             ("http://127.0.0.1:8080/a", "127.0.0.1:8080"),
         ] {
             let url = Url::parse(url).unwrap();
-            assert_eq!(host_header(&url).unwrap(), host, "{url}");
+            assert_eq!(host_header(host_and_port(&url)).unwrap(), host, "{url}");
         }
     }
 }
