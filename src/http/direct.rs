@@ -320,7 +320,9 @@ impl Pool {
 
     /// The most recently used connection to `authority` that is idle and
     /// ready for a request. Connections met closed, or idle too long, are
-    /// dropped; one whose last exchange is still settling is left for later.
+    /// dropped. [`Lent`] gives connections back only once ready, so one not
+    /// ready is never lent but passed over (and left for later), as a guard
+    /// rather than a case that arises.
     fn take(&self, authority: &str, now: Instant) -> Option<(Sender, Arc<str>)> {
         let mut guard = self.lock();
         let set = &mut *guard;
