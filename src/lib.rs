@@ -61,6 +61,7 @@ mod http;
 mod input;
 mod latency;
 pub mod multicall;
+mod offload;
 mod output;
 mod printer;
 mod progress;

@@ -120,10 +120,11 @@ fn run(args: Vec<OsString>) -> Exit {
         return (entry.main)(args);
     }
     let own_name = program.to_ascii_lowercase();
-    if own_name != BINARY && own_name != format!("{BINARY}.exe") {
-        if let Some(entry) = args.first().and_then(|first| by_links(first)) {
-            return (entry.main)(args);
-        }
+    if own_name != BINARY
+        && own_name != format!("{BINARY}.exe")
+        && let Some(entry) = args.first().and_then(|first| by_links(first))
+    {
+        return (entry.main)(args);
     }
     let Some(word) = args.get(1).map(|word| word.to_string_lossy().into_owned()) else {
         eprint!("{}", usage());

@@ -92,7 +92,7 @@ pub(crate) fn format_duration(duration: Duration) -> String {
     let ms = duration.as_millis();
     if ms == 0 {
         format!("{}us", duration.as_micros())
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms}ms")

@@ -233,10 +233,10 @@ impl Drop for WriterDone {
     /// `BufWriter` flushes when dropped. Only once the writing end is gone:
     /// waiting while it lives would never end.
     fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            if self.queue.lock().closed {
-                let _ = thread.join();
-            }
+        if let Some(thread) = self.thread.take()
+            && self.queue.lock().closed
+        {
+            let _ = thread.join();
         }
     }
 }

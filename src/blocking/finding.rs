@@ -3,7 +3,9 @@
 
 use super::rules::{Category, Rule};
 use serde::Serialize;
-use tree_sitter::{Node, Tree};
+use std::borrow::Cow;
+use std::ops::Range;
+use tree_sitter::Node;
 
 /// The longest `call` text shown; longer callees are cut with `…`.
 const MAX_CALL_CHARS: usize = 120;
@@ -39,28 +41,37 @@ pub(crate) struct Finding {
 
 /// What an analyzer returns for one file.
 #[derive(Debug, Default)]
-pub(crate) struct Analysis<'tree> {
-    pub(crate) hits: Vec<Hit<'tree>>,
-    /// Nodes nested deeper than the analyzer's limit: not looked into.
-    pub(crate) too_deep: Vec<Node<'tree>>,
+pub(crate) struct Analysis {
+    pub(crate) hits: Vec<Hit>,
+    /// Byte ranges nested deeper than the analyzer's limit: not looked into.
+    pub(crate) too_deep: Vec<Range<usize>>,
 }
 
 /// Whether one of the offsets `async_at` (sorted: where `async` occurs in
-/// the file) falls inside `node`.
-pub(crate) fn may_hold_async(async_at: &[usize], node: Node<'_>) -> bool {
-    let first = async_at.partition_point(|&at| at < node.start_byte());
+/// the file) falls inside the byte range `start..end`.
+pub(crate) fn may_hold_async(async_at: &[usize], start: usize, end: usize) -> bool {
+    let first = async_at.partition_point(|&at| at < start);
     async_at
         .get(first)
-        .is_some_and(|&at| at + "async".len() <= node.end_byte())
+        .is_some_and(|&at| at + "async".len() <= end)
 }
 
-/// What an analyzer reports; [`Hit::into_finding`] completes it.
+/// What an analyzer reports, as byte ranges into the file (the two
+/// languages' trees differ; findings do not); [`Hit::into_finding`]
+/// completes it.
 #[derive(Debug)]
-pub(crate) struct Hit<'tree> {
-    /// The node the finding points at (the call).
-    pub(crate) node: Node<'tree>,
-    /// The callee node, whose text becomes `call`.
-    pub(crate) callee: Node<'tree>,
+pub(crate) struct Hit {
+    /// The call the finding points at.
+    pub(crate) call: Range<usize>,
+    /// The callee, whose text becomes `call`.
+    pub(crate) callee: Range<usize>,
+    /// The object a method is called on (`Path(p)` in `Path(p).read_text`),
+    /// when the callee is an attribute or field.
+    pub(crate) receiver: Option<Range<usize>>,
+    /// The callee's last name (`read_text`, `sleep`), when the tree has one.
+    pub(crate) method: Option<Range<usize>>,
+    /// The argument list, parentheses included.
+    pub(crate) arguments: Option<Range<usize>>,
     pub(crate) function: String,
     pub(crate) resolved: String,
     pub(crate) rule: &'static Rule,
@@ -71,15 +82,11 @@ pub(crate) struct Hit<'tree> {
     pub(crate) on_instance: bool,
 }
 
-impl Hit<'_> {
-    pub(crate) fn into_finding(self, path: &str, source: &[u8]) -> Finding {
+impl Hit {
+    pub(crate) fn into_finding(self, path: &str, source: &[u8], lines: &Lines) -> Finding {
         let suggestion = self.suggestion(source);
-        let (line, column) = position(
-            source,
-            self.node.start_byte(),
-            self.node.start_position().row,
-        );
-        let call = shorten(&collapse_whitespace(&text_of(self.callee, source)));
+        let (line, column) = lines.position(source, self.call.start);
+        let call = shorten(&collapse_whitespace(&text_at(&self.callee, source)));
         let mut message = if call == self.resolved {
             format!(
                 "`{call}` in async function `{}`; {}",
@@ -119,26 +126,19 @@ impl Hit<'_> {
         if !template.contains('{') {
             return template.to_string();
         }
-        let text = |node: Node<'_>| collapse_whitespace(&text_of(node, source));
-        let call = text(self.callee);
-        let receiver = ["object", "value"]
-            .iter()
-            .find_map(|field| self.callee.child_by_field_name(field))
-            .filter(|_| matches!(self.callee.kind(), "attribute" | "field_expression"))
-            .map_or_else(|| call.clone(), text);
-        let method = ["attribute", "field", "name"]
-            .iter()
-            .find_map(|field| self.callee.child_by_field_name(field))
-            .map_or_else(
-                || {
-                    let last = call.rsplit(['.', ':']).next().unwrap_or(&call);
-                    last.to_string()
-                },
-                text,
-            );
+        let text = |range: &Range<usize>| collapse_whitespace(&text_at(range, source));
+        let call = text(&self.callee);
+        let receiver = self.receiver.as_ref().map_or_else(|| call.clone(), text);
+        let method = self.method.as_ref().map_or_else(
+            || {
+                let last = call.rsplit(['.', ':']).next().unwrap_or(&call);
+                last.to_string()
+            },
+            text,
+        );
         let inner = self
-            .node
-            .child_by_field_name("arguments")
+            .arguments
+            .as_ref()
             .map(|arguments| {
                 let all = text(arguments);
                 let inner = all
@@ -176,24 +176,50 @@ impl Hit<'_> {
     }
 }
 
+/// Where each line of a file starts: turns byte offsets into lines and
+/// columns. Built only for a file with something to report.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    pub(crate) fn new(source: &[u8]) -> Lines {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', source).map(|at| at + 1));
+        Lines { starts }
+    }
+
+    /// The 0-based line holding the byte at `byte`.
+    pub(crate) fn row(&self, byte: usize) -> usize {
+        self.starts.partition_point(|&start| start <= byte) - 1
+    }
+
+    /// 1-based line and column (in characters) of the byte at `byte`.
+    pub(crate) fn position(&self, source: &[u8], byte: usize) -> (u64, u64) {
+        let byte = byte.min(source.len());
+        let row = self.row(byte);
+        let line_start = self.starts[row];
+        let column = String::from_utf8_lossy(&source[line_start..byte])
+            .chars()
+            .count() as u64
+            + 1;
+        (row as u64 + 1, column)
+    }
+}
+
 /// Longer arguments are shown as `...` in a suggestion.
 const MAX_ARGS_CHARS: usize = 60;
 
-/// 1-based line and column (in characters) of the byte at `byte` on the
-/// 0-based line `row`.
-pub(crate) fn position(source: &[u8], byte: usize, row: usize) -> (u64, u64) {
-    let byte = byte.min(source.len());
-    let line_start = memchr::memrchr(b'\n', &source[..byte]).map_or(0, |at| at + 1);
-    let column = String::from_utf8_lossy(&source[line_start..byte])
-        .chars()
-        .count() as u64
-        + 1;
-    (row as u64 + 1, column)
+/// The source text of a node (lossy: names in odd encodings never fail a scan).
+pub(crate) fn text_of<'a>(node: Node<'_>, source: &'a [u8]) -> Cow<'a, str> {
+    text_at(&node.byte_range(), source)
 }
 
-/// The source text of a node (lossy: names in odd encodings never fail a scan).
-pub(crate) fn text_of<'a>(node: Node<'_>, source: &'a [u8]) -> std::borrow::Cow<'a, str> {
-    String::from_utf8_lossy(&source[node.byte_range()])
+/// The source text of a byte range (lossy, as [`text_of`]).
+pub(crate) fn text_at<'a>(range: &Range<usize>, source: &'a [u8]) -> Cow<'a, str> {
+    let end = range.end.min(source.len());
+    String::from_utf8_lossy(&source[range.start.min(end)..end])
 }
 
 fn collapse_whitespace(text: &str) -> String {
@@ -230,31 +256,37 @@ fn shorten_to(text: &str, limit: usize) -> String {
     cut
 }
 
-/// Whether a `blocking: ok` comment sits on the first or last line of `node`.
-/// Only real comments count: the words inside a string do not.
-pub(crate) fn is_suppressed(tree: &Tree, source: &[u8], node: Node<'_>) -> bool {
-    let first = node.start_position().row;
-    let last = node.end_position().row;
-    suppressed_line(tree, source, node.start_byte(), first)
-        || (last != first && suppressed_line(tree, source, node.end_byte(), last))
+/// Whether a `blocking: ok` comment sits on the first or last line of the
+/// call at `call`. Only real comments count, not the words inside a string:
+/// `comment_at` gives the range of the comment holding a byte, if one does.
+pub(crate) fn is_suppressed(
+    source: &[u8],
+    lines: &Lines,
+    call: &Range<usize>,
+    comment_at: &dyn Fn(usize) -> Option<Range<usize>>,
+) -> bool {
+    let first = lines.row(call.start);
+    let last = lines.row(call.end.min(source.len()));
+    suppressed_line(source, call.start, comment_at)
+        || (last != first && suppressed_line(source, call.end, comment_at))
 }
 
-/// `at` is any byte on the line `row`.
-fn suppressed_line(tree: &Tree, source: &[u8], at: usize, row: usize) -> bool {
+/// `at` is any byte on the line looked at.
+fn suppressed_line(
+    source: &[u8],
+    at: usize,
+    comment_at: &dyn Fn(usize) -> Option<Range<usize>>,
+) -> bool {
     let at = at.min(source.len());
     let line_start = memchr::memrchr(b'\n', &source[..at]).map_or(0, |i| i + 1);
     let line_end = memchr::memchr(b'\n', &source[at..]).map_or(source.len(), |i| at + i);
     let line = &source[line_start..line_end];
     let finder = memchr::memmem::Finder::new(b"blocking:");
     for found in finder.find_iter(line) {
-        let byte = line_start + found;
-        let Some(comment) = tree.root_node().descendant_for_byte_range(byte, byte + 1) else {
+        let Some(comment) = comment_at(line_start + found) else {
             continue;
         };
-        if !comment.kind().contains("comment") || comment.start_position().row > row {
-            continue;
-        }
-        let text = text_of(comment, source);
+        let text = text_at(&comment, source);
         let body = text
             .trim_start_matches('#')
             .trim_start_matches("//")

@@ -30,11 +30,13 @@ pub(crate) mod tree;
 pub(crate) use error::ScanError;
 
 use crate::app::{
-    BoxedOutput, Destination, Expand, ExpandError, NotRun, Tool, off_runtime, table_output,
+    BoxedOutput, Destination, Expand, ExpandError, NotRun, Scheduler, Tool, off_runtime,
+    table_output,
 };
 use crate::error::{FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, reject_unknown_fields};
+use crate::offload::Offload;
 use crate::output::{Output, OutputFormat};
 use crate::runner::Job;
 use crate::runner::Sink;
@@ -163,6 +165,11 @@ pub(crate) struct ScanSettings {
     pub(crate) max_findings: usize,
 }
 
+/// Scanning threads that may start beyond the parse slots, each only when a
+/// scan is waiting and every thread is busy: that is, to replace threads
+/// stuck in a read (tokio's blocking pool, used before, allowed 512).
+const STUCK_REPLACEMENTS: usize = 64;
+
 /// The `find_blocking_calls` tool.
 pub(crate) struct BlockingTool {
     settings: ScanSettings,
@@ -171,6 +178,10 @@ pub(crate) struct BlockingTool {
     /// parses). Parsing is CPU work: more at once would only add syntax
     /// trees in memory (a 4 MiB file's is hundreds of MB), not speed.
     parses: Arc<tokio::sync::Semaphore>,
+    /// The threads that read and parse: as many as parse slots, plus
+    /// replacements for threads stuck in the kernel (a read on a hung
+    /// network mount is abandoned at `--timeout`, its thread never joined).
+    scanners: Arc<Offload>,
 }
 
 impl BlockingTool {
@@ -180,6 +191,10 @@ impl BlockingTool {
             settings,
             walk,
             parses: Arc::new(tokio::sync::Semaphore::new(2 * cores)),
+            scanners: Arc::new(Offload::new(
+                "find_blocking_calls-scan",
+                2 * cores + STUCK_REPLACEMENTS,
+            )),
         }
     }
 }
@@ -245,7 +260,7 @@ impl Job for BlockingTool {
         let deadline = Instant::now() + settings.timeout;
         let watcher = stop.clone();
         let scan = move || scan_file(&spec, &settings, deadline, &watcher);
-        let unfinished = match on_blocking_thread(scan, deadline, &stop).await {
+        let unfinished = match on_scanner(&self.scanners, scan, deadline, &stop).await {
             Ok(FileOutcome::Done(finished)) => return finished,
             Ok(FileOutcome::Stopped) => match stop.reason() {
                 Some(reason) => Unfinished::Stopped(reason),
@@ -273,7 +288,7 @@ enum FileOutcome {
     Stopped,
 }
 
-/// Why [`on_blocking_thread`] returned without the scan's outcome.
+/// Why [`on_scanner`] returned without the scan's outcome.
 #[derive(Debug)]
 enum Unfinished {
     /// `--timeout` passed first.
@@ -284,26 +299,28 @@ enum Unfinished {
     Panicked(String),
 }
 
-/// Runs `scan` on a blocking thread until it ends, `deadline` passes or the
+/// Runs `scan` on a scanning thread until it ends, `deadline` passes or the
 /// run stops, whichever is first. A thread stuck in the kernel (a read on a
 /// hung network mount) cannot be interrupted: it is abandoned, never waited
-/// for (the runtime's shutdown does not wait for it either).
-async fn on_blocking_thread(
+/// for (neither is it at the end of the run), and the next scan that finds
+/// every thread busy starts another.
+async fn on_scanner(
+    scanners: &Offload,
     scan: impl FnOnce() -> FileOutcome + Send + 'static,
     deadline: Instant,
     stop: &StopToken,
 ) -> Result<FileOutcome, Unfinished> {
-    let work = tokio::task::spawn_blocking(scan);
+    let work = scanners.run(scan);
     let deadline = tokio::time::Instant::from_std(deadline);
     match stop.race(tokio::time::timeout_at(deadline, work)).await {
-        Ok(Ok(Ok(outcome))) => Ok(outcome),
-        Ok(Ok(Err(join_error))) => Err(Unfinished::Panicked(join_error.to_string())),
+        Ok(Ok(Some(outcome))) => Ok(outcome),
+        Ok(Ok(None)) => Err(Unfinished::Panicked("the scan panicked".to_string())),
         Ok(Err(_elapsed)) => Err(Unfinished::TimedOut),
         Err(reason) => Err(Unfinished::Stopped(reason)),
     }
 }
 
-/// Reads, parses and analyzes one file (on a blocking thread), giving up
+/// Reads, parses and analyzes one file (on a scanning thread), giving up
 /// the parse at `deadline`.
 fn scan_file(
     spec: &FileSpec,
@@ -332,7 +349,7 @@ fn scan_file(
         };
         return failed(report, &error);
     }
-    let mut source = match read_capped(file, settings.max_file_size) {
+    let mut source = match read_capped(file, size, settings.max_file_size) {
         Ok(source) => source,
         Err(error) => {
             let error = ScanError::reading(&spec.shown, &error);
@@ -459,9 +476,12 @@ fn file_type_name(file_type: std::fs::FileType) -> &'static str {
 }
 
 /// Reads at most `limit` bytes (the file may have grown since it was measured).
-fn read_capped(file: File, limit: u64) -> std::io::Result<Vec<u8>> {
+fn read_capped(file: File, size: u64, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut source = Vec::new();
+    // Sized from the file's length: one read and one at the end, where an
+    // empty buffer grows from 32 bytes, a read each doubling (8 a file).
+    let expected = usize::try_from(size.min(limit)).unwrap_or(0);
+    let mut source = Vec::with_capacity(expected.saturating_add(1));
     file.take(limit).read_to_end(&mut source)?;
     Ok(source)
 }
@@ -520,6 +540,7 @@ impl Tool for BlockingTool {
     type Cli = BlockingCli;
     type Totals = ScanTotals;
     type Expand = Self;
+    const SCHEDULER: Scheduler = Scheduler::CurrentThread;
 
     fn from_cli(cli: &BlockingCli) -> Result<Self, NotRun> {
         if cli.rules {
@@ -661,7 +682,9 @@ mod tests {
         let (release, scan) = stuck_scan();
         let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
         let stop = StopToken::new(None);
-        let waiting = tokio::spawn(async move { on_blocking_thread(scan, deadline, &stop).await });
+        let scanners = Arc::new(Offload::new("test", 2));
+        let pool = scanners.clone();
+        let waiting = tokio::spawn(async move { on_scanner(&pool, scan, deadline, &stop).await });
         assert!(
             !ends_soon(&waiting).await,
             "nothing ends it before the deadline"
@@ -674,6 +697,9 @@ mod tests {
         );
         let outcome = waiting.await.expect("the waiting task ends");
         assert!(matches!(outcome, Err(Unfinished::TimedOut)), "{outcome:?}");
+        // The stuck thread is still busy: the next scan gets a thread of its
+        // own (awaited without a timer: the paused clock would jump to it).
+        assert_eq!(scanners.run(|| 42).await, Some(42));
         drop(release);
     }
 
@@ -683,7 +709,9 @@ mod tests {
         let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
         let stop = StopToken::new(None);
         let stopper = stop.clone();
-        let waiting = tokio::spawn(async move { on_blocking_thread(scan, deadline, &stop).await });
+        let scanners = Offload::new("test", 1);
+        let waiting =
+            tokio::spawn(async move { on_scanner(&scanners, scan, deadline, &stop).await });
         assert!(!ends_soon(&waiting).await);
         stopper.stop(StopReason::Interrupted { signal: 2 });
         assert!(

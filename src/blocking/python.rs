@@ -1,4 +1,7 @@
-//! Python: blocking calls inside `async def` bodies.
+//! Python: blocking calls inside `async def` bodies, on the syntax tree of
+//! ruff's parser (`ruff_python_parser`: the parse ruff itself runs, about
+//! seven times tree-sitter's speed on real projects, and it recovers from
+//! syntax errors with a complete tree around each one).
 //!
 //! Names are resolved the way Python does (LEGB, without the class scope):
 //! each function's own bindings, then the enclosing functions', then the
@@ -17,11 +20,14 @@
 //! perhaps in a thread), nor any other lambda (it may be handed to
 //! `run_in_executor`), nor a call that is itself awaited.
 
-use super::finding::Analysis;
+use super::finding::{Analysis, Hit, may_hold_async};
 use super::rules::{Check, Language, Rule, RuleIndex};
-use super::tree::{self, MAX_EVAL_DEPTH, Visit, Walk};
+use super::tree::MAX_EVAL_DEPTH;
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, ArgOrKeyword, ExceptHandler, Expr, Operator, Parameters, Stmt};
+use ruff_text_size::{Ranged, TextRange};
 use std::collections::{HashMap, HashSet};
-use tree_sitter::{Node, Tree};
+use std::ops::Range;
 
 /// Builtins that call a lambda argument before they return.
 const CALLS_AT_ONCE: &[&str] = &[
@@ -100,11 +106,19 @@ enum PartKind {
     Class,
 }
 
-struct Analyzer<'t, 's> {
-    /// The source, the async function being walked and the depth (statements
-    /// and expressions deeper than its limit are not walked: they go to
-    /// `too_deep`), and what was found.
-    walk: Walk<'t, 's>,
+struct Analyzer<'s> {
+    /// The file's bytes, which ranges point into.
+    source: &'s [u8],
+    /// Where the keyword `async` may start (see [`may_hold_async`]).
+    async_at: &'s [usize],
+    /// The async function whose body is being walked (its name as
+    /// reported: `A.m`, `f.<locals>.g`), if any.
+    context: Option<String>,
+    /// How many statements and expressions the walk is inside of; deeper
+    /// than `max_depth` they are not walked but go to `out.too_deep`.
+    depth: usize,
+    max_depth: usize,
+    out: Analysis,
     index: &'static RuleIndex,
     not_awaited: &'static Rule,
     scopes: Vec<Scope>,
@@ -112,14 +126,14 @@ struct Analyzer<'t, 's> {
     classes: Vec<ClassInfo>,
 }
 
-/// Every blocking call inside async code in a parsed Python file, and the
-/// nodes nested deeper than `max_depth` (not looked into).
-pub(crate) fn analyze<'t>(
-    tree: &'t Tree,
+/// Every blocking call inside async code in a parsed Python module, and the
+/// parts nested deeper than `max_depth` (not looked into).
+pub(crate) fn analyze(
+    module: &[Stmt],
     source: &[u8],
     async_at: &[usize],
     max_depth: usize,
-) -> Analysis<'t> {
+) -> Analysis {
     let index = RuleIndex::get();
     let Some(not_awaited) = super::rules::RULES
         .iter()
@@ -128,181 +142,230 @@ pub(crate) fn analyze<'t>(
         return Analysis::default();
     };
     let mut analyzer = Analyzer {
-        walk: Walk::new(source, async_at, max_depth),
+        source,
+        async_at,
+        context: None,
+        depth: 0,
+        max_depth,
+        out: Analysis::default(),
         index,
         not_awaited,
-        scopes: Vec::new(),
+        scopes: vec![Scope::default()],
         qualname: Vec::new(),
         classes: Vec::new(),
     };
-    let root = tree.root_node();
-    analyzer.scopes.push(Scope::default());
-    analyzer.collect(root);
-    tree::walk_children(&mut analyzer, root);
-    analyzer.walk.out
+    analyzer.collect(module);
+    analyzer.visit_body(module);
+    analyzer.out
 }
 
-impl<'t, 's> Visit<'t, 's> for Analyzer<'t, 's> {
-    fn state(&mut self) -> &mut Walk<'t, 's> {
-        &mut self.walk
+fn bytes(range: TextRange) -> Range<usize> {
+    range.start().to_usize()..range.end().to_usize()
+}
+
+impl<'a> Visitor<'a> for Analyzer<'_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if !self.enter(stmt.range()) {
+            return;
+        }
+        match stmt {
+            Stmt::FunctionDef(definition) => self.function(definition),
+            Stmt::ClassDef(class) => self.class(class),
+            Stmt::Expr(statement) => {
+                if self.context.is_some() {
+                    self.check_statement(statement);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+        self.leave();
     }
 
-    fn check(&mut self, node: Node<'t>, kind: &str) {
-        match kind {
-            "call" => self.check_call(node),
-            "expression_statement" => self.check_statement(node),
-            _ => {}
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if !self.enter(expr.range()) {
+            return;
         }
-    }
-
-    fn visit(&mut self, node: Node<'t>, kind: &str) -> bool {
-        match kind {
-            "function_definition" => self.function(node),
-            "class_definition" => self.class(node),
-            "lambda" => self.lambda(node),
-            "comment" | "integer" | "float" => {}
-            _ => return true,
+        match expr {
+            Expr::Call(call) => {
+                if self.context.is_some() {
+                    self.check_call(call);
+                }
+                self.walk_call(call);
+            }
+            // An awaited call is not a blocking one (`await loop.sock_recv(..)`).
+            Expr::Await(awaited) => match awaited.value.as_ref() {
+                Expr::Call(call) => {
+                    if self.enter(call.range()) {
+                        self.walk_call(call);
+                        self.leave();
+                    }
+                }
+                other => self.visit_expr(other),
+            },
+            Expr::Lambda(lambda) => self.lambda(lambda, false),
+            _ => visitor::walk_expr(self, expr),
         }
-        false
+        self.leave();
     }
 }
 
-impl<'t> Analyzer<'t, '_> {
+impl<'a> Analyzer<'_> {
+    // ---- depth ----
+
+    /// One level deeper into the walk: false when there is nothing to do
+    /// there (outside async code, with no `async` inside), or, with the
+    /// node recorded as too deep, past the limit; otherwise
+    /// [`Analyzer::leave`] must follow.
+    fn enter(&mut self, range: TextRange) -> bool {
+        let (start, end) = (range.start().to_usize(), range.end().to_usize());
+        if self.context.is_none() && !may_hold_async(self.async_at, start, end) {
+            return false;
+        }
+        self.enter_any(range)
+    }
+
+    /// [`Analyzer::enter`] for the passes that must see everything (bindings).
+    fn enter_any(&mut self, range: TextRange) -> bool {
+        if self.depth > self.max_depth {
+            self.out.too_deep.push(bytes(range));
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn text(&self, range: TextRange) -> String {
+        super::finding::text_at(&bytes(range), self.source).into_owned()
+    }
+
     // ---- bindings ----
 
     /// Records the bindings of one scope body (module or function), in
     /// source order, into the innermost scope. Nested defs and classes bind
     /// their name only; their bodies are other scopes.
-    fn collect(&mut self, node: Node<'t>) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            self.collect_statement(child);
+    fn collect(&mut self, body: &[Stmt]) {
+        for statement in body {
+            // Past the limit the statement is reported too deep: a binding
+            // missed there could be a shadowing one.
+            if self.enter_any(statement.range()) {
+                self.collect_statement(statement);
+                self.leave();
+            }
         }
     }
 
-    fn collect_statement(&mut self, node: Node<'t>) {
-        // Past the limit the node is reported too deep: a binding missed
-        // there could be a shadowing one.
-        if self.walk.enter(node) {
-            self.collect_statement_inner(node);
-            self.walk.leave();
-        }
-    }
-
-    fn collect_statement_inner(&mut self, node: Node<'t>) {
-        match node.kind() {
-            "import_statement" => self.collect_import(node),
-            "import_from_statement" => self.collect_import_from(node),
-            "function_definition" => {
-                if let Some(name) = node.child_by_field_name("name") {
-                    let binding = if is_async(node) {
-                        Binding::AsyncDef
-                    } else if self.scopes.len() == 1 {
-                        self.returned_type(node)
-                            .map_or(Binding::Other, Binding::Returns)
-                    } else {
-                        Binding::Other
-                    };
-                    let name = self.walk.text(name);
-                    self.top().bind(&name, binding);
-                }
-            }
-            "decorated_definition" => {
-                // A decorator may turn a coroutine function into anything.
-                if let Some(definition) = node.child_by_field_name("definition") {
-                    if let Some(name) = definition.child_by_field_name("name") {
-                        let name = self.walk.text(name);
-                        self.top().bind(&name, Binding::Other);
-                    }
-                }
-            }
-            "class_definition" => {
-                if let Some(name) = node.child_by_field_name("name") {
-                    let name = self.walk.text(name);
-                    self.top().bind(&name, Binding::Other);
-                }
-            }
-            "expression_statement" => {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    match child.kind() {
-                        "assignment" => {
-                            self.collect_assignment(child);
+    fn collect_statement(&mut self, statement: &Stmt) {
+        match statement {
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let path = alias.name.id.as_str();
+                    match &alias.asname {
+                        Some(bound) => self.top().bind(bound, Binding::Path(path.to_string())),
+                        None => {
+                            let head = path.split('.').next().unwrap_or("");
+                            self.top().bind(head, Binding::Path(head.to_string()));
                         }
-                        "augmented_assignment" => self.collect_augmented(child),
-                        "call" => self.collect_setblocking(child),
-                        _ => {}
                     }
                 }
             }
-            "global_statement" => {
-                let mut cursor = node.walk();
-                let names: Vec<String> = node
-                    .named_children(&mut cursor)
-                    .filter(|child| child.kind() == "identifier")
-                    .map(|child| self.walk.text(child))
-                    .collect();
+            Stmt::ImportFrom(import) => self.collect_import_from(import),
+            Stmt::FunctionDef(definition) => {
+                // A decorator may turn a coroutine function into anything.
+                let binding = if !definition.decorator_list.is_empty() {
+                    Binding::Other
+                } else if definition.is_async {
+                    Binding::AsyncDef
+                } else if self.scopes.len() == 1 {
+                    self.returned_type(definition)
+                        .map_or(Binding::Other, Binding::Returns)
+                } else {
+                    Binding::Other
+                };
+                self.top().bind(&definition.name, binding);
+            }
+            Stmt::ClassDef(class) => self.top().bind(&class.name, Binding::Other),
+            Stmt::Assign(assign) => {
+                let binding = self.value_binding(&assign.value);
+                for target in &assign.targets {
+                    self.bind_target(target, binding.as_ref(), Some(&assign.value));
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                let annotated = self
+                    .annotation_type(&assign.annotation)
+                    .map(Binding::Instance);
+                let binding = annotated.or_else(|| {
+                    assign
+                        .value
+                        .as_deref()
+                        .and_then(|value| self.value_binding(value))
+                });
+                self.bind_target(&assign.target, binding.as_ref(), assign.value.as_deref());
+            }
+            Stmt::AugAssign(assign) => {
+                if let Expr::Name(name) = assign.target.as_ref() {
+                    let keeps_path = assign.op == Operator::Div
+                        && self.top().names.get(name.id.as_str())
+                            == Some(&Binding::Instance(PATH_TYPE));
+                    if !keeps_path {
+                        self.top().bind(&name.id, Binding::Other);
+                    }
+                }
+            }
+            Stmt::Expr(statement) => {
+                if let Expr::Call(call) = statement.value.as_ref() {
+                    self.collect_setblocking(call);
+                }
+            }
+            Stmt::Global(global) => {
+                let names = global.names.iter().map(|name| name.id.to_string());
+                let names: Vec<String> = names.collect();
                 self.top().globals.extend(names);
             }
-            "for_statement" => {
-                if let Some(left) = node.child_by_field_name("left") {
-                    self.bind_pattern_other(left);
-                }
-                self.collect_blocks(node);
+            Stmt::For(each) => {
+                self.bind_pattern_other(&each.target);
+                self.collect(&each.body);
+                self.collect(&each.orelse);
             }
-            "with_statement" => {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    if child.kind() == "with_clause" {
-                        let mut items = child.walk();
-                        for item in child.named_children(&mut items) {
-                            self.collect_with_item(item);
-                        }
-                    }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    self.collect_with_item(item);
                 }
-                self.collect_blocks(node);
+                self.collect(&with.body);
             }
-            "if_statement"
-            | "while_statement"
-            | "try_statement"
-            | "elif_clause"
-            | "else_clause"
-            | "except_clause"
-            | "finally_clause"
-            | "except_group_clause"
-            | "match_statement"
-            | "case_clause"
-            | "block" => {
-                if matches!(node.kind(), "except_clause" | "except_group_clause") {
-                    let mut cursor = node.walk();
-                    for child in node.named_children(&mut cursor) {
-                        if child.kind() == "as_pattern" {
-                            if let Some(alias) = child.child_by_field_name("alias") {
-                                self.bind_pattern_other(alias);
-                            }
-                        }
-                    }
+            Stmt::If(branch) => {
+                self.collect(&branch.body);
+                for clause in &branch.elif_else_clauses {
+                    self.collect(&clause.body);
                 }
-                self.collect_blocks(node);
+            }
+            Stmt::While(each) => {
+                self.collect(&each.body);
+                self.collect(&each.orelse);
+            }
+            Stmt::Try(attempt) => {
+                self.collect(&attempt.body);
+                for handler in &attempt.handlers {
+                    let ExceptHandler::ExceptHandler(handler) = handler;
+                    if let Some(name) = &handler.name {
+                        self.top().bind(name, Binding::Other);
+                    }
+                    self.collect(&handler.body);
+                }
+                self.collect(&attempt.orelse);
+                self.collect(&attempt.finalbody);
+            }
+            Stmt::Match(choice) => {
+                for case in &choice.cases {
+                    self.collect(&case.body);
+                }
             }
             _ => {}
-        }
-    }
-
-    /// Collects the statements of the blocks and clauses under a compound statement.
-    fn collect_blocks(&mut self, node: Node<'t>) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            match child.kind() {
-                "block" => self.collect(child),
-                "elif_clause"
-                | "else_clause"
-                | "except_clause"
-                | "finally_clause"
-                | "except_group_clause"
-                | "case_clause" => self.collect_statement(child),
-                _ => {}
-            }
         }
     }
 
@@ -314,293 +377,193 @@ impl<'t> Analyzer<'t, '_> {
         &mut self.scopes[last]
     }
 
-    fn collect_import(&mut self, node: Node<'t>) {
-        let mut cursor = node.walk();
-        for name in node.children_by_field_name("name", &mut cursor) {
-            match name.kind() {
-                "dotted_name" => {
-                    let dotted = self.walk.text(name);
-                    let head = dotted.split('.').next().unwrap_or("").to_string();
-                    self.top().bind(&head, Binding::Path(head.clone()));
-                }
-                "aliased_import" => {
-                    let Some((path, alias)) = tree::fields(name, "name", "alias") else {
-                        continue;
-                    };
-                    let path = self.walk.text(path);
-                    let alias = self.walk.text(alias);
-                    self.top().bind(&alias, Binding::Path(path));
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn collect_import_from(&mut self, node: Node<'t>) {
-        let module = node
-            .child_by_field_name("module_name")
-            .filter(|module| module.kind() == "dotted_name")
-            .map(|module| self.walk.text(module));
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            if child.kind() == "wildcard_import" {
+    fn collect_import_from(&mut self, import: &ast::StmtImportFrom) {
+        // Relative imports (`from . import x`) never name a library.
+        let module = import
+            .module
+            .as_ref()
+            .filter(|_| import.level == 0)
+            .map(|module| module.id.to_string());
+        for alias in &import.names {
+            let imported = alias.name.id.as_str();
+            if imported == "*" {
                 if let Some(module) = &module {
                     let module = module.clone();
                     self.top().stars.push(module);
                 }
+                continue;
             }
-        }
-        let mut cursor = node.walk();
-        for name in node.children_by_field_name("name", &mut cursor) {
-            let (imported, bound) = match name.kind() {
-                "dotted_name" => (self.walk.text(name), self.walk.text(name)),
-                "aliased_import" => {
-                    let Some((path, alias)) = tree::fields(name, "name", "alias") else {
-                        continue;
-                    };
-                    (self.walk.text(path), self.walk.text(alias))
-                }
-                _ => continue,
-            };
-            // Relative imports (`from . import x`) never name a library.
+            let bound = alias
+                .asname
+                .as_ref()
+                .map_or(imported, |name| name.id.as_str());
             let binding = match &module {
                 Some(module) => Binding::Path(format!("{module}.{imported}")),
                 None => Binding::Other,
             };
-            self.top().bind(&bound, binding);
+            self.top().bind(bound, binding);
         }
     }
 
-    /// `a = b = value`, `x: T = value`, `x: T`: binds each plain-name target.
-    fn collect_assignment(&mut self, node: Node<'t>) -> Option<Binding> {
-        let right = node.child_by_field_name("right");
-        let binding = match right {
-            Some(right) if right.kind() == "assignment" => self.collect_assignment(right),
-            Some(right) if right.kind() == "none" => None,
-            Some(right) => Some(match self.eval(right) {
-                Value::Instance(kind) => Binding::Instance(kind),
-                Value::Coroutine => Binding::AsyncDef,
-                _ => Binding::Other,
-            }),
-            None => None,
-        };
-        let annotated = node
-            .child_by_field_name("type")
-            .and_then(|annotation| self.annotation_type(annotation))
-            .map(Binding::Instance);
-        let binding = match (annotated, binding) {
-            (Some(annotated), _) => Some(annotated),
-            (None, binding) => binding,
-        };
-        if let Some(left) = node.child_by_field_name("left") {
-            match (left.kind(), &binding) {
-                ("identifier", Some(binding)) => {
-                    let name = self.walk.text(left);
-                    self.top().bind(&name, binding.clone());
-                }
-                ("identifier", None) => {}
-                ("pattern_list" | "tuple_pattern", _) => self.bind_unpacked(left, right),
-                _ => self.bind_pattern_other(left),
-            }
+    /// What assigning `value` binds a plain name to; `None` for `None`
+    /// (an optional import set to None keeps its other binding).
+    fn value_binding(&self, value: &Expr) -> Option<Binding> {
+        if value.is_none_literal_expr() {
+            return None;
         }
-        binding
+        Some(match self.eval(value) {
+            Value::Instance(kind) => Binding::Instance(kind),
+            Value::Coroutine => Binding::AsyncDef,
+            _ => Binding::Other,
+        })
+    }
+
+    /// One target of an assignment: a plain name gets `binding` (nothing
+    /// when there is none), a tuple is unpacked, anything else binds its
+    /// names to [`Binding::Other`].
+    fn bind_target(&mut self, target: &Expr, binding: Option<&Binding>, value: Option<&Expr>) {
+        match target {
+            Expr::Name(name) => {
+                if let Some(binding) = binding {
+                    self.top().bind(&name.id, binding.clone());
+                }
+            }
+            Expr::Tuple(targets) => self.bind_unpacked(&targets.elts, value),
+            _ => self.bind_pattern_other(target),
+        }
     }
 
     /// `a, b = Path(x), Path(y)`: each name gets its own value's type.
-    fn bind_unpacked(&mut self, left: Node<'t>, right: Option<Node<'t>>) {
-        let targets = tree::named_children(left);
-        let values = match right {
-            Some(right) if matches!(right.kind(), "expression_list" | "tuple") => {
-                tree::named_children(right)
-            }
-            _ => Vec::new(),
+    fn bind_unpacked(&mut self, targets: &[Expr], value: Option<&Expr>) {
+        let values: &[Expr] = match value {
+            Some(Expr::Tuple(values)) => &values.elts,
+            _ => &[],
         };
-        let paired = values.len() == targets.len()
-            && values.iter().all(|value| value.kind() != "list_splat");
+        let paired = values.len() == targets.len() && !values.iter().any(Expr::is_starred_expr);
         for (at, target) in targets.iter().enumerate() {
             let kind = paired
-                .then(|| match self.eval(values[at]) {
+                .then(|| match self.eval(&values[at]) {
                     Value::Instance(kind) => Some(kind),
                     _ => None,
                 })
                 .flatten();
-            match (target.kind(), kind) {
-                ("identifier", Some(kind)) => {
-                    let name = self.walk.text(*target);
-                    self.top().bind(&name, Binding::Instance(kind));
+            match (target, kind) {
+                (Expr::Name(name), Some(kind)) => {
+                    self.top().bind(&name.id, Binding::Instance(kind));
                 }
-                _ => self.bind_pattern_other(*target),
+                _ => self.bind_pattern_other(target),
             }
         }
     }
 
-    fn collect_augmented(&mut self, node: Node<'t>) {
-        let Some(left) = node.child_by_field_name("left") else {
-            return;
-        };
-        if left.kind() != "identifier" {
-            return;
-        }
-        let operator = node
-            .child_by_field_name("operator")
-            .map(|op| self.walk.text(op))
-            .unwrap_or_default();
-        let name = self.walk.text(left);
-        let keeps_path =
-            operator == "/=" && self.top().names.get(&name) == Some(&Binding::Instance(PATH_TYPE));
-        if !keeps_path {
-            self.top().bind(&name, Binding::Other);
-        }
-    }
-
     /// `sock.setblocking(False)`: the socket no longer blocks, so its type is forgotten.
-    fn collect_setblocking(&mut self, call: Node<'t>) {
-        let Some(function) = tree::field_of_kind(call, "function", "attribute") else {
+    fn collect_setblocking(&mut self, call: &ast::ExprCall) {
+        let Expr::Attribute(function) = call.func.as_ref() else {
             return;
         };
-        let Some((object, attribute)) = tree::fields(function, "object", "attribute") else {
-            return;
-        };
-        if object.kind() == "identifier" && self.walk.text(attribute) == "setblocking" {
-            let name = self.walk.text(object);
-            self.top().bind(&name, Binding::Other);
+        if let Expr::Name(object) = function.value.as_ref()
+            && function.attr.as_str() == "setblocking"
+        {
+            self.top().bind(&object.id, Binding::Other);
         }
     }
 
-    fn collect_with_item(&mut self, item: Node<'t>) {
-        let Some(value) = tree::field_of_kind(item, "value", "as_pattern") else {
+    fn collect_with_item(&mut self, item: &ast::WithItem) {
+        let Some(target) = item.optional_vars.as_deref() else {
             return;
         };
-        let (Some(expression), Some(alias)) =
-            (value.named_child(0), value.child_by_field_name("alias"))
-        else {
-            return;
-        };
-        let target = alias.named_child(0).unwrap_or(alias);
-        if target.kind() == "identifier" {
-            let binding = match self.eval(expression) {
+        if let Expr::Name(name) = target {
+            let binding = match self.eval(&item.context_expr) {
                 Value::Instance(kind) => Binding::Instance(kind),
                 _ => Binding::Other,
             };
-            let name = self.walk.text(target);
-            self.top().bind(&name, binding);
+            self.top().bind(&name.id, binding);
         } else {
             self.bind_pattern_other(target);
         }
     }
 
     /// Binds every name in a target pattern to [`Binding::Other`].
-    fn bind_pattern_other(&mut self, node: Node<'t>) {
-        if !self.walk.enter(node) {
+    fn bind_pattern_other(&mut self, target: &Expr) {
+        if !self.enter_any(target.range()) {
             return;
         }
-        match node.kind() {
-            "identifier" => {
-                let name = self.walk.text(node);
-                self.top().bind(&name, Binding::Other);
-            }
-            "attribute" | "subscript" => {}
-            _ => {
-                for child in tree::named_children(node) {
-                    self.bind_pattern_other(child);
+        match target {
+            Expr::Name(name) => self.top().bind(&name.id, Binding::Other),
+            Expr::Starred(starred) => self.bind_pattern_other(&starred.value),
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                for element in elts {
+                    self.bind_pattern_other(element);
                 }
             }
+            _ => {}
         }
-        self.walk.leave();
+        self.leave();
     }
 
     /// Parameters: annotated ones with a known type are typed, the rest
     /// [`Binding::Other`], but for pytest's `tmp_path` fixture (always a
     /// `pathlib.Path`).
-    fn collect_parameters(&mut self, parameters: Node<'t>) {
-        for parameter in tree::named_children(parameters) {
-            match parameter.kind() {
-                "identifier" if self.walk.str(parameter) == "tmp_path" => {
-                    self.top().bind("tmp_path", Binding::Instance(PATH_TYPE));
+    fn collect_parameters(&mut self, parameters: &Parameters) {
+        let plain = parameters
+            .posonlyargs
+            .iter()
+            .chain(&parameters.args)
+            .chain(&parameters.kwonlyargs);
+        for parameter in plain {
+            let name = parameter.parameter.name.id.as_str();
+            let binding = match parameter.parameter.annotation.as_deref() {
+                Some(annotation) => self
+                    .annotation_type(annotation)
+                    .map_or(Binding::Other, Binding::Instance),
+                None if name == "tmp_path" && parameter.default.is_none() => {
+                    Binding::Instance(PATH_TYPE)
                 }
-                "identifier" => self.bind_pattern_other(parameter),
-                "typed_parameter" | "typed_default_parameter" => {
-                    let name = parameter
-                        .child_by_field_name("name")
-                        .or_else(|| parameter.named_child(0));
-                    let annotated = parameter
-                        .child_by_field_name("type")
-                        .and_then(|annotation| self.annotation_type(annotation));
-                    if let Some(name) = name {
-                        if name.kind() == "identifier" {
-                            let binding = annotated.map_or(Binding::Other, Binding::Instance);
-                            let name = self.walk.text(name);
-                            self.top().bind(&name, binding);
-                        } else {
-                            self.bind_pattern_other(name);
-                        }
-                    }
-                }
-                "default_parameter" => {
-                    if let Some(name) = parameter.child_by_field_name("name") {
-                        self.bind_pattern_other(name);
-                    }
-                }
-                _ => self.bind_pattern_other(parameter),
-            }
+                None => Binding::Other,
+            };
+            self.top().bind(name, binding);
+        }
+        for variadic in [&parameters.vararg, &parameters.kwarg]
+            .into_iter()
+            .flatten()
+        {
+            self.top().bind(&variadic.name, Binding::Other);
         }
     }
 
     /// The known type an annotation names (`Path`, `pathlib.Path`), also
     /// when it may be None: `Path | None`, `Optional[Path]`, `Union[Path, None]`.
-    fn annotation_type(&self, annotation: Node<'_>) -> Option<&'static str> {
+    fn annotation_type(&self, annotation: &Expr) -> Option<&'static str> {
         self.annotation_type_depth(annotation, 0)
     }
 
-    fn annotation_type_depth(&self, node: Node<'_>, depth: usize) -> Option<&'static str> {
+    fn annotation_type_depth(&self, annotation: &Expr, depth: usize) -> Option<&'static str> {
         if depth > MAX_EVAL_DEPTH {
             return None;
         }
-        let inner = |node: Node<'_>| self.annotation_type_depth(node, depth + 1);
         // The one part that is not `None`, when all others are.
-        let one_of = |parts: Vec<Node<'_>>| {
-            let mut kept = parts.into_iter().filter(|part| !is_none(*part));
+        let one_of = |parts: &[&Expr]| {
+            let mut kept = parts.iter().filter(|part| !part.is_none_literal_expr());
             let only = kept.next()?;
             if kept.next().is_some() {
                 return None;
             }
-            inner(only)
+            self.annotation_type_depth(only, depth + 1)
         };
-        match node.kind() {
-            "type" | "type_parameter" if node.named_child_count() == 1 => {
-                inner(node.named_child(0)?)
+        match annotation {
+            Expr::BinOp(union) if union.op == Operator::BitOr => {
+                one_of(&[&union.left, &union.right])
             }
-            "binary_operator" => {
-                let is_bar = node
-                    .child_by_field_name("operator")
-                    .is_some_and(|op| op.kind() == "|");
-                let (left, right) = tree::fields(node, "left", "right")?;
-                if is_bar {
-                    one_of(vec![left, right])
-                } else {
-                    None
-                }
-            }
-            "union_type" => one_of(tree::named_children(node)),
-            "generic_type" => {
-                let children = tree::named_children(node);
-                let (head, parameters) = (children.first()?, children.get(1)?);
-                if !self.is_optional_form(*head) || parameters.kind() != "type_parameter" {
+            Expr::Subscript(generic) => {
+                if !self.is_optional_form(&generic.value) {
                     return None;
                 }
-                one_of(tree::named_children(*parameters))
-            }
-            "subscript" => {
-                if !self.is_optional_form(node.child_by_field_name("value")?) {
-                    return None;
+                match generic.slice.as_ref() {
+                    Expr::Tuple(parts) => one_of(&parts.elts.iter().collect::<Vec<_>>()),
+                    only => one_of(&[only]),
                 }
-                let mut cursor = node.walk();
-                one_of(
-                    node.children_by_field_name("subscript", &mut cursor)
-                        .collect(),
-                )
             }
-            _ => match self.eval(node) {
+            _ => match self.eval(annotation) {
                 Value::Path(path) => self.index.known_type(Language::Python, &path),
                 _ => None,
             },
@@ -608,31 +571,26 @@ impl<'t> Analyzer<'t, '_> {
     }
 
     /// `Optional`, `Union` (from typing or typing_extensions).
-    fn is_optional_form(&self, node: Node<'_>) -> bool {
-        matches!(self.eval(node), Value::Path(path) if OPTIONAL.contains(&path.as_str()))
+    fn is_optional_form(&self, form: &Expr) -> bool {
+        matches!(self.eval(form), Value::Path(path) if OPTIONAL.contains(&path.as_str()))
     }
 
     /// The known type every `return` of a sync `def` gives, if there is one.
-    fn returned_type(&mut self, definition: Node<'t>) -> Option<&'static str> {
-        let body = definition.child_by_field_name("body")?;
-        let mut returns = Vec::new();
-        returned_values(body, &mut returns, 0);
-        if returns.is_empty() || returns.iter().any(Option::is_none) {
+    fn returned_type(&mut self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
+        let mut returns = Returns::default();
+        returns.visit_body(&definition.body);
+        let values = returns.values;
+        if values.is_empty() || values.iter().any(Option::is_none) {
             return None;
         }
         // Evaluated in the function's own scope (`conn = connect(); return conn`).
         self.scopes.push(Scope::default());
-        if let Some(parameters) = definition.child_by_field_name("parameters") {
-            self.collect_parameters(parameters);
-        }
-        self.collect(body);
-        let mut kinds = returns
-            .iter()
-            .flatten()
-            .map(|value| match self.eval(*value) {
-                Value::Instance(kind) => Some(kind),
-                _ => None,
-            });
+        self.collect_parameters(&definition.parameters);
+        self.collect(&definition.body);
+        let mut kinds = values.iter().flatten().map(|value| match self.eval(value) {
+            Value::Instance(kind) => Some(kind),
+            _ => None,
+        });
         let first = kinds.next().flatten();
         let same = kinds.all(|kind| kind == first);
         self.scopes.pop();
@@ -672,77 +630,55 @@ impl<'t> Analyzer<'t, '_> {
         Value::Path(format!("builtins.{name}"))
     }
 
-    fn eval(&self, node: Node<'_>) -> Value {
-        self.eval_depth(node, 0)
+    fn eval(&self, expr: &Expr) -> Value {
+        self.eval_depth(expr, 0)
     }
 
-    fn eval_depth(&self, node: Node<'_>, depth: usize) -> Value {
+    fn eval_depth(&self, expr: &Expr, depth: usize) -> Value {
         if depth > MAX_EVAL_DEPTH {
             return Value::Unknown;
         }
-        match node.kind() {
-            "identifier" => self.lookup(&self.walk.str(node)),
-            "attribute" => {
-                let Some((object, attribute)) = tree::fields(node, "object", "attribute") else {
-                    return Value::Unknown;
-                };
-                let attribute = self.walk.str(attribute);
-                match self.eval_depth(object, depth + 1) {
-                    Value::Path(path) => Value::Path(format!("{path}.{attribute}")),
+        match expr {
+            Expr::Name(name) => self.lookup(&name.id),
+            Expr::Attribute(attribute) => {
+                let name = attribute.attr.as_str();
+                match self.eval_depth(&attribute.value, depth + 1) {
+                    Value::Path(path) => Value::Path(format!("{path}.{name}")),
                     Value::Instance(kind) => PROPERTIES
                         .iter()
-                        .find(|(owner, name, _)| *owner == kind && *name == attribute)
+                        .find(|(owner, property, _)| *owner == kind && *property == name)
                         .map_or_else(
-                            || Value::Path(format!("{kind}.{attribute}")),
+                            || Value::Path(format!("{kind}.{name}")),
                             |(_, _, gives)| Value::Instance(gives),
                         ),
                     _ => Value::Unknown,
                 }
             }
-            "call" => {
-                let Some(function) = node.child_by_field_name("function") else {
-                    return Value::Unknown;
-                };
-                match self.eval_depth(function, depth + 1) {
-                    Value::Path(path) => self
-                        .index
-                        .produces(Language::Python, &path)
-                        .map_or(Value::Unknown, Value::Instance),
-                    Value::Returns(kind) => Value::Instance(kind),
-                    // Only path-likes have `joinpath` (pathlib, zipfile.Path,
-                    // importlib.resources): `x.joinpath("a")` is one.
-                    Value::Unknown
-                        if function.kind() == "attribute"
-                            && function
-                                .child_by_field_name("attribute")
-                                .is_some_and(|name| self.walk.str(name) == "joinpath") =>
-                    {
-                        Value::Instance(PATH_TYPE)
-                    }
-                    _ => Value::Unknown,
+            Expr::Call(call) => match self.eval_depth(&call.func, depth + 1) {
+                Value::Path(path) => self
+                    .index
+                    .produces(Language::Python, &path)
+                    .map_or(Value::Unknown, Value::Instance),
+                Value::Returns(kind) => Value::Instance(kind),
+                // Only path-likes have `joinpath` (pathlib, zipfile.Path,
+                // importlib.resources): `x.joinpath("a")` is one.
+                Value::Unknown if method_name(&call.func) == Some("joinpath") => {
+                    Value::Instance(PATH_TYPE)
                 }
-            }
-            "parenthesized_expression" => match node.named_child(0) {
-                Some(inner) => self.eval_depth(inner, depth + 1),
-                None => Value::Unknown,
+                _ => Value::Unknown,
             },
-            "binary_operator" => {
-                let is_slash = node
-                    .child_by_field_name("operator")
-                    .is_some_and(|op| op.kind() == "/");
-                let Some((left, right)) = tree::fields(node, "left", "right") else {
-                    return Value::Unknown;
-                };
-                if !is_slash {
-                    return Value::Unknown;
-                }
+            Expr::BinOp(join) if join.op == Operator::Div => {
                 // `p / "name"`: a Path when `p` is one, and also when `p` is
                 // unknown but the right side is a string: `/` with a string
                 // is a path join (pathlib's, or another path-like's; str and
                 // numbers have none).
-                match self.eval_depth(left, depth + 1) {
+                match self.eval_depth(&join.left, depth + 1) {
                     Value::Instance(PATH_TYPE) => Value::Instance(PATH_TYPE),
-                    Value::Unknown if right.kind() == "string" => Value::Instance(PATH_TYPE),
+                    Value::Unknown
+                        if join.right.is_string_literal_expr() || join.right.is_f_string_expr() =>
+                    {
+                        Value::Instance(PATH_TYPE)
+                    }
                     _ => Value::Unknown,
                 }
             }
@@ -765,135 +701,124 @@ impl<'t> Analyzer<'t, '_> {
         out
     }
 
-    fn function(&mut self, node: Node<'t>) {
-        // Defaults and annotations run in the enclosing scope.
-        if let Some(parameters) = node.child_by_field_name("parameters") {
-            tree::walk_children(self, parameters);
+    fn function(&mut self, definition: &'a ast::StmtFunctionDef) {
+        // Decorators, defaults and annotations run in the enclosing scope.
+        for decorator in &definition.decorator_list {
+            self.visit_expr(&decorator.expression);
         }
-        let Some(body) = node.child_by_field_name("body") else {
-            return;
-        };
-        let name = self.walk.field_text(node, "name");
-        let qualified = self.qualified(&name);
+        visitor::walk_parameters(self, &definition.parameters);
+        let name = definition.name.id.as_str();
+        let qualified = self.qualified(name);
         self.scopes.push(Scope::default());
-        if let Some(parameters) = node.child_by_field_name("parameters") {
-            self.collect_parameters(parameters);
-        }
-        self.collect(body);
-        let inner = is_async(node).then(|| qualified.clone());
-        let outer = std::mem::replace(&mut self.walk.context, inner);
-        self.qualname.push((name, PartKind::Function));
-        tree::walk(self, body);
+        self.collect_parameters(&definition.parameters);
+        self.collect(&definition.body);
+        let inner = definition.is_async.then_some(qualified);
+        let outer = std::mem::replace(&mut self.context, inner);
+        self.qualname.push((name.to_string(), PartKind::Function));
+        self.visit_body(&definition.body);
         self.qualname.pop();
-        self.walk.context = outer;
+        self.context = outer;
         self.scopes.pop();
     }
 
-    fn class(&mut self, node: Node<'t>) {
-        let name = self.walk.field_text(node, "name");
+    fn class(&mut self, class: &'a ast::StmtClassDef) {
         let mut info = ClassInfo::default();
-        if let Some(body) = node.child_by_field_name("body") {
-            let mut cursor = body.walk();
-            for statement in body.named_children(&mut cursor) {
-                let (definition, decorated) = match statement.kind() {
-                    "function_definition" => (statement, false),
-                    "decorated_definition" => match statement.child_by_field_name("definition") {
-                        Some(definition) => (definition, true),
-                        None => continue,
-                    },
-                    _ => continue,
-                };
-                let Some(method) = definition.child_by_field_name("name") else {
-                    continue;
-                };
-                let method = self.walk.text(method);
-                if is_async(definition) && !decorated {
+        for statement in &class.body {
+            if let Stmt::FunctionDef(definition) = statement {
+                let method = definition.name.id.to_string();
+                if definition.is_async && definition.decorator_list.is_empty() {
                     info.async_methods.insert(method);
                 } else {
                     info.other_methods.insert(method);
                 }
             }
         }
+        for decorator in &class.decorator_list {
+            self.visit_expr(&decorator.expression);
+        }
+        if let Some(arguments) = &class.arguments {
+            self.visit_arguments(arguments);
+        }
         self.classes.push(info);
-        self.qualname.push((name, PartKind::Class));
-        tree::walk_children(self, node);
+        self.qualname
+            .push((class.name.id.to_string(), PartKind::Class));
+        self.visit_body(&class.body);
         self.qualname.pop();
         self.classes.pop();
     }
 
-    fn lambda(&mut self, node: Node<'t>) {
-        let inline = self.walk.context.is_some() && self.called_at_once(node);
+    /// A lambda: inside the coroutine only when `inline` (an argument of a
+    /// builtin that calls it at once); otherwise it may run anywhere.
+    fn lambda(&mut self, lambda: &'a ast::ExprLambda, inline: bool) {
         self.scopes.push(Scope::default());
-        if let Some(parameters) = node.child_by_field_name("parameters") {
+        if let Some(parameters) = &lambda.parameters {
             self.collect_parameters(parameters);
         }
         let outer = if inline {
-            self.walk.context.clone()
+            self.context.clone()
         } else {
-            self.walk.context.take()
+            self.context.take()
         };
-        if let Some(body) = node.child_by_field_name("body") {
-            tree::walk(self, body);
-        }
-        self.walk.context = outer;
+        self.visit_expr(&lambda.body);
+        self.context = outer;
         self.scopes.pop();
     }
 
-    /// Whether a lambda is an argument of a builtin that calls it right away.
-    fn called_at_once(&self, lambda: Node<'_>) -> bool {
-        let mut parent = lambda.parent();
-        if parent.is_some_and(|p| p.kind() == "keyword_argument") {
-            parent = parent.and_then(|p| p.parent());
+    /// The callee and the arguments of a call; a lambda handed to a builtin
+    /// that calls it at once (`sorted(key=lambda ...)`) is inside the
+    /// coroutine, any other is not.
+    fn walk_call(&mut self, call: &'a ast::ExprCall) {
+        self.visit_expr(&call.func);
+        let mut at_once = None;
+        for argument in call.arguments.iter_source_order() {
+            let value = match argument {
+                ArgOrKeyword::Arg(value) => value,
+                ArgOrKeyword::Keyword(keyword) => &keyword.value,
+            };
+            let Expr::Lambda(lambda) = value else {
+                self.visit_expr(value);
+                continue;
+            };
+            let inline = self.context.is_some()
+                && *at_once.get_or_insert_with(|| {
+                    matches!(self.eval(&call.func),
+                        Value::Path(path) if CALLS_AT_ONCE.contains(&path.as_str()))
+                });
+            if self.enter(lambda.range) {
+                self.lambda(lambda, inline);
+                self.leave();
+            }
         }
-        let Some(arguments) = parent.filter(|p| p.kind() == "argument_list") else {
-            return false;
-        };
-        let Some(function) = arguments
-            .parent()
-            .and_then(|call| call.child_by_field_name("function"))
-        else {
-            return false;
-        };
-        matches!(self.eval(function), Value::Path(path) if CALLS_AT_ONCE.contains(&path.as_str()))
     }
 
-    fn check_call(&mut self, call: Node<'t>) {
-        if call.parent().is_some_and(|parent| parent.kind() == "await") {
-            return;
-        }
-        let Some(function) = call.child_by_field_name("function") else {
-            return;
-        };
-        let resolved = self.eval(function);
-        let mut found = match &resolved {
+    fn check_call(&mut self, call: &ast::ExprCall) {
+        let function = call.func.as_ref();
+        let method = method_name(function);
+        let mut found = match self.eval(function) {
             Value::Path(path) => self
                 .index
-                .rule_for_call(Language::Python, path)
-                .map(|rule| (rule, path.clone())),
+                .rule_for_call(Language::Python, &path)
+                .map(|rule| (rule, path)),
             _ => None,
         };
-        if found.is_none() && function.kind() == "attribute" && self.has_path_keyword(call) {
-            if let Some(attribute) = function.child_by_field_name("attribute") {
-                let method = self.walk.text(attribute);
+        if let Some(method) = method {
+            if found.is_none() && self.has_path_keyword(call, method) {
                 let path = format!("{PATH_TYPE}.{method}");
                 found = self
                     .index
                     .rule_for_call(Language::Python, &path)
                     .map(|rule| (rule, format!("*.{method}")));
             }
-        }
-        if found.is_none() && function.kind() == "attribute" && self.opens_with_a_mode(call) {
-            let rule = self
-                .index
-                .rule_for_call(Language::Python, "pathlib.Path.open");
-            found = rule.map(|rule| (rule, "*.open".to_string()));
-        }
-        if found.is_none() && function.kind() == "attribute" && !self.own_method(function) {
-            if let Some(attribute) = function.child_by_field_name("attribute") {
-                let method = self.walk.text(attribute);
+            if found.is_none() && self.opens_with_a_mode(call, method) {
+                let rule = self
+                    .index
+                    .rule_for_call(Language::Python, "pathlib.Path.open");
+                found = rule.map(|rule| (rule, "*.open".to_string()));
+            }
+            if found.is_none() && !self.own_method(function) {
                 found = self
                     .index
-                    .rule_for_method(Language::Python, &method)
+                    .rule_for_method(Language::Python, method)
                     .map(|rule| (rule, format!("*.{method}")));
             }
         }
@@ -903,126 +828,130 @@ impl<'t> Analyzer<'t, '_> {
         if rule.check != Check::Call || self.exempt_by_arguments(call, rule) {
             return;
         }
-        let on_instance = self.on_instance(function);
-        self.walk
-            .hit(call, function, resolved, rule, None, on_instance);
+        self.hit(call, resolved, rule);
+    }
+
+    /// Reports `call` as matching `rule`, inside the current async function.
+    fn hit(&mut self, call: &ast::ExprCall, resolved: String, rule: &'static Rule) {
+        let Some(function) = self.context.clone() else {
+            return;
+        };
+        let callee = call.func.as_ref();
+        let (receiver, method) = match callee {
+            Expr::Attribute(attribute) => (
+                Some(self.receiver(attribute)),
+                Some(bytes(attribute.attr.range)),
+            ),
+            _ => (None, None),
+        };
+        let on_instance = self.on_instance(callee);
+        self.out.hits.push(Hit {
+            call: bytes(call.range()),
+            callee: bytes(callee.range()),
+            receiver,
+            method,
+            arguments: Some(bytes(call.arguments.range)),
+            function,
+            resolved,
+            rule,
+            detail: None,
+            on_instance,
+        });
+    }
+
+    /// The object of `x.name` as written, parentheses included (the tree's
+    /// range for `(a / b)` leaves them out): from the attribute's start to
+    /// the dot before `name`.
+    fn receiver(&self, attribute: &ast::ExprAttribute) -> Range<usize> {
+        let start = attribute.range.start().to_usize();
+        let before_name = &self.source[start..attribute.attr.range.start().to_usize()];
+        match memchr::memrchr(b'.', before_name) {
+            Some(dot) => start..start + dot,
+            None => bytes(attribute.value.range()),
+        }
     }
 
     /// Whether an argument names what makes this call not wait (`WNOHANG`,
     /// `fileobj=`, an `io.BytesIO(..)`): see [`Rule::unless_args`].
-    fn exempt_by_arguments(&self, call: Node<'_>, rule: &Rule) -> bool {
+    fn exempt_by_arguments(&self, call: &ast::ExprCall, rule: &Rule) -> bool {
         if rule.unless_args.is_empty() {
             return false;
         }
-        let Some(arguments) = call.child_by_field_name("arguments") else {
-            return false;
-        };
-        let named = |node: Option<Node<'_>>| {
-            node.is_some_and(|node| rule.unless_args.contains(&self.walk.str(node).as_ref()))
-        };
-        fn last_name(node: Node<'_>) -> Option<Node<'_>> {
-            match node.kind() {
-                "identifier" => Some(node),
-                "attribute" => node.child_by_field_name("attribute"),
+        let named = |name: Option<&str>| name.is_some_and(|name| rule.unless_args.contains(&name));
+        fn last_name(expr: &Expr) -> Option<&str> {
+            match expr {
+                Expr::Name(name) => Some(name.id.as_str()),
+                Expr::Attribute(attribute) => Some(attribute.attr.as_str()),
                 _ => None,
             }
         }
         // An object of a type so named (`buf` after `buf = io.BytesIO()`).
-        let typed = |node: Option<Node<'_>>| {
-            node.is_some_and(|node| match self.eval(node) {
-                Value::Instance(kind) => {
-                    let last = kind.rsplit('.').next().unwrap_or(kind);
-                    rule.unless_args.contains(&last)
-                }
-                _ => false,
-            })
+        let typed = |value: &Expr| match self.eval(value) {
+            Value::Instance(kind) => {
+                let last = kind.rsplit('.').next().unwrap_or(kind);
+                rule.unless_args.contains(&last)
+            }
+            _ => false,
         };
-        let mut cursor = arguments.walk();
-        arguments
-            .named_children(&mut cursor)
-            .any(|argument| match argument.kind() {
-                "keyword_argument" => {
-                    named(argument.child_by_field_name("name"))
-                        || typed(argument.child_by_field_name("value"))
+        call.arguments
+            .iter_source_order()
+            .any(|argument| match argument {
+                ArgOrKeyword::Keyword(keyword) => {
+                    named(keyword.arg.as_ref().map(|name| name.id.as_str()))
+                        || typed(&keyword.value)
                 }
-                "call" => named(argument.child_by_field_name("function").and_then(last_name)),
-                _ => named(last_name(argument)) || typed(Some(argument)),
+                ArgOrKeyword::Arg(Expr::Call(inner)) => named(last_name(&inner.func)),
+                ArgOrKeyword::Arg(value) => named(last_name(value)) || typed(value),
             })
     }
 
     /// A statement that is only a call to a coroutine function: never awaited.
-    fn check_statement(&mut self, statement: Node<'t>) {
-        if statement.named_child_count() != 1 {
-            return;
-        }
-        let Some(call) = statement.named_child(0).filter(|c| c.kind() == "call") else {
+    fn check_statement(&mut self, statement: &ast::StmtExpr) {
+        let Expr::Call(call) = statement.value.as_ref() else {
             return;
         };
-        let Some(function) = call.child_by_field_name("function") else {
-            return;
-        };
+        let function = call.func.as_ref();
         let resolved = match self.eval(function) {
             Value::Path(path) => match self.index.rule_for_call(Language::Python, &path) {
                 Some(rule) if rule.check == Check::NotAwaited => Some(path),
                 _ => None,
             },
-            Value::Coroutine => Some(self.walk.text(function)),
+            Value::Coroutine => Some(self.text(function.range())),
             _ => self.own_coroutine_method(function),
         };
         if let Some(resolved) = resolved {
             let rule = self.not_awaited;
-            let on_instance = self.on_instance(function);
-            self.walk
-                .hit(call, function, resolved, rule, None, on_instance);
+            self.hit(call, resolved, rule);
         }
     }
 
     /// `x.unlink(missing_ok=True)`, `x.mkdir(parents=True)`,
     /// `x.touch(exist_ok=True)`: keywords only pathlib's methods take.
-    fn has_path_keyword(&self, call: Node<'_>) -> bool {
-        let Some(function) = call.child_by_field_name("function") else {
-            return false;
-        };
-        let Some(method) = function.child_by_field_name("attribute") else {
-            return false;
-        };
-        let method = self.walk.str(method);
-        if self.own_method(function) {
+    fn has_path_keyword(&self, call: &ast::ExprCall, method: &str) -> bool {
+        if self.own_method(&call.func) {
             return false;
         }
-        let Some(arguments) = call.child_by_field_name("arguments") else {
-            return false;
-        };
-        let mut cursor = arguments.walk();
-        arguments.named_children(&mut cursor).any(|argument| {
-            let keyword = argument
-                .child_by_field_name("name")
-                .filter(|_| argument.kind() == "keyword_argument")
-                .map(|name| self.walk.str(name));
+        call.arguments.keywords.iter().any(|keyword| {
             keyword
-                .is_some_and(|keyword| PATH_KEYWORDS.contains(&(method.as_ref(), keyword.as_ref())))
+                .arg
+                .as_ref()
+                .is_some_and(|keyword| PATH_KEYWORDS.contains(&(method, keyword.id.as_str())))
         })
     }
 
     /// `x.open("rb")`: a method `open` whose first argument is a literal file
     /// mode opens a file, whatever `x` is (a Path from a helper, a fixture).
-    fn opens_with_a_mode(&self, call: Node<'_>) -> bool {
-        let Some(function) = call.child_by_field_name("function") else {
-            return false;
-        };
-        let named_open = function
-            .child_by_field_name("attribute")
-            .is_some_and(|attribute| self.walk.str(attribute) == "open");
-        if !named_open || self.own_method(function) {
+    fn opens_with_a_mode(&self, call: &ast::ExprCall, method: &str) -> bool {
+        if method != "open" || self.own_method(&call.func) {
             return false;
         }
-        let first = call
-            .child_by_field_name("arguments")
-            .and_then(|arguments| arguments.named_child(0));
-        let Some(first) = first.filter(|first| first.kind() == "string") else {
+        let Some(ArgOrKeyword::Arg(first)) = call.arguments.iter_source_order().next() else {
             return false;
         };
-        let text = self.walk.str(first);
+        if !first.is_string_literal_expr() {
+            return false;
+        }
+        let text = self.text(first.range());
         let mode = text.trim_matches(|c| c == '"' || c == '\'');
         !mode.is_empty()
             && mode.len() <= 3
@@ -1035,42 +964,90 @@ impl<'t> Analyzer<'t, '_> {
 
     /// `self.name` where the enclosing class defines a method `name`: the
     /// class's own, whatever it does, not a library's of the same name.
-    fn own_method(&self, function: Node<'_>) -> bool {
-        let Some((object, attribute)) = tree::fields(function, "object", "attribute") else {
+    fn own_method(&self, function: &Expr) -> bool {
+        let Some(method) = self_attribute(function) else {
             return false;
         };
-        if object.kind() != "identifier" || self.walk.str(object) != "self" {
-            return false;
-        }
-        let method = self.walk.str(attribute);
         self.classes.last().is_some_and(|class| {
-            class.async_methods.contains(method.as_ref())
-                || class.other_methods.contains(method.as_ref())
+            class.async_methods.contains(method) || class.other_methods.contains(method)
         })
     }
 
     /// `self.name` where the enclosing class defines `async def name` (and no other `name`).
-    fn own_coroutine_method(&self, function: Node<'_>) -> Option<String> {
-        if function.kind() != "attribute" {
-            return None;
-        }
-        let (object, attribute) = tree::fields(function, "object", "attribute")?;
-        if object.kind() != "identifier" || self.walk.str(object) != "self" {
-            return None;
-        }
+    fn own_coroutine_method(&self, function: &Expr) -> Option<String> {
+        let method = self_attribute(function)?;
         let class = self.classes.last()?;
-        let method = self.walk.text(attribute);
-        (class.async_methods.contains(&method) && !class.other_methods.contains(&method))
+        (class.async_methods.contains(method) && !class.other_methods.contains(method))
             .then(|| format!("self.{method}"))
     }
 
     /// Whether `callee` is a method of an object of a known type (not a
     /// module's function): see [`super::finding::Hit::on_instance`].
-    fn on_instance(&self, callee: Node<'_>) -> bool {
-        callee.kind() == "attribute"
-            && callee
-                .child_by_field_name("object")
-                .is_some_and(|object| matches!(self.eval(object), Value::Instance(_)))
+    fn on_instance(&self, callee: &Expr) -> bool {
+        match callee {
+            Expr::Attribute(attribute) => {
+                matches!(self.eval(&attribute.value), Value::Instance(_))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The method name of a callee `x.name`.
+fn method_name(callee: &Expr) -> Option<&str> {
+    match callee {
+        Expr::Attribute(attribute) => Some(attribute.attr.as_str()),
+        _ => None,
+    }
+}
+
+/// `name` when `callee` is `self.name`.
+fn self_attribute(callee: &Expr) -> Option<&str> {
+    let Expr::Attribute(attribute) = callee else {
+        return None;
+    };
+    match attribute.value.as_ref() {
+        Expr::Name(object) if object.id.as_str() == "self" => Some(attribute.attr.as_str()),
+        _ => None,
+    }
+}
+
+/// The values of the `return` statements of a function body (`None` for a
+/// bare `return`, and for a `yield`: a generator does not return its
+/// values), not those of nested functions, classes or lambdas.
+#[derive(Default)]
+struct Returns<'a> {
+    values: Vec<Option<&'a Expr>>,
+    depth: usize,
+}
+
+impl<'a> Visitor<'a> for Returns<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.depth > MAX_EVAL_DEPTH {
+            self.values.push(None);
+            return;
+        }
+        self.depth += 1;
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::Return(returned) => self.values.push(returned.value.as_deref()),
+            _ => visitor::walk_stmt(self, stmt),
+        }
+        self.depth -= 1;
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.depth > MAX_EVAL_DEPTH {
+            self.values.push(None);
+            return;
+        }
+        self.depth += 1;
+        match expr {
+            Expr::Lambda(_) => {}
+            Expr::Yield(_) | Expr::YieldFrom(_) => self.values.push(None),
+            _ => visitor::walk_expr(self, expr),
+        }
+        self.depth -= 1;
     }
 }
 
@@ -1094,41 +1071,6 @@ const OPTIONAL: &[&str] = &[
     "typing.Union",
     "typing_extensions.Union",
 ];
-
-fn is_none(node: Node<'_>) -> bool {
-    match node.kind() {
-        "none" => true,
-        "type" => node.named_child(0).is_some_and(is_none),
-        _ => false,
-    }
-}
-
-/// The values of the `return` statements of a function body (`None` for a
-/// bare `return`), not those of nested functions, classes or lambdas.
-fn returned_values<'t>(node: Node<'t>, out: &mut Vec<Option<Node<'t>>>, depth: usize) {
-    if depth > MAX_EVAL_DEPTH {
-        out.push(None);
-        return;
-    }
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "return_statement" => out.push(child.named_child(0)),
-            "function_definition" | "class_definition" | "lambda" | "decorated_definition" => {}
-            // `yield` makes a generator: not the value returned.
-            "yield" => out.push(None),
-            _ => returned_values(child, out, depth + 1),
-        }
-    }
-}
-
-fn is_async(definition: Node<'_>) -> bool {
-    let mut cursor = definition.walk();
-    definition
-        .children(&mut cursor)
-        .take_while(|child| child.kind() != "def")
-        .any(|child| child.kind() == "async")
-}
 
 #[cfg(test)]
 mod tests {

@@ -97,12 +97,12 @@ struct Analyzer<'t, 's> {
 
 /// Every blocking call inside async code in a parsed Rust file, and the
 /// nodes nested deeper than `max_depth` (not looked into).
-pub(crate) fn analyze<'t>(
-    tree: &'t Tree,
+pub(crate) fn analyze(
+    tree: &Tree,
     source: &[u8],
     async_at: &[usize],
     max_depth: usize,
-) -> Analysis<'t> {
+) -> Analysis {
     let index = RuleIndex::get();
     let guard_rule = super::rules::RULES
         .iter()
@@ -359,10 +359,10 @@ impl<'t> Analyzer<'t, '_> {
         self.locals.clear();
         if let Some(parameters) = function.child_by_field_name("parameters") {
             for parameter in tree::named_children(parameters) {
-                if parameter.kind() == "parameter" {
-                    if let Some(pattern) = parameter.child_by_field_name("pattern") {
-                        self.bind_typed(pattern, parameter.child_by_field_name("type"), None);
-                    }
+                if parameter.kind() == "parameter"
+                    && let Some(pattern) = parameter.child_by_field_name("pattern")
+                {
+                    self.bind_typed(pattern, parameter.child_by_field_name("type"), None);
                 }
             }
         }
@@ -374,7 +374,7 @@ impl<'t> Analyzer<'t, '_> {
     fn collect_locals_in(&mut self, node: Node<'t>, depth: usize) {
         if depth > self.walk.max_depth {
             // A local missed here could shadow an import: say so.
-            self.walk.out.too_deep.push(node);
+            self.walk.out.too_deep.push(node.byte_range());
             return;
         }
         match node.kind() {
@@ -471,15 +471,14 @@ impl<'t> Analyzer<'t, '_> {
                 let Some(function) = node.child_by_field_name("function") else {
                     return Value::Unknown;
                 };
-                if function.kind() == "field_expression" {
-                    if let Some((field, value)) = tree::fields(function, "field", "value") {
-                        if PASS_THROUGH.contains(&self.walk.str(field).as_ref()) {
-                            return match self.eval_depth(value, depth + 1) {
-                                Value::Instance(kind) => Value::Instance(kind),
-                                _ => Value::Unknown,
-                            };
-                        }
-                    }
+                if function.kind() == "field_expression"
+                    && let Some((field, value)) = tree::fields(function, "field", "value")
+                    && PASS_THROUGH.contains(&self.walk.str(field).as_ref())
+                {
+                    return match self.eval_depth(value, depth + 1) {
+                        Value::Instance(kind) => Value::Instance(kind),
+                        _ => Value::Unknown,
+                    };
                 }
                 match self.eval_depth(function, depth + 1) {
                     Value::Path(path) => self
@@ -609,14 +608,15 @@ impl<'t> Analyzer<'t, '_> {
                 .map(|rule| (rule, path)),
             _ => None,
         };
-        if found.is_none() && function.kind() == "field_expression" {
-            if let Some(field) = function.child_by_field_name("field") {
-                let method = self.walk.text(field);
-                found = self
-                    .index
-                    .rule_for_method(Language::Rust, &method)
-                    .map(|rule| (rule, format!("*.{method}")));
-            }
+        if found.is_none()
+            && function.kind() == "field_expression"
+            && let Some(field) = function.child_by_field_name("field")
+        {
+            let method = self.walk.text(field);
+            found = self
+                .index
+                .rule_for_method(Language::Rust, &method)
+                .map(|rule| (rule, format!("*.{method}")));
         }
         let Some((rule, resolved)) = found else {
             return;

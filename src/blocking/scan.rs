@@ -1,14 +1,19 @@
-//! One file, start to end: parse with tree-sitter, run the language's
-//! analyzer, drop suppressed findings. Pure CPU work on bytes already read;
-//! the tool runs it on a blocking thread.
+//! One file, start to end: parse (Python with ruff's parser, Rust with
+//! tree-sitter), run the language's analyzer, drop suppressed findings.
+//! Pure CPU work on bytes already read; the tool runs it on a blocking
+//! thread.
 
 use super::error::ScanError;
-use super::finding::{Analysis, Finding, is_suppressed, position};
+use super::finding::{Analysis, Finding, Lines, is_suppressed};
 use super::rules::{Category, Language};
+use ruff_python_ast::PySourceType;
+use ruff_python_ast::token::TokenKind;
+use ruff_text_size::Ranged;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use tree_sitter::{Node, Parser, Tree};
 
 /// What a scan found in one file.
@@ -38,8 +43,8 @@ pub(crate) const MAX_REGIONS: usize = 32;
 /// Statements and expressions nested deeper than this are first left out
 /// (the analyzers recurse; this fits a blocking thread's 2 MiB stack)...
 const SHALLOW_DEPTH: usize = 400;
-/// ...and, when a file has such nodes, it is analyzed again on a thread with
-/// [`DEEP_STACK`] bytes of stack, down to this depth. What lies deeper still
+/// ...and, when a file has such nodes, it is analyzed again on a stack of
+/// [`DEEP_STACK`] bytes, down to this depth. What lies deeper still
 /// is reported as `too_deep` regions, never passed over in silence.
 const DEEP_DEPTH: usize = 12_000;
 /// Reserved, not committed: only the pages a deep file touches are used.
@@ -59,7 +64,8 @@ pub(crate) struct Region {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RegionReason {
-    /// Tree-sitter could not parse it (an ERROR node, or a token it had to
+    /// The parser could not parse it (Python: where ruff's parser reported
+    /// an error; Rust: a tree-sitter ERROR node, or a token it had to
     /// assume was there).
     SyntaxError,
     /// Nested deeper than the analyzer follows.
@@ -90,33 +96,24 @@ pub(crate) enum Abandoned {
 }
 
 thread_local! {
-    /// One parser per language per thread: creating one costs more than a small file.
-    static PARSERS: RefCell<[Option<Parser>; 2]> = const { RefCell::new([None, None]) };
+    /// One Rust parser per thread: creating one costs more than a small file.
+    static RUST_PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
-fn slot(language: Language) -> usize {
-    match language {
-        Language::Python => 0,
-        Language::Rust => 1,
-    }
-}
-
-/// Parses `source`; `keep_going` is asked now and then and may abandon the parse.
-pub(crate) fn parse(
+/// Parses Rust `source` with tree-sitter; `keep_going` is asked now and
+/// then and may abandon the parse.
+pub(crate) fn parse_rust(
     source: &[u8],
-    language: Language,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Option<Tree>, Abandoned> {
-    PARSERS.with(|parsers| {
-        let mut parsers = parsers.borrow_mut();
-        let parser = &mut parsers[slot(language)];
+    RUST_PARSER.with(|parser| {
+        let mut parser = parser.borrow_mut();
         if parser.is_none() {
             let mut fresh = Parser::new();
-            let grammar = match language {
-                Language::Python => tree_sitter_python::LANGUAGE.into(),
-                Language::Rust => tree_sitter_rust::LANGUAGE.into(),
-            };
-            if fresh.set_language(&grammar).is_err() {
+            if fresh
+                .set_language(&tree_sitter_rust::LANGUAGE.into())
+                .is_err()
+            {
                 return Ok(None);
             }
             *parser = Some(fresh);
@@ -167,12 +164,129 @@ pub(crate) fn scan_source(
             ..Scan::default()
         }));
     }
-    let Some(tree) = parse(source, language, keep_going)? else {
+    let file = File {
+        shown,
+        source,
+        lines,
+        async_at: memchr::memmem::find_iter(source, b"async").collect(),
+        options,
+    };
+    match language {
+        Language::Python => scan_python(&file, keep_going),
+        Language::Rust => scan_rust(&file, keep_going),
+    }
+}
+
+/// One file being scanned, as both languages' scans need it.
+struct File<'a> {
+    shown: &'a str,
+    source: &'a [u8],
+    lines: u64,
+    /// Where the word `async` occurs (see [`super::finding::may_hold_async`]).
+    async_at: Vec<usize>,
+    options: ScanOptions<'a>,
+}
+
+/// Python, with ruff's parser: it recovers from syntax errors (every error
+/// becomes a region; the tree around it is complete) and cannot be
+/// interrupted, so `keep_going` is asked before and after it (a parse of
+/// the largest file `--max-file-size` allows takes tens of milliseconds).
+fn scan_python(
+    file: &File<'_>,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<Result<Scan, ScanError>, Abandoned> {
+    if !keep_going() {
+        return Err(Abandoned::Stopped);
+    }
+    let Some(text) = python_text(file.source) else {
         return Ok(Err(ScanError::Parse {
             regions: 1,
             line: 1,
             column: 1,
-            language: language_name(language),
+            language: language_name(Language::Python),
+        }));
+    };
+    let parsed = ruff_python_parser::parse_unchecked_source(&text, PySourceType::Python);
+    let tokens = parsed.tokens().len();
+    let outcome = if keep_going() {
+        let regions = parsed
+            .errors()
+            .iter()
+            .map(|error| Span {
+                start: error.location.start().to_usize(),
+                end: error.location.end().to_usize(),
+                reason: RegionReason::SyntaxError,
+            })
+            .collect();
+        let module = parsed.syntax();
+        let analysis = deep_when_needed(|max_depth| {
+            super::python::analyze(&module.body, file.source, &file.async_at, max_depth)
+        });
+        let comments = parsed.tokens();
+        let comment_at = |byte: usize| {
+            let at = comments.partition_point(|token| token.start().to_usize() <= byte);
+            let token = comments[..at].last()?;
+            (token.kind() == TokenKind::Comment && byte < token.end().to_usize())
+                .then(|| token.start().to_usize()..token.end().to_usize())
+        };
+        Ok(Ok(report(file, regions, analysis, &comment_at)))
+    } else {
+        Err(Abandoned::Stopped)
+    };
+    drop_deep(parsed, tokens);
+    outcome
+}
+
+/// The bytes as `str` for ruff's parser: each byte of an invalid UTF-8
+/// sequence becomes `?`, so every offset stays that of the file. `None`
+/// past 4 GiB (ruff's offsets are 32-bit).
+fn python_text(source: &[u8]) -> Option<Cow<'_, str>> {
+    u32::try_from(source.len()).ok()?;
+    if let Ok(text) = simdutf8::basic::from_utf8(source) {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut bytes = source.to_vec();
+    let mut at = 0;
+    while let Err(error) = std::str::from_utf8(&bytes[at..]) {
+        let bad = at + error.valid_up_to();
+        let length = error.error_len().unwrap_or(bytes.len() - bad);
+        bytes[bad..bad + length].fill(b'?');
+        at = bad + length;
+    }
+    String::from_utf8(bytes).ok().map(Cow::Owned)
+}
+
+/// Stack a syntax tree may need per token when dropped: ruff's trees are
+/// dropped recursively, one frame a level, and a level takes at least half
+/// a token (`**x` is two levels of one token). Measured: 80 bytes a level
+/// at most (`f'{f'{...}'}'`, `- - - x`).
+const DROP_STACK_PER_TOKEN: usize = 256;
+
+/// Drops a parsed file on a stack big enough for its deepest nesting
+/// (`x = - - - ... 1` over a megabyte is a million levels): on this thread's
+/// when it has room, else on one grown for the purpose.
+fn drop_deep<T>(parsed: T, tokens: usize) {
+    let needed = tokens
+        .saturating_mul(DROP_STACK_PER_TOKEN)
+        .saturating_add(64 * 1024);
+    if stacker::remaining_stack().is_some_and(|left| left > needed) {
+        drop(parsed);
+    } else {
+        stacker::grow(needed, move || drop(parsed));
+    }
+}
+
+/// Rust, with tree-sitter: ERROR and MISSING nodes become regions.
+fn scan_rust(
+    file: &File<'_>,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<Result<Scan, ScanError>, Abandoned> {
+    let Some(tree) = parse_rust(file.source, keep_going)? else {
+        return Ok(Err(ScanError::Parse {
+            regions: 1,
+            line: 1,
+            column: 1,
+            language: language_name(Language::Rust),
         }));
     };
     let root = tree.root_node();
@@ -180,44 +294,67 @@ pub(crate) fn scan_source(
     if root.has_error() {
         syntax_errors(root, &mut regions);
     }
-    let async_at: Vec<usize> = memchr::memmem::find_iter(source, b"async").collect();
-    let analysis = analyze(&tree, source, &async_at, language);
-    let mut too_deep: Vec<Node<'_>> = analysis.too_deep;
-    too_deep.sort_by_key(|node| (node.start_byte(), node.end_byte()));
-    too_deep.dedup_by_key(|node| (node.start_byte(), node.end_byte()));
-    regions.extend(
-        too_deep
-            .into_iter()
-            .map(|node| Span::of(node, RegionReason::TooDeep)),
-    );
-    regions.sort_by_key(|span| span.start.0);
+    let analysis = deep_when_needed(|max_depth| {
+        super::rust::analyze(&tree, file.source, &file.async_at, max_depth)
+    });
+    let comment_at = |byte: usize| {
+        root.descendant_for_byte_range(byte, byte + 1)
+            .filter(|node| node.kind().contains("comment"))
+            .map(|node| node.byte_range())
+    };
+    Ok(Ok(report(file, regions, analysis, &comment_at)))
+}
 
+/// A file's result from its syntax-error regions and its analysis:
+/// too-deep regions added, hits filtered by rule, deduplicated, checked
+/// for a `blocking: ok` comment and capped.
+fn report(
+    file: &File<'_>,
+    mut regions: Vec<Span>,
+    analysis: Analysis,
+    comment_at: &dyn Fn(usize) -> Option<Range<usize>>,
+) -> Scan {
+    let source = file.source;
+    let mut too_deep = analysis.too_deep;
+    too_deep.sort_by_key(|range| (range.start, range.end));
+    too_deep.dedup();
+    regions.extend(too_deep.into_iter().map(|range| Span {
+        start: range.start,
+        end: range.end,
+        reason: RegionReason::TooDeep,
+    }));
+    regions.sort_by_key(|span| span.start);
     let mut scan = Scan {
-        lines,
-        unscanned_total: regions.len() as u64,
+        lines: file.lines,
         ..Scan::default()
     };
-    scan.unscanned = regions
-        .into_iter()
-        .take(MAX_REGIONS)
-        .map(|span| region(span, source))
-        .collect();
-
+    let options = file.options;
     let wanted = |rule: &str| options.only_rules.is_empty() || options.only_rules.contains(rule);
     let mut hits: Vec<_> = analysis
         .hits
         .into_iter()
         .filter(|hit| wanted(hit.rule.id))
         .collect();
-    hits.sort_by(|a, b| (a.node.start_byte(), a.rule.id).cmp(&(b.node.start_byte(), b.rule.id)));
-    hits.dedup_by(|a, b| a.node.start_byte() == b.node.start_byte() && a.rule.id == b.rule.id);
+    if regions.is_empty() && hits.is_empty() {
+        return scan;
+    }
+    let lines = Lines::new(source);
+    let regions = merge_lines(regions, &lines);
+    scan.unscanned_total = regions.len() as u64;
+    scan.unscanned = regions
+        .into_iter()
+        .take(MAX_REGIONS)
+        .map(|span| region(span, source, &lines))
+        .collect();
+    hits.sort_by(|a, b| (a.call.start, a.rule.id).cmp(&(b.call.start, b.rule.id)));
+    hits.dedup_by(|a, b| a.call.start == b.call.start && a.rule.id == b.rule.id);
     let mut listed = 0;
     for hit in hits {
-        if is_suppressed(&tree, source, hit.node) {
+        if is_suppressed(source, &lines, &hit.call, comment_at) {
             scan.suppressed += 1;
             if scan.suppressed_calls.len() < options.max_findings {
                 scan.suppressed_calls.push(Suppressed {
-                    line: hit.node.start_position().row as u64 + 1,
+                    line: lines.row(hit.call.start) as u64 + 1,
                     rule: hit.rule.id,
                 });
             }
@@ -229,12 +366,13 @@ pub(crate) fn scan_source(
         }
         if listed < options.max_findings {
             listed += 1;
-            scan.findings.push(hit.into_finding(shown, source));
+            scan.findings
+                .push(hit.into_finding(file.shown, source, &lines));
         } else {
             scan.findings_omitted += 1;
         }
     }
-    Ok(Ok(scan))
+    scan
 }
 
 /// Whether the bytes can hold async code: in Python an `async def` (async
@@ -267,32 +405,14 @@ pub(crate) fn may_hold_async_code(source: &[u8], language: Language) -> bool {
     })
 }
 
-/// Runs the language's analyzer; a file nested too deep for the calling
-/// thread's stack is analyzed again on a thread with a big one.
-fn analyze<'t>(
-    tree: &'t Tree,
-    source: &[u8],
-    async_at: &[usize],
-    language: Language,
-) -> Analysis<'t> {
-    let run = |max_depth: usize| match language {
-        Language::Python => super::python::analyze(tree, source, async_at, max_depth),
-        Language::Rust => super::rust::analyze(tree, source, async_at, max_depth),
-    };
+/// Runs an analyzer (given its depth limit); a file nested too deep for
+/// the calling thread's stack is analyzed again on a stack grown for it.
+fn deep_when_needed(run: impl Fn(usize) -> Analysis) -> Analysis {
     let first = run(SHALLOW_DEPTH);
     if first.too_deep.is_empty() {
         return first;
     }
-    let deep = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("deep-scan".to_string())
-            .stack_size(DEEP_STACK)
-            .spawn_scoped(scope, || run(DEEP_DEPTH))
-            .ok()
-            .and_then(|thread| thread.join().ok())
-    });
-    // No thread could be had: the shallow pass's regions are reported.
-    deep.unwrap_or(first)
+    stacker::grow(DEEP_STACK, || run(DEEP_DEPTH))
 }
 
 /// Node kinds that make a scope of their own: found complete inside an
@@ -308,19 +428,19 @@ const DEFINITIONS: &[&str] = &[
     "mod_item",
 ];
 
-/// A stretch of source: start and end byte, with their 0-based rows.
+/// A stretch of source, in bytes.
 #[derive(Debug, Clone, Copy)]
 struct Span {
-    start: (usize, usize),
-    end: (usize, usize),
+    start: usize,
+    end: usize,
     reason: RegionReason,
 }
 
 impl Span {
     fn of(node: Node<'_>, reason: RegionReason) -> Span {
         Span {
-            start: (node.start_byte(), node.start_position().row),
-            end: (node.end_byte(), node.end_position().row),
+            start: node.start_byte(),
+            end: node.end_byte(),
             reason,
         }
     }
@@ -400,9 +520,29 @@ fn error_parts(error: Node<'_>, out: &mut Vec<Span>) {
     out.extend(run);
 }
 
-fn region(span: Span, source: &[u8]) -> Region {
-    let (line, column) = position(source, span.start.0, span.start.1);
-    let (end_line, end_column) = position(source, span.end.0, span.end.1);
+/// One region for syntax errors that share a line: ruff's parser reports
+/// each thing it expected (`def f(:` lacks a parameter and a `)`), which
+/// is one broken place to the reader.
+fn merge_lines(regions: Vec<Span>, lines: &Lines) -> Vec<Span> {
+    let mut merged: Vec<Span> = Vec::with_capacity(regions.len());
+    for span in regions {
+        if let Some(last) = merged.last_mut() {
+            let same_line = lines.row(span.start) <= lines.row(last.end);
+            let both_syntax = last.reason == RegionReason::SyntaxError
+                && span.reason == RegionReason::SyntaxError;
+            if same_line && both_syntax {
+                last.end = last.end.max(span.end);
+                continue;
+            }
+        }
+        merged.push(span);
+    }
+    merged
+}
+
+fn region(span: Span, source: &[u8], lines: &Lines) -> Region {
+    let (line, column) = lines.position(source, span.start);
+    let (end_line, end_column) = lines.position(source, span.end);
     Region {
         line,
         column,

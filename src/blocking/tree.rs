@@ -1,11 +1,11 @@
-//! Walking tree-sitter trees, shared by the two analyzers ([`super::python`],
-//! [`super::rust`]): the depth-limited walk into async code and what it
-//! collects ([`Walk`], [`walk`]), a non-recursive pre-order visit for
+//! Walking tree-sitter trees (Rust's; Python is parsed by ruff's parser,
+//! see [`super::python`]): the depth-limited walk into async code and what
+//! it collects ([`Walk`], [`walk`]), a non-recursive pre-order visit for
 //! whole-file passes ([`preorder`]), and child lookups by field and kind.
 //!
 //! Children are gone through with tree-sitter's own iteration on a cursor
 //! (`Node::children`, `Node::named_children`) and looked up with
-//! `child_by_field_name`. The analyzers keep only what is their language's:
+//! `child_by_field_name`. The analyzer keeps only what is its language's:
 //! which node kinds make a scope, bind a name, call something or need
 //! checking.
 
@@ -36,7 +36,7 @@ pub(crate) struct Walk<'t, 's> {
     /// cursor allocates, and there is one a node walked. At most one a
     /// level of nesting.
     spare_cursors: Vec<TreeCursor<'t>>,
-    pub(crate) out: Analysis<'t>,
+    pub(crate) out: Analysis,
 }
 
 impl<'t, 's> Walk<'t, 's> {
@@ -76,7 +76,7 @@ impl<'t, 's> Walk<'t, 's> {
     /// deep, past the limit; otherwise [`Walk::leave`] must follow.
     pub(crate) fn enter(&mut self, node: Node<'t>) -> bool {
         if self.depth > self.max_depth {
-            self.out.too_deep.push(node);
+            self.out.too_deep.push(node.byte_range());
             return false;
         }
         self.depth += 1;
@@ -102,9 +102,24 @@ impl<'t, 's> Walk<'t, 's> {
         let Some(function) = self.context.clone() else {
             return;
         };
+        let is_member = matches!(callee.kind(), "attribute" | "field_expression");
+        let receiver = ["object", "value"]
+            .iter()
+            .find_map(|field| callee.child_by_field_name(field))
+            .filter(|_| is_member)
+            .map(|receiver| receiver.byte_range());
+        let method = ["attribute", "field", "name"]
+            .iter()
+            .find_map(|field| callee.child_by_field_name(field))
+            .map(|method| method.byte_range());
         self.out.hits.push(Hit {
-            node: call,
-            callee,
+            call: call.byte_range(),
+            callee: callee.byte_range(),
+            receiver,
+            method,
+            arguments: call
+                .child_by_field_name("arguments")
+                .map(|arguments| arguments.byte_range()),
             function,
             resolved,
             rule,
@@ -137,7 +152,9 @@ pub(crate) trait Visit<'t, 's> {
 /// outside both is not walked.
 pub(crate) fn walk<'t, 's, V: Visit<'t, 's>>(analyzer: &mut V, node: Node<'t>) {
     let state = analyzer.state();
-    if state.context.is_none() && !may_hold_async(state.async_at, node) {
+    if state.context.is_none()
+        && !may_hold_async(state.async_at, node.start_byte(), node.end_byte())
+    {
         return;
     }
     if !state.enter(node) {
@@ -233,11 +250,10 @@ pub(crate) fn fields<'t>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::rules::Language;
     use tree_sitter::Tree;
 
     fn rust(text: &str) -> Tree {
-        crate::blocking::scan::parse(text.as_bytes(), Language::Rust, &mut || true)
+        crate::blocking::scan::parse_rust(text.as_bytes(), &mut || true)
             .expect("not abandoned")
             .expect("parses")
     }

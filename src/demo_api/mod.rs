@@ -309,10 +309,10 @@ async fn route(server: Arc<Server>, request: Request<Incoming>) -> Response<Demo
     let _in_flight = InFlight::enter(&server.stats);
     let query = query_map(&request);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if segments.first() != Some(&"outage") {
-        if let Some(failure) = outage_failure(&server).await {
-            return failure;
-        }
+    if segments.first() != Some(&"outage")
+        && let Some(failure) = outage_failure(&server).await
+    {
+        return failure;
     }
     match segments.as_slice() {
         [""] => {
@@ -756,10 +756,10 @@ impl RandomBytes {
 }
 
 fn add_retry_after(response: &mut Response<DemoBody>, query: &HashMap<String, String>) {
-    if let Some(seconds) = query.get("retry_after") {
-        if let Ok(value) = HeaderValue::from_str(seconds) {
-            response.headers_mut().insert("retry-after", value);
-        }
+    if let Some(seconds) = query.get("retry_after")
+        && let Ok(value) = HeaderValue::from_str(seconds)
+    {
+        response.headers_mut().insert("retry-after", value);
     }
     if let Some(seconds) = query
         .get("retry_after_date")

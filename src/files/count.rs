@@ -115,11 +115,12 @@ impl Counter {
 
     /// Counts the next bytes of the file.
     pub(crate) fn feed(&mut self, buffer: &[u8]) {
-        if let Ok(probed) = usize::try_from(self.bytes) {
-            if probed < BINARY_PROBE && !self.binary {
-                let head = &buffer[..buffer.len().min(BINARY_PROBE - probed)];
-                self.binary = memchr::memchr(0, head).is_some();
-            }
+        if let Ok(probed) = usize::try_from(self.bytes)
+            && probed < BINARY_PROBE
+            && !self.binary
+        {
+            let head = &buffer[..buffer.len().min(BINARY_PROBE - probed)];
+            self.binary = memchr::memchr(0, head).is_some();
         }
         if let Some(&last) = buffer.last() {
             self.last_byte = Some(last);

@@ -153,14 +153,14 @@ impl ReaderPool {
         });
         if state.idle > 0 {
             self.shared.work.notify_one();
-        } else if state.readers < self.base {
-            if let Err(error) = self.spawn_reader(&mut state) {
-                // No thread to be had (a full process table): the readers
-                // there are will get to it; with none, this file fails.
-                if state.readers == 0 {
-                    state.queue.pop_back();
-                    return Err(error);
-                }
+        } else if state.readers < self.base
+            && let Err(error) = self.spawn_reader(&mut state)
+        {
+            // No thread to be had (a full process table): the readers
+            // there are will get to it; with none, this file fails.
+            if state.readers == 0 {
+                state.queue.pop_back();
+                return Err(error);
             }
         }
         Ok(Pending {

@@ -168,12 +168,12 @@ impl Pass {
             .hosts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(state) = hosts.get_mut(&self.host) {
-            if *state == State::HalfOpen {
-                *state = State::Open {
-                    until: Instant::now(),
-                };
-            }
+        if let Some(state) = hosts.get_mut(&self.host)
+            && *state == State::HalfOpen
+        {
+            *state = State::Open {
+                until: Instant::now(),
+            };
         }
     }
 }

@@ -115,10 +115,10 @@ impl Clients {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Response, RequestError> {
-        if url.scheme() == "http" {
-            if let Some(direct) = &self.direct {
-                return send_direct(direct, method, url, headers, body).await;
-            }
+        if url.scheme() == "http"
+            && let Some(direct) = &self.direct
+        {
+            return send_direct(direct, method, url, headers, body).await;
         }
         let client = self.reqwest().map_err(RequestError::TlsSetup)?;
         let mut request = reqwest::Request::new(method.clone(), url.clone());
@@ -157,10 +157,10 @@ async fn send_direct(
     // What hyper-util would add, kept instead of formatted anew each
     // request (this client speaks HTTP/1 only: HTTP/2 would take
     // `:authority`).
-    if !headers.contains_key(HOST) {
-        if let Some(host) = host_header(host_and_port) {
-            headers.insert(HOST, host);
-        }
+    if !headers.contains_key(HOST)
+        && let Some(host) = host_header(host_and_port)
+    {
+        headers.insert(HOST, host);
     }
     // How reqwest converts it too. The input check refuses the URLs this
     // fails on (too long, characters a request target cannot carry); a
@@ -192,10 +192,10 @@ async fn send_direct(
 /// section 3.2): `/path?query` of `uri`, or for `CONNECT` the host and port
 /// alone (never the URL's user info).
 fn request_target(uri: hyper::Uri, host_and_port: &str, method: &Method) -> hyper::Uri {
-    if method == Method::CONNECT {
-        if let Ok(authority) = host_and_port.parse() {
-            return authority;
-        }
+    if method == Method::CONNECT
+        && let Ok(authority) = host_and_port.parse()
+    {
+        return authority;
     }
     let mut parts = uri.into_parts();
     parts.scheme = None;

@@ -100,40 +100,41 @@ pub(crate) async fn send(
         let status = response.status();
 
         let location = response.headers().get(LOCATION).cloned();
-        if status.is_redirection() && status != StatusCode::NOT_MODIFIED && limits.max_redirects > 0
+        if status.is_redirection()
+            && status != StatusCode::NOT_MODIFIED
+            && limits.max_redirects > 0
+            && let Some(location) = location
         {
-            if let Some(location) = location {
-                if redirects >= limits.max_redirects {
-                    return Err(RequestError::TooManyRedirects(limits.max_redirects));
-                }
-                let target = location.to_str().map_err(|_| {
-                    RequestError::Redirect("the Location header is not text".into())
-                })?;
-                let next = url
-                    .join(target)
-                    .map_err(|error| RequestError::Redirect(format!("bad Location: {error}")))?;
-                if !matches!(next.scheme(), "http" | "https") {
-                    return Err(RequestError::Redirect(format!(
-                        "refusing to follow a redirect to a {} URL",
-                        next.scheme()
-                    )));
-                }
-                if !same_origin(&url, &next) {
-                    headers = without_credentials(&headers);
-                }
-                let becomes_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
-                    || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
-                        && method == Method::POST);
-                if becomes_get {
-                    method = Method::GET;
-                    body = None;
-                    headers.remove(CONTENT_TYPE);
-                    headers.remove(CONTENT_LENGTH);
-                }
-                redirects += 1;
-                url = next;
-                continue;
+            if redirects >= limits.max_redirects {
+                return Err(RequestError::TooManyRedirects(limits.max_redirects));
             }
+            let target = location
+                .to_str()
+                .map_err(|_| RequestError::Redirect("the Location header is not text".into()))?;
+            let next = url
+                .join(target)
+                .map_err(|error| RequestError::Redirect(format!("bad Location: {error}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(RequestError::Redirect(format!(
+                    "refusing to follow a redirect to a {} URL",
+                    next.scheme()
+                )));
+            }
+            if !same_origin(&url, &next) {
+                headers = without_credentials(&headers);
+            }
+            let becomes_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
+                || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                    && method == Method::POST);
+            if becomes_get {
+                method = Method::GET;
+                body = None;
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+            }
+            redirects += 1;
+            url = next;
+            continue;
         }
 
         return Ok(Head {

@@ -372,10 +372,10 @@ impl RequestsTool {
         let mut merged = self.default_secrets.clone();
         merged.extend(&spec.secrets);
         if let Ok(mut cache) = self.redactor_cache.lock() {
-            if let Some((secrets, redactor)) = cache.as_ref() {
-                if *secrets == merged {
-                    return redactor.clone();
-                }
+            if let Some((secrets, redactor)) = cache.as_ref()
+                && *secrets == merged
+            {
+                return redactor.clone();
             }
             let redactor = Arc::new(merged.redactor());
             *cache = Some((merged, redactor.clone()));

@@ -89,17 +89,17 @@ impl RetryPolicy {
             (failed.deadline_left, "the --deadline"),
             (failed.budget_left, "the item's --max-time"),
         ] {
-            if let Some(left) = left {
-                if wait >= left {
-                    let waiting = if from_server {
-                        format!("Retry-After asks for {}, which", format_duration(wait))
-                    } else {
-                        format!("waiting {}", format_duration(wait))
-                    };
-                    return Decision::GiveUp {
-                        note: Some(format!("not retried: {waiting} would pass {flag}")),
-                    };
-                }
+            if let Some(left) = left
+                && wait >= left
+            {
+                let waiting = if from_server {
+                    format!("Retry-After asks for {}, which", format_duration(wait))
+                } else {
+                    format!("waiting {}", format_duration(wait))
+                };
+                return Decision::GiveUp {
+                    note: Some(format!("not retried: {waiting} would pass {flag}")),
+                };
             }
         }
         Decision::Retry { wait, from_server }

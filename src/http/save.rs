@@ -345,10 +345,10 @@ pub(crate) async fn stream_to_file(
     } = head;
     let status = response.status();
     let headers = response.headers().clone();
-    if let (Some(max), Some(declared)) = (max_bytes, response.content_length()) {
-        if declared > max {
-            return Err(RequestError::TooLarge(max));
-        }
+    if let (Some(max), Some(declared)) = (max_bytes, response.content_length())
+        && declared > max
+    {
+        return Err(RequestError::TooLarge(max));
     }
     let shown = target.display().to_string();
     let mut download =

@@ -299,11 +299,10 @@ pub(crate) fn parse_request(
         content_type: Some(content_type),
         ..
     }) = &body
+        && !headers.contains_key(CONTENT_TYPE)
     {
-        if !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-            shown_headers.push((CONTENT_TYPE.as_str().to_string(), content_type.to_string()));
-        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        shown_headers.push((CONTENT_TYPE.as_str().to_string(), content_type.to_string()));
     }
 
     let timeout = object

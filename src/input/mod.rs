@@ -342,12 +342,12 @@ pub(crate) fn feed<P: ParseItem + ?Sized>(
                 }
             };
             // Fewer items than the checking pass counted: the copy is short.
-            if let Some(count) = count {
-                if count as u64 != total {
-                    let _ = late.set(InputError::new(format!(
-                        "{total} items were checked, {count} were read in the running pass"
-                    )));
-                }
+            if let Some(count) = count
+                && count as u64 != total
+            {
+                let _ = late.set(InputError::new(format!(
+                    "{total} items were checked, {count} were read in the running pass"
+                )));
             }
         });
     // A full process table (a fork bomb elsewhere) refuses the thread: the

@@ -11,7 +11,6 @@
 //! - [`spec`]: input items → [`spec::TaskSpec`] (`cmd`, `argv` or `sleep`)
 //! - [`process`]: one process, from spawn to its last byte of output
 //! - [`reaper`]: the subreaper, the task registry, and ending leftovers
-//! - [`offload`]: the reaper's threads for blocking work (spawns, scans)
 //! - [`capture`]: head + tail capture of stdout and stderr
 //! - [`error`]: the error kinds
 //! - [`args`]: the command line
@@ -19,7 +18,6 @@
 pub(crate) mod args;
 pub(crate) mod capture;
 pub(crate) mod error;
-pub(crate) mod offload;
 pub(crate) mod process;
 pub(crate) mod reaper;
 pub(crate) mod spec;

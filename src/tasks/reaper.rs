@@ -44,7 +44,7 @@
 //! that item's `spawn_failed`, and never leaves the reaper without a thread
 //! to scan and reap with (tokio's `spawn_blocking` panicked there).
 
-use super::offload::Offload;
+use crate::offload::Offload;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -168,7 +168,7 @@ impl Reaper {
         let _ = become_subreaper();
         Reaper {
             me: std::process::id() as i32,
-            offload: Offload::new(OFFLOAD_THREADS),
+            offload: Offload::new("async_timeout-offload", OFFLOAD_THREADS),
             registry: Mutex::new(Registry::default()),
             latest: tokio::sync::Mutex::new(None),
         }
@@ -414,10 +414,10 @@ impl Reaper {
     /// while a scan runs share the next one.
     async fn snapshot_after(&self, since: Instant) -> Snapshot {
         let mut latest = self.latest.lock().await;
-        if let Some((taken, snapshot)) = latest.as_ref() {
-            if *taken >= since {
-                return snapshot.clone();
-            }
+        if let Some((taken, snapshot)) = latest.as_ref()
+            && *taken >= since
+        {
+            return snapshot.clone();
         }
         let taken = Instant::now();
         let snapshot: Snapshot = Arc::new(self.offload.run(scan_proc).await.flatten());

@@ -1,7 +1,15 @@
-//! The blocking work of [`super::reaper`] (starting a task's process,
-//! scanning `/proc`) on threads of its own, made before they are needed.
+//! Blocking work on a run's own threads, kept for the whole run: the
+//! reaper's (`crate::tasks::reaper`: starting a task's process, scanning
+//! `/proc`) and `find_blocking_calls`' (reading and parsing a file).
 //!
-//! Tokio's `spawn_blocking` starts a thread when none is idle, and panics
+//! Tokio's `spawn_blocking` costs two thread wake-ups a piece of work (an
+//! idle blocking thread, then the async side), and the thread that finished
+//! goes to sleep; here a thread that finishes takes the next piece at once,
+//! and the caller awaits a oneshot reply. On 6,000 files of real projects
+//! `find_blocking_calls` went from 0.47 s to 0.39 s of wall time, 38 to 22
+//! MB of peak memory (bench/blocking_realworld.md).
+//!
+//! Tokio's `spawn_blocking` also starts a thread when none is idle, and panics
 //! ("OS can't spawn worker thread") when the OS refuses one while its pool
 //! is empty (idle threads exit after 10 s). A task's fork bomb that filled
 //! the process table made exactly that happen at the next spawn or cleanup.
@@ -53,14 +61,17 @@ impl Shared {
 /// The threads of one run's blocking work.
 pub(crate) struct Offload {
     shared: Arc<Shared>,
+    /// The threads' name (what `top -H` and a debugger show).
+    name: &'static str,
     max: usize,
 }
 
 impl Offload {
-    /// A pool of at most `max` threads (none until there is work).
-    pub(crate) fn new(max: usize) -> Self {
+    /// A pool of at most `max` threads named `name` (none until there is work).
+    pub(crate) fn new(name: &'static str, max: usize) -> Self {
         Offload {
             shared: Arc::default(),
+            name,
             max: max.max(1),
         }
     }
@@ -101,7 +112,7 @@ impl Offload {
     fn add_thread(&self, state: &mut State) -> std::io::Result<()> {
         let shared = self.shared.clone();
         std::thread::Builder::new()
-            .name("async_timeout-offload".to_string())
+            .name(self.name.to_string())
             .spawn(move || serve(&shared))?;
         state.threads += 1;
         Ok(())
@@ -163,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn work_runs_and_a_panic_is_none_and_the_thread_lives_on() {
-        let offload = Offload::new(2);
+        let offload = Offload::new("test", 2);
         assert_eq!(offload.threads(), 0, "none before there is work");
         assert_eq!(offload.run(|| 6 * 7).await, Some(42));
         assert_eq!(offload.threads(), 1);
@@ -175,7 +186,7 @@ mod tests {
 
     #[tokio::test]
     async fn many_at_once_stay_within_the_cap_and_all_finish() {
-        let offload = Arc::new(Offload::new(3));
+        let offload = Arc::new(Offload::new("test", 3));
         let mut joins = Vec::new();
         for n in 0..50u64 {
             let offload = offload.clone();
@@ -198,7 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_pool_ends_its_threads() {
-        let offload = Offload::new(1);
+        let offload = Offload::new("test", 1);
         assert_eq!(offload.run(|| 1).await, Some(1));
         assert_eq!(offload.threads(), 1);
         let shared = offload.shared.clone();
