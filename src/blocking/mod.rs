@@ -2,14 +2,15 @@
 //! one JSON result per file.
 //!
 //! The seeds' warning ("`time.sleep` or `requests.get` inside `async def`
-//! freezes every other task") made checkable: files are parsed with
-//! tree-sitter (not matched with regexes), imports and aliases are resolved,
+//! freezes every other task") made checkable: files are parsed (Python with
+//! ruff's parser, Rust with tree-sitter; never matched with regexes),
+//! imports and aliases are resolved,
 //! and only calls lexically inside a coroutine count; a `def` nested in an
 //! `async def`, or a closure handed to a thread, does not.
 //!
 //! - [`rules`]: the rule table (one entry per rule) and the known object types
 //! - [`python`], [`rust`]: the analyzers (scopes, name resolution, what is "inside")
-//! - [`tree`]: the walk and the tree-sitter lookups both analyzers share
+//! - [`tree`]: the walk and the tree-sitter lookups of the Rust analyzer
 //! - [`scan`]: parse one file, analyze, apply `blocking: ok` suppressions
 //! - [`finding`]: what a finding holds and prints, its suggestion filled in
 //! - [`sarif`]: `--format sarif` (SARIF 2.1.0) and `--format github` writers

@@ -1122,6 +1122,27 @@ mod tests {
     }
 
     #[test]
+    fn a_parenthesized_receiver_keeps_its_parentheses_in_the_suggestion() {
+        let text = "from pathlib import Path\nasync def f(d: Path):\n    (d / 'a').open('rb')\n    ( d\n      / 'b' ).read_text()\n";
+        let findings = scan(Language::Python, text).findings;
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert_eq!(findings[0].call, "(d / 'a').open");
+        assert!(
+            findings[0]
+                .suggestion
+                .contains("to_thread((d / 'a').open, 'rb')"),
+            "{}",
+            findings[0].suggestion
+        );
+        assert_eq!(findings[1].call, "(d / 'b').read_text");
+        assert!(
+            findings[1].suggestion.contains("(d / 'b').read_text"),
+            "{}",
+            findings[1].suggestion
+        );
+    }
+
+    #[test]
     fn awaited_calls_and_referenced_functions_are_not_calls() {
         let text = "import time, asyncio\nasync def f(loop):\n    await asyncio.to_thread(time.sleep, 1)\n    await loop.run_in_executor(None, time.sleep, 1)\n    await asyncio.wait_for(asyncio.sleep(1), 2)\n";
         assert_eq!(found(text), []);

@@ -616,7 +616,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{self, scan};
+    use super::testing::{self, found, scan};
     use super::*;
 
     #[test]
@@ -788,22 +788,114 @@ mod tests {
     }
 
     #[test]
-    fn a_parse_can_be_abandoned_and_the_parser_reused() {
-        let big = format!("async def f():\n    pass\n{}", "x = 1\n".repeat(50_000));
+    fn a_rust_parse_can_be_abandoned_and_the_parser_reused() {
+        let big = format!(
+            "async fn f() {{}}\n{}",
+            "fn g() { let x = 1; }\n".repeat(50_000)
+        );
         let all = HashSet::new();
+        let mut asked = 0;
         let outcome = scan_source(
             "t",
             big.as_bytes(),
-            Language::Python,
+            Language::Rust,
             testing::options(&all),
-            &mut || false,
+            &mut || {
+                asked += 1;
+                asked < 3
+            },
         );
         assert_eq!(outcome, Err(Abandoned::Stopped));
+        assert_eq!(asked, 3, "asked during the parse, which stopped at once");
         let scan = scan(
-            Language::Python,
-            "import time\nasync def f():\n    time.sleep(1)\n",
+            Language::Rust,
+            "async fn f() {\n    std::thread::sleep(d);\n}\n",
         );
         assert_eq!(scan.findings.len(), 1);
+    }
+
+    #[test]
+    fn a_python_scan_is_abandoned_before_or_after_its_parse() {
+        let text = "import time\nasync def f():\n    time.sleep(1)\n";
+        let all = HashSet::new();
+        for allowed in [0, 1] {
+            let mut asked = 0;
+            let outcome = scan_source(
+                "t",
+                text.as_bytes(),
+                Language::Python,
+                testing::options(&all),
+                &mut || {
+                    asked += 1;
+                    asked <= allowed
+                },
+            );
+            assert_eq!(outcome, Err(Abandoned::Stopped), "after {allowed} yes");
+            assert_eq!(asked, allowed + 1);
+        }
+        assert_eq!(
+            found(Language::Python, text),
+            [(3, "time.sleep".to_string())]
+        );
+    }
+
+    #[test]
+    fn trees_deeper_than_a_thread_stack_are_dropped_whole() {
+        // Ruff's syntax trees are dropped recursively, a frame a level: a
+        // million nested unary minuses overflowed a 2 MiB stack.
+        let depth = 200_000;
+        let shapes = [
+            format!("async def f():\n    x = {}1\n", "-".repeat(depth)),
+            format!("async def f():\n    x = {}1\n", "*".repeat(depth)),
+            format!("async def f():\n    x = a{}\n", ".b".repeat(depth / 2)),
+            format!(
+                "import time\nasync def f():\n    time.sleep(1)\nx = {}1\n",
+                "not ".repeat(depth / 4)
+            ),
+        ];
+        for text in shapes {
+            let scanned = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || scan(Language::Python, &text))
+                .expect("a thread")
+                .join()
+                .expect("no overflow, no panic");
+            assert!(scanned.lines >= 2);
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_keeps_offsets_and_the_rest_of_the_file() {
+        let mut source = b"import time\nasync def f():\n    s = '".to_vec();
+        source.extend_from_slice(b"\xff\xfe caf\xe9");
+        source.extend_from_slice(b"'; time.sleep(1)\n");
+        let all = HashSet::new();
+        let scan = scan_source(
+            "t",
+            &source,
+            Language::Python,
+            testing::options(&all),
+            &mut || true,
+        )
+        .expect("not abandoned")
+        .expect("parses");
+        assert_eq!(scan.unscanned_total, 0, "{scan:?}");
+        let finding = &scan.findings[0];
+        // Each invalid byte counts as one character: 19 before the call.
+        assert_eq!((finding.line, finding.column), (3, 20), "{finding:?}");
+    }
+
+    #[test]
+    fn syntax_errors_on_one_line_are_one_region() {
+        let text =
+            "import time\nasync def f():\n    x = (1 +\n    time.sleep(1)\ndef g(:\n    pass\n";
+        let scan = scan(Language::Python, text);
+        assert!(scan.unscanned_total >= 1, "{scan:?}");
+        let lines: Vec<u64> = scan.unscanned.iter().map(|region| region.line).collect();
+        let mut unique = lines.clone();
+        unique.dedup();
+        assert_eq!(lines, unique, "one region a line: {scan:?}");
+        assert!(lines.contains(&5), "the broken def: {scan:?}");
     }
 
     #[test]
