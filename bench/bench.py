@@ -377,7 +377,7 @@ def workload_8(quick, work, url):
     files = 20 if quick else 1000
     w = Workload(8, f"find_blocking_calls over {files * 100:,} lines of Python and Rust",
                  "about a second on 2 cores",
-                 "tree-sitter parsing, two files at a time per core")
+                 "parsing (ruff's parser for Python, tree-sitter for Rust), two files at a time per core")
     if not (BIN / "find_blocking_calls").exists():
         w.skipped.append("find_blocking_calls is not built yet")
         return w

@@ -12,6 +12,7 @@
 //! - [`python`], [`rust`]: the analyzers (scopes, name resolution, what is "inside")
 //! - [`tree`]: the walk and the tree-sitter lookups of the Rust analyzer
 //! - [`scan`]: parse one file, analyze, apply `blocking: ok` suppressions
+//! - [`nesting`]: Python files nested too deep to parse in bounded memory
 //! - [`finding`]: what a finding holds and prints, its suggestion filled in
 //! - [`sarif`]: `--format sarif` (SARIF 2.1.0) and `--format github` writers
 //! - [`items`]: paths, directories and globs → files
@@ -21,6 +22,7 @@ pub(crate) mod args;
 pub(crate) mod error;
 pub(crate) mod finding;
 pub(crate) mod items;
+pub(crate) mod nesting;
 pub(crate) mod python;
 pub(crate) mod rules;
 pub(crate) mod rust;

@@ -23,6 +23,7 @@
 use super::finding::{Analysis, Hit, may_hold_async};
 use super::rules::{Check, Language, Rule, RuleIndex};
 use super::tree::MAX_EVAL_DEPTH;
+use ruff_python_ast::token::{TokenKind, Tokens};
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, ArgOrKeyword, ExceptHandler, Expr, Operator, Parameters, Stmt};
 use ruff_text_size::{Ranged, TextRange};
@@ -109,6 +110,8 @@ enum PartKind {
 struct Analyzer<'s> {
     /// The file's bytes, which ranges point into.
     source: &'s [u8],
+    /// The file's tokens (what tells a receiver's end from a comment).
+    tokens: &'s Tokens,
     /// Where the keyword `async` may start (see [`may_hold_async`]).
     async_at: &'s [usize],
     /// The async function whose body is being walked (its name as
@@ -130,6 +133,7 @@ struct Analyzer<'s> {
 /// parts nested deeper than `max_depth` (not looked into).
 pub(crate) fn analyze(
     module: &[Stmt],
+    tokens: &Tokens,
     source: &[u8],
     async_at: &[usize],
     max_depth: usize,
@@ -143,6 +147,7 @@ pub(crate) fn analyze(
     };
     let mut analyzer = Analyzer {
         source,
+        tokens,
         async_at,
         context: None,
         depth: 0,
@@ -861,13 +866,21 @@ impl<'a> Analyzer<'_> {
 
     /// The object of `x.name` as written, parentheses included (the tree's
     /// range for `(a / b)` leaves them out): from the attribute's start to
-    /// the dot before `name`.
+    /// the last token before the dot, past any comment or line break there.
     fn receiver(&self, attribute: &ast::ExprAttribute) -> Range<usize> {
-        let start = attribute.range.start().to_usize();
-        let before_name = &self.source[start..attribute.attr.range.start().to_usize()];
-        match memchr::memrchr(b'.', before_name) {
-            Some(dot) => start..start + dot,
-            None => bytes(attribute.value.range()),
+        let name = attribute.attr.range.start();
+        let before = &self.tokens[..self.tokens.partition_point(|token| token.end() <= name)];
+        let mut significant = before.iter().rev().filter(|token| {
+            !matches!(
+                token.kind(),
+                TokenKind::Comment | TokenKind::NonLogicalNewline | TokenKind::Newline
+            )
+        });
+        match (significant.next(), significant.next()) {
+            (Some(dot), Some(last)) if dot.kind() == TokenKind::Dot => {
+                attribute.range.start().to_usize()..last.end().to_usize()
+            }
+            _ => bytes(attribute.value.range()),
         }
     }
 
@@ -1139,6 +1152,28 @@ mod tests {
             findings[1].suggestion.contains("(d / 'b').read_text"),
             "{}",
             findings[1].suggestion
+        );
+    }
+
+    #[test]
+    fn a_receiver_ends_before_a_comment_or_line_break_ahead_of_its_dot() {
+        let text = "from pathlib import Path\nimport socket\nasync def f(p: Path, s: socket.socket):\n    p \\\n        .read_text()\n    (p  # see a.b\n     .read_text())\n    (p.  # see a.b\n     read_text())\n    (s  # sock.et\n     .recv(10))\n";
+        let suggestions: Vec<String> = scan(Language::Python, text)
+            .findings
+            .into_iter()
+            .map(|finding| finding.suggestion)
+            .collect();
+        assert_eq!(suggestions.len(), 4, "{suggestions:?}");
+        for suggestion in &suggestions[..3] {
+            assert!(
+                suggestion.contains("to_thread(p.read_text)"),
+                "{suggestion}"
+            );
+        }
+        assert!(
+            suggestions[3].contains("sock_recv(s, 10)"),
+            "{}",
+            suggestions[3]
         );
     }
 

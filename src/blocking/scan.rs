@@ -5,6 +5,7 @@
 
 use super::error::ScanError;
 use super::finding::{Analysis, Finding, Lines, is_suppressed};
+use super::nesting;
 use super::rules::{Category, Language};
 use ruff_python_ast::PySourceType;
 use ruff_python_ast::token::TokenKind;
@@ -64,9 +65,11 @@ pub(crate) struct Region {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RegionReason {
-    /// The parser could not parse it (Python: where ruff's parser reported
-    /// an error; Rust: a tree-sitter ERROR node, or a token it had to
-    /// assume was there).
+    /// The parser could not parse it. Python: where ruff's parser reported
+    /// an error; the code around it is analyzed as the parser recovered it
+    /// (an unclosed `time.sleep(1` is still a call), which may not be what
+    /// was meant. Rust: a tree-sitter ERROR node (calls in it are not
+    /// checked), or a token it had to assume was there.
     SyntaxError,
     /// Nested deeper than the analyzer follows.
     TooDeep,
@@ -206,6 +209,19 @@ fn scan_python(
             language: language_name(Language::Python),
         }));
     };
+    if nesting::may_nest_deeper(file.source, nesting::MAX_NESTING)
+        && nesting::nests_deeper(&text, nesting::MAX_NESTING)
+    {
+        // Nested past what CPython accepts: parsing would cost gigabytes.
+        let whole = Span {
+            start: 0,
+            end: file.source.len(),
+            reason: RegionReason::TooDeep,
+        };
+        return Ok(Ok(report(file, vec![whole], Analysis::default(), &|_| {
+            None
+        })));
+    }
     let parsed = ruff_python_parser::parse_unchecked_source(&text, PySourceType::Python);
     let tokens = parsed.tokens().len();
     let outcome = if keep_going() {
@@ -220,7 +236,13 @@ fn scan_python(
             .collect();
         let module = parsed.syntax();
         let analysis = deep_when_needed(|max_depth| {
-            super::python::analyze(&module.body, file.source, &file.async_at, max_depth)
+            super::python::analyze(
+                &module.body,
+                parsed.tokens(),
+                file.source,
+                &file.async_at,
+                max_depth,
+            )
         });
         let comments = parsed.tokens();
         let comment_at = |byte: usize| {
@@ -520,17 +542,20 @@ fn error_parts(error: Node<'_>, out: &mut Vec<Span>) {
     out.extend(run);
 }
 
-/// One region for syntax errors that share a line: ruff's parser reports
-/// each thing it expected (`def f(:` lacks a parameter and a `)`), which
-/// is one broken place to the reader.
+/// One region for syntax errors that share a line or overlap: ruff's
+/// parser reports each thing it expected (`def f(:` lacks a parameter and
+/// a `)`), which is one broken place to the reader.
 fn merge_lines(regions: Vec<Span>, lines: &Lines) -> Vec<Span> {
     let mut merged: Vec<Span> = Vec::with_capacity(regions.len());
     for span in regions {
         if let Some(last) = merged.last_mut() {
-            let same_line = lines.row(span.start) <= lines.row(last.end);
+            // The line of the region's last byte: one that ends with its
+            // line's newline does not reach into the next line.
+            let last_row = lines.row(last.end.saturating_sub(1).max(last.start));
+            let touching = span.start <= last.end || lines.row(span.start) <= last_row;
             let both_syntax = last.reason == RegionReason::SyntaxError
                 && span.reason == RegionReason::SyntaxError;
-            if same_line && both_syntax {
+            if touching && both_syntax {
                 last.end = last.end.max(span.end);
                 continue;
             }
@@ -865,6 +890,35 @@ mod tests {
     }
 
     #[test]
+    fn nesting_past_what_cpython_accepts_is_not_parsed_but_reported_whole() {
+        // 6,000 brackets: about 12 MB of the parser's stack, and a syntax
+        // error to CPython (200 at most); 1,000 are still parsed.
+        let levels = super::nesting::MAX_NESTING + 1_000;
+        let deep = format!(
+            "import time\nasync def f():\n    time.sleep(1)\n    x = {}1{}\n",
+            "(".repeat(levels),
+            ")".repeat(levels)
+        );
+        let scanned = scan(Language::Python, &deep);
+        assert!(scanned.findings.is_empty(), "{scanned:?}");
+        assert_eq!(scanned.unscanned_total, 1);
+        let region = &scanned.unscanned[0];
+        assert_eq!(
+            (region.line, region.column, region.end_line, region.reason),
+            (1, 1, 5, RegionReason::TooDeep)
+        );
+        let parsed = format!(
+            "import time\nasync def f():\n    x = {}time.sleep(1){}\n",
+            "(".repeat(1_000),
+            ")".repeat(1_000)
+        );
+        assert_eq!(
+            found(Language::Python, &parsed),
+            [(3, "time.sleep".to_string())]
+        );
+    }
+
+    #[test]
     fn invalid_utf8_keeps_offsets_and_the_rest_of_the_file() {
         let mut source = b"import time\nasync def f():\n    s = '".to_vec();
         source.extend_from_slice(b"\xff\xfe caf\xe9");
@@ -896,6 +950,17 @@ mod tests {
         unique.dedup();
         assert_eq!(lines, unique, "one region a line: {scan:?}");
         assert!(lines.contains(&5), "the broken def: {scan:?}");
+        // An error at the end of a line (its newline) does not reach into
+        // the next line's error: three broken lines are three regions.
+        let text = "import time\nasync def f():\n    x = 1 +\n    y = 2 +\n    z = 3 +\n    time.sleep(1)\n";
+        let chained = super::testing::scan(Language::Python, text);
+        let lines: Vec<(u64, u64)> = chained
+            .unscanned
+            .iter()
+            .map(|region| (region.line, region.end_line))
+            .collect();
+        assert_eq!(lines, [(3, 4), (4, 5), (5, 6)], "{chained:?}");
+        assert_eq!(chained.findings[0].line, 6);
     }
 
     #[test]
