@@ -29,7 +29,9 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 type Work = Box<dyn FnOnce() + Send>;
@@ -63,16 +65,36 @@ pub(crate) struct Offload {
     shared: Arc<Shared>,
     /// The threads' name (what `top -H` and a debugger show).
     name: &'static str,
+    /// Threads start while work waits, up to this many...
+    eager: usize,
+    /// ...and past it, up to this many, only for work that waited
+    /// [`STALL`] without a thread taking it (every thread stuck).
     max: usize,
 }
 
+/// How long work may wait, with the eager threads all busy, before a spare
+/// thread starts for it.
+pub(crate) const STALL: Duration = Duration::from_millis(250);
+
 impl Offload {
-    /// A pool of at most `max` threads named `name` (none until there is work).
+    /// A pool of at most `max` threads named `name` (none until there is
+    /// work), started while work waits.
     pub(crate) fn new(name: &'static str, max: usize) -> Self {
+        Self::with_spares(name, max, 0)
+    }
+
+    /// A pool of `eager` threads started while work waits (CPU work: one a
+    /// core keeps the cores busy, and more only take turns on them), and
+    /// up to `spares` more for work that waited [`STALL`] (threads stuck in
+    /// the kernel, a read on a hung mount, are never joined: spares replace
+    /// them).
+    pub(crate) fn with_spares(name: &'static str, eager: usize, spares: usize) -> Self {
+        let eager = eager.max(1);
         Offload {
             shared: Arc::default(),
             name,
-            max: max.max(1),
+            eager,
+            max: eager + spares,
         }
     }
 
@@ -82,8 +104,11 @@ impl Offload {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let (reply, result) = oneshot::channel();
+        let (reply, mut result) = oneshot::channel();
+        let started = Arc::new(AtomicBool::new(false));
+        let taken = started.clone();
         let work: Work = Box::new(move || {
+            taken.store(true, Ordering::Release);
             let _ = reply.send(work());
         });
         let inline = {
@@ -96,7 +121,7 @@ impl Offload {
                 if state.idle > 0 {
                     self.shared.work.notify_one();
                 }
-                if !first && state.queue.len() > state.idle && state.threads < self.max {
+                if !first && state.queue.len() > state.idle && state.threads < self.eager {
                     // Refused: a thread that exists will get to it.
                     let _ = self.add_thread(&mut state);
                 }
@@ -105,6 +130,21 @@ impl Offload {
         };
         if let Some(work) = inline {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
+        }
+        if self.max > self.eager {
+            loop {
+                match tokio::time::timeout(STALL, &mut result).await {
+                    Ok(done) => return done.ok(),
+                    // A thread has it: no spare would help.
+                    Err(_waited) if started.load(Ordering::Acquire) => break,
+                    Err(_waited) => {
+                        let mut state = self.shared.lock();
+                        if state.threads < self.max {
+                            let _ = self.add_thread(&mut state);
+                        }
+                    }
+                }
+            }
         }
         result.await.ok()
     }
@@ -132,6 +172,7 @@ impl std::fmt::Debug for Offload {
             .field("threads", &state.threads)
             .field("idle", &state.idle)
             .field("queued", &state.queue.len())
+            .field("eager", &self.eager)
             .field("max", &self.max)
             .finish()
     }
@@ -205,6 +246,49 @@ mod tests {
         }
         assert_eq!(sum, (0..50).sum::<u64>());
         assert!(offload.threads() <= 3, "{}", offload.threads());
+    }
+
+    #[tokio::test]
+    async fn spares_start_only_for_work_stuck_in_the_queue() {
+        let offload = Arc::new(Offload::with_spares("test", 1, 2));
+        // Quick work queued behind quick work: the one eager thread does it all.
+        let mut joins = Vec::new();
+        for n in 0..5u64 {
+            let offload = offload.clone();
+            joins.push(tokio::spawn(async move {
+                offload
+                    .run(move || {
+                        std::thread::sleep(Duration::from_millis(1));
+                        n
+                    })
+                    .await
+            }));
+        }
+        for join in joins {
+            assert!(join.await.unwrap().is_some());
+        }
+        assert_eq!(offload.threads(), 1, "no spare for work that moved");
+        // A thread that never comes back: the next work gets a spare after STALL.
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let blocked = offload.clone();
+        let stuck_work = tokio::spawn(async move { blocked.run(move || stuck.recv()).await });
+        // Until the one thread has taken it (and is stuck).
+        loop {
+            let waiting = {
+                let state = offload.shared.lock();
+                state.queue.len() + state.idle
+            };
+            if waiting == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(offload.run(|| "done").await, Some("done"));
+        assert!(started.elapsed() >= STALL, "it waited for the stall first");
+        assert_eq!(offload.threads(), 2);
+        drop(release);
+        assert!(stuck_work.await.unwrap().is_some());
     }
 
     #[tokio::test]

@@ -168,9 +168,9 @@ pub(crate) struct ScanSettings {
     pub(crate) max_findings: usize,
 }
 
-/// Scanning threads that may start beyond the parse slots, each only when a
-/// scan is waiting and every thread is busy: that is, to replace threads
-/// stuck in a read (tokio's blocking pool, used before, allowed 512).
+/// Scanning threads that may start beyond one a core, each only for a scan
+/// that waited [`crate::offload::STALL`] with every thread busy: to replace
+/// threads stuck in a read (tokio's blocking pool, used before, allowed 512).
 const STUCK_REPLACEMENTS: usize = 64;
 
 /// The `find_blocking_calls` tool.
@@ -181,7 +181,9 @@ pub(crate) struct BlockingTool {
     /// parses). Parsing is CPU work: more at once would only add syntax
     /// trees in memory (a 4 MiB file's is hundreds of MB), not speed.
     parses: Arc<tokio::sync::Semaphore>,
-    /// The threads that read and parse: as many as parse slots, plus
+    /// The threads that read and parse: one a core (the other parse slots
+    /// wait in its queue, so a thread that finishes a file starts the next
+    /// at once: 0.37 -> 0.32 s on 6,000 files against four threads), plus
     /// replacements for threads stuck in the kernel (a read on a hung
     /// network mount is abandoned at `--timeout`, its thread never joined).
     scanners: Arc<Offload>,
@@ -194,9 +196,10 @@ impl BlockingTool {
             settings,
             walk,
             parses: Arc::new(tokio::sync::Semaphore::new(2 * cores)),
-            scanners: Arc::new(Offload::new(
+            scanners: Arc::new(Offload::with_spares(
                 "find_blocking_calls-scan",
-                2 * cores + STUCK_REPLACEMENTS,
+                cores,
+                STUCK_REPLACEMENTS,
             )),
         }
     }
@@ -685,7 +688,7 @@ mod tests {
         let (release, scan) = stuck_scan();
         let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
         let stop = StopToken::new(None);
-        let scanners = Arc::new(Offload::new("test", 2));
+        let scanners = Arc::new(Offload::with_spares("test", 1, 1));
         let pool = scanners.clone();
         let waiting = tokio::spawn(async move { on_scanner(&pool, scan, deadline, &stop).await });
         assert!(
@@ -700,8 +703,8 @@ mod tests {
         );
         let outcome = waiting.await.expect("the waiting task ends");
         assert!(matches!(outcome, Err(Unfinished::TimedOut)), "{outcome:?}");
-        // The stuck thread is still busy: the next scan gets a thread of its
-        // own (awaited without a timer: the paused clock would jump to it).
+        // The stuck thread is still busy: the next scan, having waited
+        // offload::STALL in the queue, gets a spare thread.
         assert_eq!(scanners.run(|| 42).await, Some(42));
         drop(release);
     }
