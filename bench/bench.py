@@ -729,7 +729,8 @@ PROFILING_NOTES = [
     "101 s (alternated, old then new) and workload 9's 90 s target is missed. The bundle and the wheel are "
     "prebuilt and unaffected; from source, a first call past 90 s gets the launcher's exit 75 and the next "
     "call the binary. Not taken: opt-level 1 for ruff_python_ast (in a scratch build its compile went from "
-    "18 to 14 s and the parse of 21 MB from 0.23 to 0.24-0.27 s).",
+    "18 to 14 s and the parse of 21 MB from 0.23 to 0.24-0.27 s)."
+    " In the full run of this file (after issue 14's changes) workload 2 came out at 1.69x oha's CPU and workload 5 at 0.123 s, both untouched tools; alternated right after, the previous stop's binary (9374674) against this one: workload 2, 11 rounds, 19.7 and 19.6 µs a request (1.33x and 1.32x oha's); workload 5, 11 rounds, 0.110 and 0.098 s: the machine's phase, not the change.",
     "- **Workload 6 (processes).** Starting 200 processes alone takes 0.11-0.13 s on 2 cores (the `true` "
     "row); each task's 0.5 s timeout counts from its own start, so the last one cannot end before about "
     "0.6 s. The commands are exec'd directly (no `sh` in between) and spawned on blocking threads so the "
