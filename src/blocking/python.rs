@@ -906,15 +906,20 @@ impl<'a> Analyzer<'_> {
             }
             _ => false,
         };
+        let value_names = |value: &Expr| match value {
+            Expr::Call(inner) => named(last_name(&inner.func)),
+            _ => flags(value, 0)
+                .into_iter()
+                .any(|part| named(last_name(part)) || typed(part)),
+        };
         call.arguments
             .iter_source_order()
             .any(|argument| match argument {
                 ArgOrKeyword::Keyword(keyword) => {
                     named(keyword.arg.as_ref().map(|name| name.id.as_str()))
-                        || typed(&keyword.value)
+                        || value_names(&keyword.value)
                 }
-                ArgOrKeyword::Arg(Expr::Call(inner)) => named(last_name(&inner.func)),
-                ArgOrKeyword::Arg(value) => named(last_name(value)) || typed(value),
+                ArgOrKeyword::Arg(value) => value_names(value),
             })
     }
 
@@ -1003,6 +1008,19 @@ impl<'a> Analyzer<'_> {
             }
             _ => false,
         }
+    }
+}
+
+/// The parts of a flag set `A | B | C` (a value that is not one: itself),
+/// so `os.WNOHANG | os.WUNTRACED` names `WNOHANG`.
+fn flags(value: &Expr, depth: usize) -> Vec<&Expr> {
+    match value {
+        Expr::BinOp(set) if set.op == Operator::BitOr && depth < MAX_EVAL_DEPTH => {
+            let mut parts = flags(&set.left, depth + 1);
+            parts.extend(flags(&set.right, depth + 1));
+            parts
+        }
+        _ => vec![value],
     }
 }
 
@@ -1175,6 +1193,13 @@ mod tests {
             "{}",
             suggestions[3]
         );
+    }
+
+    #[test]
+    fn wnohang_exempts_waitpid_also_in_a_flag_set_or_by_keyword() {
+        let text = "import os\nasync def f(pid):\n    os.waitpid(pid, os.WNOHANG | os.WUNTRACED)\n    os.waitpid(pid, options=os.WNOHANG)\n    os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)\n    os.waitpid(pid, 0)\n";
+        let lines: Vec<u64> = found(text).into_iter().map(|(line, _)| line).collect();
+        assert_eq!(lines, [5, 6]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ async def supervise(args):
     os.spawnv(os.P_WAIT, "/bin/true", ["true"])  # expect: py-subprocess
     os.posix_spawnp("true", ["true"], {})  # expect: py-subprocess
     os.waitpid(pid, 0)  # expect: py-os-wait
+    os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)  # expect: py-os-wait
     os.wait()  # expect: py-os-wait
     os.popen("uptime").read()  # expect: py-subprocess-spawn
     child = Popen(args)  # expect: py-subprocess-spawn
@@ -18,8 +19,10 @@ async def supervise(args):
 
 
 async def look_alikes(pid, args, job):
-    # Polls without waiting.
+    # Polls without waiting (also in a flag set, or by keyword).
     os.waitpid(pid, os.WNOHANG)
+    os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+    os.waitpid(pid, options=os.WNOHANG)
     # The async way.
     proc = await asyncio.create_subprocess_exec(*args)
     await proc.wait()
