@@ -683,7 +683,7 @@ PROFILING_NOTES = [
     "stalls the whole run. Moving them to blocking threads was tried and reverted: a review with a slowed "
     "FUSE folder found that a timeout or a signal during a slow creation left a `.part` file behind, that "
     "a retried `--content-disposition` item was saved as `name-1`, and that tokio's blocking pool panics "
-    "where it cannot start a thread (the project's own pool in src/tasks/offload.rs avoids that); a "
+    "where it cannot start a thread (the project's own pool, then src/tasks/offload.rs, now src/offload.rs, avoids that); a "
     "correct version needs its own cleanup of abandoned creations. Also on the one thread: gzip/deflate "
     "decoding and the parse of JSON bodies, so a run whose cost is decoding large bodies uses one core.",
     "- **Workload 1 (latency).** The per-request times in our own output: median 101 ms (the server's "

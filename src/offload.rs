@@ -5,9 +5,9 @@
 //! Tokio's `spawn_blocking` costs two thread wake-ups a piece of work (an
 //! idle blocking thread, then the async side), and the thread that finished
 //! goes to sleep; here a thread that finishes takes the next piece at once,
-//! and the caller awaits a oneshot reply. On 6,000 files of real projects
-//! `find_blocking_calls` went from 0.47 s to 0.39 s of wall time, 38 to 22
-//! MB of peak memory (bench/blocking_realworld.md).
+//! and the caller awaits a oneshot reply. On 6,054 files of real projects
+//! `find_blocking_calls` went from 0.50 s to 0.32 s of wall time with one
+//! thread a core (bench/blocking_realworld.md).
 //!
 //! Tokio's `spawn_blocking` also starts a thread when none is idle, and panics
 //! ("OS can't spawn worker thread") when the OS refuses one while its pool
@@ -21,15 +21,20 @@
 //! - more start while work waits (spawns overlap their `exec` waits), up to
 //!   a cap, and a refused thread is no error: the work waits for a thread
 //!   that exists;
+//! - past the cap, a pool may have spares ([`Offload::with_spares`]): one
+//!   starts for work that waited a stall in the queue, every thread being
+//!   busy, as when threads are stuck in a read on a hung mount (never
+//!   joined, so the run goes on without them);
 //! - if even the first thread was refused (the table was full before the
-//!   run), the work runs on the calling thread: slower, never a panic.
+//!   run), the work runs on the calling thread: slower, never a panic (on a
+//!   current-thread runtime that thread is the runtime's: a read stuck
+//!   there would stall the run).
 //!
 //! Work that panics is caught on its thread, which lives on; the caller
 //! gets `None`.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -67,34 +72,45 @@ pub(crate) struct Offload {
     name: &'static str,
     /// Threads start while work waits, up to this many...
     eager: usize,
-    /// ...and past it, up to this many, only for work that waited
-    /// [`STALL`] without a thread taking it (every thread stuck).
+    /// ...and past it, up to this many, only for work that waited `stall`
+    /// without a thread taking it (every thread stuck).
     max: usize,
+    stall: Duration,
 }
 
 /// How long work may wait, with the eager threads all busy, before a spare
-/// thread starts for it.
+/// thread starts for it (`find_blocking_calls`' scans).
 pub(crate) const STALL: Duration = Duration::from_millis(250);
+
+/// [`Offload::run_for`]'s work ran past its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Overran;
 
 impl Offload {
     /// A pool of at most `max` threads named `name` (none until there is
     /// work), started while work waits.
     pub(crate) fn new(name: &'static str, max: usize) -> Self {
-        Self::with_spares(name, max, 0)
+        Self::with_spares(name, max, 0, STALL)
     }
 
     /// A pool of `eager` threads started while work waits (CPU work: one a
     /// core keeps the cores busy, and more only take turns on them), and
-    /// up to `spares` more for work that waited [`STALL`] (threads stuck in
-    /// the kernel, a read on a hung mount, are never joined: spares replace
-    /// them).
-    pub(crate) fn with_spares(name: &'static str, eager: usize, spares: usize) -> Self {
+    /// up to `spares` more for work that waited `stall` in the queue
+    /// (threads stuck in the kernel, a read on a hung mount, are never
+    /// joined: spares replace them).
+    pub(crate) fn with_spares(
+        name: &'static str,
+        eager: usize,
+        spares: usize,
+        stall: Duration,
+    ) -> Self {
         let eager = eager.max(1);
         Offload {
             shared: Arc::default(),
             name,
             eager,
             max: eager + spares,
+            stall,
         }
     }
 
@@ -104,11 +120,41 @@ impl Offload {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let (reply, mut result) = oneshot::channel();
-        let started = Arc::new(AtomicBool::new(false));
-        let taken = started.clone();
+        let (started, result) = self.submit(work);
+        self.until_started(started).await;
+        result.await.ok()
+    }
+
+    /// [`Offload::run`], giving up `limit` after a thread took the work:
+    /// time spent waiting in the queue for a thread does not count.
+    pub(crate) async fn run_for<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+        limit: Duration,
+    ) -> Result<Option<T>, Overran> {
+        let (started, result) = self.submit(work);
+        self.until_started(started).await;
+        match tokio::time::timeout(limit, result).await {
+            Ok(done) => Ok(done.ok()),
+            Err(_elapsed) => Err(Overran),
+        }
+    }
+
+    /// Queues `work` (or, with no thread to be had, runs it here): a
+    /// receiver that hears when a thread takes it, and one for its result.
+    /// Work whose caller is gone by then (a timeout, the run stopping) is
+    /// skipped, not started.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> (oneshot::Receiver<()>, oneshot::Receiver<T>) {
+        let (taken, started) = oneshot::channel();
+        let (reply, result) = oneshot::channel();
         let work: Work = Box::new(move || {
-            taken.store(true, Ordering::Release);
+            if reply.is_closed() {
+                return;
+            }
+            let _ = taken.send(());
             let _ = reply.send(work());
         });
         let inline = {
@@ -131,22 +177,26 @@ impl Offload {
         if let Some(work) = inline {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
         }
-        if self.max > self.eager {
-            loop {
-                match tokio::time::timeout(STALL, &mut result).await {
-                    Ok(done) => return done.ok(),
-                    // A thread has it: no spare would help.
-                    Err(_waited) if started.load(Ordering::Acquire) => break,
-                    Err(_waited) => {
-                        let mut state = self.shared.lock();
-                        if state.threads < self.max {
-                            let _ = self.add_thread(&mut state);
-                        }
-                    }
-                }
+        (started, result)
+    }
+
+    /// Waits until a thread takes the work (or it is gone); every `stall`
+    /// of waiting in the queue starts a spare thread, while there are
+    /// spares to start.
+    async fn until_started(&self, mut started: oneshot::Receiver<()>) {
+        if self.max == self.eager {
+            let _ = started.await;
+            return;
+        }
+        while tokio::time::timeout(self.stall, &mut started)
+            .await
+            .is_err()
+        {
+            let mut state = self.shared.lock();
+            if state.threads < self.max {
+                let _ = self.add_thread(&mut state);
             }
         }
-        result.await.ok()
     }
 
     fn add_thread(&self, state: &mut State) -> std::io::Result<()> {
@@ -249,9 +299,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn spares_start_only_for_work_stuck_in_the_queue() {
-        let offload = Arc::new(Offload::with_spares("test", 1, 2));
-        // Quick work queued behind quick work: the one eager thread does it all.
+    async fn no_spare_starts_for_work_that_moves() {
+        // A stall of an hour: quick work queued behind quick work never
+        // waits that long, whatever the machine's load.
+        let offload = Arc::new(Offload::with_spares(
+            "test",
+            1,
+            2,
+            Duration::from_secs(3600),
+        ));
         let mut joins = Vec::new();
         for n in 0..5u64 {
             let offload = offload.clone();
@@ -267,28 +323,95 @@ mod tests {
         for join in joins {
             assert!(join.await.unwrap().is_some());
         }
-        assert_eq!(offload.threads(), 1, "no spare for work that moved");
-        // A thread that never comes back: the next work gets a spare after STALL.
-        let (release, stuck) = std::sync::mpsc::channel::<()>();
-        let blocked = offload.clone();
-        let stuck_work = tokio::spawn(async move { blocked.run(move || stuck.recv()).await });
-        // Until the one thread has taken it (and is stuck).
-        loop {
-            let waiting = {
-                let state = offload.shared.lock();
-                state.queue.len() + state.idle
-            };
-            if waiting == 0 {
-                break;
+        assert_eq!(offload.threads(), 1);
+    }
+
+    /// A task that keeps the paused runtime busy: its clock then moves only
+    /// when the test advances it (an idle one jumps to the next timer while
+    /// a pool thread works).
+    fn keep_busy() -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async {
+            loop {
+                tokio::task::yield_now().await;
             }
+        })
+    }
+
+    /// The task awaiting [`holding`]'s work.
+    type Held = tokio::task::JoinHandle<Option<Result<(), std::sync::mpsc::RecvError>>>;
+
+    /// Work that says when it runs, then holds its thread until released.
+    fn holding(
+        offload: &Arc<Offload>,
+    ) -> (
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+        Held,
+    ) {
+        let (running, is_running) = std::sync::mpsc::channel::<()>();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let pool = offload.clone();
+        let task = tokio::spawn(async move {
+            pool.run(move || {
+                let _ = running.send(());
+                held.recv()
+            })
+            .await
+        });
+        (is_running, release, task)
+    }
+
+    async fn until_running(is_running: &std::sync::mpsc::Receiver<()>) {
+        while is_running.try_recv().is_err() {
             tokio::task::yield_now().await;
         }
-        let started = std::time::Instant::now();
-        assert_eq!(offload.run(|| "done").await, Some("done"));
-        assert!(started.elapsed() >= STALL, "it waited for the stall first");
-        assert_eq!(offload.threads(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spare_starts_for_work_stuck_behind_a_stuck_thread() {
+        let stall = Duration::from_millis(250);
+        let offload = Arc::new(Offload::with_spares("test", 1, 2, stall));
+        let busy = keep_busy();
+        let (is_running, release, stuck) = holding(&offload);
+        until_running(&is_running).await;
+        let pool = offload.clone();
+        let queued = tokio::spawn(async move { pool.run(|| "done").await });
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!queued.is_finished(), "no spare before the stall");
+        assert_eq!(offload.threads(), 1);
+        tokio::time::advance(stall).await;
+        assert_eq!(queued.await.unwrap(), Some("done"), "a spare took it");
+        assert_eq!(offload.threads(), 2, "one spare");
+        busy.abort();
         drop(release);
-        assert!(stuck_work.await.unwrap().is_some());
+        assert!(stuck.await.unwrap().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_for_counts_from_the_start_not_from_the_queue() {
+        let offload = Arc::new(Offload::with_spares("test", 1, 0, STALL));
+        let busy = keep_busy();
+        let (is_running, release, first) = holding(&offload);
+        until_running(&is_running).await;
+        let pool = offload.clone();
+        let second =
+            tokio::spawn(async move { pool.run_for(|| 42, Duration::from_millis(100)).await });
+        // Queued behind the held thread far longer than its limit.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!second.is_finished());
+        drop(release);
+        assert_eq!(second.await.unwrap(), Ok(Some(42)));
+        assert!(first.await.unwrap().is_some());
+        busy.abort();
+        // Past its limit once running: Overran (the idle runtime's clock
+        // jumps to the limit while the thread sleeps).
+        let slow = offload.run_for(
+            || std::thread::sleep(Duration::from_millis(50)),
+            Duration::from_millis(10),
+        );
+        assert_eq!(slow.await, Err(Overran));
     }
 
     #[tokio::test]

@@ -39,7 +39,7 @@ use crate::app::{
 use crate::error::{FieldError, InputError};
 use crate::exit::Exit;
 use crate::input::{Feed, ParseItem, RawItem, reject_unknown_fields};
-use crate::offload::Offload;
+use crate::offload::{Offload, Overran};
 use crate::output::{Output, OutputFormat};
 use crate::runner::Job;
 use crate::runner::Sink;
@@ -177,9 +177,10 @@ const STUCK_REPLACEMENTS: usize = 64;
 pub(crate) struct BlockingTool {
     settings: ScanSettings,
     walk: WalkOptions,
-    /// Reads and parses at once: two per core (one reading while the other
-    /// parses). Parsing is CPU work: more at once would only add syntax
-    /// trees in memory (a 4 MiB file's is hundreds of MB), not speed.
+    /// Scans in flight: two per core, one on each scanning thread and one
+    /// waiting in its queue (taken the moment the thread is free). Parsing
+    /// is CPU work: more at once would only add syntax trees in memory,
+    /// not speed.
     parses: Arc<tokio::sync::Semaphore>,
     /// The threads that read and parse: one a core (the other parse slots
     /// wait in its queue, so a thread that finishes a file starts the next
@@ -200,6 +201,7 @@ impl BlockingTool {
                 "find_blocking_calls-scan",
                 cores,
                 STUCK_REPLACEMENTS,
+                crate::offload::STALL,
             )),
         }
     }
@@ -263,10 +265,15 @@ impl Job for BlockingTool {
             Err(reason) => return Finished::stopped(report, reason, false),
         };
         let settings = self.settings.clone();
-        let deadline = Instant::now() + settings.timeout;
+        let timeout = settings.timeout;
         let watcher = stop.clone();
-        let scan = move || scan_file(&spec, &settings, deadline, &watcher);
-        let unfinished = match on_scanner(&self.scanners, scan, deadline, &stop).await {
+        // The file's --timeout starts when a scanning thread takes it, not
+        // while it waits in the queue behind other files.
+        let scan = move || {
+            let deadline = Instant::now() + settings.timeout;
+            scan_file(&spec, &settings, deadline, &watcher)
+        };
+        let unfinished = match on_scanner(&self.scanners, scan, timeout, &stop).await {
             Ok(FileOutcome::Done(finished)) => return finished,
             Ok(FileOutcome::Stopped) => match stop.reason() {
                 Some(reason) => Unfinished::Stopped(reason),
@@ -305,23 +312,21 @@ enum Unfinished {
     Panicked(String),
 }
 
-/// Runs `scan` on a scanning thread until it ends, `deadline` passes or the
-/// run stops, whichever is first. A thread stuck in the kernel (a read on a
+/// Runs `scan` on a scanning thread until it ends, `timeout` after a thread
+/// took it passes, or the run stops, whichever is first. A thread stuck in the kernel (a read on a
 /// hung network mount) cannot be interrupted: it is abandoned, never waited
 /// for (neither is it at the end of the run), and the next scan that finds
 /// every thread busy starts another.
 async fn on_scanner(
     scanners: &Offload,
     scan: impl FnOnce() -> FileOutcome + Send + 'static,
-    deadline: Instant,
+    timeout: Duration,
     stop: &StopToken,
 ) -> Result<FileOutcome, Unfinished> {
-    let work = scanners.run(scan);
-    let deadline = tokio::time::Instant::from_std(deadline);
-    match stop.race(tokio::time::timeout_at(deadline, work)).await {
+    match stop.race(scanners.run_for(scan, timeout)).await {
         Ok(Ok(Some(outcome))) => Ok(outcome),
         Ok(Ok(None)) => Err(Unfinished::Panicked("the scan panicked".to_string())),
-        Ok(Err(_elapsed)) => Err(Unfinished::TimedOut),
+        Ok(Err(Overran)) => Err(Unfinished::TimedOut),
         Err(reason) => Err(Unfinished::Stopped(reason)),
     }
 }
@@ -662,13 +667,24 @@ mod tests {
     /// it waits until the test drops the returned sender.
     fn stuck_scan() -> (
         mpsc::Sender<()>,
+        mpsc::Receiver<()>,
         impl FnOnce() -> FileOutcome + Send + 'static,
     ) {
         let (release, stuck) = mpsc::channel::<()>();
-        (release, move || {
+        let (running, is_running) = mpsc::channel::<()>();
+        (release, is_running, move || {
+            let _ = running.send(());
             let _ = stuck.recv();
             FileOutcome::Stopped
         })
+    }
+
+    /// Yields (keeping the paused runtime busy, so its clock stays put)
+    /// until the stuck scan runs on its thread.
+    async fn until_running(is_running: &mpsc::Receiver<()>) {
+        while is_running.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Whether `task` ends within a few turns of the (paused) runtime;
@@ -685,17 +701,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_scan_stuck_on_its_thread_is_abandoned_at_the_deadline() {
-        let (release, scan) = stuck_scan();
-        let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
+        let (release, is_running, scan) = stuck_scan();
         let stop = StopToken::new(None);
-        let scanners = Arc::new(Offload::with_spares("test", 1, 1));
+        let scanners = Arc::new(Offload::with_spares("test", 1, 1, crate::offload::STALL));
         let pool = scanners.clone();
-        let waiting = tokio::spawn(async move { on_scanner(&pool, scan, deadline, &stop).await });
+        let timeout = Duration::from_secs(10);
+        let waiting = tokio::spawn(async move { on_scanner(&pool, scan, timeout, &stop).await });
+        until_running(&is_running).await;
         assert!(
             !ends_soon(&waiting).await,
             "nothing ends it before the deadline"
         );
-        // A running blocking thread keeps the paused clock from moving on its own.
+        // The yields keep the paused runtime busy: its clock moves only here.
         tokio::time::advance(Duration::from_secs(11)).await;
         assert!(
             ends_soon(&waiting).await,
@@ -704,20 +721,23 @@ mod tests {
         let outcome = waiting.await.expect("the waiting task ends");
         assert!(matches!(outcome, Err(Unfinished::TimedOut)), "{outcome:?}");
         // The stuck thread is still busy: the next scan, having waited
-        // offload::STALL in the queue, gets a spare thread.
-        assert_eq!(scanners.run(|| 42).await, Some(42));
+        // offload::STALL in the queue, gets a spare thread (an hour of the
+        // paused clock fails the test rather than hanging it).
+        let next = tokio::time::timeout(Duration::from_secs(3600), scanners.run(|| 42));
+        assert_eq!(next.await, Ok(Some(42)));
         drop(release);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_scan_stuck_on_its_thread_is_abandoned_when_the_run_stops() {
-        let (release, scan) = stuck_scan();
-        let deadline = tokio::time::Instant::now().into_std() + Duration::from_secs(10);
+        let (release, is_running, scan) = stuck_scan();
         let stop = StopToken::new(None);
         let stopper = stop.clone();
         let scanners = Offload::new("test", 1);
+        let timeout = Duration::from_secs(10);
         let waiting =
-            tokio::spawn(async move { on_scanner(&scanners, scan, deadline, &stop).await });
+            tokio::spawn(async move { on_scanner(&scanners, scan, timeout, &stop).await });
+        until_running(&is_running).await;
         assert!(!ends_soon(&waiting).await);
         stopper.stop(StopReason::Interrupted { signal: 2 });
         assert!(

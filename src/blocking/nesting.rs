@@ -18,8 +18,11 @@
 //! - [`nests_deeper`]: ruff's own lexer (about a quarter of a parse's
 //!   time), tracking the open brackets and, inside each, the operators
 //!   that make the parser recurse without one (unary `-`, `not`, `await`,
-//!   `lambda`, `**`, a conditional's `if`, ...). That over-counts a little
-//!   (an element's operators count until its comma), never under-counts.
+//!   `lambda`, `**`, a conditional's `if`, `async`, ...), each until what
+//!   ends it (a binary operator ends the unary ones before it, `and` and
+//!   `or` end `not`, a comma or the statement's end the rest). It may count
+//!   a level the parser does not take (a lambda's body held until the
+//!   element ends), never leaves out one it takes that we know of.
 
 use ruff_python_ast::token::TokenKind;
 use ruff_python_parser::{Mode, lexer};
@@ -31,19 +34,28 @@ pub(crate) const MAX_NESTING: usize = 5_000;
 /// Whether `source` has enough nesting bytes and keywords to nest more
 /// than `limit` levels (a quick upper bound: most files do not).
 pub(crate) fn may_nest_deeper(source: &[u8], limit: usize) -> bool {
-    const OPENERS: &[u8] = b"([{-+~*";
-    let mut table = [0u8; 256];
-    for &byte in OPENERS {
-        table[usize::from(byte)] = 1;
+    // `{` twice: in an f-string a level is its start and its `{`.
+    let mut weights = [0u8; 256];
+    for &byte in b"([-+~*" {
+        weights[usize::from(byte)] = 1;
     }
+    weights[usize::from(b'{')] = 2;
     let mut count: usize = source
         .iter()
-        .map(|&byte| usize::from(table[usize::from(byte)]))
+        .map(|&byte| usize::from(weights[usize::from(byte)]))
         .sum();
     if count <= limit {
-        // `not`, `await`, `lambda`, `yield`, `if` and `:=` nest without a
-        // bracket; counted as substrings (`nothing` too): an upper bound.
-        for word in [&b"not"[..], b"await", b"lambda", b"yield", b"if", b":="] {
+        // Keywords nest without a bracket; counted as substrings
+        // (`nothing` too): an upper bound.
+        for word in [
+            &b"not"[..],
+            b"await",
+            b"async",
+            b"lambda",
+            b"yield",
+            b"if",
+            b":=",
+        ] {
             count += memchr::memmem::find_iter(source, word).count();
             if count > limit {
                 break;
@@ -53,18 +65,41 @@ pub(crate) fn may_nest_deeper(source: &[u8], limit: usize) -> bool {
     count > limit
 }
 
+/// What is open at one bracket level (or the statement's): the levels
+/// the parser is inside of there, by what closes them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Level {
+    /// Unary `-`/`+`/`~`/`*`, `await`, `**`: done at the next binary
+    /// operator (they bind tighter than all but `**`, itself done there).
+    tight: usize,
+    /// `not`: done at `and` / `or` (looser than comparisons).
+    nots: usize,
+    /// `lambda`, a conditional's `if`, `yield`, `:=`, `async`: done at the
+    /// end of the element (a comma) or of the statement.
+    loose: usize,
+    /// `lambda`s whose parameters are still being read: their commas do
+    /// not end an element.
+    lambda_parameters: usize,
+}
+
+impl Level {
+    fn depth(&self) -> usize {
+        self.tight + self.nots + self.loose
+    }
+}
+
 /// Whether the nesting of `text` may pass `limit` levels, by its tokens.
 pub(crate) fn nests_deeper(text: &str, limit: usize) -> bool {
     let mut lexer = lexer::lex(text, Mode::Module);
-    // Levels from the brackets open around the current one, each counting
-    // itself and the recursing operators before it; and those of the
-    // current bracket (or statement).
-    let mut outer: Vec<usize> = Vec::new();
+    let mut outer: Vec<Level> = Vec::new();
+    // The levels of the brackets around the current one, each counting
+    // itself and what was open in it.
     let mut below = 0usize;
-    let mut current = 0usize;
+    let mut current = Level::default();
     let mut previous = TokenKind::Newline;
     loop {
         let kind = lexer.next_token();
+        let after_operand = ends_operand(previous);
         match kind {
             TokenKind::EndOfFile => return false,
             TokenKind::Comment | TokenKind::NonLogicalNewline => continue,
@@ -73,9 +108,9 @@ pub(crate) fn nests_deeper(text: &str, limit: usize) -> bool {
             | TokenKind::Lbrace
             | TokenKind::FStringStart
             | TokenKind::TStringStart => {
+                below += current.depth() + 1;
                 outer.push(current);
-                below += current + 1;
-                current = 0;
+                current = Level::default();
             }
             TokenKind::Rpar
             | TokenKind::Rsqb
@@ -83,33 +118,76 @@ pub(crate) fn nests_deeper(text: &str, limit: usize) -> bool {
             | TokenKind::FStringEnd
             | TokenKind::TStringEnd => {
                 if let Some(saved) = outer.pop() {
-                    below -= saved + 1;
+                    below -= saved.depth() + 1;
                     current = saved;
                 }
             }
-            TokenKind::Comma | TokenKind::Semi | TokenKind::Newline => current = 0,
+            TokenKind::Comma if current.lambda_parameters > 0 => {}
+            TokenKind::Comma | TokenKind::Semi | TokenKind::Newline => current = Level::default(),
+            TokenKind::Colon => {
+                current.lambda_parameters = current.lambda_parameters.saturating_sub(1);
+            }
+            TokenKind::And | TokenKind::Or if after_operand => {
+                current.tight = 0;
+                current.nots = 0;
+            }
+            // `**` is right-associative (`a ** b ** c` recurses) and binds
+            // tighter than a unary operator before it: nothing ends here.
+            TokenKind::DoubleStar => current.tight += 1,
             // Unary only after something that cannot end an operand
-            // (`a - -b`: the second); binary ones parse in a loop.
-            TokenKind::Minus | TokenKind::Plus | TokenKind::Tilde | TokenKind::Star
-                if !ends_operand(previous) =>
-            {
-                current += 1;
+            // (`a - -b`: the second); binary operators parse in a loop
+            // and end the unary ones before them.
+            TokenKind::Minus | TokenKind::Plus | TokenKind::Tilde | TokenKind::Star => {
+                if after_operand {
+                    current.tight = 0;
+                } else {
+                    current.tight += 1;
+                }
             }
             // `x not in y` is a comparison, not a `not`.
-            TokenKind::Not if !ends_operand(previous) => current += 1,
-            TokenKind::DoubleStar
-            | TokenKind::Await
-            | TokenKind::Lambda
-            | TokenKind::Yield
-            | TokenKind::If
-            | TokenKind::ColonEqual => current += 1,
+            TokenKind::Not if !after_operand => current.nots += 1,
+            kind if after_operand && is_binary(kind) => current.tight = 0,
+            TokenKind::Await => current.tight += 1,
+            TokenKind::Lambda => {
+                current.loose += 1;
+                current.lambda_parameters += 1;
+            }
+            TokenKind::Yield | TokenKind::If | TokenKind::ColonEqual | TokenKind::Async => {
+                current.loose += 1;
+            }
             _ => {}
         }
-        if below + current > limit {
+        if below + current.depth() > limit {
             return true;
         }
         previous = kind;
     }
+}
+
+/// Binary operators other than `and`, `or`, `**` and the ones that are
+/// also unary: after an operand they end its unary operators.
+fn is_binary(kind: TokenKind) -> bool {
+    matches!(
+        kind,
+        TokenKind::Slash
+            | TokenKind::DoubleSlash
+            | TokenKind::Percent
+            | TokenKind::At
+            | TokenKind::LeftShift
+            | TokenKind::RightShift
+            | TokenKind::Amper
+            | TokenKind::Vbar
+            | TokenKind::CircumFlex
+            | TokenKind::Less
+            | TokenKind::Greater
+            | TokenKind::LessEqual
+            | TokenKind::GreaterEqual
+            | TokenKind::EqEqual
+            | TokenKind::NotEqual
+            | TokenKind::In
+            | TokenKind::Is
+            | TokenKind::Not
+    )
 }
 
 /// Tokens after which `-`, `+`, `*` and `not` are binary.
@@ -159,6 +237,10 @@ mod tests {
             format!("x = 1{}\n", " if 1 else 1".repeat(11)),
             format!("x = {}1{}\n", "f'{".repeat(6), "}'".repeat(6)),
             format!("x = [{}1]\n", "-(".repeat(6)) + &")".repeat(6),
+            // Parameters' commas do not end a lambda; `async` recurses too.
+            format!("x = {}1\n", "lambda a, b: ".repeat(11)),
+            format!("{}def f(): pass\n", "async ".repeat(11)),
+            format!("x = {}1\n", "not -".repeat(6)),
         ] {
             assert!(deeper(&deep, 10), "{deep}");
         }
@@ -171,6 +253,12 @@ mod tests {
             format!("x = a{}\n", ".b[1](2)".repeat(100)),
             format!("{}\n", "x = -1; y = not x\n".repeat(100)),
             format!("x = a{}\n", " not in b and c".repeat(100)),
+            // Valid Python CPython compiles: each `not`, `**` or `-` is done
+            // at the next `and`, `or` or binary operator.
+            format!("x = not a{}\n", " and not a".repeat(100)),
+            format!("x = a**2{}\n", " or a**2".repeat(100)),
+            format!("x = -a{}\n", " * -a".repeat(100)),
+            format!("x = f({})\n", "lambda a: a, ".repeat(100)),
         ] {
             assert!(!deeper(&flat, 10), "{flat}");
         }
@@ -187,6 +275,9 @@ mod tests {
             format!("async def f():\n    x = {}1\n", "await ".repeat(30)),
             format!("x = 1{}\n", " if 1 else 1".repeat(30)),
             format!("x = {}1\n", "-".repeat(30)),
+            format!("x = {}1{}\n", "f'{".repeat(15), "}'".repeat(15)),
+            format!("{}def f(): pass\n", "async ".repeat(30)),
+            format!("x = {}1\n", "lambda a, b: ".repeat(30)),
         ];
         for text in samples {
             assert!(nests_deeper(&text, 20), "{text}");

@@ -102,13 +102,12 @@ impl<'t, 's> Walk<'t, 's> {
         let Some(function) = self.context.clone() else {
             return;
         };
-        let is_member = matches!(callee.kind(), "attribute" | "field_expression");
-        let receiver = ["object", "value"]
-            .iter()
-            .find_map(|field| callee.child_by_field_name(field))
-            .filter(|_| is_member)
+        // `a.b()` is a field expression; `a::b()` a scoped path named `b`.
+        let receiver = callee
+            .child_by_field_name("value")
+            .filter(|_| callee.kind() == "field_expression")
             .map(|receiver| receiver.byte_range());
-        let method = ["attribute", "field", "name"]
+        let method = ["field", "name"]
             .iter()
             .find_map(|field| callee.child_by_field_name(field))
             .map(|method| method.byte_range());
