@@ -31,7 +31,8 @@
 //!   there would stall the run).
 //!
 //! Work that panics is caught on its thread, which lives on; the caller
-//! gets `None`.
+//! gets `None` ([`Offload::run`]) or the panic's message
+//! ([`Offload::run_for`]).
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -122,20 +123,22 @@ impl Offload {
     ) -> Option<T> {
         let (started, result) = self.submit(work);
         self.until_started(started).await;
-        result.await.ok()
+        result.await.ok().and_then(Result::ok)
     }
 
     /// [`Offload::run`], giving up `limit` after a thread took the work:
-    /// time spent waiting in the queue for a thread does not count.
+    /// time spent waiting in the queue for a thread does not count. A
+    /// panic comes back as its message.
     pub(crate) async fn run_for<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
         limit: Duration,
-    ) -> Result<Option<T>, Overran> {
+    ) -> Result<Result<T, String>, Overran> {
         let (started, result) = self.submit(work);
         self.until_started(started).await;
         match tokio::time::timeout(limit, result).await {
-            Ok(done) => Ok(done.ok()),
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(_gone)) => Ok(Err("the work was dropped unrun".to_string())),
             Err(_elapsed) => Err(Overran),
         }
     }
@@ -147,7 +150,7 @@ impl Offload {
     fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> (oneshot::Receiver<()>, oneshot::Receiver<T>) {
+    ) -> (oneshot::Receiver<()>, oneshot::Receiver<Result<T, String>>) {
         let (taken, started) = oneshot::channel();
         let (reply, result) = oneshot::channel();
         let work: Work = Box::new(move || {
@@ -155,7 +158,8 @@ impl Offload {
                 return;
             }
             let _ = taken.send(());
-            let _ = reply.send(work());
+            let done = std::panic::catch_unwind(AssertUnwindSafe(work));
+            let _ = reply.send(done.map_err(|panic| panic_message(panic.as_ref())));
         });
         let inline = {
             let mut state = self.shared.lock();
@@ -233,6 +237,17 @@ impl Drop for Offload {
         self.shared.lock().closed = true;
         self.shared.work.notify_all();
     }
+}
+
+/// What a panic said (its payload is a `&str` or a `String` when it came
+/// from `panic!` or a failed `expect`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    format!("panicked: {text}")
 }
 
 /// One thread's life: the queue's work, one at a time, until the pool closes.
@@ -402,7 +417,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(!second.is_finished());
         drop(release);
-        assert_eq!(second.await.unwrap(), Ok(Some(42)));
+        assert_eq!(second.await.unwrap(), Ok(Ok(42)));
         assert!(first.await.unwrap().is_some());
         busy.abort();
         // Past its limit once running: Overran (the idle runtime's clock

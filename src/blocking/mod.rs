@@ -324,8 +324,8 @@ async fn on_scanner(
     stop: &StopToken,
 ) -> Result<FileOutcome, Unfinished> {
     match stop.race(scanners.run_for(scan, timeout)).await {
-        Ok(Ok(Some(outcome))) => Ok(outcome),
-        Ok(Ok(None)) => Err(Unfinished::Panicked("the scan panicked".to_string())),
+        Ok(Ok(Ok(outcome))) => Ok(outcome),
+        Ok(Ok(Err(panic))) => Err(Unfinished::Panicked(panic)),
         Ok(Err(Overran)) => Err(Unfinished::TimedOut),
         Err(reason) => Err(Unfinished::Stopped(reason)),
     }
@@ -753,6 +753,28 @@ mod tests {
             "{outcome:?}"
         );
         drop(release);
+    }
+
+    #[tokio::test]
+    async fn a_scan_that_panics_is_one_internal_item_with_the_message() {
+        let stop = StopToken::new(None);
+        let scanners = Offload::with_spares("test", 1, 0, crate::offload::STALL);
+        let scan = || -> FileOutcome { panic!("a bug in the analyzer") };
+        let outcome = on_scanner(&scanners, scan, Duration::from_secs(10), &stop).await;
+        match outcome {
+            Err(Unfinished::Panicked(message)) => {
+                assert!(message.contains("a bug in the analyzer"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The thread lives on for the next file.
+        let next = on_scanner(
+            &scanners,
+            || FileOutcome::Stopped,
+            Duration::from_secs(10),
+            &stop,
+        );
+        assert!(matches!(next.await, Ok(FileOutcome::Stopped)));
     }
 
     #[test]
