@@ -1488,9 +1488,13 @@ fn idle_connections_are_reused_and_cut_ones_are_not() {
     // An upload answered before the server read it: its connection is busy
     // writing it for a second more, so the requests after it go on another,
     // reused among them (the busy one neither lent nor taking their place).
+    // 12 MiB: well past what the kernel buffers while nobody reads (the
+    // client's send buffer grows to 4 MiB here; a 4 MiB body sometimes fit
+    // whole, and its connection was free at once).
     let server = KeepAliveServer::start(pool_test_answer);
     let dir = tempfile::tempdir().unwrap();
-    let upload = json!({"url": server.at("/early"), "method": "POST", "body": "x".repeat(4 << 20)});
+    let upload =
+        json!({"url": server.at("/early"), "method": "POST", "body": "x".repeat(12 << 20)});
     let mut input = format!("{upload}\n");
     for _ in 0..10 {
         input.push_str(&format!("{}\n", json!(server.at("/fast"))));
