@@ -7,14 +7,16 @@ use super::error::ScanError;
 use super::finding::{Analysis, Finding, Lines, is_suppressed};
 use super::nesting;
 use super::rules::{Category, Language};
-use ruff_python_ast::PySourceType;
 use ruff_python_ast::token::TokenKind;
+use ruff_python_ast::{ModModule, PySourceType};
+use ruff_python_parser::Parsed;
 use ruff_text_size::Ranged;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ops::{ControlFlow, Range};
+use std::panic::AssertUnwindSafe;
 use tree_sitter::{Node, Parser, Tree};
 
 /// What a scan found in one file.
@@ -228,65 +230,52 @@ fn scan_python(
         )));
     }
     let parsed = ruff_python_parser::parse_unchecked_source(&text, PySourceType::Python);
+    // The tree is dropped on a big enough stack however the scan ends: a
+    // panic (a bug) is held until then, then goes on as it would have.
+    let scanned = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        scan_parsed_python(file, &parsed, keep_going)
+    }));
     let tokens = parsed.tokens().len();
-    // Dropped on a big enough stack however the scan ends, a panic included.
-    let parsed = DropDeep {
-        tree: Some(parsed),
-        tokens,
-    };
-    let Some(parsed) = parsed.tree.as_ref() else {
-        return Ok(Err(ScanError::Parse {
-            regions: 1,
-            line: 1,
-            column: 1,
-            language: language_name(Language::Python),
-        }));
-    };
-    if keep_going() {
-        let regions = parsed
-            .errors()
-            .iter()
-            .map(|error| Span {
-                start: error.location.start().to_usize(),
-                end: error.location.end().to_usize(),
-                reason: RegionReason::SyntaxError,
-            })
-            .collect();
-        let module = parsed.syntax();
-        let analysis = deep_when_needed(|max_depth| {
-            super::python::analyze(
-                &module.body,
-                parsed.tokens(),
-                file.source,
-                &file.async_at,
-                max_depth,
-            )
-        });
-        let comments = parsed.tokens();
-        let comment_at = |byte: usize| {
-            let at = comments.partition_point(|token| token.start().to_usize() <= byte);
-            let token = comments[..at].last()?;
-            (token.kind() == TokenKind::Comment && byte < token.end().to_usize())
-                .then(|| token.start().to_usize()..token.end().to_usize())
-        };
-        Ok(Ok(report(file, regions, analysis, &comment_at, true)))
-    } else {
-        Err(Abandoned::Stopped)
-    }
+    drop_deep(parsed, tokens);
+    scanned.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// A syntax tree that is dropped through [`drop_deep`], on every way out.
-struct DropDeep<T> {
-    tree: Option<T>,
-    tokens: usize,
-}
-
-impl<T> Drop for DropDeep<T> {
-    fn drop(&mut self) {
-        if let Some(tree) = self.tree.take() {
-            drop_deep(tree, self.tokens);
-        }
+/// The regions and findings of a parsed Python file, unless `keep_going`
+/// says stop.
+fn scan_parsed_python(
+    file: &File<'_>,
+    parsed: &Parsed<ModModule>,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<Result<Scan, ScanError>, Abandoned> {
+    if !keep_going() {
+        return Err(Abandoned::Stopped);
     }
+    let regions = parsed
+        .errors()
+        .iter()
+        .map(|error| Span {
+            start: error.location.start().to_usize(),
+            end: error.location.end().to_usize(),
+            reason: RegionReason::SyntaxError,
+        })
+        .collect();
+    let analysis = deep_when_needed(|max_depth| {
+        super::python::analyze(
+            &parsed.syntax().body,
+            parsed.tokens(),
+            file.source,
+            &file.async_at,
+            max_depth,
+        )
+    });
+    let comments = parsed.tokens();
+    let comment_at = |byte: usize| {
+        let at = comments.partition_point(|token| token.start().to_usize() <= byte);
+        let token = comments[..at].last()?;
+        (token.kind() == TokenKind::Comment && byte < token.end().to_usize())
+            .then(|| token.start().to_usize()..token.end().to_usize())
+    };
+    Ok(Ok(report(file, regions, analysis, &comment_at, true)))
 }
 
 /// The bytes as `str` for ruff's parser: each byte of an invalid UTF-8
