@@ -312,11 +312,12 @@ enum Unfinished {
     Panicked(String),
 }
 
-/// Runs `scan` on a scanning thread until it ends, `timeout` after a thread
-/// took it passes, or the run stops, whichever is first. A thread stuck in the kernel (a read on a
-/// hung network mount) cannot be interrupted: it is abandoned, never waited
-/// for (neither is it at the end of the run), and the next scan that finds
-/// every thread busy starts another.
+/// Runs `scan` on a scanning thread until it ends, `timeout` after a
+/// thread took it passes, or the run stops, whichever is first. A thread
+/// stuck in the kernel (a read on a hung network mount) cannot be
+/// interrupted: it is abandoned, never waited for (neither is it at the
+/// end of the run), and the next scan that finds every thread busy starts
+/// another.
 async fn on_scanner(
     scanners: &Offload,
     scan: impl FnOnce() -> FileOutcome + Send + 'static,
@@ -380,7 +381,11 @@ fn scan_file(
         Ok(scanned) => scanned,
         Err(scan::Abandoned::Stopped) => return FileOutcome::Stopped,
     };
-    report.lines = Some(scan::count_lines(&source));
+    // The scan counted them; a file it refused is counted here.
+    report.lines = Some(match &scanned {
+        Ok(scanned) => scanned.lines,
+        Err(_) => scan::count_lines(&source),
+    });
     let scanned = match scanned {
         Ok(scanned) => scanned,
         Err(error) => return failed(report, &error),
