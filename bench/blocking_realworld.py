@@ -317,8 +317,12 @@ def main():
         ruff_fp = sum(verdict(k, "tp") == "fp" for k in both) + sum(verdict(k, "?") == "fp" for k in only_ruff)
         unjudged = sum(k not in judged for k in only_ours | only_ruff)
         pooled = ours_tp + ruff_tp - sum(verdict(k, "tp") == "tp" for k in both)
-        # Real calls neither tool flags, found by the independent pass and read.
-        missed = sum(v == "miss" and k not in ours_found | ruff_found for k, v in judged.items())
+        # Real calls neither tool flags: found by the independent pass and
+        # read (`miss`), or judged true when a tool flagged them once.
+        flagged = ours_found | ruff_found
+        in_dir = set(python)
+        missed = sum(v in ("miss", "tp") and k not in flagged and k[0].split("/")[0] in in_dir
+                     for k, v in judged.items())
         print()
         print(f"judged ({len(judged)} lines; {unjudged} disagreements not judged, left out):")
         print("| tool | true positives | false positives | precision | recall |")

@@ -59,6 +59,14 @@ enum Binding {
     /// An undecorated module-level `def` whose every `return` gives an
     /// object of this known type (`def db(): return sqlite3.connect(..)`).
     Returns(&'static str),
+    /// A method's first parameter: the instance of the class at this index
+    /// of [`Analyzer::classes`], whose attributes may be typed.
+    SelfObject(usize),
+    /// The result of an `await` (or of `async with .. as`): an async
+    /// library's object.
+    Awaited,
+    /// Flag constants (`NUMERIC = socket.AI_NUMERICHOST | ..`), by name.
+    Flags(Vec<String>),
     /// Anything else: a parameter, an untyped value, a def, a class.
     Other,
 }
@@ -71,6 +79,12 @@ enum Value {
     Coroutine,
     /// A function of this file known to return this type.
     Returns(&'static str),
+    /// The instance a method runs on (see [`Binding::SelfObject`]).
+    SelfObject(usize),
+    /// See [`Binding::Awaited`].
+    Awaited,
+    /// See [`Binding::Flags`].
+    Flags(Vec<String>),
     Unknown,
 }
 
@@ -94,11 +108,22 @@ impl Scope {
     }
 }
 
-/// The methods of one class, for `self.method()` calls.
+/// One class: its methods, for `self.method()` calls, and what is known of
+/// its instances, for `self.conn.execute(..)`.
 #[derive(Debug, Default)]
 struct ClassInfo {
+    name: String,
     async_methods: HashSet<String>,
     other_methods: HashSet<String>,
+    typed: ClassTypes,
+}
+
+/// The attributes of a class's instances whose type is known, and its
+/// methods whose return type is (by annotation, or every `return`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ClassTypes {
+    attributes: HashMap<String, &'static str>,
+    returns: HashMap<String, &'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,15 +152,27 @@ struct Analyzer<'s> {
     scopes: Vec<Scope>,
     qualname: Vec<(String, PartKind)>,
     classes: Vec<ClassInfo>,
+    /// See [`ThreadWorkers`].
+    thread_workers: HashSet<(String, String)>,
+    /// How many `try` bodies with an `except BlockingIOError` the walk is
+    /// in, within the current function.
+    nonblocking: usize,
+    /// What is known of the classes typed so far, by name: a class of the
+    /// file inherits it.
+    class_types: HashMap<String, ClassTypes>,
+    /// The module's classes, to type a base class that the walk skips (it
+    /// holds no `async`), and the ones being typed (a base of itself).
+    module_classes: HashMap<&'s str, &'s ast::StmtClassDef>,
+    typing: Vec<String>,
 }
 
 /// Every blocking call inside async code in a parsed Python module, and the
 /// parts nested deeper than `max_depth` (not looked into).
-pub(crate) fn analyze(
-    module: &[Stmt],
-    tokens: &Tokens,
-    source: &[u8],
-    async_at: &[usize],
+pub(crate) fn analyze<'s>(
+    module: &'s [Stmt],
+    tokens: &'s Tokens,
+    source: &'s [u8],
+    async_at: &'s [usize],
     max_depth: usize,
 ) -> Analysis {
     let index = RuleIndex::get();
@@ -158,7 +195,23 @@ pub(crate) fn analyze(
         scopes: vec![Scope::default()],
         qualname: Vec::new(),
         classes: Vec::new(),
+        thread_workers: HashSet::new(),
+        nonblocking: 0,
+        class_types: HashMap::new(),
+        module_classes: module
+            .iter()
+            .filter_map(|statement| match statement {
+                Stmt::ClassDef(class) => Some((class.name.id.as_str(), class)),
+                _ => None,
+            })
+            .collect(),
+        typing: Vec::new(),
     };
+    if memchr::memmem::find(source, b"run_worker").is_some() {
+        let mut workers = ThreadWorkers::default();
+        workers.visit_body(module);
+        analyzer.thread_workers = workers.found;
+    }
     analyzer.collect(module);
     analyzer.visit_body(module);
     analyzer.out
@@ -181,6 +234,35 @@ impl<'a> Visitor<'a> for Analyzer<'_> {
                     self.check_statement(statement);
                 }
                 visitor::walk_stmt(self, stmt);
+            }
+            // `async for x in f()` / `async with f()`: `f` gives an async
+            // iterator or context manager, an async library's call.
+            Stmt::For(each) if each.is_async => {
+                self.visit_expr(&each.target);
+                self.visit_async_source(&each.iter);
+                self.visit_body(&each.body);
+                self.visit_body(&each.orelse);
+            }
+            Stmt::With(with) if with.is_async => {
+                for item in &with.items {
+                    self.visit_async_source(&item.context_expr);
+                    if let Some(target) = &item.optional_vars {
+                        self.visit_expr(target);
+                    }
+                }
+                self.visit_body(&with.body);
+            }
+            // `try: sock.connect(..)` / `except BlockingIOError:`: the socket
+            // is a non-blocking one.
+            Stmt::Try(attempt) if attempt.handlers.iter().any(catches_blocking_io_error) => {
+                self.nonblocking += 1;
+                self.visit_body(&attempt.body);
+                self.nonblocking -= 1;
+                for handler in &attempt.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&attempt.orelse);
+                self.visit_body(&attempt.finalbody);
             }
             _ => visitor::walk_stmt(self, stmt),
         }
@@ -213,9 +295,34 @@ impl<'a> Visitor<'a> for Analyzer<'_> {
         }
         self.leave();
     }
+
+    fn visit_comprehension(&mut self, comprehension: &'a ast::Comprehension) {
+        if !comprehension.is_async {
+            return visitor::walk_comprehension(self, comprehension);
+        }
+        self.visit_expr(&comprehension.target);
+        self.visit_async_source(&comprehension.iter);
+        for condition in &comprehension.ifs {
+            self.visit_expr(condition);
+        }
+    }
 }
 
 impl<'a> Analyzer<'_> {
+    /// What `async for` iterates or `async with` enters: a call there is
+    /// walked but not checked, like an awaited one.
+    fn visit_async_source(&mut self, source: &'a Expr) {
+        match source {
+            Expr::Call(call) => {
+                if self.enter(call.range()) {
+                    self.walk_call(call);
+                    self.leave();
+                }
+            }
+            other => self.visit_expr(other),
+        }
+    }
+
     // ---- depth ----
 
     /// One level deeper into the walk: false when there is nothing to do
@@ -314,32 +421,45 @@ impl<'a> Analyzer<'_> {
             }
             Stmt::AugAssign(assign) => {
                 if let Expr::Name(name) = assign.target.as_ref() {
-                    let keeps_path = assign.op == Operator::Div
-                        && self.top().names.get(name.id.as_str())
-                            == Some(&Binding::Instance(PATH_TYPE));
-                    if !keeps_path {
+                    let old = self.top().names.get(name.id.as_str());
+                    // `p /= "a"` keeps a Path; `FLAGS |= X` keeps the flags it had.
+                    let keeps = match old {
+                        Some(Binding::Instance(PATH_TYPE)) => assign.op == Operator::Div,
+                        Some(Binding::Flags(_)) => assign.op == Operator::BitOr,
+                        _ => false,
+                    };
+                    if !keeps {
                         self.top().bind(&name.id, Binding::Other);
                     }
                 }
             }
-            Stmt::Expr(statement) => {
-                if let Expr::Call(call) = statement.value.as_ref() {
-                    self.collect_setblocking(call);
+            Stmt::Expr(statement) => match statement.value.as_ref() {
+                Expr::Call(call) => self.collect_setblocking(call),
+                Expr::Await(awaited) => {
+                    if let Expr::Call(call) = awaited.value.as_ref() {
+                        self.collect_readiness_wait(call);
+                    }
                 }
-            }
+                _ => {}
+            },
             Stmt::Global(global) => {
                 let names = global.names.iter().map(|name| name.id.to_string());
                 let names: Vec<String> = names.collect();
                 self.top().globals.extend(names);
             }
             Stmt::For(each) => {
-                self.bind_pattern_other(&each.target);
+                match (each.target.as_ref(), self.iterates_paths(&each.iter)) {
+                    (Expr::Name(name), true) if !each.is_async => {
+                        self.top().bind(&name.id, Binding::Instance(PATH_TYPE));
+                    }
+                    _ => self.bind_pattern_other(&each.target),
+                }
                 self.collect(&each.body);
                 self.collect(&each.orelse);
             }
             Stmt::With(with) => {
                 for item in &with.items {
-                    self.collect_with_item(item);
+                    self.collect_with_item(item, with.is_async);
                 }
                 self.collect(&with.body);
             }
@@ -360,7 +480,11 @@ impl<'a> Analyzer<'_> {
                     if let Some(name) = &handler.name {
                         self.top().bind(name, Binding::Other);
                     }
-                    self.collect(&handler.body);
+                    if catches_import_error(handler) {
+                        self.collect_fallback(&attempt.body, &handler.body);
+                    } else {
+                        self.collect(&handler.body);
+                    }
                 }
                 self.collect(&attempt.orelse);
                 self.collect(&attempt.finalbody);
@@ -371,6 +495,37 @@ impl<'a> Analyzer<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `try: import sqlite3` / `except ImportError: from pysqlite2 import
+    /// dbapi2 as sqlite3`: a name the `try` imports keeps that binding (the
+    /// module that is there when it can be); the fallback binds the rest.
+    fn collect_fallback(&mut self, attempt: &[Stmt], fallback: &[Stmt]) {
+        let mut imported = HashSet::new();
+        for statement in attempt {
+            let names = match statement {
+                Stmt::Import(import) => &import.names,
+                Stmt::ImportFrom(import) => &import.names,
+                _ => continue,
+            };
+            for alias in names {
+                let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
+                imported.insert(bound.split('.').next().unwrap_or(bound).to_string());
+            }
+        }
+        self.scopes.push(Scope::default());
+        self.collect(fallback);
+        let Some(bound) = self.scopes.pop() else {
+            return;
+        };
+        let top = self.top();
+        top.globals.extend(bound.globals);
+        top.stars.extend(bound.stars);
+        for (name, binding) in bound.names {
+            if !imported.contains(&name) {
+                top.bind(&name, binding);
+            }
         }
     }
 
@@ -416,6 +571,12 @@ impl<'a> Analyzer<'_> {
         if value.is_none_literal_expr() {
             return None;
         }
+        if value.is_await_expr() {
+            return Some(Binding::Awaited);
+        }
+        if let Some(names) = flag_constants(value) {
+            return Some(Binding::Flags(names));
+        }
         Some(match self.eval(value) {
             Value::Instance(kind) => Binding::Instance(kind),
             Value::Coroutine => Binding::AsyncDef,
@@ -439,25 +600,64 @@ impl<'a> Analyzer<'_> {
     }
 
     /// `a, b = Path(x), Path(y)`: each name gets its own value's type.
+    /// Also `conn, addr = sock.accept()`: see [`UNPACKED`].
     fn bind_unpacked(&mut self, targets: &[Expr], value: Option<&Expr>) {
         let values: &[Expr] = match value {
             Some(Expr::Tuple(values)) => &values.elts,
             _ => &[],
         };
         let paired = values.len() == targets.len() && !values.iter().any(Expr::is_starred_expr);
+        let returned = match value {
+            Some(Expr::Call(call)) => match self.eval(&call.func) {
+                Value::Path(path) => UNPACKED
+                    .iter()
+                    .find(|(producer, _)| *producer == path)
+                    .map(|(_, kinds)| *kinds),
+                _ => None,
+            },
+            _ => None,
+        };
+        let returned = returned.filter(|kinds| kinds.len() == targets.len());
         for (at, target) in targets.iter().enumerate() {
-            let kind = paired
-                .then(|| match self.eval(&values[at]) {
-                    Value::Instance(kind) => Some(kind),
-                    _ => None,
-                })
-                .flatten();
+            let kind = match returned {
+                Some(kinds) => kinds[at],
+                None => paired.then(|| self.value_type(&values[at])).flatten(),
+            };
             match (target, kind) {
                 (Expr::Name(name), Some(kind)) => {
                     self.top().bind(&name.id, Binding::Instance(kind));
                 }
                 _ => self.bind_pattern_other(target),
             }
+        }
+    }
+
+    /// `p.iterdir()`, `p.glob(..)`, `p.rglob(..)` on a Path: Paths, one by one.
+    fn iterates_paths(&self, iterable: &Expr) -> bool {
+        let Expr::Call(call) = iterable else {
+            return false;
+        };
+        let Expr::Attribute(method) = call.func.as_ref() else {
+            return false;
+        };
+        matches!(method.attr.as_str(), "iterdir" | "glob" | "rglob")
+            && self.eval(&method.value) == Value::Instance(PATH_TYPE)
+    }
+
+    /// `await wait_readable(sock)` (trio, anyio; also `wait_writable`): the
+    /// code waits for the socket's readiness itself, so its calls do not
+    /// block (it is a non-blocking socket, or one with data waiting): its
+    /// type is forgotten.
+    fn collect_readiness_wait(&mut self, call: &ast::ExprCall) {
+        let name = match call.func.as_ref() {
+            Expr::Name(name) => name.id.as_str(),
+            Expr::Attribute(attribute) => attribute.attr.as_str(),
+            _ => return,
+        };
+        if READINESS_WAITS.contains(&name)
+            && let Some(Expr::Name(object)) = call.arguments.args.first()
+        {
+            self.top().bind(&object.id, Binding::Other);
         }
     }
 
@@ -473,12 +673,13 @@ impl<'a> Analyzer<'_> {
         }
     }
 
-    fn collect_with_item(&mut self, item: &ast::WithItem) {
+    fn collect_with_item(&mut self, item: &ast::WithItem, is_async: bool) {
         let Some(target) = item.optional_vars.as_deref() else {
             return;
         };
         if let Expr::Name(name) = target {
             let binding = match self.eval(&item.context_expr) {
+                _ if is_async => Binding::Awaited,
                 Value::Instance(kind) => Binding::Instance(kind),
                 _ => Binding::Other,
             };
@@ -581,24 +782,34 @@ impl<'a> Analyzer<'_> {
     }
 
     /// The known type every `return` of a sync `def` gives, if there is one.
+    /// (Or the type its return annotation names: `def db() -> Connection`.)
     fn returned_type(&mut self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
+        if let Some(annotation) = definition.returns.as_deref() {
+            return self.annotation_type(annotation);
+        }
         let mut returns = Returns::default();
         returns.visit_body(&definition.body);
-        let values = returns.values;
-        if values.is_empty() || values.iter().any(Option::is_none) {
+        if returns.values.is_empty() || returns.values.iter().any(Option::is_none) {
             return None;
         }
         // Evaluated in the function's own scope (`conn = connect(); return conn`).
         self.scopes.push(Scope::default());
         self.collect_parameters(&definition.parameters);
         self.collect(&definition.body);
-        let mut kinds = values.iter().flatten().map(|value| match self.eval(value) {
-            Value::Instance(kind) => Some(kind),
-            _ => None,
-        });
+        let kind = self.one_type(&returns.values);
+        self.scopes.pop();
+        kind
+    }
+
+    /// The known type all of `values` have (a `None` in them, an unknown
+    /// value: none), evaluated in the scope on top.
+    fn one_type(&self, values: &[Option<&Expr>]) -> Option<&'static str> {
+        if values.is_empty() || values.iter().any(Option::is_none) {
+            return None;
+        }
+        let mut kinds = values.iter().flatten().map(|value| self.value_type(value));
         let first = kinds.next().flatten();
         let same = kinds.all(|kind| kind == first);
-        self.scopes.pop();
         first.filter(|_| same)
     }
 
@@ -620,6 +831,9 @@ impl<'a> Analyzer<'_> {
                     Binding::Instance(kind) => Value::Instance(kind),
                     Binding::AsyncDef => Value::Coroutine,
                     Binding::Returns(kind) => Value::Returns(kind),
+                    Binding::SelfObject(class) => Value::SelfObject(*class),
+                    Binding::Awaited => Value::Awaited,
+                    Binding::Flags(names) => Value::Flags(names.clone()),
                     Binding::Other => Value::Unknown,
                 };
             }
@@ -656,6 +870,18 @@ impl<'a> Analyzer<'_> {
                             || Value::Path(format!("{kind}.{name}")),
                             |(_, _, gives)| Value::Instance(gives),
                         ),
+                    Value::SelfObject(class) => {
+                        let typed = self.classes.get(class).map(|class| &class.typed);
+                        match typed {
+                            Some(typed) if typed.attributes.contains_key(name) => {
+                                Value::Instance(typed.attributes[name])
+                            }
+                            Some(typed) if typed.returns.contains_key(name) => {
+                                Value::Returns(typed.returns[name])
+                            }
+                            _ => Value::Unknown,
+                        }
+                    }
                     _ => Value::Unknown,
                 }
             }
@@ -677,10 +903,18 @@ impl<'a> Analyzer<'_> {
                 // unknown but the right side is a string: `/` with a string
                 // is a path join (pathlib's, or another path-like's; str and
                 // numbers have none).
+                // And `"a" / p` or `x / p` with `p` a Path: str has no `/`,
+                // so the Path's own (reflected) one joins.
                 match self.eval_depth(&join.left, depth + 1) {
                     Value::Instance(PATH_TYPE) => Value::Instance(PATH_TYPE),
-                    Value::Unknown
+                    Value::Unknown | Value::SelfObject(_)
                         if join.right.is_string_literal_expr() || join.right.is_f_string_expr() =>
+                    {
+                        Value::Instance(PATH_TYPE)
+                    }
+                    Value::Unknown | Value::Path(_)
+                        if self.eval_depth(&join.right, depth + 1)
+                            == Value::Instance(PATH_TYPE) =>
                     {
                         Value::Instance(PATH_TYPE)
                     }
@@ -714,20 +948,239 @@ impl<'a> Analyzer<'_> {
         visitor::walk_parameters(self, &definition.parameters);
         let name = definition.name.id.as_str();
         let qualified = self.qualified(name);
-        self.scopes.push(Scope::default());
-        self.collect_parameters(&definition.parameters);
-        self.collect(&definition.body);
-        let inner = definition.is_async.then_some(qualified);
+        self.push_function_scope(definition);
+        let coroutine = definition.is_async && !self.runs_in_thread(definition);
+        let inner = coroutine.then_some(qualified);
         let outer = std::mem::replace(&mut self.context, inner);
+        let outer_nonblocking = std::mem::take(&mut self.nonblocking);
         self.qualname.push((name.to_string(), PartKind::Function));
         self.visit_body(&definition.body);
         self.qualname.pop();
         self.context = outer;
+        self.nonblocking = outer_nonblocking;
         self.scopes.pop();
     }
 
+    /// A function's own scope: its parameters (a method's first one is the
+    /// instance, [`Binding::SelfObject`]) and the bindings of its body.
+    fn push_function_scope(&mut self, definition: &ast::StmtFunctionDef) {
+        self.scopes.push(Scope::default());
+        self.collect_parameters(&definition.parameters);
+        if let Some(class) = self.method_of(definition)
+            && let Some(first) = first_parameter(&definition.parameters)
+        {
+            let name = first.name.id.to_string();
+            self.top().names.insert(name, Binding::SelfObject(class));
+        }
+        self.collect(&definition.body);
+    }
+
+    /// The index in [`Analyzer::classes`] of the class whose body defines
+    /// `definition`, unless it is a staticmethod or a classmethod (whose
+    /// first parameter is not the instance).
+    fn method_of(&self, definition: &ast::StmtFunctionDef) -> Option<usize> {
+        if self.qualname.last().map(|(_, kind)| *kind) != Some(PartKind::Class) {
+            return None;
+        }
+        let unbound = definition.decorator_list.iter().any(|decorator| {
+            matches!(self.eval(&decorator.expression),
+                Value::Path(path) if path == "builtins.staticmethod" || path == "builtins.classmethod")
+        });
+        (!unbound)
+            .then(|| self.classes.len().checked_sub(1))
+            .flatten()
+    }
+
+    /// An `async def` that runs in a thread of its own, with its own event
+    /// loop, so its blocking calls stall no one else's: textual's thread
+    /// workers, `@work(thread=True)` or `self.run_worker(self.name, thread=True)`.
+    fn runs_in_thread(&self, definition: &ast::StmtFunctionDef) -> bool {
+        let decorated = definition.decorator_list.iter().any(|decorator| {
+            let Expr::Call(call) = &decorator.expression else {
+                return false;
+            };
+            has_thread_true(call)
+                && matches!(self.eval(&call.func),
+                    Value::Path(path) if THREAD_WORKER_DECORATORS.contains(&path.as_str()))
+        });
+        let owner = match self.method_of(definition) {
+            Some(class) => self.classes[class].name.as_str(),
+            None => "",
+        };
+        decorated
+            || self
+                .thread_workers
+                .contains(&(owner.to_string(), definition.name.id.to_string()))
+    }
+
+    /// Types the attributes of the class's instances and the returns of its
+    /// methods (see [`ClassTypes`]): `self.x = value` in its methods when
+    /// every value but `None` is of one known type, a `@property` or a sync
+    /// method annotated with a known type or whose every return is of one, a
+    /// class-level annotation (`x: Path`); a base class defined earlier in the
+    /// file says what it knows, and a saying of this class that differs makes
+    /// the name unknown. A name typed from another
+    /// (`self.cur = self.conn.cursor()`) is typed a round later; rounds stop
+    /// when nothing changes, or after [`ATTRIBUTE_ROUNDS`].
+    fn type_attributes(&mut self, class: &ast::StmtClassDef) {
+        let Some(at) = self.classes.len().checked_sub(1) else {
+            return;
+        };
+        let bases: Vec<ClassTypes> = class
+            .bases()
+            .iter()
+            .filter_map(|base| match base {
+                Expr::Name(name) => self.class_types_of(name.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        // The passes below collect bindings again: what they find too deep
+        // the walk itself reports.
+        let reported = self.out.too_deep.len();
+        for _ in 0..ATTRIBUTE_ROUNDS {
+            let mut attributes = Sayings::default();
+            let mut returns = Sayings::default();
+            for base in &bases {
+                attributes.inherit(&base.attributes);
+                returns.inherit(&base.returns);
+            }
+            for statement in &class.body {
+                match statement {
+                    Stmt::AnnAssign(assign) => {
+                        if let Expr::Name(name) = assign.target.as_ref() {
+                            let kind = self.annotation_type(&assign.annotation).or_else(|| {
+                                assign
+                                    .value
+                                    .as_deref()
+                                    .and_then(|value| self.value_type(value))
+                            });
+                            attributes.note(&name.id, kind, assign.value.as_deref());
+                        }
+                    }
+                    Stmt::Assign(assign) => {
+                        let kind = self.value_type(&assign.value);
+                        for target in &assign.targets {
+                            if let Expr::Name(name) = target {
+                                attributes.note(&name.id, kind, Some(&assign.value));
+                            }
+                        }
+                    }
+                    Stmt::FunctionDef(definition) => {
+                        self.type_from_method(definition, &mut attributes, &mut returns);
+                    }
+                    _ => {}
+                }
+            }
+            let typed = ClassTypes {
+                attributes: attributes.known(),
+                returns: returns.known(),
+            };
+            if typed == self.classes[at].typed {
+                break;
+            }
+            self.classes[at].typed = typed;
+        }
+        self.out.too_deep.truncate(reported);
+    }
+
+    /// What is known of the class of this file named `name`: typed when
+    /// walked, or now for a module-level class the walk skips.
+    fn class_types_of(&mut self, name: &str) -> Option<ClassTypes> {
+        if let Some(known) = self.class_types.get(name) {
+            return Some(known.clone());
+        }
+        let class = *self.module_classes.get(name)?;
+        if self.typing.iter().any(|typing| typing == name) {
+            return None;
+        }
+        self.typing.push(name.to_string());
+        // A module-level class sees the module's names only.
+        let inner_scopes = self.scopes.split_off(1.min(self.scopes.len()));
+        let qualname = std::mem::take(&mut self.qualname);
+        self.qualname.push((name.to_string(), PartKind::Class));
+        self.classes.push(ClassInfo {
+            name: name.to_string(),
+            ..ClassInfo::default()
+        });
+        self.type_attributes(class);
+        let typed = self.classes.pop().map(|class| class.typed);
+        self.qualname = qualname;
+        self.scopes.extend(inner_scopes);
+        self.typing.pop();
+        let typed = typed?;
+        self.class_types.insert(name.to_string(), typed.clone());
+        Some(typed)
+    }
+
+    /// What one method says of the instance: its type if it is a property,
+    /// its return type if it is another sync method, and the values it
+    /// assigns to `self.x`.
+    fn type_from_method(
+        &mut self,
+        definition: &ast::StmtFunctionDef,
+        attributes: &mut Sayings,
+        returns: &mut Sayings,
+    ) {
+        if self.method_of(definition).is_none() {
+            return;
+        }
+        let Some(instance) = first_parameter(&definition.parameters) else {
+            return;
+        };
+        let property = definition.decorator_list.iter().any(|decorator| {
+            matches!(self.eval(&decorator.expression),
+                Value::Path(path) if PROPERTY_DECORATORS.contains(&path.as_str()))
+        });
+        self.push_function_scope(definition);
+        let name = definition.name.id.as_str();
+        if property {
+            attributes.note(name, self.return_type(definition), None);
+        } else if !definition.is_async && definition.decorator_list.is_empty() {
+            returns.note(name, self.return_type(definition), None);
+        } else {
+            // A coroutine, or decorated into anything: not a known type.
+            returns.note(name, None, None);
+        }
+        let mut assigned = SelfAssignments {
+            instance: instance.name.id.as_str(),
+            ..SelfAssignments::default()
+        };
+        assigned.visit_body(&definition.body);
+        for (name, annotation, value) in assigned.found {
+            let kind = match annotation {
+                Some(annotation) => self.annotation_type(annotation),
+                None => value.and_then(|value| self.value_type(value)),
+            };
+            attributes.note(name, kind, value);
+        }
+        self.scopes.pop();
+    }
+
+    /// The known type a function returns: its annotation's (`-> Path`), or
+    /// the one every `return` gives, evaluated in the scope on top (the
+    /// function's own).
+    fn return_type(&self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
+        if let Some(annotation) = definition.returns.as_deref() {
+            return self.annotation_type(annotation);
+        }
+        let mut returns = Returns::default();
+        returns.visit_body(&definition.body);
+        self.one_type(&returns.values)
+    }
+
+    /// The known type of `value`'s object, if it has one.
+    fn value_type(&self, value: &Expr) -> Option<&'static str> {
+        match self.eval(value) {
+            Value::Instance(kind) => Some(kind),
+            _ => None,
+        }
+    }
+
     fn class(&mut self, class: &'a ast::StmtClassDef) {
-        let mut info = ClassInfo::default();
+        let mut info = ClassInfo {
+            name: class.name.id.to_string(),
+            ..ClassInfo::default()
+        };
         for statement in &class.body {
             if let Stmt::FunctionDef(definition) = statement {
                 let method = definition.name.id.to_string();
@@ -747,9 +1200,12 @@ impl<'a> Analyzer<'_> {
         self.classes.push(info);
         self.qualname
             .push((class.name.id.to_string(), PartKind::Class));
+        self.type_attributes(class);
         self.visit_body(&class.body);
         self.qualname.pop();
-        self.classes.pop();
+        if let Some(done) = self.classes.pop() {
+            self.class_types.insert(done.name, done.typed);
+        }
     }
 
     /// A lambda: inside the coroutine only when `inline` (an argument of a
@@ -824,12 +1280,18 @@ impl<'a> Analyzer<'_> {
                 found = self
                     .index
                     .rule_for_method(Language::Python, method)
+                    .filter(|rule| {
+                        !(AWAITED_RESULTS.contains(&rule.id) && self.awaited_receiver(function))
+                    })
                     .map(|rule| (rule, format!("*.{method}")));
             }
         }
         let Some((rule, resolved)) = found else {
             return;
         };
+        if self.nonblocking > 0 && NONBLOCKING_WHEN_CAUGHT.contains(&rule.id) {
+            return;
+        }
         if rule.check != Check::Call || self.exempt_by_arguments(call, rule) {
             return;
         }
@@ -884,6 +1346,14 @@ impl<'a> Analyzer<'_> {
         }
     }
 
+    /// `(await x).fetchall()`, or `r.fetchall()` after `r = await x`.
+    fn awaited_receiver(&self, callee: &Expr) -> bool {
+        let Expr::Attribute(attribute) = callee else {
+            return false;
+        };
+        attribute.value.is_await_expr() || self.eval(&attribute.value) == Value::Awaited
+    }
+
     /// Whether an argument names what makes this call not wait (`WNOHANG`,
     /// `fileobj=`, an `io.BytesIO(..)`): see [`Rule::unless_args`].
     fn exempt_by_arguments(&self, call: &ast::ExprCall, rule: &Rule) -> bool {
@@ -898,12 +1368,14 @@ impl<'a> Analyzer<'_> {
                 _ => None,
             }
         }
-        // An object of a type so named (`buf` after `buf = io.BytesIO()`).
+        // An object of a type so named (`buf` after `buf = io.BytesIO()`),
+        // or a constant holding such a flag (`NUMERIC = socket.AI_NUMERICHOST`).
         let typed = |value: &Expr| match self.eval(value) {
             Value::Instance(kind) => {
                 let last = kind.rsplit('.').next().unwrap_or(kind);
                 rule.unless_args.contains(&last)
             }
+            Value::Flags(names) => names.iter().any(|name| named(Some(name))),
             _ => false,
         };
         let value_names = |value: &Expr| match value {
@@ -1024,6 +1496,28 @@ fn flags(value: &Expr, depth: usize) -> Vec<&Expr> {
     }
 }
 
+/// The names of a flag set of constants (`socket.AI_NUMERICHOST |
+/// AI_NUMERICSERV`: each part a name or attribute in capitals), to follow a
+/// flag through a constant.
+fn flag_constants(value: &Expr) -> Option<Vec<String>> {
+    let constant = |name: &str| {
+        name.len() > 1
+            && name.bytes().any(|byte| byte.is_ascii_uppercase())
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_')
+    };
+    flags(value, 0)
+        .into_iter()
+        .map(|part| match part {
+            Expr::Name(name) => Some(name.id.as_str()),
+            Expr::Attribute(attribute) => Some(attribute.attr.as_str()),
+            _ => None,
+        })
+        .map(|name| name.filter(|name| constant(name)).map(str::to_string))
+        .collect()
+}
+
 /// The method name of a callee `x.name`.
 fn method_name(callee: &Expr) -> Option<&str> {
     match callee {
@@ -1078,6 +1572,270 @@ impl<'a> Visitor<'a> for Returns<'a> {
             Expr::Yield(_) | Expr::YieldFrom(_) => self.values.push(None),
             _ => visitor::walk_expr(self, expr),
         }
+        self.depth -= 1;
+    }
+}
+
+/// `self.x = ..` (also annotated, unpacked, augmented, a loop or `with`
+/// target, or `self.x.setblocking(..)`) in a method body, nested functions included (a closure assigns
+/// the same instance's attributes), nested classes not: the attribute, its
+/// annotation and its value where there is a plain one.
+#[derive(Default)]
+struct SelfAssignments<'a> {
+    /// The method's first parameter's name.
+    instance: &'a str,
+    found: Vec<(&'a str, Option<&'a Expr>, Option<&'a Expr>)>,
+    depth: usize,
+}
+
+impl<'a> SelfAssignments<'a> {
+    /// `self.x` as the target of something this pass cannot type.
+    fn untyped(&mut self, target: &'a Expr) {
+        match target {
+            Expr::Attribute(attribute) if self.is_instance(&attribute.value) => {
+                self.found.push((attribute.attr.as_str(), None, None));
+            }
+            Expr::Starred(starred) => self.untyped(&starred.value),
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                for element in elts {
+                    self.untyped(element);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_instance(&self, object: &Expr) -> bool {
+        matches!(object, Expr::Name(name) if name.id.as_str() == self.instance)
+    }
+}
+
+impl<'a> Visitor<'a> for SelfAssignments<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.depth > MAX_EVAL_DEPTH {
+            // Too deep to read whole: nothing here is typed.
+            self.found.push(("", None, None));
+            return;
+        }
+        self.depth += 1;
+        match stmt {
+            Stmt::ClassDef(_) => {}
+            Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    match target {
+                        Expr::Attribute(attribute) if self.is_instance(&attribute.value) => {
+                            self.found
+                                .push((attribute.attr.as_str(), None, Some(&assign.value)));
+                        }
+                        other => self.untyped(other),
+                    }
+                }
+            }
+            Stmt::AnnAssign(assign) => match assign.target.as_ref() {
+                Expr::Attribute(attribute) if self.is_instance(&attribute.value) => {
+                    let value = assign.value.as_deref();
+                    self.found
+                        .push((attribute.attr.as_str(), Some(&assign.annotation), value));
+                }
+                other => self.untyped(other),
+            },
+            Stmt::AugAssign(assign) => self.untyped(&assign.target),
+            // `self.sock.setblocking(False)`: no longer a blocking socket.
+            Stmt::Expr(statement) => {
+                if let Expr::Call(call) = statement.value.as_ref()
+                    && let Expr::Attribute(method) = call.func.as_ref()
+                    && method.attr.as_str() == "setblocking"
+                {
+                    self.untyped(&method.value);
+                }
+            }
+            Stmt::For(each) => {
+                self.untyped(&each.target);
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if let Some(target) = item.optional_vars.as_deref() {
+                        self.untyped(target);
+                    }
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+        self.depth -= 1;
+    }
+
+    // Assignments are statements: expressions hold none but in lambdas and
+    // comprehensions, which cannot assign attributes.
+    fn visit_expr(&mut self, _: &'a Expr) {}
+}
+
+/// Everything said of one class's attributes (or its methods' returns) in
+/// a round of [`Analyzer::type_attributes`]: a type, or `None` when two
+/// sayings differ or one is unknown.
+#[derive(Default)]
+struct Sayings(HashMap<String, Option<&'static str>>);
+
+impl Sayings {
+    /// One saying: the attribute `name` gets `kind` (unknown: `None`) from
+    /// `value`; `None` as the value says nothing (`self.conn = None` until
+    /// connected), an empty name makes every attribute unknown.
+    fn note(&mut self, name: &str, kind: Option<&'static str>, value: Option<&Expr>) {
+        if value.is_some_and(Expr::is_none_literal_expr) {
+            return;
+        }
+        match self.0.get_mut(name) {
+            None => {
+                self.0.insert(name.to_string(), kind);
+            }
+            Some(old) if *old == kind => {}
+            Some(old) => *old = None,
+        }
+    }
+
+    /// What a base class knows, said first.
+    fn inherit(&mut self, known: &HashMap<String, &'static str>) {
+        for (name, kind) in known {
+            self.note(name, Some(kind), None);
+        }
+    }
+
+    fn known(self) -> HashMap<String, &'static str> {
+        if self.0.contains_key("") {
+            return HashMap::new();
+        }
+        let typed = self.0.into_iter();
+        typed
+            .filter_map(|(name, kind)| Some((name, kind?)))
+            .collect()
+    }
+}
+
+/// How many rounds [`Analyzer::type_attributes`] takes at most: a chain of
+/// attributes typed from one another (`_conn`, the property `conn` returning
+/// it, `_cur` from `conn.cursor()`, the property `cur`) takes one a link.
+const ATTRIBUTE_ROUNDS: usize = 6;
+
+/// Decorators that make a method an attribute of the instance.
+const PROPERTY_DECORATORS: &[&str] = &["builtins.property", "functools.cached_property"];
+
+/// Decorators that run an `async def` in a thread worker when called with
+/// `thread=True` (textual's `work`).
+const THREAD_WORKER_DECORATORS: &[&str] = &["textual.work", "textual._work_decorator.work"];
+
+/// A call with the keyword argument `thread=True`.
+fn has_thread_true(call: &ast::ExprCall) -> bool {
+    call.arguments.keywords.iter().any(|keyword| {
+        keyword
+            .arg
+            .as_ref()
+            .is_some_and(|name| name.id.as_str() == "thread")
+            && matches!(&keyword.value, Expr::BooleanLiteral(literal) if literal.value)
+    })
+}
+
+/// What trio and anyio call a wait for a socket's readiness.
+const READINESS_WAITS: &[&str] = &[
+    "wait_readable",
+    "wait_writable",
+    "wait_socket_readable",
+    "wait_socket_writable",
+];
+
+/// Calls that return a tuple with objects of known types, for `a, b = f()`.
+const UNPACKED: &[(&str, &[Option<&str>])] = &[
+    ("socket.socket.accept", &[Some("socket.socket"), None]),
+    (
+        "socket.socketpair",
+        &[Some("socket.socket"), Some("socket.socket")],
+    ),
+];
+
+/// Rules whose methods matched by name alone (`*.fetchall`) are not matched
+/// on the result of an `await`: SQLAlchemy's and `databases`' awaited
+/// results hold their rows already (an aiosqlite cursor's are coroutines).
+const AWAITED_RESULTS: &[&str] = &["py-sync-db"];
+
+/// Rules not matched inside `try: .. except BlockingIOError:`, which only a
+/// non-blocking socket raises.
+const NONBLOCKING_WHEN_CAUGHT: &[&str] = &["py-socket"];
+
+/// `except BlockingIOError:` (or a tuple with it).
+fn catches_blocking_io_error(handler: &ExceptHandler) -> bool {
+    let ExceptHandler::ExceptHandler(handler) = handler;
+    catches(handler, &["BlockingIOError"])
+}
+
+/// `except ImportError:` (or `ModuleNotFoundError`, or a tuple with one).
+fn catches_import_error(handler: &ast::ExceptHandlerExceptHandler) -> bool {
+    catches(handler, &["ImportError", "ModuleNotFoundError"])
+}
+
+/// Whether the handler names one of `errors` (alone or in a tuple).
+fn catches(handler: &ast::ExceptHandlerExceptHandler, errors: &[&str]) -> bool {
+    let named =
+        |expr: &Expr| matches!(expr, Expr::Name(name) if errors.contains(&name.id.as_str()));
+    match handler.type_.as_deref() {
+        Some(Expr::Tuple(types)) => types.elts.iter().any(named),
+        Some(other) => named(other),
+        None => false,
+    }
+}
+
+/// A function's first positional parameter (a method's instance).
+fn first_parameter(parameters: &Parameters) -> Option<&ast::Parameter> {
+    let plain = parameters.posonlyargs.iter().chain(&parameters.args);
+    plain.map(|parameter| &parameter.parameter).next()
+}
+
+/// What textual runs in thread workers, by `run_worker(x, thread=True)`:
+/// `(class, method)` for `self.method` in a method of `class`, `("", name)`
+/// for a plain name. Only looked for in files that say `run_worker`.
+#[derive(Default)]
+struct ThreadWorkers {
+    found: HashSet<(String, String)>,
+    classes: Vec<String>,
+    depth: usize,
+}
+
+impl<'a> Visitor<'a> for ThreadWorkers {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.depth > MAX_EVAL_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        if let Stmt::ClassDef(class) = stmt {
+            self.classes.push(class.name.id.to_string());
+            visitor::walk_stmt(self, stmt);
+            self.classes.pop();
+        } else {
+            visitor::walk_stmt(self, stmt);
+        }
+        self.depth -= 1;
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.depth > MAX_EVAL_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        if let Expr::Call(call) = expr
+            && method_name(&call.func) == Some("run_worker")
+            && has_thread_true(call)
+        {
+            let owner = self.classes.last().cloned().unwrap_or_default();
+            match call.arguments.args.first() {
+                Some(Expr::Attribute(method)) if method.value.is_name_expr() => {
+                    self.found.insert((owner, method.attr.to_string()));
+                }
+                Some(Expr::Name(function)) => {
+                    self.found.insert((String::new(), function.id.to_string()));
+                }
+                _ => {}
+            }
+        }
+        visitor::walk_expr(self, expr);
         self.depth -= 1;
     }
 }

@@ -440,6 +440,9 @@ pub(crate) static RULES: &[Rule] = &[
             // websocket-client (module `websocket`) is synchronous.
             "websocket.create_connection",
         ],
+        // getaddrinfo(.., flags=AI_NUMERICHOST) parses a numeric address and
+        // asks no resolver (trio and dask try it on the loop, then a thread).
+        unless_args: &["AI_NUMERICHOST"],
         why: "a blocking socket call (or DNS lookup) stops the event loop until the peer answers",
         replacement: "reader, writer = await asyncio.open_connection(...) (or await loop.getaddrinfo(...))",
         method_replacement: Some(
@@ -775,6 +778,7 @@ pub(crate) static PRODUCERS: &[Producer] = &[
     py("subprocess.Popen", "subprocess.Popen"),
     py("socket.socket", "socket.socket"),
     py("socket.create_connection", "socket.socket"),
+    py("socket.create_server", "socket.socket"),
     py("sqlite3.connect", "sqlite3.Connection"),
     py("sqlite3.Connection.cursor", "sqlite3.Cursor"),
     py("sqlite3.Connection.execute", "sqlite3.Cursor"),
