@@ -11,14 +11,26 @@
 //! an object of a known type (`Path(p).read_text()`, or `conn` after
 //! `conn = sqlite3.connect(...)`) is `Type.method`.
 //!
+//! Types also come from annotations (`p: Path | None`), a function's return
+//! (its annotation, or what every `return` gives), and, for `self.x`, from
+//! the class: what its methods assign to `self.x`, its properties, the
+//! returns of its methods, what a base class of the same file knows.
+//!
 //! A name bound in two different ways (an import and an assignment, two
-//! different imports) resolves to nothing: precision before recall.
+//! different imports) resolves to nothing: precision before recall. The one
+//! exception is `try: import M` / `except ImportError:` (the fallback binds
+//! only what the `try` did not).
 //!
 //! What counts as inside the coroutine: the `async def` body, including
 //! comprehensions and lambdas handed to a builtin that calls them at once
 //! (`sorted(key=lambda ...)`); not a nested `def` (it runs when called,
 //! perhaps in a thread), nor any other lambda (it may be handed to
-//! `run_in_executor`), nor a call that is itself awaited.
+//! `run_in_executor`), nor a call that is itself awaited or that `async for`
+//! / `async with` consumes, nor a coroutine run in a thread (textual's thread
+//! workers, mitmproxy's `@concurrent`).
+//! Non-blocking forms are not reported: a socket set non-blocking, inside
+//! `try: .. except BlockingIOError`, or after `await wait_readable(sock)`;
+//! `fetchall()` on what an `await` gave (an async driver's buffered rows).
 
 use super::finding::{Analysis, Hit, may_hold_async};
 use super::rules::{Check, Language, Rule, RuleIndex};
@@ -993,15 +1005,19 @@ impl<'a> Analyzer<'_> {
 
     /// An `async def` that runs in a thread of its own, with its own event
     /// loop, so its blocking calls stall no one else's: textual's thread
-    /// workers, `@work(thread=True)` or `self.run_worker(self.name, thread=True)`.
+    /// workers, `@work(thread=True)` or `self.run_worker(self.name, thread=True)`,
+    /// and mitmproxy's `@concurrent` hooks.
     fn runs_in_thread(&self, definition: &ast::StmtFunctionDef) -> bool {
         let decorated = definition.decorator_list.iter().any(|decorator| {
-            let Expr::Call(call) = &decorator.expression else {
-                return false;
+            let in_thread = |callee: &Expr, list: &[&str]| {
+                matches!(self.eval(callee), Value::Path(path) if list.contains(&path.as_str()))
             };
-            has_thread_true(call)
-                && matches!(self.eval(&call.func),
-                    Value::Path(path) if THREAD_WORKER_DECORATORS.contains(&path.as_str()))
+            match &decorator.expression {
+                Expr::Call(call) => {
+                    has_thread_true(call) && in_thread(&call.func, THREAD_WORKER_DECORATORS)
+                }
+                plain => in_thread(plain, THREAD_DECORATORS),
+            }
         });
         let owner = match self.method_of(definition) {
             Some(class) => self.classes[class].name.as_str(),
@@ -1719,6 +1735,10 @@ const ATTRIBUTE_ROUNDS: usize = 6;
 
 /// Decorators that make a method an attribute of the instance.
 const PROPERTY_DECORATORS: &[&str] = &["builtins.property", "functools.cached_property"];
+
+/// Decorators that run an `async def` on an event loop of its own in a
+/// thread (mitmproxy's `concurrent`).
+const THREAD_DECORATORS: &[&str] = &["mitmproxy.script.concurrent"];
 
 /// Decorators that run an `async def` in a thread worker when called with
 /// `thread=True` (textual's `work`).

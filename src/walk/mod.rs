@@ -50,7 +50,7 @@ mod expand;
 mod pattern;
 
 pub(crate) use expand::{WalkError, expand, expand_targets};
-pub(crate) use pattern::{check_target, is_pattern, names_existing};
+pub(crate) use pattern::{PatternError, check_target, is_pattern, names_existing};
 
 use std::fmt;
 use std::fs::FileType;

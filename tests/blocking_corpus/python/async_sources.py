@@ -1,5 +1,6 @@
 """What an async library hands back, non-blocking sockets, numeric lookups,
-sockets from accept() and socketpair(), and textual's thread workers."""
+sockets from accept() and socketpair(), and coroutines run in threads (textual's
+thread workers, mitmproxy's @concurrent)."""
 import socket
 import time
 from pathlib import Path
@@ -105,3 +106,15 @@ async def readiness(sock: socket.socket, other: socket.socket):
     await anyio.wait_socket_readable(sock)
     sock.recv(10)
     other.recv(10)  # expect: py-socket
+
+
+from mitmproxy.script import concurrent
+
+
+@concurrent
+async def request(flow):
+    time.sleep(0.25)
+
+
+async def response(flow):
+    time.sleep(0.25)  # expect: py-time-sleep
