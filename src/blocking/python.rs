@@ -173,9 +173,9 @@ struct Analyzer<'s> {
     /// file inherits it.
     class_types: HashMap<String, ClassTypes>,
     /// The module's classes, to type a base class that the walk skips (it
-    /// holds no `async`), and the ones being typed (a base of itself).
+    /// holds no `async`), and those of them being typed.
     module_classes: HashMap<&'s str, &'s ast::StmtClassDef>,
-    typing: Vec<String>,
+    typing: HashSet<String>,
 }
 
 /// Every blocking call inside async code in a parsed Python module, and the
@@ -217,7 +217,7 @@ pub(crate) fn analyze<'s>(
                 _ => None,
             })
             .collect(),
-        typing: Vec::new(),
+        typing: HashSet::new(),
     };
     if memchr::memmem::find(source, b"run_worker").is_some() {
         let mut workers = ThreadWorkers::default();
@@ -1100,32 +1100,66 @@ impl<'a> Analyzer<'_> {
     }
 
     /// What is known of the class of this file named `name`: typed when
-    /// walked, or now for a module-level class the walk skips.
+    /// walked, or now for a module-level class the walk skips. Its bases
+    /// that the walk skipped too are typed first, farthest first, from a
+    /// list rather than by recursion (a chain of thousands of classes would
+    /// overflow the stack); a class that is its own base says nothing.
     fn class_types_of(&mut self, name: &str) -> Option<ClassTypes> {
         if let Some(known) = self.class_types.get(name) {
             return Some(known.clone());
         }
-        let class = *self.module_classes.get(name)?;
-        if self.typing.iter().any(|typing| typing == name) {
-            return None;
+        let module_classes = &self.module_classes;
+        let untyped = |name: &str| {
+            module_classes
+                .get(name)
+                .copied()
+                .filter(|_| !self.class_types.contains_key(name) && !self.typing.contains(name))
+        };
+        // Depth first, each class after its bases.
+        let mut order: Vec<&ast::StmtClassDef> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack = vec![(untyped(name)?, false)];
+        while let Some((class, bases_done)) = stack.pop() {
+            if bases_done {
+                order.push(class);
+                continue;
+            }
+            if !seen.insert(class.name.id.as_str()) {
+                continue;
+            }
+            stack.push((class, true));
+            for base in class.bases() {
+                if let Expr::Name(base) = base
+                    && let Some(base) = untyped(base.id.as_str())
+                {
+                    stack.push((base, false));
+                }
+            }
         }
-        self.typing.push(name.to_string());
+        // All of them are being typed: a base met again (a cycle) says
+        // nothing, rather than start another round of this.
+        let names = order.iter().map(|class| class.name.id.to_string());
+        self.typing.extend(names);
         // A module-level class sees the module's names only.
         let inner_scopes = self.scopes.split_off(1.min(self.scopes.len()));
         let qualname = std::mem::take(&mut self.qualname);
-        self.qualname.push((name.to_string(), PartKind::Class));
-        self.classes.push(ClassInfo {
-            name: name.to_string(),
-            ..ClassInfo::default()
-        });
-        self.type_attributes(class);
-        let typed = self.classes.pop().map(|class| class.typed);
+        for class in order {
+            let class_name = class.name.id.to_string();
+            self.qualname.push((class_name.clone(), PartKind::Class));
+            self.classes.push(ClassInfo {
+                name: class_name.clone(),
+                ..ClassInfo::default()
+            });
+            self.type_attributes(class);
+            if let Some(done) = self.classes.pop() {
+                self.class_types.insert(class_name.clone(), done.typed);
+            }
+            self.typing.remove(&class_name);
+            self.qualname.pop();
+        }
         self.qualname = qualname;
         self.scopes.extend(inner_scopes);
-        self.typing.pop();
-        let typed = typed?;
-        self.class_types.insert(name.to_string(), typed.clone());
-        Some(typed)
+        self.class_types.get(name).cloned()
     }
 
     /// What one method says of the instance: its type if it is a property,
@@ -1888,6 +1922,29 @@ mod tests {
 
     fn found(text: &str) -> Vec<(u64, String)> {
         testing::found(Language::Python, text)
+    }
+
+    #[test]
+    fn attributes_come_from_bases_however_far_up() {
+        let chain = |links: usize| {
+            let mut text = String::from(
+                "from pathlib import Path\nclass C0:\n    def __init__(self):\n        self.p = Path('a')\n",
+            );
+            for link in 1..links {
+                text.push_str(&format!("class C{link}(C{}):\n    pass\n", link - 1));
+            }
+            text.push_str(&format!(
+                "class Last(C{}):\n    async def f(self):\n        self.p.exists()\n",
+                links - 1
+            ));
+            text
+        };
+        assert_eq!(found(&chain(10)).len(), 1);
+        // Thousands of links are followed without a recursion each.
+        assert_eq!(found(&chain(5_000)).len(), 1);
+        // A class that is its own base (rebound names) ends.
+        let own = "class A(A):\n    async def f(self):\n        self.p.exists()\n";
+        assert!(found(own).is_empty());
     }
 
     #[test]
