@@ -68,8 +68,9 @@ enum Binding {
     Instance(&'static str),
     /// An undecorated `async def` of this file.
     AsyncDef,
-    /// An undecorated module-level `def` whose every `return` gives an
-    /// object of this known type (`def db(): return sqlite3.connect(..)`).
+    /// An undecorated module-level `def` annotated with a known type, or
+    /// whose every `return` gives an object of one
+    /// (`def db(): return sqlite3.connect(..)`; see [`Analyzer::return_type`]).
     Returns(&'static str),
     /// A method's first parameter: the instance of the class at this index
     /// of [`Analyzer::classes`], whose attributes may be typed.
@@ -130,12 +131,30 @@ struct ClassInfo {
     typed: ClassTypes,
 }
 
-/// The attributes of a class's instances whose type is known, and its
-/// methods whose return type is (by annotation, or every `return`).
+/// What is known of a class's instances: the type of each attribute the
+/// class (or a base) says something of, and the return type of each
+/// method (by annotation, or every `return`); `None` where the sayings are
+/// unknown or differ. An opaque class says nothing of any name (a
+/// `setattr(self, name, ..)`, a code too deep, a budget spent).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct ClassTypes {
-    attributes: HashMap<String, &'static str>,
-    returns: HashMap<String, &'static str>,
+    opaque: bool,
+    attributes: HashMap<String, Option<&'static str>>,
+    returns: HashMap<String, Option<&'static str>>,
+}
+
+impl ClassTypes {
+    fn opaque() -> ClassTypes {
+        ClassTypes {
+            opaque: true,
+            ..ClassTypes::default()
+        }
+    }
+
+    /// How many names it holds (what a subclass copies).
+    fn len(&self) -> usize {
+        self.attributes.len() + self.returns.len()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +195,8 @@ struct Analyzer<'s> {
     /// holds no `async`), and those of them being typed.
     module_classes: HashMap<&'s str, &'s ast::StmtClassDef>,
     typing: HashSet<String>,
+    /// How many more names classes may copy from their bases.
+    inheritance_budget: usize,
 }
 
 /// Every blocking call inside async code in a parsed Python module, and the
@@ -210,14 +231,9 @@ pub(crate) fn analyze<'s>(
         thread_workers: HashSet::new(),
         nonblocking: 0,
         class_types: HashMap::new(),
-        module_classes: module
-            .iter()
-            .filter_map(|statement| match statement {
-                Stmt::ClassDef(class) => Some((class.name.id.as_str(), class)),
-                _ => None,
-            })
-            .collect(),
+        module_classes: module_class_definitions(module),
         typing: HashSet::new(),
+        inheritance_budget: INHERITANCE_BUDGET,
     };
     if memchr::memmem::find(source, b"run_worker").is_some() {
         let mut workers = ThreadWorkers::default();
@@ -251,13 +267,13 @@ impl<'a> Visitor<'a> for Analyzer<'_> {
             // iterator or context manager, an async library's call.
             Stmt::For(each) if each.is_async => {
                 self.visit_expr(&each.target);
-                self.visit_async_source(&each.iter);
+                self.visit_awaited(&each.iter);
                 self.visit_body(&each.body);
                 self.visit_body(&each.orelse);
             }
             Stmt::With(with) if with.is_async => {
                 for item in &with.items {
-                    self.visit_async_source(&item.context_expr);
+                    self.visit_awaited(&item.context_expr);
                     if let Some(target) = &item.optional_vars {
                         self.visit_expr(target);
                     }
@@ -293,15 +309,7 @@ impl<'a> Visitor<'a> for Analyzer<'_> {
                 self.walk_call(call);
             }
             // An awaited call is not a blocking one (`await loop.sock_recv(..)`).
-            Expr::Await(awaited) => match awaited.value.as_ref() {
-                Expr::Call(call) => {
-                    if self.enter(call.range()) {
-                        self.walk_call(call);
-                        self.leave();
-                    }
-                }
-                other => self.visit_expr(other),
-            },
+            Expr::Await(awaited) => self.visit_awaited(&awaited.value),
             Expr::Lambda(lambda) => self.lambda(lambda, false),
             _ => visitor::walk_expr(self, expr),
         }
@@ -313,7 +321,7 @@ impl<'a> Visitor<'a> for Analyzer<'_> {
             return visitor::walk_comprehension(self, comprehension);
         }
         self.visit_expr(&comprehension.target);
-        self.visit_async_source(&comprehension.iter);
+        self.visit_awaited(&comprehension.iter);
         for condition in &comprehension.ifs {
             self.visit_expr(condition);
         }
@@ -321,9 +329,9 @@ impl<'a> Visitor<'a> for Analyzer<'_> {
 }
 
 impl<'a> Analyzer<'_> {
-    /// What `async for` iterates or `async with` enters: a call there is
-    /// walked but not checked, like an awaited one.
-    fn visit_async_source(&mut self, source: &'a Expr) {
+    /// What is awaited, iterated by `async for` or entered by `async with`:
+    /// an async library's call, walked but not checked.
+    fn visit_awaited(&mut self, source: &'a Expr) {
         match source {
             Expr::Call(call) => {
                 if self.enter(call.range()) {
@@ -586,11 +594,11 @@ impl<'a> Analyzer<'_> {
         if value.is_await_expr() {
             return Some(Binding::Awaited);
         }
-        if let Some(names) = flag_constants(value) {
-            return Some(Binding::Flags(names));
-        }
         Some(match self.eval(value) {
             Value::Instance(kind) => Binding::Instance(kind),
+            _ if flag_constants(value).is_some() => {
+                Binding::Flags(flag_constants(value).unwrap_or_default())
+            }
             Value::Coroutine => Binding::AsyncDef,
             _ => Binding::Other,
         })
@@ -673,13 +681,15 @@ impl<'a> Analyzer<'_> {
         }
     }
 
-    /// `sock.setblocking(False)`: the socket no longer blocks, so its type is forgotten.
+    /// `sock.setblocking(False)` (anything but `True`): the socket may no
+    /// longer block, so its type is forgotten.
     fn collect_setblocking(&mut self, call: &ast::ExprCall) {
         let Expr::Attribute(function) = call.func.as_ref() else {
             return;
         };
         if let Expr::Name(object) = function.value.as_ref()
             && function.attr.as_str() == "setblocking"
+            && !sets_blocking(call)
         {
             self.top().bind(&object.id, Binding::Other);
         }
@@ -795,20 +805,20 @@ impl<'a> Analyzer<'_> {
 
     /// The known type every `return` of a sync `def` gives, if there is one.
     /// (Or the type its return annotation names: `def db() -> Connection`.)
+    /// See [`Analyzer::return_type`].
     fn returned_type(&mut self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
-        if let Some(annotation) = definition.returns.as_deref() {
-            return self.annotation_type(annotation);
-        }
-        let mut returns = Returns::default();
-        returns.visit_body(&definition.body);
-        if returns.values.is_empty() || returns.values.iter().any(Option::is_none) {
-            return None;
+        if definition.returns.is_none() {
+            let mut returns = Returns::default();
+            returns.visit_body(&definition.body);
+            if returns.values.is_empty() || returns.values.iter().any(Option::is_none) {
+                return None;
+            }
         }
         // Evaluated in the function's own scope (`conn = connect(); return conn`).
         self.scopes.push(Scope::default());
         self.collect_parameters(&definition.parameters);
         self.collect(&definition.body);
-        let kind = self.one_type(&returns.values);
+        let kind = self.return_type(definition);
         self.scopes.pop();
         kind
     }
@@ -882,18 +892,18 @@ impl<'a> Analyzer<'_> {
                             || Value::Path(format!("{kind}.{name}")),
                             |(_, _, gives)| Value::Instance(gives),
                         ),
-                    Value::SelfObject(class) => {
-                        let typed = self.classes.get(class).map(|class| &class.typed);
-                        match typed {
-                            Some(typed) if typed.attributes.contains_key(name) => {
-                                Value::Instance(typed.attributes[name])
+                    Value::SelfObject(class) => match self.classes.get(class) {
+                        Some(class) if !class.typed.opaque => {
+                            let typed = &class.typed;
+                            match (typed.attributes.get(name), typed.returns.get(name)) {
+                                (Some(Some(AWAITED)), _) => Value::Awaited,
+                                (Some(Some(kind)), _) => Value::Instance(kind),
+                                (_, Some(Some(kind))) => Value::Returns(kind),
+                                _ => Value::Unknown,
                             }
-                            Some(typed) if typed.returns.contains_key(name) => {
-                                Value::Returns(typed.returns[name])
-                            }
-                            _ => Value::Unknown,
                         }
-                    }
+                        _ => Value::Unknown,
+                    },
                     _ => Value::Unknown,
                 }
             }
@@ -994,11 +1004,8 @@ impl<'a> Analyzer<'_> {
         if self.qualname.last().map(|(_, kind)| *kind) != Some(PartKind::Class) {
             return None;
         }
-        let unbound = definition.decorator_list.iter().any(|decorator| {
-            matches!(self.eval(&decorator.expression),
-                Value::Path(path) if path == "builtins.staticmethod" || path == "builtins.classmethod")
-        });
-        (!unbound)
+        let unbound = &["builtins.staticmethod", "builtins.classmethod"];
+        (!self.decorated_with(definition, unbound))
             .then(|| self.classes.len().checked_sub(1))
             .flatten()
     }
@@ -1008,17 +1015,12 @@ impl<'a> Analyzer<'_> {
     /// workers, `@work(thread=True)` or `self.run_worker(self.name, thread=True)`,
     /// and mitmproxy's `@concurrent` hooks.
     fn runs_in_thread(&self, definition: &ast::StmtFunctionDef) -> bool {
-        let decorated = definition.decorator_list.iter().any(|decorator| {
-            let in_thread = |callee: &Expr, list: &[&str]| {
-                matches!(self.eval(callee), Value::Path(path) if list.contains(&path.as_str()))
-            };
-            match &decorator.expression {
-                Expr::Call(call) => {
-                    has_thread_true(call) && in_thread(&call.func, THREAD_WORKER_DECORATORS)
-                }
-                plain => in_thread(plain, THREAD_DECORATORS),
-            }
+        let worker = definition.decorator_list.iter().any(|decorator| {
+            matches!(&decorator.expression, Expr::Call(call) if has_thread_true(call)
+                && matches!(self.eval(&call.func),
+                    Value::Path(path) if THREAD_WORKER_DECORATORS.contains(&path.as_str())))
         });
+        let decorated = worker || self.decorated_with(definition, THREAD_DECORATORS);
         let owner = match self.method_of(definition) {
             Some(class) => self.classes[class].name.as_str(),
             None => "",
@@ -1033,23 +1035,36 @@ impl<'a> Analyzer<'_> {
     /// methods (see [`ClassTypes`]): `self.x = value` in its methods when
     /// every value but `None` is of one known type, a `@property` or a sync
     /// method annotated with a known type or whose every return is of one, a
-    /// class-level annotation (`x: Path`); a base class defined earlier in the
-    /// file says what it knows, and a saying of this class that differs makes
-    /// the name unknown. A name typed from another
-    /// (`self.cur = self.conn.cursor()`) is typed a round later; rounds stop
-    /// when nothing changes, or after [`ATTRIBUTE_ROUNDS`].
+    /// class-level annotation (`x: Path`); a base class of the module says
+    /// what it knows, and any saying that differs makes the name unknown
+    /// (also a method or class attribute of the same name, a `setattr`, an
+    /// assignment in a classmethod or a nested function). A name typed from
+    /// another (`self.cur = self.conn.cursor()`) is typed a round later;
+    /// rounds stop when nothing changes, or after [`ATTRIBUTE_ROUNDS`].
     fn type_attributes(&mut self, class: &ast::StmtClassDef) {
         let Some(at) = self.classes.len().checked_sub(1) else {
             return;
         };
-        let bases: Vec<ClassTypes> = class
-            .bases()
-            .iter()
-            .filter_map(|base| match base {
-                Expr::Name(name) => self.class_types_of(name.id.as_str()),
-                _ => None,
-            })
-            .collect();
+        let mut names = Vec::new();
+        for base in class.bases() {
+            if let Expr::Name(name) = base
+                && self.is_module_class(name.id.as_str())
+                && self.type_class(name.id.as_str())
+            {
+                names.push(name.id.as_str());
+            }
+        }
+        let bases = || names.iter().filter_map(|name| self.class_types.get(*name));
+        // Each class holds what its bases say, so a long chain of classes
+        // holds it many times over: past a budget a class types nothing.
+        let inherited: usize = bases().map(ClassTypes::len).sum();
+        if bases().any(|base| base.opaque) || inherited > self.inheritance_budget {
+            self.classes[at].typed = ClassTypes::opaque();
+            return;
+        }
+        self.inheritance_budget -= inherited;
+        let bases: Vec<ClassTypes> = bases().cloned().collect();
+        let statements = class_statements(&class.body);
         // The passes below collect bindings again: what they find too deep
         // the walk itself reports.
         let reported = self.out.too_deep.len();
@@ -1060,17 +1075,16 @@ impl<'a> Analyzer<'_> {
                 attributes.inherit(&base.attributes);
                 returns.inherit(&base.returns);
             }
-            for statement in &class.body {
+            for statement in &statements {
                 match statement {
                     Stmt::AnnAssign(assign) => {
                         if let Expr::Name(name) = assign.target.as_ref() {
                             let kind = self.annotation_type(&assign.annotation).or_else(|| {
-                                assign
-                                    .value
-                                    .as_deref()
-                                    .and_then(|value| self.value_type(value))
+                                let value = assign.value.as_deref();
+                                value.and_then(|value| self.value_type(value))
                             });
                             attributes.note(&name.id, kind, assign.value.as_deref());
+                            returns.note(&name.id, None, None);
                         }
                     }
                     Stmt::Assign(assign) => {
@@ -1078,6 +1092,7 @@ impl<'a> Analyzer<'_> {
                         for target in &assign.targets {
                             if let Expr::Name(name) = target {
                                 attributes.note(&name.id, kind, Some(&assign.value));
+                                returns.note(&name.id, None, None);
                             }
                         }
                     }
@@ -1088,8 +1103,9 @@ impl<'a> Analyzer<'_> {
                 }
             }
             let typed = ClassTypes {
-                attributes: attributes.known(),
-                returns: returns.known(),
+                opaque: attributes.opaque,
+                attributes: attributes.said,
+                returns: returns.said,
             };
             if typed == self.classes[at].typed {
                 break;
@@ -1099,14 +1115,25 @@ impl<'a> Analyzer<'_> {
         self.out.too_deep.truncate(reported);
     }
 
-    /// What is known of the class of this file named `name`: typed when
-    /// walked, or now for a module-level class the walk skips. Its bases
-    /// that the walk skipped too are typed first, farthest first, from a
-    /// list rather than by recursion (a chain of thousands of classes would
-    /// overflow the stack); a class that is its own base says nothing.
-    fn class_types_of(&mut self, name: &str) -> Option<ClassTypes> {
-        if let Some(known) = self.class_types.get(name) {
-            return Some(known.clone());
+    /// A class defined once at the module's top level, and not bound any
+    /// other way there (see [`module_class_definitions`]), nor shadowed by
+    /// a name of the function being walked.
+    fn is_module_class(&self, name: &str) -> bool {
+        self.module_classes.contains_key(name)
+            && !self.scopes[1.min(self.scopes.len())..]
+                .iter()
+                .any(|scope| scope.names.contains_key(name))
+    }
+
+    /// Whether the module-level class `name` is typed (in
+    /// [`Analyzer::class_types`]): when walked, or now for one the walk
+    /// skips. Its bases that the walk skipped too are typed first, farthest
+    /// first, from a list rather than by recursion (a chain of thousands of
+    /// classes would overflow the stack); a class that is its own base says
+    /// nothing.
+    fn type_class(&mut self, name: &str) -> bool {
+        if self.class_types.contains_key(name) {
+            return true;
         }
         let module_classes = &self.module_classes;
         let untyped = |name: &str| {
@@ -1118,7 +1145,10 @@ impl<'a> Analyzer<'_> {
         // Depth first, each class after its bases.
         let mut order: Vec<&ast::StmtClassDef> = Vec::new();
         let mut seen = HashSet::new();
-        let mut stack = vec![(untyped(name)?, false)];
+        let Some(first) = untyped(name) else {
+            return false;
+        };
+        let mut stack = vec![(first, false)];
         while let Some((class, bases_done)) = stack.pop() {
             if bases_done {
                 order.push(class);
@@ -1159,63 +1189,82 @@ impl<'a> Analyzer<'_> {
         }
         self.qualname = qualname;
         self.scopes.extend(inner_scopes);
-        self.class_types.get(name).cloned()
+        self.class_types.contains_key(name)
     }
 
-    /// What one method says of the instance: its type if it is a property,
-    /// its return type if it is another sync method, and the values it
-    /// assigns to `self.x`.
+    /// What one `def` of the class body says: a property's type, a sync
+    /// method's return type, that any other `def` of that name is no known
+    /// attribute; then the values a method assigns to `self.x` (a
+    /// classmethod's `cls.x` makes `x` unknown).
     fn type_from_method(
         &mut self,
         definition: &ast::StmtFunctionDef,
         attributes: &mut Sayings,
         returns: &mut Sayings,
     ) {
-        if self.method_of(definition).is_none() {
-            return;
-        }
-        let Some(instance) = first_parameter(&definition.parameters) else {
-            return;
-        };
-        let property = definition.decorator_list.iter().any(|decorator| {
-            matches!(self.eval(&decorator.expression),
-                Value::Path(path) if PROPERTY_DECORATORS.contains(&path.as_str()))
-        });
-        self.push_function_scope(definition);
         let name = definition.name.id.as_str();
-        if property {
+        let property = self.decorated_with(definition, PROPERTY_DECORATORS);
+        let class_method = self.decorated_with(definition, &["builtins.classmethod"]);
+        let method = self.method_of(definition).is_some();
+        self.push_function_scope(definition);
+        if method && property {
             attributes.note(name, self.return_type(definition), None);
-        } else if !definition.is_async && definition.decorator_list.is_empty() {
-            returns.note(name, self.return_type(definition), None);
-        } else {
-            // A coroutine, or decorated into anything: not a known type.
             returns.note(name, None, None);
-        }
-        let mut assigned = SelfAssignments {
-            instance: instance.name.id.as_str(),
-            ..SelfAssignments::default()
-        };
-        assigned.visit_body(&definition.body);
-        for (name, annotation, value) in assigned.found {
-            let kind = match annotation {
-                Some(annotation) => self.annotation_type(annotation),
-                None => value.and_then(|value| self.value_type(value)),
+        } else {
+            attributes.note(name, None, None);
+            let plain = method && !definition.is_async && definition.decorator_list.is_empty();
+            let kind = if plain {
+                self.return_type(definition)
+            } else {
+                None
             };
-            attributes.note(name, kind, value);
+            returns.note(name, kind, None);
+        }
+        if let Some(instance) = first_parameter(&definition.parameters)
+            && (method || class_method)
+        {
+            let mut assigned = SelfAssignments {
+                instance: instance.name.id.as_str(),
+                nested: class_method,
+                ..SelfAssignments::default()
+            };
+            assigned.visit_body(&definition.body);
+            for (name, annotation, value) in assigned.found {
+                let kind = match (annotation, value) {
+                    (Some(annotation), _) => self.annotation_type(annotation),
+                    (None, Some(value)) if value.is_await_expr() => Some(AWAITED),
+                    (None, value) => value.and_then(|value| self.value_type(value)),
+                };
+                attributes.note(name, kind, value);
+                // An attribute of the instance hides a method of its name.
+                returns.note(name, None, value);
+            }
         }
         self.scopes.pop();
     }
 
-    /// The known type a function returns: its annotation's (`-> Path`), or
-    /// the one every `return` gives, evaluated in the scope on top (the
-    /// function's own).
+    /// The known type a function returns, evaluated in the scope on top
+    /// (the function's own): its annotation's (`-> Path`), unless the body
+    /// changes an object's blocking mode (`setblocking`: a non-blocking
+    /// socket is still annotated `socket.socket`), or else the one every
+    /// `return` gives.
     fn return_type(&self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
-        if let Some(annotation) = definition.returns.as_deref() {
+        let body = &self.source[bytes(definition.range())];
+        let trusted = memchr::memmem::find(body, b"setblocking").is_none();
+        if let Some(annotation) = definition.returns.as_deref().filter(|_| trusted) {
             return self.annotation_type(annotation);
         }
         let mut returns = Returns::default();
         returns.visit_body(&definition.body);
         self.one_type(&returns.values)
+    }
+
+    /// Whether a plain decorator of `definition` is one of `paths`.
+    fn decorated_with(&self, definition: &ast::StmtFunctionDef, paths: &[&str]) -> bool {
+        definition.decorator_list.iter().any(|decorator| {
+            matches!(self.eval(&decorator.expression),
+                Value::Path(path) if paths.contains(&path.as_str()))
+        })
     }
 
     /// The known type of `value`'s object, if it has one.
@@ -1247,13 +1296,18 @@ impl<'a> Analyzer<'_> {
         if let Some(arguments) = &class.arguments {
             self.visit_arguments(arguments);
         }
+        // What a module-level class is known to be is kept for its
+        // subclasses; a nested one's name may be anything elsewhere.
+        let module_level = self.qualname.is_empty() && self.is_module_class(&class.name.id);
         self.classes.push(info);
         self.qualname
             .push((class.name.id.to_string(), PartKind::Class));
         self.type_attributes(class);
         self.visit_body(&class.body);
         self.qualname.pop();
-        if let Some(done) = self.classes.pop() {
+        if let Some(done) = self.classes.pop()
+            && module_level
+        {
             self.class_types.insert(done.name, done.typed);
         }
     }
@@ -1339,7 +1393,10 @@ impl<'a> Analyzer<'_> {
         let Some((rule, resolved)) = found else {
             return;
         };
-        if self.nonblocking > 0 && NONBLOCKING_WHEN_CAUGHT.contains(&rule.id) {
+        if self.nonblocking > 0
+            && NONBLOCKING_WHEN_CAUGHT.contains(&rule.id)
+            && self.on_instance(function)
+        {
             return;
         }
         if rule.check != Check::Call || self.exempt_by_arguments(call, rule) {
@@ -1627,13 +1684,17 @@ impl<'a> Visitor<'a> for Returns<'a> {
 }
 
 /// `self.x = ..` (also annotated, unpacked, augmented, a loop or `with`
-/// target, or `self.x.setblocking(..)`) in a method body, nested functions included (a closure assigns
-/// the same instance's attributes), nested classes not: the attribute, its
-/// annotation and its value where there is a plain one.
+/// target, `self.x.setblocking(False)`, `setattr(self, "x", ..)`) in a
+/// method body, nested classes not: the attribute, its annotation and its
+/// value where there is a plain one. Inside a nested function (its names
+/// are not the method's) every assignment is an untyped one; an empty name
+/// (`setattr` with a computed name, code too deep) stands for any.
 #[derive(Default)]
 struct SelfAssignments<'a> {
     /// The method's first parameter's name.
     instance: &'a str,
+    /// Record every assignment as untyped.
+    nested: bool,
     found: Vec<(&'a str, Option<&'a Expr>, Option<&'a Expr>)>,
     depth: usize,
 }
@@ -1658,6 +1719,46 @@ impl<'a> SelfAssignments<'a> {
     fn is_instance(&self, object: &Expr) -> bool {
         matches!(object, Expr::Name(name) if name.id.as_str() == self.instance)
     }
+
+    /// `self.x = value`, with an annotation or not.
+    fn assigned(
+        &mut self,
+        attribute: &'a str,
+        annotation: Option<&'a Expr>,
+        value: Option<&'a Expr>,
+    ) {
+        if self.nested {
+            self.found.push((attribute, None, None));
+        } else {
+            self.found.push((attribute, annotation, value));
+        }
+    }
+
+    /// `setattr(self, name, ..)` and `self.x.setblocking(False)`.
+    fn call(&mut self, call: &'a ast::ExprCall) {
+        match call.func.as_ref() {
+            Expr::Name(function) if function.id.as_str() == "setattr" => {
+                let mut arguments = call.arguments.args.iter();
+                if arguments
+                    .next()
+                    .is_some_and(|object| self.is_instance(object))
+                {
+                    match arguments.next() {
+                        Some(Expr::StringLiteral(name)) => {
+                            self.found.push((name.value.to_str(), None, None));
+                        }
+                        _ => self.found.push(("", None, None)),
+                    }
+                }
+            }
+            Expr::Attribute(method)
+                if method.attr.as_str() == "setblocking" && !sets_blocking(call) =>
+            {
+                self.untyped(&method.value);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl<'a> Visitor<'a> for SelfAssignments<'a> {
@@ -1670,12 +1771,16 @@ impl<'a> Visitor<'a> for SelfAssignments<'a> {
         self.depth += 1;
         match stmt {
             Stmt::ClassDef(_) => {}
+            Stmt::FunctionDef(_) => {
+                let outer = std::mem::replace(&mut self.nested, true);
+                visitor::walk_stmt(self, stmt);
+                self.nested = outer;
+            }
             Stmt::Assign(assign) => {
                 for target in &assign.targets {
                     match target {
                         Expr::Attribute(attribute) if self.is_instance(&attribute.value) => {
-                            self.found
-                                .push((attribute.attr.as_str(), None, Some(&assign.value)));
+                            self.assigned(attribute.attr.as_str(), None, Some(&assign.value));
                         }
                         other => self.untyped(other),
                     }
@@ -1684,19 +1789,19 @@ impl<'a> Visitor<'a> for SelfAssignments<'a> {
             Stmt::AnnAssign(assign) => match assign.target.as_ref() {
                 Expr::Attribute(attribute) if self.is_instance(&attribute.value) => {
                     let value = assign.value.as_deref();
-                    self.found
-                        .push((attribute.attr.as_str(), Some(&assign.annotation), value));
+                    self.assigned(attribute.attr.as_str(), Some(&assign.annotation), value);
                 }
                 other => self.untyped(other),
             },
             Stmt::AugAssign(assign) => self.untyped(&assign.target),
-            // `self.sock.setblocking(False)`: no longer a blocking socket.
+            Stmt::Delete(delete) => {
+                for target in &delete.targets {
+                    self.untyped(target);
+                }
+            }
             Stmt::Expr(statement) => {
-                if let Expr::Call(call) = statement.value.as_ref()
-                    && let Expr::Attribute(method) = call.func.as_ref()
-                    && method.attr.as_str() == "setblocking"
-                {
-                    self.untyped(&method.value);
+                if let Expr::Call(call) = statement.value.as_ref() {
+                    self.call(call);
                 }
             }
             Stmt::For(each) => {
@@ -1723,9 +1828,13 @@ impl<'a> Visitor<'a> for SelfAssignments<'a> {
 
 /// Everything said of one class's attributes (or its methods' returns) in
 /// a round of [`Analyzer::type_attributes`]: a type, or `None` when two
-/// sayings differ or one is unknown.
+/// sayings differ or one is unknown; opaque once a saying names no
+/// attribute (`setattr(self, name, ..)`).
 #[derive(Default)]
-struct Sayings(HashMap<String, Option<&'static str>>);
+struct Sayings {
+    said: HashMap<String, Option<&'static str>>,
+    opaque: bool,
+}
 
 impl Sayings {
     /// One saying: the attribute `name` gets `kind` (unknown: `None`) from
@@ -1735,30 +1844,24 @@ impl Sayings {
         if value.is_some_and(Expr::is_none_literal_expr) {
             return;
         }
-        match self.0.get_mut(name) {
+        if name.is_empty() {
+            self.opaque = true;
+            return;
+        }
+        match self.said.get_mut(name) {
             None => {
-                self.0.insert(name.to_string(), kind);
+                self.said.insert(name.to_string(), kind);
             }
             Some(old) if *old == kind => {}
             Some(old) => *old = None,
         }
     }
 
-    /// What a base class knows, said first.
-    fn inherit(&mut self, known: &HashMap<String, &'static str>) {
-        for (name, kind) in known {
-            self.note(name, Some(kind), None);
+    /// What a base class says, said again.
+    fn inherit(&mut self, said: &HashMap<String, Option<&'static str>>) {
+        for (name, kind) in said {
+            self.note(name, *kind, None);
         }
-    }
-
-    fn known(self) -> HashMap<String, &'static str> {
-        if self.0.contains_key("") {
-            return HashMap::new();
-        }
-        let typed = self.0.into_iter();
-        typed
-            .filter_map(|(name, kind)| Some((name, kind?)))
-            .collect()
     }
 }
 
@@ -1766,6 +1869,15 @@ impl Sayings {
 /// attributes typed from one another (`_conn`, the property `conn` returning
 /// it, `_cur` from `conn.cursor()`, the property `cur`) takes one a link.
 const ATTRIBUTE_ROUNDS: usize = 6;
+
+/// How many names all the classes of a file may copy from their bases
+/// (see [`Analyzer::type_attributes`]): a chain of 3,000 classes, each
+/// adding an attribute, would copy 4.5 million.
+const INHERITANCE_BUDGET: usize = 100_000;
+
+/// The type of an attribute assigned the result of an `await`: an async
+/// library's object (see [`Binding::Awaited`]).
+const AWAITED: &str = "<awaited>";
 
 /// Decorators that make a method an attribute of the instance.
 const PROPERTY_DECORATORS: &[&str] = &["builtins.property", "functools.cached_property"];
@@ -1811,8 +1923,9 @@ const UNPACKED: &[(&str, &[Option<&str>])] = &[
 /// results hold their rows already (an aiosqlite cursor's are coroutines).
 const AWAITED_RESULTS: &[&str] = &["py-sync-db"];
 
-/// Rules not matched inside `try: .. except BlockingIOError:`, which only a
-/// non-blocking socket raises.
+/// Rules whose methods on an object are not matched inside `try: ..
+/// except BlockingIOError:`, which only a non-blocking socket raises (a
+/// module's function, `socket.create_connection`, still is).
 const NONBLOCKING_WHEN_CAUGHT: &[&str] = &["py-socket"];
 
 /// `except BlockingIOError:` (or a tuple with it).
@@ -1835,6 +1948,109 @@ fn catches(handler: &ast::ExceptHandlerExceptHandler, errors: &[&str]) -> bool {
         Some(other) => named(other),
         None => false,
     }
+}
+
+/// `setblocking(True)` (or `1`): the one call that keeps a socket blocking.
+fn sets_blocking(call: &ast::ExprCall) -> bool {
+    match call.arguments.args.first() {
+        Some(Expr::BooleanLiteral(flag)) => flag.value,
+        Some(Expr::NumberLiteral(number)) => {
+            matches!(&number.value, ast::Number::Int(value) if value.as_u8() == Some(1))
+        }
+        _ => false,
+    }
+}
+
+/// The statements of a class body, through `if`, `try`, `with` and loops
+/// (a method defined under a condition is still one), not into
+/// definitions; without recursion.
+fn class_statements(body: &[Stmt]) -> Vec<&Stmt> {
+    let mut out = Vec::new();
+    let mut pending: Vec<&[Stmt]> = vec![body];
+    while let Some(block) = pending.pop() {
+        for statement in block {
+            match statement {
+                Stmt::If(branch) => {
+                    pending.push(&branch.body);
+                    pending.extend(
+                        branch
+                            .elif_else_clauses
+                            .iter()
+                            .map(|clause| &clause.body[..]),
+                    );
+                }
+                Stmt::Try(attempt) => {
+                    pending.push(&attempt.body);
+                    for handler in &attempt.handlers {
+                        let ExceptHandler::ExceptHandler(handler) = handler;
+                        pending.push(&handler.body);
+                    }
+                    pending.push(&attempt.orelse);
+                    pending.push(&attempt.finalbody);
+                }
+                Stmt::With(with) => pending.push(&with.body),
+                Stmt::For(each) => {
+                    pending.push(&each.body);
+                    pending.push(&each.orelse);
+                }
+                Stmt::While(each) => {
+                    pending.push(&each.body);
+                    pending.push(&each.orelse);
+                }
+                other => out.push(other),
+            }
+        }
+    }
+    out
+}
+
+/// The module's classes that a subclass may inherit from by name: each
+/// defined once at the top level (also under `if`/`try`), and its name
+/// bound no other way there (an import, a def, an assignment).
+fn module_class_definitions(module: &[Stmt]) -> HashMap<&str, &ast::StmtClassDef> {
+    let mut classes: HashMap<&str, Option<&ast::StmtClassDef>> = HashMap::new();
+    let mut other = HashSet::new();
+    for statement in class_statements(module) {
+        match statement {
+            Stmt::ClassDef(class) => {
+                let name = class.name.id.as_str();
+                let first = !classes.contains_key(name);
+                classes.insert(name, first.then_some(class));
+            }
+            Stmt::FunctionDef(definition) => {
+                other.insert(definition.name.id.as_str());
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
+                    other.insert(bound.split('.').next().unwrap_or(bound));
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    other.insert(alias.asname.as_ref().unwrap_or(&alias.name).id.as_str());
+                }
+            }
+            Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    if let Expr::Name(name) = target {
+                        other.insert(name.id.as_str());
+                    }
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                if let Expr::Name(name) = assign.target.as_ref() {
+                    other.insert(name.id.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    classes
+        .into_iter()
+        .filter(|(name, _)| !other.contains(name))
+        .filter_map(|(name, class)| Some((name, class?)))
+        .collect()
 }
 
 /// A function's first positional parameter (a method's instance).
@@ -1880,7 +2096,8 @@ impl<'a> Visitor<'a> for ThreadWorkers {
         {
             let owner = self.classes.last().cloned().unwrap_or_default();
             match call.arguments.args.first() {
-                Some(Expr::Attribute(method)) if method.value.is_name_expr() => {
+                Some(Expr::Attribute(method)) if matches!(method.value.as_ref(), Expr::Name(name) if name.id.as_str() == "self") =>
+                {
                     self.found.insert((owner, method.attr.to_string()));
                 }
                 Some(Expr::Name(function)) => {
