@@ -155,6 +155,26 @@ impl ClassTypes {
     fn len(&self) -> usize {
         self.attributes.len() + self.returns.len()
     }
+
+    /// The same known types (unknowns aside: they evaluate as no saying).
+    fn knows_the_same(&self, other: &ClassTypes) -> bool {
+        fn same(
+            one: &HashMap<String, Option<&'static str>>,
+            other: &HashMap<String, Option<&'static str>>,
+        ) -> bool {
+            let known = |map: &HashMap<String, Option<&'static str>>| {
+                map.values().filter(|kind| kind.is_some()).count()
+            };
+            known(one) == known(other)
+                && one
+                    .iter()
+                    .filter(|(_, kind)| kind.is_some())
+                    .all(|(name, kind)| other.get(name) == Some(kind))
+        }
+        self.opaque == other.opaque
+            && same(&self.attributes, &other.attributes)
+            && same(&self.returns, &other.returns)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1107,10 +1127,12 @@ impl<'a> Analyzer<'_> {
                 attributes: attributes.said,
                 returns: returns.said,
             };
-            if typed == self.classes[at].typed {
+            // Only known types change what the next round evaluates.
+            let settled = typed.knows_the_same(&self.classes[at].typed);
+            self.classes[at].typed = typed;
+            if settled {
                 break;
             }
-            self.classes[at].typed = typed;
         }
         self.out.too_deep.truncate(reported);
     }
@@ -1206,13 +1228,32 @@ impl<'a> Analyzer<'_> {
         let property = self.decorated_with(definition, PROPERTY_DECORATORS);
         let class_method = self.decorated_with(definition, &["builtins.classmethod"]);
         let method = self.method_of(definition).is_some();
+        if !method {
+            // A staticmethod or classmethod: no instance to type from, and
+            // a classmethod's `cls.x = ..` makes `x` unknown.
+            attributes.note(name, None, None);
+            returns.note(name, None, None);
+            if class_method && let Some(class) = first_parameter(&definition.parameters) {
+                let mut assigned = SelfAssignments {
+                    instance: class.name.id.as_str(),
+                    nested: true,
+                    ..SelfAssignments::default()
+                };
+                assigned.visit_body(&definition.body);
+                for (name, _, value) in assigned.found {
+                    attributes.note(name, None, value);
+                    returns.note(name, None, value);
+                }
+            }
+            return;
+        }
         self.push_function_scope(definition);
-        if method && property {
+        if property {
             attributes.note(name, self.return_type(definition), None);
             returns.note(name, None, None);
         } else {
             attributes.note(name, None, None);
-            let plain = method && !definition.is_async && definition.decorator_list.is_empty();
+            let plain = !definition.is_async && definition.decorator_list.is_empty();
             let kind = if plain {
                 self.return_type(definition)
             } else {
@@ -1220,12 +1261,9 @@ impl<'a> Analyzer<'_> {
             };
             returns.note(name, kind, None);
         }
-        if let Some(instance) = first_parameter(&definition.parameters)
-            && (method || class_method)
-        {
+        if let Some(instance) = first_parameter(&definition.parameters) {
             let mut assigned = SelfAssignments {
                 instance: instance.name.id.as_str(),
-                nested: class_method,
                 ..SelfAssignments::default()
             };
             assigned.visit_body(&definition.body);
@@ -1249,9 +1287,11 @@ impl<'a> Analyzer<'_> {
     /// socket is still annotated `socket.socket`), or else the one every
     /// `return` gives.
     fn return_type(&self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
-        let body = &self.source[bytes(definition.range())];
-        let trusted = memchr::memmem::find(body, b"setblocking").is_none();
-        if let Some(annotation) = definition.returns.as_deref().filter(|_| trusted) {
+        let trusted = || {
+            let body = &self.source[bytes(definition.range())];
+            memchr::memmem::find(body, b"setblocking").is_none()
+        };
+        if let Some(annotation) = definition.returns.as_deref().filter(|_| trusted()) {
             return self.annotation_type(annotation);
         }
         let mut returns = Returns::default();
