@@ -410,11 +410,16 @@ def version():
 
 
 def ensure_package():
-    """The zip and wheel of this version in dist/, made by scripts/package if missing."""
+    """The zip and wheel of this version in dist/, made by scripts/package if
+    missing or older than the sources (a package of an earlier build would be
+    measured as this one)."""
     ver = version()
     zips = sorted((ROOT / "dist").glob(f"async-patterns-{ver}-linux-x86_64.zip"))
     wheels = sorted((ROOT / "dist").glob(f"async_patterns-{ver}-py3-none-manylinux*x86_64*.whl"))
-    if not zips or not wheels:
+    sources = [ROOT / "Cargo.toml", ROOT / "Cargo.lock", *(ROOT / "src").rglob("*.rs")]
+    newest = max(path.stat().st_mtime for path in sources)
+    stale = any(path.stat().st_mtime < newest for path in zips + wheels)
+    if not zips or not wheels or stale:
         log("bench: making the release packages (bash scripts/package)")
         subprocess.run(["bash", "scripts/package"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         zips = sorted((ROOT / "dist").glob(f"async-patterns-{ver}-linux-x86_64.zip"))
@@ -731,6 +736,14 @@ PROFILING_NOTES = [
     "call the binary. Not taken: opt-level 1 for ruff_python_ast (in a scratch build its compile went from "
     "18 to 14 s and the parse of 21 MB from 0.23 to 0.24-0.27 s)."
     " In the full run of this file (after issue 14's changes) workload 2 came out at 1.69x oha's CPU and workload 5 at 0.123 s, both untouched tools; alternated right after, the previous stop's binary (9374674) against this one: workload 2, 11 rounds, 19.7 and 19.6 µs a request (1.33x and 1.32x oha's); workload 5, 11 rounds, 0.110 and 0.098 s: the machine's phase, not the change.",
+    "- **find_blocking_calls on 47 projects (issue 14, second part).** The real-world benchmark grew to 37 "
+    "judged Python projects and 10 held out (bench/blocking_realworld.md): precision 0.990 and recall 0.960 "
+    "on the 37 (ruff 0.938 and 0.372), 0.973 and 0.911 held out; the fixes it led to (attributes of `self` "
+    "typed from the class and its bases in the file, return annotations, awaited results, non-blocking "
+    "sockets, numeric lookups, thread workers) are analysis only. Several items are walked at once (a run "
+    "over many projects walked them one after the other before reading a file: 0.11 -> 0.06 s of 1 s). "
+    "Workload 8 (one project, one item) is not affected by the walk; the typing of a class runs once per "
+    "class that holds `async`.",
     "- **Workload 6 (processes).** Starting 200 processes alone takes 0.11-0.13 s on 2 cores (the `true` "
     "row); each task's 0.5 s timeout counts from its own start, so the last one cannot end before about "
     "0.6 s. The commands are exec'd directly (no `sh` in between) and spawned on blocking threads so the "
