@@ -208,8 +208,8 @@ struct Analyzer<'s> {
     /// How many `try` bodies with an `except BlockingIOError` the walk is
     /// in, within the current function.
     nonblocking: usize,
-    /// What is known of the classes typed so far, by name: a class of the
-    /// file inherits it.
+    /// What is known of the module-level classes typed so far, by name
+    /// (see [`Analyzer::is_module_class`]): their subclasses inherit it.
     class_types: HashMap<String, ClassTypes>,
     /// The module's classes, to type a base class that the walk skips (it
     /// holds no `async`), and those of them being typed.
@@ -823,9 +823,9 @@ impl<'a> Analyzer<'_> {
         matches!(self.eval(form), Value::Path(path) if OPTIONAL.contains(&path.as_str()))
     }
 
-    /// The known type every `return` of a sync `def` gives, if there is one.
-    /// (Or the type its return annotation names: `def db() -> Connection`.)
-    /// See [`Analyzer::return_type`].
+    /// The known type a module-level sync `def` returns, in a scope of its
+    /// own (see [`Analyzer::return_type`]); without an annotation or a
+    /// `return` value, no scope is built.
     fn returned_type(&mut self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
         if definition.returns.is_none() {
             let mut returns = Returns::default();
@@ -1060,7 +1060,7 @@ impl<'a> Analyzer<'_> {
     /// (also a method or class attribute of the same name, a `setattr`, an
     /// assignment in a classmethod or a nested function). A name typed from
     /// another (`self.cur = self.conn.cursor()`) is typed a round later;
-    /// rounds stop when nothing changes, or after [`ATTRIBUTE_ROUNDS`].
+    /// rounds stop when the known types settle, or after [`ATTRIBUTE_ROUNDS`].
     fn type_attributes(&mut self, class: &ast::StmtClassDef) {
         let Some(at) = self.classes.len().checked_sub(1) else {
             return;
