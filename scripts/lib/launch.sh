@@ -466,6 +466,19 @@ _ap_lock_stale() {
   ! _ap_alive "$owner"
 }
 
+# _ap_lock_stale, or the lock held in this launcher's own name (see the wait
+# loop in async_patterns_build).
+_ap_lock_mine_or_stale() {
+  local owner=""
+  read -r owner 2>/dev/null <"$1/lock/owner"
+  _ap_proc_start $$
+  if [ -n "$owner" ] && [ "$owner" = "$$ $_ap_start" ]; then
+    _ap_stale_owner="$owner"
+    return 0
+  fi
+  _ap_lock_stale "$1"
+}
+
 # Moves the stale lock _ap_lock_stale found out of the way (rename is atomic:
 # of several launchers that found it stale, one moves it), then removes it.
 # When what it moved is not that lock (another launcher broke it and took a
@@ -486,10 +499,18 @@ _ap_lock_break() {
 # launcher): takes the lock over from the launcher that started it, builds,
 # records the result, lets the lock go if it is still its own.
 _ap_builder() {
-  local me owner="" code
+  local me owner="" code n
   _ap_proc_start $$
   me="$$ $_ap_start"
-  read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
+  # A launcher breaking what it took for a stale lock moves the lock away
+  # and, finding it is not, back: an owner missing for a moment is not
+  # another's.
+  for ((n = 0; n < 40; n++)); do
+    owner=""
+    read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
+    [ -n "$owner" ] && break
+    sleep 0.05
+  done
   if [ "$owner" != "$AP_LAUNCHER" ]; then
     # The launcher was taken for dead and its lock broken: another build runs.
     exit 0
@@ -543,7 +564,7 @@ _ap_start_build() {
       for ((n = 0; n < 200; n++)); do
         owner=""
         read -r owner 2>/dev/null <"$state/lock/owner"
-        [ "$owner" != "$me" ] && break
+        [ -n "$owner" ] && [ "$owner" != "$me" ] && break
         sleep 0.05
       done
       return 0
@@ -618,9 +639,11 @@ async_patterns_build() {
       continue
     fi
     # Every 2 s: is the holder still there (a build killed by the OOM
-    # killer, a reboot)? Then this launcher starts it again.
+    # killer, a reboot)? Then this launcher starts it again. So too when the
+    # holder is this launcher itself: its build gave up before taking the
+    # lock over (it could not read the owner), and no one builds.
     ticks=$((ticks + 1))
-    if [ $((ticks % 4)) = 0 ] && _ap_lock_stale "$state"; then
+    if [ $((ticks % 4)) = 0 ] && _ap_lock_mine_or_stale "$state"; then
       _ap_lock_break "$state"
       restarts=$((restarts + 1))
       if [ "$restarts" -gt 3 ] || ! _ap_start_build "$state" "$target" "$cargo"; then
