@@ -614,12 +614,10 @@ impl<'a> Analyzer<'_> {
         if value.is_await_expr() {
             return Some(Binding::Awaited);
         }
-        Some(match self.eval(value) {
-            Value::Instance(kind) => Binding::Instance(kind),
-            _ if flag_constants(value).is_some() => {
-                Binding::Flags(flag_constants(value).unwrap_or_default())
-            }
-            Value::Coroutine => Binding::AsyncDef,
+        Some(match (self.eval(value), flag_constants(value)) {
+            (Value::Instance(kind), _) => Binding::Instance(kind),
+            (_, Some(names)) => Binding::Flags(names),
+            (Value::Coroutine, None) => Binding::AsyncDef,
             _ => Binding::Other,
         })
     }
@@ -827,18 +825,23 @@ impl<'a> Analyzer<'_> {
     /// own (see [`Analyzer::return_type`]); without an annotation or a
     /// `return` value, no scope is built.
     fn returned_type(&mut self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
-        if definition.returns.is_none() {
-            let mut returns = Returns::default();
-            returns.visit_body(&definition.body);
-            if returns.values.is_empty() || returns.values.iter().any(Option::is_none) {
-                return None;
-            }
+        let annotation = self.trusted_return_annotation(definition);
+        let values = annotation.is_none().then(|| Returns::of(&definition.body));
+        if values
+            .as_ref()
+            .is_some_and(|values| values.is_empty() || values.iter().any(Option::is_none))
+        {
+            return None;
         }
         // Evaluated in the function's own scope (`conn = connect(); return conn`).
         self.scopes.push(Scope::default());
         self.collect_parameters(&definition.parameters);
         self.collect(&definition.body);
-        let kind = self.return_type(definition);
+        let kind = match (annotation, values) {
+            (Some(annotation), _) => self.annotation_type(annotation),
+            (None, Some(values)) => self.one_type(&values),
+            (None, None) => None,
+        };
         self.scopes.pop();
         kind
     }
@@ -1229,29 +1232,17 @@ impl<'a> Analyzer<'_> {
         let class_method = self.decorated_with(definition, &["builtins.classmethod"]);
         let method = self.method_of(definition).is_some();
         if !method {
-            // A staticmethod or classmethod: no instance to type from, and
-            // a classmethod's `cls.x = ..` makes `x` unknown.
+            // A staticmethod or classmethod: no instance to type from (no
+            // scope to build), and a classmethod's `cls.x = ..` makes `x`
+            // unknown (below, every assignment untyped).
             attributes.note(name, None, None);
             returns.note(name, None, None);
-            if class_method && let Some(class) = first_parameter(&definition.parameters) {
-                let mut assigned = SelfAssignments {
-                    instance: class.name.id.as_str(),
-                    nested: true,
-                    ..SelfAssignments::default()
-                };
-                assigned.visit_body(&definition.body);
-                for (name, _, value) in assigned.found {
-                    attributes.note(name, None, value);
-                    returns.note(name, None, value);
-                }
-            }
-            return;
-        }
-        self.push_function_scope(definition);
-        if property {
+        } else if property {
+            self.push_function_scope(definition);
             attributes.note(name, self.return_type(definition), None);
             returns.note(name, None, None);
         } else {
+            self.push_function_scope(definition);
             attributes.note(name, None, None);
             let plain = !definition.is_async && definition.decorator_list.is_empty();
             let kind = if plain {
@@ -1261,9 +1252,12 @@ impl<'a> Analyzer<'_> {
             };
             returns.note(name, kind, None);
         }
-        if let Some(instance) = first_parameter(&definition.parameters) {
+        if let Some(instance) = first_parameter(&definition.parameters)
+            && (method || class_method)
+        {
             let mut assigned = SelfAssignments {
                 instance: instance.name.id.as_str(),
+                nested: !method,
                 ..SelfAssignments::default()
             };
             assigned.visit_body(&definition.body);
@@ -1278,7 +1272,9 @@ impl<'a> Analyzer<'_> {
                 returns.note(name, None, value);
             }
         }
-        self.scopes.pop();
+        if method {
+            self.scopes.pop();
+        }
     }
 
     /// The known type a function returns, evaluated in the scope on top
@@ -1287,16 +1283,23 @@ impl<'a> Analyzer<'_> {
     /// socket is still annotated `socket.socket`), or else the one every
     /// `return` gives.
     fn return_type(&self, definition: &ast::StmtFunctionDef) -> Option<&'static str> {
-        let trusted = || {
-            let body = &self.source[bytes(definition.range())];
-            memchr::memmem::find(body, b"setblocking").is_none()
-        };
-        if let Some(annotation) = definition.returns.as_deref().filter(|_| trusted()) {
-            return self.annotation_type(annotation);
+        match self.trusted_return_annotation(definition) {
+            Some(annotation) => self.annotation_type(annotation),
+            None => self.one_type(&Returns::of(&definition.body)),
         }
-        let mut returns = Returns::default();
-        returns.visit_body(&definition.body);
-        self.one_type(&returns.values)
+    }
+
+    /// The return annotation, unless the body calls `setblocking` (see
+    /// [`Analyzer::return_type`]).
+    fn trusted_return_annotation<'d>(
+        &self,
+        definition: &'d ast::StmtFunctionDef,
+    ) -> Option<&'d Expr> {
+        let annotation = definition.returns.as_deref()?;
+        let body = &self.source[bytes(definition.range())];
+        memchr::memmem::find(body, b"setblocking")
+            .is_none()
+            .then_some(annotation)
     }
 
     /// Whether a plain decorator of `definition` is one of `paths`.
@@ -1691,6 +1694,15 @@ fn self_attribute(callee: &Expr) -> Option<&str> {
 struct Returns<'a> {
     values: Vec<Option<&'a Expr>>,
     depth: usize,
+}
+
+impl<'a> Returns<'a> {
+    /// The values of a body's `return`s (see [`Returns`]).
+    fn of(body: &'a [Stmt]) -> Vec<Option<&'a Expr>> {
+        let mut returns = Returns::default();
+        returns.visit_body(body);
+        returns.values
+    }
 }
 
 impl<'a> Visitor<'a> for Returns<'a> {
