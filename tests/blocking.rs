@@ -421,6 +421,9 @@ fn rules_prints_the_table() {
         "rs-std-path",
         "rs-thread-join",
         "rs-dns-lookup",
+        "py-sync-session",
+        "py-webbrowser",
+        "py-media-open",
     ] {
         assert!(ids.contains(&id), "{id} missing from --rules");
     }
@@ -435,6 +438,11 @@ fn rules_prints_the_table() {
         "ruff has no rule for these"
     );
     assert_eq!(rule("py-os-wait").unless_args, ["WNOHANG"]);
+    // `*.commit` only on a receiver named like a database handle.
+    let session = rule("py-sync-session");
+    assert!(session.calls.iter().any(|call| call == "*.commit"));
+    assert!(session.receiver_names.iter().any(|name| name == "db"));
+    assert!(rule("py-sync-db").receiver_names.is_empty());
     assert_eq!(rule("py-coroutine-not-awaited").category, "misuse");
     assert_eq!(rule("py-asyncio-run-in-coroutine").category, "misuse");
     assert_eq!(rule("rs-block-on").category, "blocking");

@@ -208,6 +208,14 @@ struct Analyzer<'s> {
     /// How many `try` bodies with an `except BlockingIOError` the walk is
     /// in, within the current function.
     nonblocking: usize,
+    /// The receivers (as written) of the method calls the current async
+    /// function awaits, when it may call a rule's `receiver_names` method
+    /// (see [`awaited_receivers`]): `session` after `await session.execute(..)`
+    /// is an async session.
+    awaited_receivers: HashSet<String>,
+    /// Whether the file holds one of [`NAMED_RECEIVER_METHODS`] at all
+    /// (one search a file, not one a function).
+    named_methods_in_file: bool,
     /// What is known of the module-level classes typed so far, by name
     /// (see [`Analyzer::is_module_class`]): their subclasses inherit it.
     class_types: HashMap<String, ClassTypes>,
@@ -250,6 +258,10 @@ pub(crate) fn analyze<'s>(
         classes: Vec::new(),
         thread_workers: HashSet::new(),
         nonblocking: 0,
+        awaited_receivers: HashSet::new(),
+        named_methods_in_file: NAMED_RECEIVER_METHODS
+            .iter()
+            .any(|method| memchr::memmem::find(source, method.as_bytes()).is_some()),
         class_types: HashMap::new(),
         module_classes: module_class_definitions(module),
         typing: HashSet::new(),
@@ -488,9 +500,9 @@ impl<'a> Analyzer<'_> {
                 self.top().globals.extend(names);
             }
             Stmt::For(each) => {
-                match (each.target.as_ref(), self.iterates_paths(&each.iter)) {
-                    (Expr::Name(name), true) if !each.is_async => {
-                        self.top().bind(&name.id, Binding::Instance(PATH_TYPE));
+                match (each.target.as_ref(), self.iterated_type(&each.iter)) {
+                    (Expr::Name(name), Some(kind)) if !each.is_async => {
+                        self.top().bind(&name.id, Binding::Instance(kind));
                     }
                     _ => self.bind_pattern_other(&each.target),
                 }
@@ -670,16 +682,22 @@ impl<'a> Analyzer<'_> {
         }
     }
 
-    /// `p.iterdir()`, `p.glob(..)`, `p.rglob(..)` on a Path: Paths, one by one.
-    fn iterates_paths(&self, iterable: &Expr) -> bool {
+    /// The type of what a `for` loop over `iterable` gets, one by one:
+    /// Paths from `p.iterdir()`, `p.glob(..)`, `p.rglob(..)` on a Path,
+    /// `os.DirEntry`s from `os.scandir(..)` (also through `with os.scandir(..) as it`).
+    fn iterated_type(&self, iterable: &Expr) -> Option<&'static str> {
+        if self.eval(iterable) == Value::Instance(SCANDIR_ITERATOR) {
+            return Some(DIR_ENTRY);
+        }
         let Expr::Call(call) = iterable else {
-            return false;
+            return None;
         };
         let Expr::Attribute(method) = call.func.as_ref() else {
-            return false;
+            return None;
         };
-        matches!(method.attr.as_str(), "iterdir" | "glob" | "rglob")
-            && self.eval(&method.value) == Value::Instance(PATH_TYPE)
+        (matches!(method.attr.as_str(), "iterdir" | "glob" | "rglob")
+            && self.eval(&method.value) == Value::Instance(PATH_TYPE))
+        .then_some(PATH_TYPE)
     }
 
     /// `await wait_readable(sock)` (trio, anyio; also `wait_writable`): the
@@ -904,6 +922,8 @@ impl<'a> Analyzer<'_> {
         }
         match expr {
             Expr::Name(name) => self.lookup(&name.id),
+            // `(p := base / "a").mkdir()`: the value's.
+            Expr::Named(named) => self.eval_depth(&named.value, depth + 1),
             Expr::Attribute(attribute) => {
                 let name = attribute.attr.as_str();
                 match self.eval_depth(&attribute.value, depth + 1) {
@@ -996,14 +1016,35 @@ impl<'a> Analyzer<'_> {
         self.push_function_scope(definition);
         let coroutine = definition.is_async && !self.runs_in_thread(definition);
         let inner = coroutine.then_some(qualified);
+        let awaited = match &inner {
+            Some(_) if self.may_call_named_methods(definition) => {
+                awaited_receivers(&definition.body, self.source)
+            }
+            _ => HashSet::new(),
+        };
         let outer = std::mem::replace(&mut self.context, inner);
         let outer_nonblocking = std::mem::take(&mut self.nonblocking);
+        let outer_awaited = std::mem::replace(&mut self.awaited_receivers, awaited);
         self.qualname.push((name.to_string(), PartKind::Function));
         self.visit_body(&definition.body);
         self.qualname.pop();
         self.context = outer;
         self.nonblocking = outer_nonblocking;
+        self.awaited_receivers = outer_awaited;
         self.scopes.pop();
+    }
+
+    /// Whether the function's text holds `.commit` or `.rollback` (the
+    /// methods rules match only on named receivers), worth finding what it
+    /// awaits.
+    fn may_call_named_methods(&self, definition: &ast::StmtFunctionDef) -> bool {
+        if !self.named_methods_in_file {
+            return false;
+        }
+        let text = self.source.get(bytes(definition.range)).unwrap_or_default();
+        NAMED_RECEIVER_METHODS
+            .iter()
+            .any(|method| memchr::memmem::find(text, method.as_bytes()).is_some())
     }
 
     /// A function's own scope: its parameters (a method's first one is the
@@ -1423,13 +1464,14 @@ impl<'a> Analyzer<'_> {
                     .rule_for_call(Language::Python, "pathlib.Path.open");
                 found = rule.map(|rule| (rule, "*.open".to_string()));
             }
-            if found.is_none() && !self.own_method(function) {
+            if found.is_none() && !self.own_method(function) && !self.typed_receiver(function) {
                 found = self
                     .index
                     .rule_for_method(Language::Python, method)
                     .filter(|rule| {
                         !(AWAITED_RESULTS.contains(&rule.id) && self.awaited_receiver(function))
                     })
+                    .filter(|rule| self.named_as_rule_wants(function, rule))
                     .map(|rule| (rule, format!("*.{method}")));
             }
         }
@@ -1502,6 +1544,41 @@ impl<'a> Analyzer<'_> {
             return false;
         };
         attribute.value.is_await_expr() || self.eval(&attribute.value) == Value::Awaited
+    }
+
+    /// Whether `callee` is a method of an object of a known type: its
+    /// methods are what the table says of that type, not what their names
+    /// say (`entry.is_dir()` on an `os.DirEntry` answers from the
+    /// directory listing).
+    fn typed_receiver(&self, callee: &Expr) -> bool {
+        matches!(callee, Expr::Attribute(attribute)
+            if matches!(self.eval(&attribute.value), Value::Instance(_)))
+    }
+
+    /// Whether the receiver of `callee` (a method matched by name alone)
+    /// is one `rule` matches: any, unless the rule lists
+    /// [`Rule::receiver_names`]; then its last name must be one of them
+    /// (`self._db`, `app.session`), and the function must not await a
+    /// method of it elsewhere (`await session.execute(..)`: an async one).
+    fn named_as_rule_wants(&self, callee: &Expr, rule: &Rule) -> bool {
+        if rule.receiver_names.is_empty() {
+            return true;
+        }
+        let Expr::Attribute(attribute) = callee else {
+            return false;
+        };
+        let last = match attribute.value.as_ref() {
+            Expr::Name(name) => name.id.as_str(),
+            Expr::Attribute(inner) => inner.attr.as_str(),
+            _ => return false,
+        };
+        let last = last.trim_start_matches('_');
+        rule.receiver_names
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(last))
+            && !self
+                .awaited_receivers
+                .contains(&self.text(attribute.value.range()))
     }
 
     /// Whether an argument names what makes this call not wait (`WNOHANG`,
@@ -2164,6 +2241,86 @@ impl<'a> Visitor<'a> for ThreadWorkers {
 }
 
 const PATH_TYPE: &str = "pathlib.Path";
+
+/// What `os.scandir(..)` gives, and what iterating it gives (rules.rs's
+/// producers name both).
+const SCANDIR_ITERATOR: &str = "os.ScandirIterator";
+const DIR_ENTRY: &str = "os.DirEntry";
+
+/// The methods of rules that match them only on named receivers
+/// ([`Rule::receiver_names`]): a function whose text holds none of them
+/// needs no [`awaited_receivers`].
+const NAMED_RECEIVER_METHODS: &[&str] = &[".commit", ".rollback"];
+
+/// The receivers, as written, of the method calls `body` awaits (`await
+/// r.m(..)`, `async with r.m(..)`, `async for _ in r.m(..)`), outside the
+/// functions and classes it defines.
+fn awaited_receivers(body: &[Stmt], source: &[u8]) -> HashSet<String> {
+    let mut finder = AwaitedReceivers {
+        source,
+        found: HashSet::new(),
+        depth: 0,
+    };
+    finder.visit_body(body);
+    finder.found
+}
+
+struct AwaitedReceivers<'s> {
+    source: &'s [u8],
+    found: HashSet<String>,
+    depth: usize,
+}
+
+impl AwaitedReceivers<'_> {
+    fn note(&mut self, awaited: &Expr) {
+        if let Expr::Call(call) = awaited
+            && let Expr::Attribute(method) = call.func.as_ref()
+        {
+            let text = super::finding::text_at(&bytes(method.value.range()), self.source);
+            self.found.insert(text.into_owned());
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for AwaitedReceivers<'_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.depth > MAX_EVAL_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::For(each) if each.is_async => {
+                self.note(&each.iter);
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::With(with) if with.is_async => {
+                for item in &with.items {
+                    self.note(&item.context_expr);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+        self.depth -= 1;
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.depth > MAX_EVAL_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match expr {
+            Expr::Lambda(_) => {}
+            Expr::Await(awaited) => {
+                self.note(&awaited.value);
+                visitor::walk_expr(self, expr);
+            }
+            _ => visitor::walk_expr(self, expr),
+        }
+        self.depth -= 1;
+    }
+}
 
 /// Keyword arguments that only pathlib's method of that name takes.
 const PATH_KEYWORDS: &[(&str, &str)] = &[

@@ -80,6 +80,12 @@ pub(crate) struct Rule {
     /// `fileobj`, `BytesIO` mean the call does not wait on anything.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub(crate) unless_args: &'static [&'static str],
+    /// The rule's `*.name` entries match only on a receiver whose last
+    /// name (leading underscores dropped, any case) is one of these:
+    /// `db.commit()` not awaited is a synchronous session's, where
+    /// `transaction.commit()` may be anything.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub(crate) receiver_names: &'static [&'static str],
     /// Why it is a problem inside async code (one line).
     pub(crate) why: &'static str,
     /// The async replacement, shown as `suggestion`: `{call}` (the callee as
@@ -109,6 +115,7 @@ const BASE: Rule = Rule {
     category: Blocking,
     calls: &[],
     unless_args: &[],
+    receiver_names: &[],
     why: "",
     replacement: "",
     method_replacement: None,
@@ -284,6 +291,7 @@ pub(crate) static RULES: &[Rule] = &[
             "os.path.getatime",
             "os.path.getctime",
             "os.path.samefile",
+            "os.path.sameopenfile",
             "os.path.realpath",
         ],
         why: "os.path queries stat the file system: blocking disk I/O on the event loop",
@@ -294,6 +302,7 @@ pub(crate) static RULES: &[Rule] = &[
     Rule {
         id: "py-os-fs",
         calls: &[
+            "os.open",
             "os.remove",
             "os.unlink",
             "os.rmdir",
@@ -322,6 +331,9 @@ pub(crate) static RULES: &[Rule] = &[
             "os.mkfifo",
             "os.sync",
             "os.fsync",
+            // Each entry's stat() is a system call of its own (is_dir() and
+            // is_file() answer from what the directory listing said).
+            "os.DirEntry.stat",
             "glob.glob",
             "glob.iglob",
         ],
@@ -496,6 +508,67 @@ pub(crate) static RULES: &[Rule] = &[
         method_replacement: Some(
             "await {call}{args} on an async driver's connection (aiosqlite, asyncpg, psycopg async, aiomysql), or await asyncio.to_thread({call}{comma_args})",
         ),
+        ..BASE
+    },
+    Rule {
+        id: "py-sync-session",
+        calls: &[
+            "sqlalchemy.orm.Session.commit",
+            "sqlalchemy.orm.Session.rollback",
+            "sqlalchemy.orm.Session.execute",
+            "sqlalchemy.orm.Session.scalar",
+            "sqlalchemy.orm.Session.scalars",
+            "sqlalchemy.orm.Session.get",
+            "sqlalchemy.orm.Session.flush",
+            "sqlalchemy.orm.Session.refresh",
+            "sqlalchemy.orm.Session.merge",
+            "sqlalchemy.orm.Session.connection",
+            "sqlalchemy.engine.Engine.connect",
+            "sqlalchemy.engine.Connection.execute",
+            "sqlalchemy.engine.Connection.commit",
+            // Not awaited, on something named like a database handle
+            // (`self.db`, `session`, `conn`): a synchronous session or
+            // connection (an async one's are awaited; one the function
+            // awaits elsewhere is not matched).
+            "*.commit",
+            "*.rollback",
+        ],
+        receiver_names: &[
+            "db",
+            "database",
+            "db_session",
+            "dbsession",
+            "session",
+            "sess",
+            "conn",
+            "connection",
+            "con",
+            "cnx",
+            "db_conn",
+            "dbconn",
+        ],
+        why: "a synchronous database session or connection (SQLAlchemy's Session, a DB-API connection) blocks the event loop for every query and commit",
+        replacement: "an async session: await {call}{args} on SQLAlchemy's AsyncSession (or an async driver), or await asyncio.to_thread({call}{comma_args})",
+        ..BASE
+    },
+    Rule {
+        id: "py-webbrowser",
+        calls: &[
+            "webbrowser.open",
+            "webbrowser.open_new",
+            "webbrowser.open_new_tab",
+        ],
+        why: "webbrowser.open starts a browser process (and on Linux first runs xdg-settings and waits for it) on the event loop",
+        replacement: "await asyncio.to_thread({call}{comma_args})",
+        ..BASE
+    },
+    Rule {
+        id: "py-media-open",
+        calls: &["PIL.Image.open", "av.open"],
+        // Image.open(io.BytesIO(data)) decodes bytes already in memory.
+        unless_args: &["BytesIO"],
+        why: "PIL's Image.open and PyAV's av.open open and probe a file on disk: blocking I/O on the event loop",
+        replacement: "await asyncio.to_thread({call}{comma_args})",
         ..BASE
     },
     Rule {
@@ -780,6 +853,21 @@ pub(crate) static PRODUCERS: &[Producer] = &[
     py("socket.create_connection", "socket.socket"),
     py("socket.create_server", "socket.socket"),
     py("sqlite3.connect", "sqlite3.Connection"),
+    py("sqlalchemy.orm.Session", "sqlalchemy.orm.Session"),
+    py("sqlalchemy.orm.session.Session", "sqlalchemy.orm.Session"),
+    py("sqlmodel.Session", "sqlalchemy.orm.Session"),
+    py("sqlalchemy.create_engine", "sqlalchemy.engine.Engine"),
+    py("sqlalchemy.engine.Engine", "sqlalchemy.engine.Engine"),
+    py(
+        "sqlalchemy.engine.Engine.connect",
+        "sqlalchemy.engine.Connection",
+    ),
+    py(
+        "sqlalchemy.engine.Connection",
+        "sqlalchemy.engine.Connection",
+    ),
+    py("os.scandir", "os.ScandirIterator"),
+    py("os.DirEntry", "os.DirEntry"),
     py("sqlite3.Connection.cursor", "sqlite3.Cursor"),
     py("sqlite3.Connection.execute", "sqlite3.Cursor"),
     py("sqlite3.Cursor.execute", "sqlite3.Cursor"),

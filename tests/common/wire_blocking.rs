@@ -113,6 +113,8 @@ pub struct Rule {
     pub calls: Vec<String>,
     #[serde(default)]
     pub unless_args: Vec<String>,
+    #[serde(default)]
+    pub receiver_names: Vec<String>,
     pub why: String,
     pub replacement: String,
     pub method_replacement: Option<String>,
