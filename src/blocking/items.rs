@@ -13,6 +13,7 @@ use super::error::ScanError;
 use super::rules::Language;
 use crate::walk::{self, Special, WalkOptions};
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -32,6 +33,9 @@ pub(crate) struct FileSpec {
     pub(crate) language: Option<Language>,
     /// Set when there is nothing to scan (missing path, empty glob, ...).
     pub(crate) problem: Option<ScanError>,
+    /// A walk met it as a regular file: it is opened without asking the
+    /// file system what it is first (a literal path is asked).
+    pub(crate) walked: bool,
 }
 
 impl FileSpec {
@@ -42,6 +46,7 @@ impl FileSpec {
             shown: shown.display().to_string(),
             path_bytes: walk::path_bytes(shown),
             problem: None,
+            walked: false,
         }
     }
 
@@ -52,6 +57,7 @@ impl FileSpec {
             path_bytes: None,
             language: None,
             problem: Some(problem),
+            walked: false,
         }
     }
 
@@ -96,7 +102,10 @@ pub(crate) fn check_item(item: &str, options: &WalkOptions) -> Result<(), String
 /// items are walked at once, one a core, and taken in input order.
 pub(crate) fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    // By the path's bytes: the walk spells every path one way (normalized),
+    // and `Path`'s own hash, component by component, was a tenth of this
+    // loop's time over 20,000 files.
+    let mut seen: HashSet<OsString> = HashSet::new();
     for (item, expansion) in items.iter().zip(walk_each(items, options)) {
         // The walker's own test, so both agree (a dangling symlink is a literal).
         let is_pattern = walk::is_pattern(item) && !walk::names_existing(item, options);
@@ -119,11 +128,17 @@ pub(crate) fn expand(items: &[String], options: &WalkOptions) -> Vec<FileSpec> {
                 continue;
             }
             matched += 1;
-            if !seen.insert(spec.path.clone()) {
+            if !seen.insert(spec.path.clone().into_os_string()) {
                 continue;
             }
             out.push(match found.special {
                 Some(special) => FileSpec::special(spec, special),
+                // A walk saw it there, a regular file (a stat each would
+                // cost a tenth of a run's walk over 20,000 files).
+                None if found.walked => FileSpec {
+                    walked: true,
+                    ..spec
+                },
                 None => literal_problem(spec),
             });
         }

@@ -350,7 +350,7 @@ fn scan_file(
         let error = ScanError::Unsupported(spec.shown.clone());
         return failed(report, &error);
     };
-    let (file, size) = match open_regular(&spec.path, &spec.shown) {
+    let (file, size) = match open_regular(&spec.path, &spec.shown, spec.walked) {
         Ok(opened) => opened,
         Err(error) => return failed(report, &error),
     };
@@ -447,17 +447,21 @@ fn failed(report: FileReport, error: &ScanError) -> FileOutcome {
 /// Opens a regular file for reading, with its size. Anything else (a
 /// FIFO, socket, device, directory) is refused before it is opened: opening
 /// or reading a FIFO waits for a writer that may never come, and opening a
-/// device may do something.
-fn open_regular(path: &Path, shown: &str) -> Result<(File, u64), ScanError> {
+/// device may do something. A file a walk met (`walked`) was seen to be a
+/// regular file already: it is not asked again before it is opened (one
+/// system call less a file), only after.
+fn open_regular(path: &Path, shown: &str, walked: bool) -> Result<(File, u64), ScanError> {
     use std::os::unix::fs::OpenOptionsExt;
     let io_error = |error: std::io::Error| ScanError::reading(shown, &error);
     let not_regular = |file_type: std::fs::FileType| ScanError::NotRegular {
         path: shown.to_string(),
         what: file_type_name(file_type),
     };
-    let metadata = std::fs::metadata(path).map_err(io_error)?;
-    if !metadata.is_file() {
-        return Err(not_regular(metadata.file_type()));
+    if !walked {
+        let metadata = std::fs::metadata(path).map_err(io_error)?;
+        if !metadata.is_file() {
+            return Err(not_regular(metadata.file_type()));
+        }
     }
     // Non-blocking: should a FIFO take the file's place after the check,
     // opening it still returns at once, and it is refused below.
@@ -717,8 +721,14 @@ mod tests {
             !ends_soon(&waiting).await,
             "nothing ends it before the deadline"
         );
-        // The yields keep the paused runtime busy: its clock moves only here.
-        tokio::time::advance(Duration::from_secs(11)).await;
+        // The yields keep the paused runtime busy: its clock moves only
+        // here. The limit counts from the first look that finds the scan
+        // running (every offload::STALL), not from the queue.
+        tokio::time::advance(crate::offload::STALL).await;
+        assert!(!ends_soon(&waiting).await, "the limit has just started");
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert!(!ends_soon(&waiting).await, "9 s into a limit of 10");
+        tokio::time::advance(Duration::from_secs(2)).await;
         assert!(
             ends_soon(&waiting).await,
             "still waiting for the stuck thread"
@@ -804,17 +814,22 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        let refused = |path: &Path| match open_regular(path, "x") {
-            Err(ScanError::NotRegular { what, .. }) => what,
-            other => panic!("expected not_regular, got {other:?}"),
-        };
-        // Would wait for a writer forever if it were opened for reading.
-        assert_eq!(refused(&fifo), "FIFO (named pipe)");
-        assert_eq!(refused(dir.path()), "directory");
-        assert_eq!(refused(Path::new("/dev/null")), "character device");
-        let file = dir.path().join("a.py");
-        std::fs::write(&file, "x = 1\n").unwrap();
-        let (_, size) = open_regular(&file, "a.py").unwrap();
-        assert_eq!(size, 6);
+        // A literal path is asked what it is before it is opened; one a
+        // walk met as a regular file (`walked`) is opened, and refused
+        // after: a FIFO put in its place since opens at once, non-blocking.
+        for walked in [false, true] {
+            let refused = |path: &Path| match open_regular(path, "x", walked) {
+                Err(ScanError::NotRegular { what, .. }) => what,
+                other => panic!("expected not_regular, got {other:?}"),
+            };
+            // Would wait for a writer forever if it were opened for reading.
+            assert_eq!(refused(&fifo), "FIFO (named pipe)");
+            assert_eq!(refused(dir.path()), "directory");
+            assert_eq!(refused(Path::new("/dev/null")), "character device");
+            let file = dir.path().join("a.py");
+            std::fs::write(&file, "x = 1\n").unwrap();
+            let (_, size) = open_regular(&file, "a.py", walked).unwrap();
+            assert_eq!(size, 6);
+        }
     }
 }

@@ -112,7 +112,14 @@ pub(crate) fn expand_targets(
     Ok(Expansion {
         files: files
             .into_iter()
-            .map(|(path, special)| Found { path, special })
+            .map(|(path, seen)| Found {
+                path,
+                special: match seen {
+                    Seen::Literal => None,
+                    Seen::Walked(special) => special,
+                },
+                walked: seen != Seen::Literal,
+            })
             .collect(),
         unmatched,
         errors,
@@ -120,11 +127,20 @@ pub(crate) fn expand_targets(
 }
 
 /// The names found so far, sorted, each with what a walk saw it was.
-type Files = BTreeMap<PathBuf, Option<Special>>;
+type Files = BTreeMap<PathBuf, Seen>;
+
+/// How a name was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Named by a literal item: nothing is known of it.
+    Literal,
+    /// Met by a walk: a regular file, or what it is.
+    Walked(Option<Special>),
+}
 
 /// Adds a name a walk found; a literal item naming it too has the last word.
 fn add_found(files: &mut Files, path: PathBuf, special: Option<Special>) {
-    files.entry(path).or_insert(special);
+    files.entry(path).or_insert(Seen::Walked(special));
 }
 
 /// Adds a literal item; returns how many files it yielded (a literal that
@@ -142,7 +158,7 @@ fn take_literal(
             return walk_directory(&shown, &full, options, files, errors);
         }
     }
-    files.insert(shown, None);
+    files.insert(shown, Seen::Literal);
     1
 }
 

@@ -139,6 +139,10 @@ pub(crate) struct Found {
     /// waits for a writer, a device may do anything). Never set for a
     /// literal item: the tool decides what to do with what it is given.
     pub(crate) special: Option<Special>,
+    /// Met by a pattern or a directory walk, which saw what it is (a
+    /// regular file, unless `special`), rather than named literally: a tool
+    /// need not ask the file system again before opening it.
+    pub(crate) walked: bool,
 }
 
 /// What a name a walk met is, when it is neither a regular file nor a
