@@ -424,6 +424,7 @@ fn rules_prints_the_table() {
         "py-sync-session",
         "py-webbrowser",
         "py-media-open",
+        "py-thread-wait",
     ] {
         assert!(ids.contains(&id), "{id} missing from --rules");
     }

@@ -2045,6 +2045,13 @@ const UNPACKED: &[(&str, &[Option<&str>])] = &[
         "socket.socketpair",
         &[Some("socket.socket"), Some("socket.socket")],
     ),
+    (
+        "multiprocessing.Pipe",
+        &[
+            Some("multiprocessing.connection.Connection"),
+            Some("multiprocessing.connection.Connection"),
+        ],
+    ),
 ];
 
 /// Rules whose methods matched by name alone (`*.fetchall`) are not matched
