@@ -115,9 +115,10 @@ impl Bundle {
         }
     }
 
-    /// The stand-in cargo: logs the call, sleeps `FAKE_CARGO_SLEEP`, fails
-    /// with `FAKE_CARGO_FAIL`, else "builds" the real binary into
-    /// `$CARGO_TARGET_DIR/release`, printing cargo-like progress.
+    /// The stand-in cargo: logs the call, sleeps `FAKE_CARGO_SLEEP` (and
+    /// waits, at most a minute, for the file `FAKE_CARGO_UNTIL` to be
+    /// there), fails with `FAKE_CARGO_FAIL`, else "builds" the real binary
+    /// into `$CARGO_TARGET_DIR/release`, printing cargo-like progress.
     fn install_fake_cargo(&self) {
         let script = format!(
             r#"#!/bin/bash
@@ -126,6 +127,12 @@ line="$PWD $CARGO_TARGET_DIR $*"
 echo "${{line//$'\n'/ }}" >> "{log}"
 echo '   Compiling async-patterns v{VERSION}' >&2
 sleep "${{FAKE_CARGO_SLEEP:-0}}"
+if [ -n "${{FAKE_CARGO_UNTIL:-}}" ]; then
+  for ((n = 0; n < 1200; n++)); do
+    [ -e "$FAKE_CARGO_UNTIL" ] && break
+    sleep 0.05
+  done
+fi
 if [ -n "${{FAKE_CARGO_FAIL:-}}" ]; then
   echo 'error[E0425]: cannot find value `oops` in this scope' >&2
   exit 101
@@ -725,6 +732,87 @@ fn twenty_first_calls_at_once_over_a_stale_lock_run_one_build() {
         assert_version(&launch.join().unwrap(), tool);
     }
     assert_eq!(bundle.builds(), 1);
+}
+
+/// A stand-in `mv` on PATH that holds up the first call made to it, and the
+/// next call from the same launcher, each until the test lets it go (the
+/// file `<dir>/go-first`, `<dir>/go-second`), writing which one waits to
+/// `<dir>/mv-held`. Every other call is the real `mv`.
+fn install_held_mv(bundle: &Bundle, dir: &Path) {
+    let script = format!(
+        r#"#!/bin/bash
+dir="{dir}"
+hold() {{
+  echo "$1" >>"$dir/mv-held"
+  for ((n = 0; n < 1200; n++)); do
+    [ -e "$dir/go-$1" ] && return
+    sleep 0.05
+  done
+}}
+by=""
+if mkdir "$dir/first" 2>/dev/null; then
+  echo "$PPID" >"$dir/first/by"
+  hold first
+elif read -r by 2>/dev/null <"$dir/first/by" && [ "$by" = "$PPID" ] \
+  && mkdir "$dir/second" 2>/dev/null; then
+  hold second
+fi
+exec /bin/mv "$@"
+"#,
+        dir = dir.display(),
+    );
+    let mv = bundle.path_dir.join("mv");
+    std::fs::write(&mv, script).unwrap();
+    std::fs::set_permissions(&mv, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_launcher_that_found_the_lock_stale_a_moment_too_late_joins_the_build_that_took_it_over() {
+    // Launcher a finds the lock stale and is held up before its first `mv`
+    // (its first step on that lock) while b takes the lock over and builds;
+    // then a goes on with what it found and is held up again before its
+    // next `mv`, while c comes. When breaking a lock moved it aside, a had
+    // moved b's live lock away and was about to move it back: c took a
+    // second lock (a second build), and b's went back inside it, where the
+    // build that let c's go could not remove it (no owner: every launcher
+    // waited a minute, then answered 75).
+    let bundle = Bundle::source(true);
+    leave_lock(&bundle, Some(&reused_pid_owner()), Duration::ZERO);
+    let held = bundle.path_dir.parent().unwrap().join("held");
+    std::fs::create_dir(&held).unwrap();
+    install_held_mv(&bundle, &held);
+    let built = held.join("built");
+    let start = |tool: &'static str| {
+        let mut command = bundle.command(tool, &["--version"]);
+        command
+            .env("FAKE_CARGO_UNTIL", &built)
+            .env("ASYNC_PATTERNS_BUILD_WAIT", "30")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(held.join(tool)).unwrap());
+        (tool, command.spawn().unwrap())
+    };
+    let a = start("async_requests");
+    wait_for_text(&held.join("mv-held"), "first");
+    let b = start("async_timeout");
+    wait_for_text(&bundle.state().join("log"), "Compiling");
+    std::fs::write(held.join("go-first"), "").unwrap();
+    wait_for_text(&held.join("mv-held"), "second");
+    let c = start("async_file_reader");
+    wait_for_text(&held.join("async_file_reader"), "progress follows");
+    std::fs::write(held.join("go-second"), "").unwrap();
+    wait_for_text(&held.join("async_requests"), "progress follows");
+    std::fs::write(&built, "").unwrap();
+    let mut said = Vec::new();
+    for (tool, launcher) in [a, b, c] {
+        let mut out = launcher.wait_with_output().unwrap();
+        out.stderr = std::fs::read(held.join(tool)).unwrap();
+        assert_version(&out, tool);
+        said.push(text(&out.stderr));
+    }
+    assert_eq!(bundle.builds(), 1, "{said:#?}");
+    assert!(!said[0].contains("left its lock behind"), "{}", said[0]);
+    assert!(said[1].contains("left its lock behind"), "{}", said[1]);
+    assert!(!bundle.state().join("lock").exists(), "released");
 }
 
 #[test]

@@ -25,11 +25,14 @@
 # being when that process started (so a PID reused after a reboot or a kill
 # is not mistaken for the build). The launcher that takes the lock writes
 # itself there, and the build process it starts replaces it before the
-# launcher goes on. A lock whose holder is gone is broken and the build
-# starts over; so is a lock without an owner after a minute (a launcher
-# killed between the two steps). Breaking races are settled by cargo's own
-# lock on the target folder: at worst a second cargo waits and finds
-# nothing to do.
+# launcher goes on. A lock whose holder is gone is taken over where it is
+# and the build starts over; so is a lock without an owner after a minute (a
+# launcher killed between the two steps). Only its holder ever removes the
+# lock: a lock moved aside to be broken left a moment without one, in which
+# another launcher took a second lock (two builds), or the first came back
+# inside the second (left behind, no owner: every launcher waited a minute).
+# The owner file is the token that changes hands, renamed aside and back
+# (see _ap_lock_swap).
 
 # Builtins where they do: the bundle's first result should come within tens
 # of milliseconds, and every process started here costs about one.
@@ -458,8 +461,9 @@ _ap_lock_stale() {
   read -r owner 2>/dev/null <"$lock/owner"
   _ap_stale_owner="$owner"
   if [ -z "$owner" ]; then
-    # Taken, owner not yet written: only a launcher killed in that instant
-    # leaves it so for long.
+    # Taken, owner not yet written, or held aside this instant (see
+    # _ap_lock_swap): only a launcher killed in that instant leaves it so
+    # for long.
     [ -n "$(find "$lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]
     return
   fi
@@ -467,7 +471,7 @@ _ap_lock_stale() {
 }
 
 # _ap_lock_stale, or the lock held in this launcher's own name (see the wait
-# loop in async_patterns_build).
+# loop in async_patterns_build); _ap_stale_owner is the owner it names.
 _ap_lock_mine_or_stale() {
   local owner=""
   read -r owner 2>/dev/null <"$1/lock/owner"
@@ -479,43 +483,76 @@ _ap_lock_mine_or_stale() {
   _ap_lock_stale "$1"
 }
 
-# Moves the stale lock _ap_lock_stale found out of the way (rename is atomic:
-# of several launchers that found it stale, one moves it), then removes it.
-# When what it moved is not that lock (another launcher broke it and took a
-# new one in between), it goes back.
-_ap_lock_break() {
-  local state="$1" stale="$1/stale.$$.$RANDOM" owner=""
-  mv -- "$state/lock" "$stale" 2>/dev/null || return 0
-  read -r owner 2>/dev/null <"$stale/owner"
-  if [ "$owner" != "$_ap_stale_owner" ] && [ ! -e "$state/lock" ] \
-    && mv -- "$stale" "$state/lock" 2>/dev/null; then
+# Hands the lock from owner $2 to $3 (the lock's folder stays where it is):
+# the owner file is renamed aside (rename is atomic: of several processes
+# after it, one gets it) and read; when it names $2 an owner file naming
+# $3 takes its place, else it goes back. While one process holds it aside
+# the lock has no owner, and nothing else writes one (a lock without an
+# owner is taken only after a minute), so it goes back with a plain
+# rename; an owner being written into the file as it is renamed still
+# lands in it. $2 empty: an owner file left empty a minute ago (a launcher
+# killed as it wrote, a full disk), not one being written. Returns 0 when
+# handed over, 1 when the owner is another, 2 when there is no owner to
+# take (another process holds it aside this instant, or there is no lock).
+_ap_lock_swap() {
+  local lock="$1/lock" from="$2" to="$3" owner="" ok=""
+  mv -f -- "$lock/owner" "$lock/owner.$$" 2>/dev/null || return 2
+  read -r owner 2>/dev/null <"$lock/owner.$$"
+  if [ "$owner" = "$from" ]; then
+    ok=1
+    [ -n "$from" ] || [ -n "$(find "$lock/owner.$$" -mmin +1 2>/dev/null)" ] || ok=""
+  fi
+  if [ -n "$ok" ]; then
+    echo "$to" 2>/dev/null >"$lock/owner" || return 1
+    rm -f -- "$lock/owner.$$"
     return 0
   fi
+  mv -f -- "$lock/owner.$$" "$lock/owner" 2>/dev/null
+  return 1
+}
+
+# Takes over the lock _ap_lock_mine_or_stale found for this launcher ($2,
+# "PID START"): one in its own name is its own already; one whose holder is
+# gone is handed over from that holder (of several launchers that found it
+# stale, one gets it); one without an owner for a minute gets this one only
+# if there is still none (noclobber opens with O_EXCL), or from the empty
+# owner file left there. Returns 1 when another launcher was first.
+_ap_lock_take() {
+  local state="$1" me="$2"
+  if [ "$_ap_stale_owner" = "$me" ]; then
+    _ap_say "the build this launcher started did not take its lock over; starting it again"
+    return 0
+  fi
+  if [ -n "$_ap_stale_owner" ]; then
+    _ap_lock_swap "$state" "$_ap_stale_owner" "$me" || return 1
+  else
+    (set -C && echo "$me" >"$state/lock/owner") 2>/dev/null \
+      || _ap_lock_swap "$state" "" "$me" || return 1
+  fi
   _ap_say "a build left its lock behind (its process is gone); starting over"
-  rm -rf -- "$stale"
 }
 
 # The build process (started by _ap_start_build, detached from the
 # launcher): takes the lock over from the launcher that started it, builds,
 # records the result, lets the lock go if it is still its own.
 _ap_builder() {
-  local me owner="" code n
+  local me owner="" code n swap=2
   _ap_proc_start $$
   me="$$ $_ap_start"
-  # A launcher breaking what it took for a stale lock moves the lock away
-  # and, finding it is not, back: an owner missing for a moment is not
+  # A launcher that found the lock stale a moment ago holds the owner aside
+  # while it looks (_ap_lock_swap): an owner missing for a moment is not
   # another's.
   for ((n = 0; n < 40; n++)); do
-    owner=""
-    read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
-    [ -n "$owner" ] && break
+    _ap_lock_swap "$AP_STATE" "$AP_LAUNCHER" "$me"
+    swap=$?
+    [ "$swap" = 2 ] || break
     sleep 0.05
   done
-  if [ "$owner" != "$AP_LAUNCHER" ]; then
-    # The launcher was taken for dead and its lock broken: another build runs.
+  if [ "$swap" != 0 ]; then
+    # The launcher was taken for dead and its lock taken over: another
+    # build runs.
     exit 0
   fi
-  echo "$me" >"$AP_STATE/lock/owner.$$" && mv -f "$AP_STATE/lock/owner.$$" "$AP_STATE/lock/owner"
   CARGO_TARGET_DIR="$AP_TARGET" "$AP_CARGO" build --release --bin async-patterns >>"$AP_STATE/log" 2>&1
   code=$?
   [ "$code" = 0 ] && touch "$AP_TARGET/release/async-patterns"
@@ -523,54 +560,68 @@ _ap_builder() {
   # result still counts.
   mkdir -p "$AP_STATE"
   echo "$code" >"$AP_STATE/status.$$" && mv -f "$AP_STATE/status.$$" "$AP_STATE/status"
-  owner=""
-  read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
-  if [ "$owner" = "$me" ]; then
-    rm -f "$AP_STATE/lock/owner"
-    rmdir "$AP_STATE/lock" 2>/dev/null
+  # Lets the lock go if it is still its own (the owner may be held aside
+  # for a moment, as above), the whole folder at once: renamed aside, then
+  # removed, whatever a launcher held aside in it.
+  for ((n = 0; n < 40; n++)); do
+    owner=""
+    read -r owner 2>/dev/null <"$AP_STATE/lock/owner"
+    if [ -n "$owner" ] || [ ! -d "$AP_STATE/lock" ]; then
+      break
+    fi
+    sleep 0.05
+  done
+  if [ "$owner" = "$me" ] && mv -- "$AP_STATE/lock" "$AP_STATE/released.$$" 2>/dev/null; then
+    rm -rf -- "$AP_STATE/released.$$"
   fi
   return 0
 }
 
 # Starts the background build unless one is running (then it is joined);
-# breaks a lock its holder left behind. Returns 1 when the state folder
+# takes over a lock its holder left behind. Returns 1 when the state folder
 # cannot be made.
 _ap_start_build() {
-  local state="$1" target="$2" cargo="$3" me owner n
+  local state="$1" target="$2" cargo="$3" me owner n taken=""
   mkdir -p -- "$state" 2>/dev/null || return 1
+  _ap_proc_start $$
+  me="$$ $_ap_start"
   for _ in 1 2 3; do
     if mkdir "$state/lock" 2>/dev/null; then
-      _ap_proc_start $$
-      me="$$ $_ap_start"
-      echo "$me" >"$state/lock/owner"
-      rm -f "$state/status"
-      date +%s >"$state/started"
-      : >"$state/log"
-      # The build must outlive this launcher, which an agent's harness may
-      # kill (often its whole process group) at its own time limit: its own
-      # session (setsid), or at least its own process group (set -m).
-      local starter=()
-      command -v setsid >/dev/null 2>&1 && starter=(setsid)
-      # shellcheck disable=SC2016 # $1 is the builder's own argument
-      (
-        cd "$ASYNC_PATTERNS_ROOT" || exit 1
-        set -m
-        AP_STATE="$state" AP_TARGET="$target" AP_CARGO="$cargo" AP_LAUNCHER="$me" \
-          nohup ${starter[@]+"${starter[@]}"} "$BASH" -c 'source "$1" && _ap_builder' async-patterns-build "$_ap_lib" \
-          </dev/null >/dev/null 2>&1 &
-      )
-      # Hand the lock over before going on: a launcher that exits (or is
-      # killed) before its build wrote itself there would look gone.
-      for ((n = 0; n < 200; n++)); do
-        owner=""
-        read -r owner 2>/dev/null <"$state/lock/owner"
-        [ -n "$owner" ] && [ "$owner" != "$me" ] && break
-        sleep 0.05
-      done
+      echo "$me" 2>/dev/null >"$state/lock/owner" && taken=1 && break
+    elif ! _ap_lock_mine_or_stale "$state"; then
+      # A live build: joined.
       return 0
+    elif _ap_lock_take "$state" "$me"; then
+      taken=1
+      break
     fi
-    _ap_lock_stale "$state" || return 0
-    _ap_lock_break "$state"
+  done
+  [ -n "$taken" ] || return 0
+  rm -f "$state/status"
+  date +%s >"$state/started"
+  : >"$state/log"
+  # The build must outlive this launcher, which an agent's harness may
+  # kill (often its whole process group) at its own time limit: its own
+  # session (setsid), or at least its own process group (set -m).
+  local starter=()
+  command -v setsid >/dev/null 2>&1 && starter=(setsid)
+  # shellcheck disable=SC2016 # $1 is the builder's own argument
+  (
+    cd "$ASYNC_PATTERNS_ROOT" || exit 1
+    set -m
+    AP_STATE="$state" AP_TARGET="$target" AP_CARGO="$cargo" AP_LAUNCHER="$me" \
+      nohup ${starter[@]+"${starter[@]}"} "$BASH" -c 'source "$1" && _ap_builder' async-patterns-build "$_ap_lib" \
+      </dev/null >/dev/null 2>&1 &
+  )
+  # Hand the lock over before going on: a launcher that exits (or is
+  # killed) before its build wrote itself there would look gone. A lock
+  # gone is a build over already (only its holder removes it).
+  for ((n = 0; n < 200; n++)); do
+    owner=""
+    read -r owner 2>/dev/null <"$state/lock/owner"
+    [ -n "$owner" ] && [ "$owner" != "$me" ] && break
+    [ -d "$state/lock" ] || break
+    sleep 0.05
   done
   return 0
 }
@@ -639,12 +690,12 @@ async_patterns_build() {
       continue
     fi
     # Every 2 s: is the holder still there (a build killed by the OOM
-    # killer, a reboot)? Then this launcher starts it again. So too when the
-    # holder is this launcher itself: its build gave up before taking the
-    # lock over (it could not read the owner), and no one builds.
+    # killer, a reboot)? Then this launcher takes the lock over and starts
+    # it again. So too when the holder is this launcher itself: its build
+    # gave up before taking the lock over (it never started, or found no
+    # owner for 2 s), and no one builds.
     ticks=$((ticks + 1))
     if [ $((ticks % 4)) = 0 ] && _ap_lock_mine_or_stale "$state"; then
-      _ap_lock_break "$state"
       restarts=$((restarts + 1))
       if [ "$restarts" -gt 3 ] || ! _ap_start_build "$state" "$target" "$cargo"; then
         break
