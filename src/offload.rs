@@ -161,22 +161,18 @@ impl Offload {
             (true, Some(limit)) => self.stall.min(limit),
             (true, None) => self.stall,
             (false, Some(limit)) => limit,
-            (false, None) => {
-                return Ok(result.await.unwrap_or_else(|_gone| Err(unrun())));
-            }
+            (false, None) => return Ok(delivered(result.await)),
         };
         let mut waiting_since = Instant::now();
         let mut running_since = None;
         loop {
             let check = match (running_since, limit) {
                 (Some(since), Some(limit)) => since + limit,
-                (Some(_), None) => {
-                    return Ok(result.await.unwrap_or_else(|_gone| Err(unrun())));
-                }
+                (Some(_), None) => return Ok(delivered(result.await)),
                 (None, _) => Instant::now() + every,
             };
             match tokio::time::timeout_at(check, &mut result).await {
-                Ok(done) => return Ok(done.unwrap_or_else(|_gone| Err(unrun()))),
+                Ok(done) => return Ok(delivered(done)),
                 Err(_elapsed) if running_since.is_some() => return Err(Overran),
                 Err(_elapsed) => {}
             }
@@ -271,9 +267,12 @@ impl Drop for Offload {
     }
 }
 
-/// What a piece of work dropped unrun says (the pool closed under it).
-fn unrun() -> String {
-    "the work was dropped unrun".to_string()
+/// A piece of work's result, or what a piece dropped unrun says (the pool
+/// closed under it).
+fn delivered<T>(
+    received: Result<Result<T, String>, oneshot::error::RecvError>,
+) -> Result<T, String> {
+    received.unwrap_or_else(|_gone| Err("the work was dropped unrun".to_string()))
 }
 
 /// What a panic said (its payload is a `&str` or a `String` when it came

@@ -213,8 +213,9 @@ struct Analyzer<'s> {
     /// (see [`awaited_receivers`]): `session` after `await session.execute(..)`
     /// is an async session.
     awaited_receivers: HashSet<String>,
-    /// Whether the file holds one of [`NAMED_RECEIVER_METHODS`] at all
-    /// (one search a file, not one a function).
+    /// Whether the file holds one of the methods rules match only on named
+    /// receivers ([`RuleIndex::named_receiver_methods`]) at all (one search
+    /// a file, not one a function).
     named_methods_in_file: bool,
     /// What is known of the module-level classes typed so far, by name
     /// (see [`Analyzer::is_module_class`]): their subclasses inherit it.
@@ -259,9 +260,7 @@ pub(crate) fn analyze<'s>(
         thread_workers: HashSet::new(),
         nonblocking: 0,
         awaited_receivers: HashSet::new(),
-        named_methods_in_file: NAMED_RECEIVER_METHODS
-            .iter()
-            .any(|method| memchr::memmem::find(source, method.as_bytes()).is_some()),
+        named_methods_in_file: holds_any(source, index.named_receiver_methods()),
         class_types: HashMap::new(),
         module_classes: module_class_definitions(module),
         typing: HashSet::new(),
@@ -1042,9 +1041,7 @@ impl<'a> Analyzer<'_> {
             return false;
         }
         let text = self.source.get(bytes(definition.range)).unwrap_or_default();
-        NAMED_RECEIVER_METHODS
-            .iter()
-            .any(|method| memchr::memmem::find(text, method.as_bytes()).is_some())
+        holds_any(text, self.index.named_receiver_methods())
     }
 
     /// A function's own scope: its parameters (a method's first one is the
@@ -2254,10 +2251,12 @@ const PATH_TYPE: &str = "pathlib.Path";
 const SCANDIR_ITERATOR: &str = "os.ScandirIterator";
 const DIR_ENTRY: &str = "os.DirEntry";
 
-/// The methods of rules that match them only on named receivers
-/// ([`Rule::receiver_names`]): a function whose text holds none of them
-/// needs no [`awaited_receivers`].
-const NAMED_RECEIVER_METHODS: &[&str] = &[".commit", ".rollback"];
+/// Whether `text` holds one of `words`.
+fn holds_any(text: &[u8], words: &[String]) -> bool {
+    words
+        .iter()
+        .any(|word| memchr::memmem::find(text, word.as_bytes()).is_some())
+}
 
 /// The receivers, as written, of the method calls `body` awaits (`await
 /// r.m(..)`, `async with r.m(..)`, `async for _ in r.m(..)`), outside the

@@ -1099,6 +1099,9 @@ pub(crate) struct RuleIndex {
     calls: HashMap<(Language, &'static str), &'static Rule>,
     /// Method name (from `*.name`) → rule, per language.
     any_receiver: HashMap<(Language, &'static str), &'static Rule>,
+    /// `.name` for each `*.name` of a rule with [`Rule::receiver_names`]:
+    /// what a source must hold for such a rule to match in it.
+    named_receiver_methods: Vec<String>,
     producers: HashMap<(Language, &'static str), &'static str>,
     types: HashMap<Language, HashSet<&'static str>>,
     /// Modules that appear in some table (for `from M import *` / `use M::*`).
@@ -1115,6 +1118,7 @@ impl RuleIndex {
         let mut index = RuleIndex {
             calls: HashMap::new(),
             any_receiver: HashMap::new(),
+            named_receiver_methods: Vec::new(),
             producers: HashMap::new(),
             types: HashMap::new(),
             modules: HashSet::new(),
@@ -1122,6 +1126,9 @@ impl RuleIndex {
         for rule in RULES {
             for &call in rule.calls {
                 if let Some(method) = call.strip_prefix("*.") {
+                    if !rule.receiver_names.is_empty() {
+                        index.named_receiver_methods.push(format!(".{method}"));
+                    }
                     index
                         .any_receiver
                         .entry((rule.language, method))
@@ -1159,6 +1166,12 @@ impl RuleIndex {
     /// The rule for a call with canonical path `path`.
     pub(crate) fn rule_for_call(&self, language: Language, path: &str) -> Option<&'static Rule> {
         self.calls.get(&(language, path)).copied()
+    }
+
+    /// `.name` for the methods rules match only on named receivers
+    /// ([`Rule::receiver_names`]).
+    pub(crate) fn named_receiver_methods(&self) -> &[String] {
+        &self.named_receiver_methods
     }
 
     /// The rule for a method `name` on a receiver of unknown type.
